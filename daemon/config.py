@@ -1,0 +1,385 @@
+"""Loading and validating alice's YAML configuration.
+
+Where the file is: `--config PATH` if given, else `$ALICE_CONFIG`, else
+`$XDG_CONFIG_HOME/alice/config.yaml` (`~/.config/alice/config.yaml`).
+Environment variables override single keys (see ENV_OVERRIDES), which is how
+a systemd unit or a CI job points alice somewhere else without a new file.
+
+Every key is documented in config.example.yaml at the top of the repository.
+Unknown keys are an error: a typo that is silently ignored is a setting the
+user believes in and does not have.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the key and the fix."""
+
+
+def xdg_config_home() -> Path:
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+
+
+def xdg_data_home() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+
+
+def default_config_path() -> Path:
+    return xdg_config_home() / "alice" / "config.yaml"
+
+
+def default_socket_path() -> Path:
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    base = Path(runtime) if runtime else Path("/tmp") / f"alice-{os.getuid()}"
+    return base / "alice" / "alice.sock"
+
+
+MODES = ("copy", "move")
+
+
+@dataclass
+class DatabaseConfig:
+    url: str = ""                     # empty: embedded PostgreSQL in data_dir
+
+
+@dataclass
+class WatchConfig:
+    settle_seconds: float = 2.0       # size+mtime stable this long => ready (polling / network shares)
+    rescan_minutes: float = 30.0      # safety-net full scan; 0 disables it
+    poll: bool = False                # force polling (network file systems without inotify)
+
+
+@dataclass
+class QueueConfig:
+    lease_seconds: float = 120.0
+    max_attempts: int = 5
+
+
+@dataclass
+class MetricsConfig:
+    enabled: bool = False
+    port: int = 9464
+    host: str = "127.0.0.1"
+
+
+@dataclass
+class LogConfig:
+    level: str = "info"
+    json: bool | None = None          # None: JSON when stderr is not a terminal
+
+
+@dataclass
+class Config:
+    inboxes: list[Path]
+    organized: Path
+    data_dir: Path
+    mode: str = "copy"
+    layout: str = "{date}/{project}/{tool}"
+    default_project: str = "inbox"
+    workers: int = 0                  # 0: one per CPU core
+    socket: Path = field(default_factory=default_socket_path)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    watch: WatchConfig = field(default_factory=WatchConfig)
+    queue: QueueConfig = field(default_factory=QueueConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    quality: dict[str, Any] = field(default_factory=lambda: {"enabled": False})
+    providers: dict[str, Any] = field(default_factory=dict)
+    source: Path | None = None        # the file this came from, for messages
+
+    @property
+    def quarantine(self) -> Path:
+        return self.organized / ".quarantine"
+
+    @property
+    def quality_enabled(self) -> bool:
+        return bool(self.quality.get("enabled", False))
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers or (os.cpu_count() or 1)
+
+    def roots(self) -> list[Path]:
+        """Every folder alice may read or write."""
+        return [*self.inboxes, self.organized, self.data_dir]
+
+
+# Top-level key -> parser. Sections with a dataclass are parsed field by field
+# so that an unknown key inside a section is reported with its full dotted name.
+_SECTIONS: dict[str, type] = {
+    "database": DatabaseConfig,
+    "watch": WatchConfig,
+    "queue": QueueConfig,
+    "metrics": MetricsConfig,
+    "log": LogConfig,
+}
+_TOP_KEYS = ("inboxes", "organized", "data_dir", "mode", "layout", "default_project", "workers",
+             "socket", "database", "watch", "queue", "metrics", "log", "quality", "providers")
+
+ENV_OVERRIDES: dict[str, str] = {
+    "ALICE_DATABASE_URL": "database.url",
+    "ALICE_DATA_DIR": "data_dir",
+    "ALICE_ORGANIZED": "organized",
+    "ALICE_INBOXES": "inboxes",          # os.pathsep-separated
+    "ALICE_MODE": "mode",
+    "ALICE_LAYOUT": "layout",
+    "ALICE_SOCKET": "socket",
+    "ALICE_WORKERS": "workers",
+    "ALICE_LOG_LEVEL": "log.level",
+    "ALICE_METRICS_PORT": "metrics.port",
+}
+
+
+def _unknown(key: str, valid: tuple[str, ...] | list[str]) -> ConfigError:
+    dotted = key.rsplit(".", 1)
+    leaf = dotted[-1]
+    close = difflib.get_close_matches(leaf, list(valid), n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    return ConfigError(f"unknown key '{key}'.{hint} Valid keys here: {', '.join(sorted(valid))}.")
+
+
+def _path(key: str, value: Any, base: Path | None) -> Path:
+    if not isinstance(value, (str, os.PathLike)) or str(value).strip() == "":
+        raise ConfigError(f"'{key}' must be a folder path, got {value!r}.")
+    p = Path(os.path.expandvars(str(value))).expanduser()
+    if not p.is_absolute():
+        p = (base or Path.cwd()) / p
+    return Path(os.path.normpath(p))
+
+
+def _typed(key: str, value: Any, kind: type) -> Any:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+            return value.lower() in ("true", "yes", "on", "1")
+        raise ConfigError(f"'{key}' must be true or false, got {value!r}.")
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise ConfigError(f"'{key}' must be a whole number, got {value!r}.")
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(f"'{key}' must be a whole number, got {value!r}.") from None
+    if kind is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"'{key}' must be a number, got {value!r}.")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"'{key}' must be a number, got {value!r}.") from None
+    if kind is str:
+        if value is None:
+            return ""
+        if not isinstance(value, (str, int, float)):
+            raise ConfigError(f"'{key}' must be text, got {value!r}.")
+        return str(value)
+    return value
+
+
+_FIELD_KINDS: dict[str, dict[str, type]] = {
+    "database": {"url": str},
+    "watch": {"settle_seconds": float, "rescan_minutes": float, "poll": bool},
+    "queue": {"lease_seconds": float, "max_attempts": int},
+    "metrics": {"enabled": bool, "port": int, "host": str},
+    "log": {"level": str, "json": bool},
+}
+
+
+def _section(name: str, raw: Any) -> Any:
+    cls = _SECTIONS[name]
+    if raw is None:
+        return cls()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"'{name}' must be a mapping of keys, got {raw!r}.")
+    kinds = _FIELD_KINDS[name]
+    values = {}
+    for key, value in raw.items():
+        if key not in kinds:
+            raise _unknown(f"{name}.{key}", tuple(kinds))
+        if value is None and name == "log" and key == "json":
+            values[key] = None
+            continue
+        values[key] = _typed(f"{name}.{key}", value, kinds[key])
+    return cls(**values)
+
+
+def parse(raw: dict[str, Any], *, source: Path | None = None,
+          environ: dict[str, str] | None = None) -> Config:
+    """Validate a parsed YAML mapping (plus environment overrides) into a Config."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError("the configuration file must be a mapping of keys (key: value), "
+                          f"got {type(raw).__name__}.")
+    raw = _apply_env(dict(raw), os.environ if environ is None else environ)
+    for key in raw:
+        if key not in _TOP_KEYS:
+            raise _unknown(str(key), _TOP_KEYS)
+    base = source.parent if source else None
+
+    data_dir = _path("data_dir", raw.get("data_dir") or xdg_data_home() / "alice", base)
+    if "organized" not in raw or raw["organized"] in (None, ""):
+        raise ConfigError("'organized' is missing: set it to the folder where alice files organized media, "
+                          "e.g. organized: ~/AI-Organized")
+    organized = _path("organized", raw["organized"], base)
+
+    inboxes_raw = raw.get("inboxes")
+    if isinstance(inboxes_raw, str):
+        inboxes_raw = [inboxes_raw]
+    if not inboxes_raw or not isinstance(inboxes_raw, list):
+        raise ConfigError("'inboxes' must list at least one folder, e.g.\ninboxes:\n  - ~/AI-Inbox")
+    inboxes = [_path(f"inboxes[{i}]", v, base) for i, v in enumerate(inboxes_raw)]
+    for i, inbox in enumerate(inboxes):
+        if inbox == organized or _inside(organized, inbox) or _inside(inbox, organized):
+            raise ConfigError(f"'inboxes[{i}]' ({inbox}) and 'organized' ({organized}) overlap: alice would "
+                              "re-import what it files. Use separate folders.")
+    if len(set(inboxes)) != len(inboxes):
+        raise ConfigError("'inboxes' lists the same folder twice.")
+
+    mode = _typed("mode", raw.get("mode", "copy"), str)
+    if mode not in MODES:
+        raise ConfigError(f"'mode' must be 'copy' or 'move', got {mode!r}.")
+    layout = _typed("layout", raw.get("layout", Config.layout), str)
+    _check_layout(layout)
+    default_project = _typed("default_project", raw.get("default_project", "inbox"), str).strip()
+    if not default_project:
+        raise ConfigError("'default_project' must not be empty.")
+    workers = _typed("workers", raw.get("workers", 0), int)
+    if workers < 0:
+        raise ConfigError(f"'workers' must be 0 (one per core) or more, got {workers}.")
+    socket = _path("socket", raw["socket"], base) if raw.get("socket") else default_socket_path()
+
+    quality = raw.get("quality") or {"enabled": False}
+    if not isinstance(quality, dict):
+        raise ConfigError(f"'quality' must be a mapping, got {quality!r}.")
+    quality = dict(quality)
+    quality["enabled"] = _typed("quality.enabled", quality.get("enabled", False), bool)
+    _check_quality(quality)
+    providers = raw.get("providers") or {}
+    if not isinstance(providers, dict):
+        raise ConfigError(f"'providers' must be a mapping of provider names, got {providers!r}.")
+
+    cfg = Config(
+        inboxes=inboxes, organized=organized, data_dir=data_dir, mode=mode, layout=layout,
+        default_project=default_project, workers=workers, socket=socket,
+        database=_section("database", raw.get("database")),
+        watch=_section("watch", raw.get("watch")),
+        queue=_section("queue", raw.get("queue")),
+        metrics=_section("metrics", raw.get("metrics")),
+        log=_section("log", raw.get("log")),
+        quality=quality, providers=providers, source=source,
+    )
+    if cfg.log.level.lower() not in ("debug", "info", "warning", "error"):
+        raise ConfigError(f"'log.level' must be debug, info, warning or error, got {cfg.log.level!r}.")
+    if not 0 <= cfg.metrics.port <= 65535:
+        raise ConfigError(f"'metrics.port' must be 0..65535, got {cfg.metrics.port}.")
+    if cfg.queue.max_attempts < 1:
+        raise ConfigError("'queue.max_attempts' must be at least 1.")
+    return cfg
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    try:
+        child.relative_to(parent)
+        return child != parent
+    except ValueError:
+        return False
+
+
+def _check_layout(layout: str) -> None:
+    try:
+        from alice.pipeline.plan import Layout, LayoutError
+    except ImportError:  # the plan module lands with the organizer; until then accept any template
+        return
+    try:
+        Layout(layout)
+    except LayoutError as exc:
+        raise ConfigError(f"'layout': {exc}") from None
+
+
+def _check_quality(quality: dict[str, Any]) -> None:
+    try:
+        from alice.pipeline.quality.config import QualityConfig, QualityConfigError
+    except ImportError:
+        return
+    try:
+        QualityConfig.from_mapping({k: v for k, v in quality.items() if k != "enabled"})
+    except QualityConfigError as exc:
+        raise ConfigError(f"'quality': {exc}") from None
+
+
+def _apply_env(raw: dict[str, Any], environ: dict[str, str] | Any) -> dict[str, Any]:
+    for var, dotted in ENV_OVERRIDES.items():
+        if var not in environ:
+            continue
+        value: Any = environ[var]
+        if dotted == "inboxes":
+            value = [v for v in value.split(os.pathsep) if v]
+        if "." in dotted:
+            section, key = dotted.split(".")
+            sub = raw.get(section) or {}
+            if not isinstance(sub, dict):
+                sub = {}
+            raw[section] = {**sub, key: value}
+        else:
+            raw[dotted] = value
+    return raw
+
+
+def config_path(explicit: Path | None = None, environ: dict[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    if explicit:
+        return explicit
+    if env.get("ALICE_CONFIG"):
+        return Path(env["ALICE_CONFIG"]).expanduser()
+    return default_config_path()
+
+
+def load(explicit: Path | None = None, environ: dict[str, str] | None = None) -> Config:
+    """Find, read and validate the configuration."""
+    path = config_path(explicit, environ)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"no configuration at {path}. Run `alice init` to create one, "
+                          "or point --config / ALICE_CONFIG at your file.") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}.") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path} is not valid YAML{where}: {getattr(exc, 'problem', exc)}.") from None
+    try:
+        return parse(raw, source=path, environ=environ)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def render_initial(inbox: Path, organized: Path, data_dir: Path) -> str:
+    """The config `alice init` writes: the minimum, with pointers to the rest."""
+    return (
+        "# alice configuration. Every key is documented in config.example.yaml,\n"
+        "# which ships in alice's source tree beside the README.\n"
+        "inboxes:\n"
+        f"  - {inbox}\n"
+        f"organized: {organized}\n"
+        f"data_dir: {data_dir}\n"
+        "mode: copy              # copy (default) leaves your files in the inbox; move removes them once filed\n"
+        'layout: "{date}/{project}/{tool}"\n'
+        "database:\n"
+        '  url: ""               # empty: alice runs its own PostgreSQL in data_dir\n'
+        "quality:\n"
+        "  enabled: false        # true: sort each project into 1-star .. 5-star folders (add {stars} to layout)\n"
+    )
+
