@@ -1,0 +1,323 @@
+"""`alice`: the command line.
+
+Every command takes --json, which prints machine-readable output (one JSON
+object per line for per-file commands, one object otherwise) on stdout and
+nothing else there; progress and human messages go to stderr.
+
+Exit codes (the same for every command):
+  0  success
+  1  some files could not be processed (each one is reported)
+  2  usage or configuration error (the message says which key and how to fix it)
+  3  the catalog (PostgreSQL) is unavailable
+  130 interrupted (Ctrl-C); whatever was filed is consistent and a re-run finishes the rest
+"""
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterator
+
+import click
+
+from alice.daemon import config as config_mod
+from alice.daemon.config import Config, ConfigError
+
+EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_CATALOG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class CliContext:
+    def __init__(self, config_path: Path | None):
+        self.config_path = config_path
+        self._config: Config | None = None
+
+    def config(self) -> Config:
+        if self._config is None:
+            try:
+                self._config = config_mod.load(self.config_path)
+            except ConfigError as exc:
+                fail(f"configuration error: {exc}", EXIT_CONFIG)
+        return self._config
+
+    def catalog(self):
+        from alice.daemon.catalog.engine import Catalog, CatalogUnavailable
+
+        cfg = self.config()
+        try:
+            return Catalog.open(cfg.database.url or None, cfg.data_dir)
+        except CatalogUnavailable as exc:
+            fail(f"catalog unavailable: {exc}", EXIT_CATALOG)
+
+
+def fail(message: str, code: int) -> None:
+    click.echo(f"alice: {message}", err=True)
+    sys.exit(code)
+
+
+def emit(obj: Any) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+pass_ctx = click.make_pass_decorator(CliContext)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout instead of text.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Configuration file. Default: $ALICE_CONFIG, else ~/.config/alice/config.yaml.")
+@click.version_option(package_name="alicemultiverse", prog_name="alice")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None) -> None:
+    """alice files the images and videos your AI tools make.
+
+    \b
+    Drop files into an inbox folder; alice works out which AI tool made each
+    one and with what prompt and settings, hashes it, files it into a dated
+    project tree with a YAML sidecar, and indexes it in PostgreSQL.
+
+    \b
+    First steps:
+      alice init                 create the config, folders and catalog
+      alice organize             file everything in the inboxes once
+      alice inspect FILE         show what alice reads from a file
+      alice status               what is in the catalog
+
+    \b
+    Exit codes: 0 ok, 1 some files failed, 2 usage/config error,
+    3 catalog unavailable, 130 interrupted.
+    """
+    ctx.obj = CliContext(config_path)
+
+
+# -- init -------------------------------------------------------------------------------
+@main.command()
+@click.option("--inbox", type=click.Path(file_okay=False, path_type=Path), default=Path("~/AI-Inbox"),
+              show_default=True, help="Folder you drop files into.")
+@click.option("--organized", type=click.Path(file_okay=False, path_type=Path), default=Path("~/AI-Organized"),
+              show_default=True, help="Folder alice files them into.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where alice keeps its own data (embedded catalog). Default: ~/.local/share/alice.")
+@click.option("--database-url", default="", help="Use this PostgreSQL server instead of the embedded one.")
+@click.option("--force", is_flag=True, help="Overwrite an existing configuration file.")
+@json_option
+@pass_ctx
+def init(ctx: CliContext, inbox: Path, organized: Path, data_dir: Path | None, database_url: str,
+         force: bool, as_json: bool) -> None:
+    """Create the configuration, the folders and the catalog.
+
+    Writes ~/.config/alice/config.yaml (or --config / $ALICE_CONFIG), makes the
+    inbox and organized folders, starts the catalog and applies its schema.
+    Running it again with an existing configuration keeps that file and only
+    checks that everything is in place.
+    """
+    path = config_mod.config_path(ctx.config_path)
+    data_dir = (data_dir or config_mod.xdg_data_home() / "alice").expanduser().absolute()
+    inbox, organized = inbox.expanduser().absolute(), organized.expanduser().absolute()
+    wrote = False
+    if not path.exists() or force:
+        text = config_mod.render_initial(inbox, organized, data_dir)
+        if database_url:
+            text = text.replace('  url: ""', f"  url: {json.dumps(database_url)}")
+        try:
+            config_mod.parse(__import__("yaml").safe_load(text), source=path)
+        except ConfigError as exc:
+            fail(f"cannot initialise: {exc}", EXIT_CONFIG)
+        from alice.daemon.fileops import write_text_atomic
+
+        write_text_atomic(path, text)
+        wrote = True
+    cfg = ctx.config()
+    for folder in [*cfg.inboxes, cfg.organized, cfg.data_dir]:
+        folder.mkdir(parents=True, exist_ok=True)
+    catalog = ctx.catalog()
+    try:
+        location = catalog.display_url
+    finally:
+        catalog.close()
+    summary = {"config": str(path), "config_written": wrote, "inboxes": [str(i) for i in cfg.inboxes],
+               "organized": str(cfg.organized), "data_dir": str(cfg.data_dir), "catalog": location}
+    if as_json:
+        emit(summary)
+        return
+    click.echo(f"{'Wrote' if wrote else 'Kept existing'} configuration: {path}")
+    for i in cfg.inboxes:
+        click.echo(f"Inbox:     {i}   (one folder per project inside, e.g. {i / 'cyberpunk'})")
+    click.echo(f"Organized: {cfg.organized}")
+    click.echo(f"Catalog:   {location}")
+    click.echo("\nNext: drop files into the inbox, then run `alice organize` (or `alice run` to keep watching).")
+
+
+# -- organize ---------------------------------------------------------------------------
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Say what would happen; change nothing.")
+@click.option("--move", "mode", flag_value="move", help="Remove each source once it is safely filed.")
+@click.option("--copy", "mode", flag_value="copy", help="Leave sources in the inbox (the default).")
+@json_option
+@pass_ctx
+def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str | None, as_json: bool) -> None:
+    """File every file in the inboxes once (or just PATHS inside an inbox).
+
+    \b
+    Each file lands at <organized>/<layout>/<name> (default layout
+    {date}/{project}/{tool}) with a <name>.yaml sidecar beside it; the project
+    is the first folder under the inbox. Files that cannot be read go to
+    <organized>/.quarantine/ with a .reason.txt. Running it twice changes
+    nothing the second time.
+
+    \b
+    With --json: one object per file on stdout:
+      {"path", "status": organized|duplicate|unchanged|quarantined|failed|planned,
+       "dest", "content_id", "tool", "ai", "project", "reason", "elapsed_ms"}
+    """
+    from alice.daemon.organize import FAILED, Organizer, inbox_files, startup_sweep
+
+    cfg = ctx.config()
+    try:
+        sources = list(inbox_files(cfg, paths or None))
+    except ValueError as exc:
+        fail(str(exc), EXIT_CONFIG)
+    catalog = None if dry_run else ctx.catalog()
+    if not dry_run:
+        startup_sweep(cfg)
+    organizer = Organizer(cfg, catalog, mode=mode, dry_run=dry_run, quality=_quality_config(cfg))
+    counts: Counter[str] = Counter()
+    try:
+        with _progress(sources, as_json, "Organizing") as bar:
+            for src in bar:
+                result = organizer.organize(src)
+                counts[result.status] += 1
+                if as_json:
+                    emit(result.to_json())
+                elif result.status in (FAILED, "quarantined"):
+                    click.echo(f"\n{result.status}: {result.path}: {result.reason}", err=True)
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted: what was filed is consistent; run again to finish.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    finally:
+        if catalog is not None:
+            catalog.close()
+    if not as_json:
+        _summary(counts, len(sources), dry_run)
+    sys.exit(EXIT_PARTIAL if counts[FAILED] else EXIT_OK)
+
+
+def _summary(counts: Counter[str], total: int, dry_run: bool) -> None:
+    if total == 0:
+        click.echo("Nothing to do: the inboxes are empty.")
+        return
+    changed = counts["organized"] + counts["duplicate"] + counts["quarantined"] + counts["planned"]
+    parts = [f"{n} {status}" for status, n in sorted(counts.items())]
+    click.echo(f"{total} files: " + ", ".join(parts) + ".")
+    if not changed and not counts["failed"]:
+        click.echo("Nothing changed: everything was already filed.")
+    if dry_run:
+        click.echo("Dry run: nothing was changed.")
+
+
+class _NoBar:
+    def __init__(self, items: list[Any]):
+        self.items = items
+
+    def __enter__(self) -> Iterator[Any]:
+        return iter(self.items)
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+def _progress(items: list[Any], quiet: bool, label: str) -> Any:
+    """A progress bar on stderr when a person is watching, nothing otherwise."""
+    if quiet or not sys.stderr.isatty() or not items:
+        return _NoBar(items)
+    return click.progressbar(items, label=label, file=sys.stderr, show_pos=True, show_eta=True,
+                             item_show_func=lambda s: s.path.name[:40] if s else "")
+
+
+def _quality_config(cfg: Config) -> Any:
+    if not cfg.quality_enabled:
+        return None
+    from alice.pipeline.quality.config import QualityConfig
+
+    return QualityConfig.from_mapping({k: v for k, v in cfg.quality.items() if k != "enabled"})
+
+
+# -- inspect ----------------------------------------------------------------------------
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@json_option
+def inspect(paths: tuple[Path, ...], as_json: bool) -> None:
+    """Show which AI tool made each file and with what settings. Needs no catalog.
+
+    \b
+    Folders are walked. Reads metadata only; never changes a file.
+    With --json: one object per file, one per line:
+      {"path", "format", "media", "ai", "tool", "evidence": [...],
+       "generation": {"prompt", "negative_prompt", "seed", "steps", "cfg", "sampler",
+                      "scheduler", "model", "model_hash", "width", "height", "loras",
+                      "created_at"},
+       "error"}
+    """
+    from alice.pipeline.inspect import inspect_file, iter_paths
+
+    errors = 0
+    for path in iter_paths(paths):
+        info = inspect_file(path)
+        data = info.to_json()
+        errors += bool(data.get("error"))
+        if as_json:
+            emit(data)
+            continue
+        _print_inspection(data)
+    sys.exit(EXIT_PARTIAL if errors else EXIT_OK)
+
+
+def _print_inspection(d: dict[str, Any]) -> None:
+    tool = d.get("tool") or ("AI, tool unknown" if d.get("ai") else "no AI marker")
+    click.secho(d["path"], bold=True)
+    click.echo(f"  {d.get('format')} {d.get('media')}  ->  {tool}")
+    if d.get("error"):
+        click.secho(f"  error: {d['error']}", fg="red")
+    gen = d.get("generation") or {}
+    for key, value in gen.items():
+        if value not in (None, [], ""):
+            text = str(value)
+            click.echo(f"  {key:16} {text if len(text) < 300 else text[:297] + '...'}")
+    for ev in d.get("evidence") or []:
+        click.echo(f"  evidence         {ev}")
+
+
+# -- status -----------------------------------------------------------------------------
+@main.command()
+@json_option
+@pass_ctx
+def status(ctx: CliContext, as_json: bool) -> None:
+    """What is in the catalog: location, counts per tool, project and media."""
+    from alice.daemon.catalog import store
+
+    cfg = ctx.config()
+    catalog = ctx.catalog()
+    try:
+        with catalog.session() as s:
+            counts = store.counts(s)
+        info = {"catalog": catalog.display_url, "embedded": catalog.embedded, "config": str(cfg.source),
+                "inboxes": [str(i) for i in cfg.inboxes], "organized": str(cfg.organized), **counts}
+    finally:
+        catalog.close()
+    if as_json:
+        emit(info)
+        return
+    click.echo(f"Catalog:   {info['catalog']}{' (embedded)' if info['embedded'] else ''}")
+    click.echo(f"Organized: {info['organized']}")
+    for key, value in counts.items():
+        if isinstance(value, dict):
+            click.echo(f"{key}:")
+            for k, v in sorted(value.items(), key=lambda kv: (-kv[1], str(kv[0]))):
+                click.echo(f"  {str(k):24} {v}")
+        else:
+            click.echo(f"{key}: {value}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
