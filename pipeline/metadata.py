@@ -32,3 +32,6 @@ class Metadata:
     c2pa_present: bool = False       # a C2PA box/chunk exists even if it could not be read
     video_tags: dict[str, str] = field(default_factory=dict)  # container-level tags (MP4 udta/ilst, ffprobe format tags)
     warnings: list[str] = field(default_factory=list)          # what was capped, skipped or damaged
+    # Set when the container itself is broken (empty, truncated, not what its
+    # header says): what a user should be told. The rest may be a partial reading.
+    error: str | None = None
