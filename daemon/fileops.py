@@ -19,6 +19,8 @@ from pathlib import Path
 
 import blake3
 
+from alice.daemon.crashpoints import checkpoint
+
 TEMP_PREFIX = ".alice-tmp-"
 _CHUNK = 1 << 20
 
@@ -66,6 +68,7 @@ def _link_no_replace(tmp: Path, dest: Path) -> None:
     """Give tmp its final name, failing with FileExistsError instead of overwriting."""
     try:
         os.link(tmp, dest)
+        checkpoint("copy: linked, temp not yet removed")
     except OSError as exc:
         if exc.errno in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
             # File systems without hard links (FAT, some network shares): rename after an
@@ -92,8 +95,10 @@ def place_copy(source: Path, dest: Path, expected_hash: str) -> Path:
             while chunk := src.read(_CHUNK):
                 h.update(chunk)
                 out.write(chunk)
+                checkpoint("copy: partial temp file")
             out.flush()
             os.fsync(out.fileno())
+        checkpoint("copy: temp file complete")
         got = "b3:" + h.hexdigest()
         if got != expected_hash:
             raise SourceChanged(errno.EIO, f"{source} changed while it was being copied "
@@ -123,6 +128,7 @@ def write_text_atomic(dest: Path, text: str) -> None:
             out.write(text)
             out.flush()
             os.fsync(out.fileno())
+        checkpoint("text: temp written")
         os.replace(tmp, dest)
     except BaseException:
         try:
@@ -140,6 +146,7 @@ def remove_source(source: Path, kept_copy: Path, expected_hash: str) -> bool:
     try:
         if hash_file(source) != expected_hash:
             return False  # the source was rewritten since it was filed; keep it for the next run
+        checkpoint("move: copy verified, source not yet removed")
         source.unlink()
     except FileNotFoundError:
         return True

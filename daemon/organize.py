@@ -23,6 +23,7 @@ from typing import Any, Iterable, Iterator
 from alice.daemon import fileops
 from alice.daemon.catalog import store
 from alice.daemon.catalog.engine import Catalog
+from alice.daemon.crashpoints import checkpoint
 from alice.daemon.config import Config
 from alice.pipeline import sidecar
 from alice.pipeline.identity import file_hash
@@ -185,6 +186,7 @@ class Organizer:
         rec.organized_path = str(dest)
         rec.organized_at = datetime.now().astimezone()
         fileops.write_text_atomic(sidecar.sidecar_path(dest), sidecar.dump(rec))
+        checkpoint("organize: copy and sidecar in place, not yet recorded")
         if self.catalog is not None:
             st = src.stat()
             with self.catalog.session() as s:
@@ -194,6 +196,7 @@ class Organizer:
                                    size=st.st_size, mtime_ns=st.st_mtime_ns)
                 store.append_event(s, "organized", asset_id, str(dest),
                                    {"source": str(src), "tool": rec.tool, "project": rec.project})
+            checkpoint("organize: recorded")
         if self.mode == "move":
             self._finish_move(src, dest, rec.file_hash)
         return base
@@ -235,6 +238,7 @@ class Organizer:
 
     def _finish_move(self, src: Path, kept: Path, expected_hash: str) -> None:
         if fileops.remove_source(src, kept, expected_hash) and self.catalog is not None:
+            checkpoint("move: source removed, catalog not yet told")
             with self.catalog.session() as s:
                 store.mark_location_gone(s, str(src))
 

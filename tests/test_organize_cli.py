@@ -1,0 +1,167 @@
+"""`alice organize` end to end: the real CLI, a real PostgreSQL, the real corpus."""
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from alice.daemon.fileops import TEMP_PREFIX, hash_file
+from alice.pipeline import sidecar
+from tests.organize_env import FIXED_MTIME, AliceEnv, labels, media_files, tree_files
+
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@pytest.fixture
+def env(tmp_path, db_url) -> AliceEnv:
+    e = AliceEnv(tmp_path, db_url)
+    e.write_config()
+    return e
+
+
+def catalog_paths(db_url: str, role: str) -> set[str]:
+    engine = sa.create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as c:
+            rows = c.execute(sa.text("SELECT path FROM locations WHERE role = :r AND present"), {"r": role})
+            return {r[0] for r in rows}
+    finally:
+        engine.dispose()
+
+
+def test_corpus_is_filed_by_project_date_and_tool(env: AliceEnv):
+    placed = env.drop_corpus()
+    results = {Path(r["path"]).name: r for r in env.organize_json()}
+    assert set(results) == set(placed)
+    by_file = {lab["file"]: lab for lab in labels()}
+    fixed_day = datetime.fromtimestamp(FIXED_MTIME).strftime("%Y-%m-%d")
+
+    for name, r in results.items():
+        lab = by_file[name]
+        if lab.get("bad"):
+            assert r["status"] == "quarantined", (name, r)
+            q = Path(r["dest"])
+            assert q.parent == env.organized / ".quarantine"
+            assert q.read_bytes() == placed[name].read_bytes()
+            assert "reason:" in q.with_name(q.name + ".reason.txt").read_text()
+            continue
+        assert r["status"] == "organized", (name, r)
+        dest = Path(r["dest"])
+        rel = dest.relative_to(env.organized).parts
+        assert len(rel) == 4, rel
+        day, project, tool, fname = rel
+        assert DATE.match(day)
+        assert project == placed[name].parent.name
+        allowed = set(lab.get("family") or []) | {lab.get("tool") or "unknown"}
+        assert tool in allowed, (name, tool, allowed)
+        assert fname == name
+        assert dest.read_bytes() == placed[name].read_bytes()
+        rec = sidecar.load(sidecar.sidecar_path(dest).read_text())
+        assert rec.content_id == r["content_id"]
+        assert rec.project == project and rec.tool_folder == tool
+        assert rec.source_path == str(placed[name])
+        assert rec.file_hash == hash_file(dest)
+        if rec.generation.created_at is None:
+            assert day == fixed_day, (name, day)
+
+    # catalog == tree
+    organized = {str(p) for p in media_files(env.organized)}
+    assert catalog_paths(env.db_url, "organized") == organized
+    quarantined = {str(p) for rel, p in tree_files(env.organized).items()
+                   if rel.startswith(".quarantine") and not rel.endswith(".reason.txt")}
+    assert catalog_paths(env.db_url, "quarantine") == quarantined
+    # copy mode: the inbox is untouched
+    assert all(p.exists() for p in placed.values())
+
+
+def test_second_run_changes_nothing(env: AliceEnv):
+    env.drop_corpus()
+    env.organize_json()
+    before = {rel: (p.stat().st_mtime_ns, p.stat().st_size) for rel, p in tree_files(env.organized).items()}
+    again = env.organize_json()
+    assert {r["status"] for r in again} == {"unchanged"}
+    after = {rel: (p.stat().st_mtime_ns, p.stat().st_size) for rel, p in tree_files(env.organized).items()}
+    assert after == before
+    text = env.run("organize").stdout
+    assert "Nothing changed" in text
+
+
+def test_duplicates_become_locations_not_copies(env: AliceEnv, tmp_path):
+    src = Path(__file__).resolve().parents[1].parent / "shared/corpus/files/comfyui-flux-dev.png"
+    (env.inbox / "a").mkdir(parents=True)
+    (env.inbox / "b").mkdir(parents=True)
+    (env.inbox / "a" / "one.png").write_bytes(src.read_bytes())
+    (env.inbox / "b" / "two.png").write_bytes(src.read_bytes())
+    results = env.organize_json()
+    assert sorted(r["status"] for r in results) == ["duplicate", "organized"]
+    assert len(media_files(env.organized)) == 1
+    assert len(catalog_paths(env.db_url, "source")) == 2
+
+
+def test_name_clash_never_overwrites(env: AliceEnv):
+    corpus = Path(__file__).resolve().parents[1].parent / "shared/corpus/files"
+    (env.inbox / "p").mkdir(parents=True)
+    (env.inbox / "p" / "img.png").write_bytes((corpus / "tiny-no-metadata.png").read_bytes())
+    os.utime(env.inbox / "p" / "img.png", (FIXED_MTIME, FIXED_MTIME))
+    env.organize_json()
+    # same name, same project, same day, same tool folder, different content
+    (env.inbox / "p" / "img.png").unlink()
+    (env.inbox / "p" / "img.png").write_bytes((corpus / "jpeg-named-png.png").read_bytes())
+    os.utime(env.inbox / "p" / "img.png", (FIXED_MTIME, FIXED_MTIME))
+    env.organize_json()
+    files = sorted(p.name for p in media_files(env.organized))
+    assert len(files) == 2
+    assert "img.png" in files
+    assert any(re.match(r"img-[0-9a-f]{6}\.png$", f) for f in files), files
+
+
+def test_dry_run_changes_nothing(env: AliceEnv):
+    env.drop_corpus()
+    results = env.organize_json("--dry-run")
+    assert {r["status"] for r in results} <= {"planned", "quarantined"}
+    assert not env.organized.exists() or not tree_files(env.organized)
+
+
+def test_move_mode_empties_the_inbox_and_keeps_every_byte(env: AliceEnv):
+    placed = env.drop_corpus()
+    hashes = {hash_file(p) for p in placed.values()}
+    env.organize_json("--move")
+    left = [p for p in env.inbox.rglob("*") if p.is_file()]
+    assert left == []
+    filed = {hash_file(p) for rel, p in tree_files(env.organized).items()
+             if not rel.endswith((".yaml", ".reason.txt"))}
+    assert hashes <= filed
+    assert not [p for p in tree_files(env.organized) if Path(p).name.startswith(TEMP_PREFIX)]
+
+
+def test_hostile_project_names_stay_inside_the_tree(env: AliceEnv):
+    corpus = Path(__file__).resolve().parents[1].parent / "shared/corpus/files"
+    for name in ("...", "CON", " spaces ", "new\nline", "x" * 200, "-rf"):
+        d = env.inbox / name
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"f{len(name)}.png").write_bytes((corpus / "a1111-cropped.png").read_bytes())
+    results = env.organize_json()
+    for r in results:
+        dest = Path(r["dest"]).resolve()
+        assert env.organized.resolve() in dest.parents
+        for part in dest.relative_to(env.organized.resolve()).parts:
+            assert "\n" not in part and len(part.encode()) <= 255
+
+
+def test_files_outside_inboxes_are_refused(env: AliceEnv, tmp_path):
+    outside = tmp_path / "elsewhere.png"
+    outside.write_bytes(b"\x89PNG")
+    proc = env.run("organize", str(outside), check=False)
+    assert proc.returncode == 2
+    assert "not inside a configured inbox" in proc.stderr
+
+
+def test_bad_config_exits_2_with_the_key(env: AliceEnv):
+    env.config.write_text(env.config.read_text() + "\nmdoe: move\n")
+    proc = env.run("organize", check=False)
+    assert proc.returncode == 2
+    assert "unknown key 'mdoe'" in proc.stderr and "mode" in proc.stderr
