@@ -180,7 +180,7 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
         fail(str(exc), EXIT_CONFIG)
     catalog = None if dry_run else ctx.catalog()
     if not dry_run:
-        startup_sweep(cfg)
+        startup_sweep(cfg, catalog)
     organizer = Organizer(cfg, catalog, mode=mode, dry_run=dry_run, quality=_quality_config(cfg))
     counts: Counter[str] = Counter()
     try:

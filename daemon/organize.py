@@ -14,6 +14,7 @@ sees that and removes it. Nothing is ever overwritten or deleted unverified.
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -82,8 +83,6 @@ def inbox_files(cfg: Config, paths: Iterable[Path] | None = None) -> Iterator[So
 
 
 def _walk(root: Path) -> Iterator[Path]:
-    import os
-
     for dirpath, dirs, files in os.walk(root):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in files:
@@ -120,24 +119,31 @@ class Organizer:
 
     # -- the whole file ---------------------------------------------------------------
     def organize(self, src: Source) -> Result:
+        """Check, analyse and file one source. The daemon runs the same three steps,
+        with `analyze` in a worker process."""
         t0 = time.perf_counter()
-        project = sanitize_segment(project_for(src.path, src.inbox, self.cfg.default_project))
+        project = self.project_of(src)
         try:
-            known = self._unchanged(src.path)
-            if known is not None:
-                result = known
-            else:
-                reading = analyze(src.path, project, self.quality)
-                if isinstance(reading, Rejected):
-                    result = self._quarantine(reading, project)
-                else:
-                    result = self._file(reading)
-        except FileNotFoundError:
-            result = Result(str(src.path), FAILED, reason="the file disappeared before it could be filed")
-        except (fileops.SourceChanged, PermissionError, OSError) as exc:
-            result = Result(str(src.path), FAILED, reason=_os_reason(exc))
+            result = self.quick_check(src.path)
+            if result is None:
+                result = self.apply(analyze(src.path, project, self.quality), project)
+        except OSError as exc:
+            result = failure(src.path, exc)
         result.elapsed_ms = round((time.perf_counter() - t0) * 1000, 2)
         return result
+
+    def project_of(self, src: Source) -> str:
+        return sanitize_segment(project_for(src.path, src.inbox, self.cfg.default_project))
+
+    def quick_check(self, path: Path) -> Result | None:
+        """The answer for a source that needs no reading (already filed), else None."""
+        return self._unchanged(path)
+
+    def apply(self, reading: AssetRecord | Rejected, project: str) -> Result:
+        """The effects for one analysed source. Raises OSError for file system trouble."""
+        if isinstance(reading, Rejected):
+            return self._quarantine(reading, project)
+        return self._file(reading)
 
     # -- idempotence --------------------------------------------------------------------
     def _unchanged(self, path: Path) -> Result | None:
@@ -289,12 +295,25 @@ def _occupied(path: Path) -> str | None:
         return None
 
 
-def _os_reason(exc: OSError) -> str:
-    if isinstance(exc, PermissionError):
-        return f"permission denied: {exc.filename or ''} (check the folder's owner and mode)".strip()
-    return str(exc) if str(exc) else exc.__class__.__name__
+def failure(path: Path, exc: OSError) -> Result:
+    """A Result for file system trouble; the source stays where it is for the next run."""
+    if isinstance(exc, FileNotFoundError) and Path(exc.filename or "") == path:
+        reason = "the file disappeared before it could be filed"
+    elif isinstance(exc, PermissionError):
+        reason = f"permission denied: {exc.filename or path} (check the owner and mode)"
+    else:
+        reason = str(exc) or exc.__class__.__name__
+    return Result(str(path), FAILED, reason=reason)
 
 
-def startup_sweep(cfg: Config) -> list[Path]:
-    """Remove temp files that an interrupted run left in the tree."""
-    return fileops.sweep_temp(cfg.organized)
+def startup_sweep(cfg: Config, catalog: Catalog | None) -> list[Path]:
+    """Undo what an interrupted run left half-said: temp files in the tree, and
+    catalog locations whose file is gone (a source removed just before the
+    crash that would have recorded it). Returns the temp files removed."""
+    removed = fileops.sweep_temp(cfg.organized)
+    if catalog is not None:
+        with catalog.session() as s:
+            for path in store.present_paths(s):
+                if not os.path.lexists(path):
+                    store.mark_location_gone(s, path)
+    return removed
