@@ -1,8 +1,238 @@
-"""Stub: C2PA manifest reading (helper detect-provenance)."""
+"""Read a file's C2PA manifest (Content Credentials) without the network.
+
+C2PA stores are signed JUMBF/CBOR that we leave to c2pa-python. Calling it
+costs a native parse and a hash of the whole asset, so a byte-level presence
+check (PNG caBX chunk, JPEG APP11 JUMBF, ISOBMFF uuid box, WebP C2PA chunk)
+decides first whether there is anything to read.
+
+Remote manifests and OCSP are switched off: a daemon that indexes private
+files must not tell a server which files it is looking at. Trust failures
+(self-signed or expired certificates) are normal in the wild and never hide
+the manifest: the manifest says who made the file whether or not we trust
+the signer, and its validation state travels with it.
+"""
 from __future__ import annotations
 
+import json
+import struct
 from pathlib import Path
+from typing import Any, BinaryIO
+
+from alice.pipeline.detect.coerce import json_safe
+from alice.pipeline.extract.isobmff import BoxError, file_size, iter_boxes
+
+C2PA_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
+MAX_STORE = 64 * 1024 * 1024        # a manifest store beyond this is not one we parse
+MAX_MANIFEST_JSON = 2 * 1024 * 1024  # what we keep of a manifest in Metadata (and the catalog)
+MAX_INGREDIENT_MANIFESTS = 16
+MAX_CHUNKS = 100_000
+
+MIME = {
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "webp": "image/webp",
+    "avif": "image/avif",
+    "heic": "image/heic",
+    "heif": "image/heif",
+    "mp4": "video/mp4",
+    "m4v": "video/mp4",
+    "m4a": "audio/mp4",
+    "mov": "video/quicktime",
+}
+BMFF = {"avif", "heic", "heif", "mp4", "m4v", "m4a", "mov"}
+
+# Codes that only say we do not trust the signer; everything else means damage.
+TRUST_CODES = {"signingCredential.untrusted", "signingCredential.expired", "signingCredential.ocsp.skipped"}
+
+_context = None
+
+
+class _NotPresent(Exception):
+    pass
 
 
 def read_c2pa(path: Path, fmt: str) -> tuple[bool, dict | None, list[str]]:
-    return False, None, []
+    """(a C2PA store is present?, the active manifest as JSON or None, warnings).
+
+    Never raises. The manifest dict is c2pa-python's active manifest with three
+    keys added: "validation_state", "validation_status" (the store's) and
+    "ingredient_manifests" (the other manifests of the store, i.e. the
+    provenance of the files this one was made from).
+    """
+    warnings: list[str] = []
+    try:
+        with open(path, "rb") as f:
+            store_size = _store_size(f, fmt)
+            if store_size is None:
+                return False, None, []
+            if store_size > MAX_STORE:
+                return True, None, [f"C2PA manifest store of {store_size} bytes is over the "
+                                    f"{MAX_STORE // 2**20} MB limit; not read"]
+            f.seek(0)
+            store = _read_store(f, MIME.get(fmt, ""))
+    except OSError as exc:
+        return False, None, [f"could not read file for C2PA: {exc.strerror or exc}"]
+    except BoxError as exc:
+        return False, None, [f"C2PA check stopped: damaged container ({exc})"]
+    except _NotPresent:
+        return False, None, []
+    except Exception as exc:   # the native reader's errors are not a stable hierarchy
+        return True, None, [f"C2PA manifest present but unreadable: {_error_text(exc)}"]
+    manifest = _active_manifest(store, warnings)
+    return True, manifest, warnings
+
+
+def _error_text(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text[:300]
+
+
+def _get_context() -> Any:
+    global _context
+    if _context is None:
+        import c2pa
+
+        _context = c2pa.Context.from_dict(
+            {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}}
+        )
+    return _context
+
+
+def _read_store(f: BinaryIO, mime: str) -> dict:
+    import c2pa
+
+    try:
+        with c2pa.Reader(mime or None, f, context=_get_context()) as reader:
+            text = reader.json()
+    except c2pa.C2paError as exc:
+        if "ManifestNotFound" in type(exc).__name__ or "no JUMBF" in str(exc):
+            raise _NotPresent() from exc
+        raise
+    store = json.loads(text)
+    if not isinstance(store, dict):
+        raise ValueError("C2PA reader returned JSON that is not an object")
+    return store
+
+
+def _active_manifest(store: dict, warnings: list[str]) -> dict | None:
+    manifests = store.get("manifests")
+    label = store.get("active_manifest")
+    if not isinstance(manifests, dict) or not isinstance(manifests.get(label), dict):
+        warnings.append("C2PA store has no active manifest")
+        return None
+    status = store.get("validation_status") or []
+    damage = sorted({s.get("code", "?") for s in status if isinstance(s, dict)} - TRUST_CODES)
+    if damage:
+        warnings.append("C2PA manifest failed validation: " + ", ".join(map(str, damage))[:300])
+    manifest = dict(manifests[label])
+    manifest["validation_state"] = store.get("validation_state")
+    manifest["validation_status"] = status
+    others = [m for key, m in manifests.items() if key != label and isinstance(m, dict)]
+    manifest["ingredient_manifests"] = others[:MAX_INGREDIENT_MANIFESTS]
+    manifest = json_safe(manifest)
+    if len(json.dumps(manifest)) > MAX_MANIFEST_JSON:
+        manifest = _slim(manifest)
+        warnings.append("C2PA manifest is very large; kept only its generator, actions and signature")
+    return manifest
+
+
+def _slim(manifest: dict) -> dict:
+    keep = ("claim_generator", "claim_generator_info", "title", "format", "label",
+            "signature_info", "validation_state")
+    slim = {k: manifest[k] for k in keep if k in manifest}
+    slim["assertions"] = [a for a in manifest.get("assertions", [])
+                          if isinstance(a, dict) and str(a.get("label", "")).startswith("c2pa.actions")]
+    if len(json.dumps(slim)) > MAX_MANIFEST_JSON:
+        slim.pop("assertions")
+    return slim
+
+
+# --- presence checks: bytes only, no parsing of the store itself ---------------
+
+def _store_size(f: BinaryIO, fmt: str) -> int | None:
+    """Bytes of C2PA data found, or None when the container has none."""
+    if fmt == "png":
+        return _png_store(f)
+    if fmt == "jpeg":
+        return _jpeg_store(f)
+    if fmt == "webp":
+        return _webp_store(f)
+    if fmt in BMFF:
+        return _bmff_store(f)
+    return None
+
+
+def _png_store(f: BinaryIO) -> int | None:
+    if f.read(8) != b"\x89PNG\r\n\x1a\n":
+        return None
+    offset = 8
+    for _ in range(MAX_CHUNKS):
+        f.seek(offset)
+        head = f.read(8)
+        if len(head) < 8:
+            return None
+        length, kind = struct.unpack(">I4s", head)
+        if kind == b"caBX":
+            return length
+        if kind == b"IEND":
+            return None
+        offset += 12 + length
+    return None
+
+
+def _jpeg_store(f: BinaryIO) -> int | None:
+    if f.read(2) != b"\xff\xd8":
+        return None
+    total = 0
+    offset = 2
+    for _ in range(MAX_CHUNKS):
+        f.seek(offset)
+        marker = f.read(2)
+        if len(marker) < 2 or marker[0] != 0xFF:
+            break
+        if marker[1] == 0xFF:          # fill byte before a marker
+            offset += 1
+            continue
+        if marker[1] in (0xD9, 0xDA):  # end of image / start of scan: no more metadata
+            break
+        if 0xD0 <= marker[1] <= 0xD7 or marker[1] == 0x01:
+            offset += 2
+            continue
+        raw = f.read(2)
+        if len(raw) < 2:
+            break
+        length = struct.unpack(">H", raw)[0]
+        if length < 2:
+            break
+        if marker[1] == 0xEB:           # APP11: JPEG XT boxes, where C2PA JUMBF lives
+            head = f.read(min(length - 2, 64))
+            if head[:2] == b"JP" and (b"c2pa" in head or b"jumb" in head):
+                total += length
+        offset += 2 + length
+    return total or None
+
+
+def _webp_store(f: BinaryIO) -> int | None:
+    head = f.read(12)
+    if head[:4] != b"RIFF" or head[8:12] != b"WEBP":
+        return None
+    end = min(12 + struct.unpack("<I", head[4:8])[0], file_size(f)) if len(head) == 12 else 0
+    offset = 12
+    for _ in range(MAX_CHUNKS):
+        if offset + 8 > end:
+            return None
+        f.seek(offset)
+        chunk = f.read(8)
+        kind, size = chunk[:4], struct.unpack("<I", chunk[4:8])[0]
+        if kind == b"C2PA":
+            return size
+        offset += 8 + size + (size & 1)
+    return None
+
+
+def _bmff_store(f: BinaryIO) -> int | None:
+    end = file_size(f)
+    for box in iter_boxes(f, 0, end):
+        if box.type == "uuid" and box.usertype == C2PA_UUID:
+            return box.end - box.start
+    return None
