@@ -1,0 +1,279 @@
+"""`alice run`: the long-running service.
+
+    watcher --(path)--> jobs table --(claim, lease)--> worker pool: analyze()
+                                                        |
+              catalog <-- organizer.apply() <-----------+
+
+The watcher thread only enqueues (one INSERT); the main thread claims jobs,
+hands the pure, CPU-heavy analysis to a process pool, and applies the effects
+itself, one file at a time, so the order that makes a crash harmless
+(daemon/organize.py) holds here too. Leases are renewed while a job is in
+flight; a daemon that dies simply stops renewing and another takes over.
+
+When the catalog is unreachable the loop pauses with backoff and resumes by
+itself; files that arrive meanwhile are still in the inbox, and the
+reconciliation scan that follows the outage queues them.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from alice.daemon import queue, systemd
+from alice.daemon.catalog.engine import Catalog
+from alice.daemon.catalog.errors import CatalogUnavailable
+from alice.daemon.config import Config
+from alice.daemon.organize import FAILED, Organizer, Result, Source, failure, is_ignored, startup_sweep
+from alice.pipeline.importer import analyze
+
+log = structlog.get_logger("alice.run")
+
+
+@dataclass
+class InFlight:
+    job: queue.Job
+    source: Source
+    project: str
+    future: Future
+    started: float
+
+
+class Daemon:
+    def __init__(self, cfg: Config, catalog: Catalog, *, quality: Any = None,
+                 metrics: Any = None, worker: str | None = None):
+        self.cfg = cfg
+        self.catalog = catalog
+        self.quality = quality
+        self.metrics = metrics
+        self.worker = worker or queue.worker_name()
+        self.organizer = Organizer(cfg, catalog, quality=quality)
+        self.stopping = threading.Event()
+        self.wake = threading.Event()
+        self.rescan_needed = threading.Event()
+        self.inflight: dict[int, InFlight] = {}
+        self.max_inflight = max(2, cfg.worker_count * 2)
+        self.last_errors: deque[dict[str, Any]] = deque(maxlen=20)
+        self.catalog_ok = True
+        self.processed = 0
+        self.started_at = time.time()
+        self.pool: ProcessPoolExecutor | None = None
+        self.watcher: Any = None
+
+    # -- watcher side (runs on the observer thread) -----------------------------------------
+    def on_ready(self, path: Path, inbox: Path) -> None:
+        if is_ignored(path):
+            return
+        try:
+            st = path.stat()
+        except OSError:
+            return
+        try:
+            with self.catalog.session() as s:
+                queue.enqueue(s, str(path), str(inbox), st.st_size, st.st_mtime,
+                              max_attempts=self.cfg.queue.max_attempts)
+        except Exception as exc:  # catalog down: the file stays in the inbox; rescan once it is back
+            self.rescan_needed.set()
+            log.warning("enqueue failed; will rescan when the catalog is back", path=str(path), error=str(exc))
+        self.wake.set()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        from alice.daemon.watcher import InboxWatcher
+
+        removed = startup_sweep(self.cfg, self.catalog)
+        if removed:
+            log.info("removed temp files left by an interrupted run", count=len(removed))
+        self.pool = self._new_pool()
+        self.watcher = InboxWatcher(
+            list(self.cfg.inboxes), self.on_ready,
+            settle_s=self.cfg.watch.settle_seconds,
+            rescan_s=self.cfg.watch.rescan_minutes * 60,
+            force_polling=self.cfg.watch.poll,
+        )
+        self.watcher.start()  # starts with a reconciliation scan: files that arrived while we were down
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        # spawn, not fork: this process has threads (watcher, watchdog) and open sockets.
+        return ProcessPoolExecutor(max_workers=self.cfg.worker_count,
+                                   mp_context=multiprocessing.get_context("spawn"))
+
+    def request_stop(self, *_: Any) -> None:
+        self.stopping.set()
+        self.wake.set()
+
+    def run_forever(self) -> int:
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+        self.start()
+        systemd.ready()
+        systemd.status(f"watching {len(self.cfg.inboxes)} inbox(es)")
+        dog = systemd.Watchdog(lambda: not self.stopping.is_set())
+        dog.start()
+        log.info("alice is running", worker=self.worker, inboxes=[str(i) for i in self.cfg.inboxes],
+                 catalog=self.catalog.display_url, workers=self.cfg.worker_count)
+        try:
+            self.loop()
+        finally:
+            systemd.stopping()
+            self.drain()
+            dog.stop()
+        log.info("alice stopped", processed=self.processed)
+        return 0
+
+    def loop(self) -> None:
+        last_beat = time.monotonic()
+        delay = 0.5
+        while not self.stopping.is_set():
+            try:
+                self.collect()
+                if self.rescan_needed.is_set():
+                    self.rescan_needed.clear()
+                    self.watcher.reconcile()
+                room = self.max_inflight - len(self.inflight)
+                if room > 0:
+                    for job in queue.claim(self.catalog.engine, self.worker, self.cfg.queue.lease_seconds, room):
+                        self.begin(job)
+                if time.monotonic() - last_beat > self.cfg.queue.lease_seconds / 3:
+                    self.heartbeat()
+                    last_beat = time.monotonic()
+                if not self.catalog_ok:
+                    log.info("catalog reachable again; resuming")
+                    self.catalog_ok = True
+                    self.rescan_needed.set()
+                delay = 0.5
+            except Exception as exc:
+                if not _is_unavailable(exc):
+                    raise
+                if self.catalog_ok:
+                    log.warning("catalog unreachable; pausing work until it is back", error=str(exc))
+                    self._note_error("catalog", str(exc))
+                self.catalog_ok = False
+                self.stopping.wait(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            self.wake.wait(0.25 if self.inflight else 2.0)
+            self.wake.clear()
+
+    # -- jobs --------------------------------------------------------------------------------
+    def begin(self, job: queue.Job) -> None:
+        path, inbox = Path(job.path), Path(job.inbox)
+        src = Source(path, inbox)
+        if not path.exists():
+            self.finish(job, Result(job.path, "vanished", reason="the file left the inbox before it was filed"))
+            return
+        project = self.organizer.project_of(src)
+        quick = self.organizer.quick_check(path)
+        if quick is not None:
+            self.finish(job, quick)
+            return
+        assert self.pool is not None
+        try:
+            fut = self.pool.submit(analyze, path, project, self.quality)
+        except BrokenProcessPool:
+            self.pool = self._new_pool()
+            fut = self.pool.submit(analyze, path, project, self.quality)
+        fut.add_done_callback(lambda _f: self.wake.set())
+        self.inflight[job.id] = InFlight(job, src, project, fut, time.perf_counter())
+
+    def collect(self) -> None:
+        for job_id, item in list(self.inflight.items()):
+            if not item.future.done():
+                continue
+            try:
+                reading = item.future.result()
+                result = self.organizer.apply(reading, item.project)
+            except BrokenProcessPool:
+                # A worker died (out of memory on a hostile file?): retry, counting the attempt.
+                self.pool = self._new_pool()
+                del self.inflight[job_id]
+                queue.fail(self.catalog.engine, job_id, self.worker,
+                           "a worker process died while reading this file", transient=True)
+                continue
+            except CatalogUnavailable:
+                raise  # the loop pauses; the finished future is applied once the catalog is back
+            except OSError as exc:
+                del self.inflight[job_id]
+                res = failure(item.source.path, exc)
+                queue.fail(self.catalog.engine, job_id, self.worker, res.reason or "error", transient=True)
+                self._note_error(str(item.source.path), res.reason or "")
+                continue
+            except Exception as exc:
+                if _is_unavailable(exc):
+                    raise
+                del self.inflight[job_id]
+                log.exception("pipeline error", path=str(item.source.path))
+                queue.fail(self.catalog.engine, job_id, self.worker, f"internal error: {exc!r}", transient=False)
+                self._note_error(str(item.source.path), repr(exc))
+                continue
+            del self.inflight[job_id]
+            result.elapsed_ms = round((time.perf_counter() - item.started) * 1000, 2)
+            self.finish(item.job, result)
+
+    def finish(self, job: queue.Job, result: Result) -> None:
+        if result.status == FAILED:
+            queue.fail(self.catalog.engine, job.id, self.worker, result.reason or "failed", transient=True)
+            self._note_error(result.path, result.reason or "")
+        else:
+            queue.complete(self.catalog.engine, job.id, self.worker, result.to_json())
+        self.processed += 1
+        log.info("file", job=job.id, path=result.path, status=result.status, dest=result.dest,
+                 tool=result.tool, ms=result.elapsed_ms)
+        if self.metrics is not None:
+            self.metrics.observe_file(result)
+
+    def heartbeat(self) -> None:
+        if self.inflight:
+            kept = set(queue.heartbeat(self.catalog.engine, list(self.inflight), self.worker,
+                                       self.cfg.queue.lease_seconds))
+            for lost in set(self.inflight) - kept:
+                log.warning("lease lost; another worker owns this job now", job=lost)
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Finish what is in flight (up to timeout), give the rest back, stop the watcher."""
+        if self.watcher is not None:
+            self.watcher.stop()
+        deadline = time.monotonic() + timeout
+        while self.inflight and time.monotonic() < deadline:
+            try:
+                self.collect()
+            except Exception as exc:
+                log.warning("could not finish in-flight jobs", error=str(exc))
+                break
+            if self.inflight:
+                time.sleep(0.05)
+        if self.inflight:
+            try:
+                queue.release(self.catalog.engine, list(self.inflight), self.worker)
+            except Exception as exc:
+                log.warning("could not release jobs; their leases will expire", error=str(exc))
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def _note_error(self, where: str, message: str) -> None:
+        self.last_errors.append({"at": time.time(), "where": where, "error": message})
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "worker": self.worker, "pid": os.getpid(), "started_at": self.started_at,
+            "inflight": len(self.inflight), "processed": self.processed,
+            "catalog_ok": self.catalog_ok,
+            "watchers": self.watcher.mode_by_inbox() if self.watcher else {},
+            "last_errors": list(self.last_errors),
+        }
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    from alice.daemon.catalog.engine import is_disconnect
+
+    return isinstance(exc, CatalogUnavailable) or is_disconnect(exc)
