@@ -319,5 +319,125 @@ def status(ctx: CliContext, as_json: bool) -> None:
             click.echo(f"{key}: {value}")
 
 
+# -- run (the daemon) -------------------------------------------------------------------
+@main.command()
+@click.option("--workers", type=int, default=None, help="Worker processes (default: config 'workers', 0 = cores).")
+@pass_ctx
+def run(ctx: CliContext, workers: int | None) -> None:
+    """Watch the inboxes and file every new file as it arrives (the service).
+
+    \b
+    Runs until SIGTERM or Ctrl-C, then finishes or hands back the files in
+    flight and exits 0. Under systemd (see `alice service install`) it reports
+    READY, pings the watchdog and logs JSON lines to the journal. Several
+    `alice run` processes, on one machine or several sharing one PostgreSQL
+    server and file system, share the work; no file is filed twice.
+    """
+    from alice.daemon.logs import configure_logging
+    from alice.daemon.runner import Daemon
+
+    cfg = ctx.config()
+    if workers is not None:
+        cfg.workers = max(0, workers)
+    configure_logging(cfg.log.level, cfg.log.json)
+    catalog = ctx.catalog()
+    metrics = None
+    if cfg.metrics.enabled:
+        from alice.daemon.metrics import DaemonMetrics
+
+        metrics = DaemonMetrics.serve(cfg.metrics.host, cfg.metrics.port)
+    try:
+        code = Daemon(cfg, catalog, quality=_quality_config(cfg), metrics=metrics).run_forever()
+    finally:
+        catalog.close()
+    sys.exit(code)
+
+
+# -- retry ------------------------------------------------------------------------------
+@main.command()
+@click.argument("job_ids", nargs=-1, type=int)
+@json_option
+@pass_ctx
+def retry(ctx: CliContext, job_ids: tuple[int, ...], as_json: bool) -> None:
+    """Requeue failed jobs (all of them, or the JOB_IDS given) for a running daemon."""
+    from alice.daemon import queue
+
+    catalog = ctx.catalog()
+    try:
+        with catalog.session() as s:
+            n = queue.retry_failed(s, list(job_ids) if job_ids else None)
+    finally:
+        catalog.close()
+    if as_json:
+        emit({"requeued": n})
+    else:
+        click.echo(f"Requeued {n} failed job(s).")
+
+
+# -- events -----------------------------------------------------------------------------
+@main.command()
+@click.option("--follow/--no-follow", "-f", default=True, help="Keep following new events (default) or print and exit.")
+@click.option("--since", type=int, default=None, help="Start after this event id (default: the last 20 events).")
+@json_option
+@pass_ctx
+def events(ctx: CliContext, follow: bool, since: int | None, as_json: bool) -> None:
+    """Print catalog events (organized, duplicate, quarantined, failed, ...) as they happen."""
+    from alice.daemon.events import follow_events
+
+    catalog = ctx.catalog()
+    try:
+        for ev in follow_events(catalog, since=since, follow=follow):
+            if as_json:
+                emit(ev)
+            else:
+                click.echo(f"{ev['at']}  #{ev['id']:<6} {ev['kind']:<12} {ev.get('path') or ''}")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        catalog.close()
+
+
+# -- service ----------------------------------------------------------------------------
+@main.group()
+def service() -> None:
+    """Install alice as a systemd user service (alice run, restarted on failure)."""
+
+
+@service.command("install")
+@json_option
+@pass_ctx
+def service_install(ctx: CliContext, as_json: bool) -> None:
+    """Write ~/.config/systemd/user/alice.service for this installation."""
+    from alice.daemon import service as svc
+
+    cfg = ctx.config()
+    info = svc.install(config_path=cfg.source)
+    emit(info) if as_json else click.echo(info["message"])
+
+
+@service.command("uninstall")
+@json_option
+def service_uninstall(as_json: bool) -> None:
+    """Remove the unit file (stop the service first: systemctl --user disable --now alice)."""
+    from alice.daemon import service as svc
+
+    info = svc.uninstall()
+    emit(info) if as_json else click.echo(info["message"])
+
+
+@service.command("status")
+@json_option
+def service_status(as_json: bool) -> None:
+    """Whether the unit is installed, and what systemd says about it."""
+    from alice.daemon import service as svc
+
+    info = svc.service_status()
+    if as_json:
+        emit(info)
+    else:
+        for k, v in info.items():
+            click.echo(f"{k}: {v}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
