@@ -1,0 +1,218 @@
+"""The catalog's tables as typed SQLAlchemy models.
+
+The migrations in `migrations/versions` create exactly this schema; a test
+compares the two with Alembic's autogenerate so they cannot drift apart.
+
+Columns that later features read (stars, user_stars, quality, the search
+vector, projects.budget) exist from the first revision so those features
+need no table rewrite on a catalog that already holds months of assets.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    SmallInteger,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# Deterministic constraint names, so a later migration can drop or alter them by name.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+LOCATION_ROLES = ("organized", "source", "quarantine")
+JOB_STATES = ("queued", "running", "done", "failed")
+
+
+class Seed(TypeDecorator[int]):
+    """A generation seed as a Python int.
+
+    ComfyUI and others draw seeds from the full unsigned 64-bit range, which
+    overflows BIGINT; NUMERIC(20, 0) holds every such value exactly.
+    """
+
+    impl = Numeric(20, 0)
+    cache_ok = True
+
+    def process_bind_param(self, value: int | None, dialect: Any) -> Decimal | None:
+        return None if value is None else Decimal(int(value))
+
+    def process_result_value(self, value: Decimal | None, dialect: Any) -> int | None:
+        return None if value is None else int(value)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _now() -> Any:
+    return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    budget: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))     # provider spend cap, in USD
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    created_at: Mapped[datetime] = _now()
+
+
+class Asset(Base):
+    """One row per unique content (content_id), however many copies exist."""
+
+    __tablename__ = "assets"
+    __table_args__ = (
+        CheckConstraint("stars BETWEEN 1 AND 5", name="stars_range"),
+        CheckConstraint("user_stars BETWEEN 1 AND 5", name="user_stars_range"),
+        Index("ix_assets_search", "search", postgresql_using="gin"),
+        Index("ix_assets_created_at_id", "created_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    content_id: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    file_hash: Mapped[str] = mapped_column(Text, nullable=False)          # of the first copy recorded
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    format: Mapped[str] = mapped_column(Text, nullable=False)
+    media: Mapped[str] = mapped_column(Text, nullable=False, index=True)
+    tool: Mapped[str | None] = mapped_column(Text, index=True)
+    ai: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), nullable=False, index=True)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)  # generation date
+    discovered_at: Mapped[datetime] = _now()
+    organized_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    stars: Mapped[int | None] = mapped_column(SmallInteger, index=True)    # computed rating
+    user_stars: Mapped[int | None] = mapped_column(SmallInteger)            # a person's rating wins over stars
+    quality_score: Mapped[float | None] = mapped_column(Double)
+    quality: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    evidence: Mapped[list[str]] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    warnings: Mapped[list[str]] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    # Prompts, tags and file names in one vector, rebuilt by store.refresh_search
+    # whenever one of them changes; they live in three tables, so no generated column can.
+    search: Mapped[str | None] = mapped_column(TSVECTOR)
+
+
+class Generation(Base):
+    """What made an asset: the common parameters as columns, the tool's own record as JSONB."""
+
+    __tablename__ = "generations"
+
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True)
+    prompt: Mapped[str | None] = mapped_column(Text)
+    negative_prompt: Mapped[str | None] = mapped_column(Text)
+    seed: Mapped[int | None] = mapped_column(Seed, index=True)
+    steps: Mapped[int | None] = mapped_column(Integer)
+    cfg: Mapped[float | None] = mapped_column(Double)
+    sampler: Mapped[str | None] = mapped_column(Text)
+    scheduler: Mapped[str | None] = mapped_column(Text)
+    model: Mapped[str | None] = mapped_column(Text, index=True)
+    model_hash: Mapped[str | None] = mapped_column(Text)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    loras: Mapped[list[str]] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    stated_created_at: Mapped[str | None] = mapped_column(Text)            # as the file states it
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+
+
+class AssetTag(Base):
+    __tablename__ = "asset_tags"
+
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True)
+    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True)
+    source: Mapped[str] = mapped_column(Text, nullable=False, server_default="user")   # user | auto | <tool>
+    created_at: Mapped[datetime] = _now()
+
+
+class Location(Base):
+    """Every path a content has lived at; rows are kept after the file leaves."""
+
+    __tablename__ = "locations"
+    __table_args__ = (
+        CheckConstraint("role IN ('organized', 'source', 'quarantine')", name="role_known"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), nullable=False, index=True)
+    path: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    file_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    role: Mapped[str] = mapped_column(Text, nullable=False)
+    present: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    first_seen: Mapped[datetime] = _now()
+    last_seen: Mapped[datetime] = _now()
+    gone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Event(Base):
+    """Append-only: a trigger in the migration rejects UPDATE, DELETE and TRUNCATE."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = _now()
+    kind: Mapped[str] = mapped_column(Text, nullable=False, index=True)
+    asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id"), index=True)
+    path: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+
+
+class Job(Base):
+    """One unit of work for the durable queue (daemon/queue.py)."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        CheckConstraint("state IN ('queued', 'running', 'done', 'failed')", name="state_known"),
+        # At most one live job per path: enqueue relies on this for dedupe under races.
+        Index("uq_jobs_live_path", "path", unique=True,
+              postgresql_where=text("state IN ('queued', 'running')")),
+        Index("ix_jobs_claimable", "state", "not_before"),
+        Index("ix_jobs_lease", "lease_until", postgresql_where=text("state = 'running'")),
+        Index("ix_jobs_path", "path"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    path: Mapped[str] = mapped_column(Text, nullable=False)
+    inbox: Mapped[str] = mapped_column(Text, nullable=False)
+    state: Mapped[str] = mapped_column(Text, nullable=False, server_default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    max_attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="5")
+    not_before: Mapped[datetime] = _now()
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    worker: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    mtime: Mapped[float | None] = mapped_column(Double)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)

@@ -1,0 +1,339 @@
+"""The catalog writes and reads the organizer needs.
+
+Every function takes an open Session (from `Catalog.session()`), so the
+caller decides what commits together: recording an asset, its location and
+its event in one transaction means a crash leaves either all of it or none.
+
+Writes are race-safe without application locks: two processes recording the
+same content both use INSERT .. ON CONFLICT against a unique index, so one
+creates the row and the other finds it.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from alice.daemon.catalog.models import (
+    LOCATION_ROLES,
+    Asset,
+    AssetTag,
+    Event,
+    Generation,
+    Location,
+    Project,
+    Tag,
+)
+from alice.pipeline.record import AssetRecord
+
+EVENTS_CHANNEL = "alice_events"
+# PostgreSQL limits a tsvector to 1 MB; prompts are capped upstream, but a
+# hostile file must not make recording fail, so search text is cut here too.
+_SEARCH_TEXT_CAP = 100_000
+_INT32 = 2**31 - 1
+_SEED_LIMIT = 10**20            # NUMERIC(20, 0)
+
+
+@dataclass(frozen=True)
+class AssetRow:
+    id: int
+    content_id: str
+    file_hash: str
+    size: int
+    format: str
+    media: str
+    tool: str | None
+    ai: bool
+    project: str
+    width: int | None
+    height: int | None
+    created_at: datetime
+    stars: int | None
+    user_stars: int | None
+
+
+@dataclass(frozen=True)
+class LocationRow:
+    id: int
+    asset_id: int
+    path: str
+    file_hash: str
+    role: str
+    present: bool
+    first_seen: datetime
+    last_seen: datetime
+    gone_at: datetime | None
+
+
+@dataclass(frozen=True)
+class EventRow:
+    id: int
+    at: datetime
+    kind: str
+    asset_id: int | None
+    path: str | None
+    data: dict[str, Any]
+
+
+# -- cleaning values PostgreSQL would reject --
+
+def clean_text(value: str | None) -> str | None:
+    """PostgreSQL text cannot hold NUL; metadata from damaged files sometimes does."""
+    return None if value is None else str(value).replace("\x00", "")
+
+
+def clean_json(value: Any) -> Any:
+    """Make `value` storable as JSONB: no NULs, no NaN, nothing json cannot encode."""
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {clean_json(str(k)): clean_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [clean_json(v) for v in value]
+    return clean_json(str(value))
+
+
+def _bounded_int(value: Any, limit: int = _INT32) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if -limit <= number <= limit else None
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+# -- projects, assets, generations --
+
+def project_id(s: Session, name: str) -> int:
+    """The id of project `name`, created if new."""
+    name = clean_text(name) or "default"
+    new = s.execute(insert(Project).values(name=name)
+                    .on_conflict_do_nothing(index_elements=[Project.name])
+                    .returning(Project.id)).scalar_one_or_none()
+    if new is not None:
+        return new
+    return s.execute(select(Project.id).where(Project.name == name)).scalar_one()
+
+
+def record_asset(s: Session, rec: AssetRecord) -> tuple[int, bool]:
+    """Insert the asset for `rec.content_id` unless it exists; return (asset id, created).
+
+    An existing asset row is left as it is (the first copy recorded defines
+    it), but its generation row gains any parameter it lacked: a second copy
+    of the same pixels may carry the prompt the first one had stripped.
+    """
+    quality_score = _finite((rec.quality or {}).get("score")) if isinstance(rec.quality, dict) else None
+    values = dict(
+        content_id=rec.content_id,
+        file_hash=rec.file_hash,
+        size=rec.size,
+        format=clean_text(rec.format) or "unknown",
+        media=clean_text(rec.media) or "other",
+        tool=clean_text(rec.tool),
+        ai=bool(rec.ai),
+        project_id=project_id(s, rec.project),
+        width=_bounded_int(rec.width),
+        height=_bounded_int(rec.height),
+        created_at=rec.created_at,
+        organized_at=rec.organized_at,
+        stars=rec.stars if rec.stars in (1, 2, 3, 4, 5) else None,
+        quality=clean_json(rec.quality),
+        quality_score=quality_score,
+        evidence=clean_json(list(rec.evidence)),
+        warnings=clean_json(list(rec.warnings)),
+    )
+    asset_id = s.execute(insert(Asset).values(**values)
+                         .on_conflict_do_nothing(index_elements=[Asset.content_id])
+                         .returning(Asset.id)).scalar_one_or_none()
+    created = asset_id is not None
+    if not created:
+        asset_id = s.execute(select(Asset.id).where(Asset.content_id == rec.content_id)).scalar_one()
+    _upsert_generation(s, asset_id, rec)
+    refresh_search(s, asset_id)
+    return asset_id, created
+
+
+def _upsert_generation(s: Session, asset_id: int, rec: AssetRecord) -> None:
+    g = rec.generation
+    seed = _bounded_int(g.seed, _SEED_LIMIT - 1)
+    row = dict(
+        asset_id=asset_id,
+        prompt=clean_text(g.prompt),
+        negative_prompt=clean_text(g.negative_prompt),
+        seed=seed,
+        steps=_bounded_int(g.steps),
+        cfg=_finite(g.cfg),
+        sampler=clean_text(g.sampler),
+        scheduler=clean_text(g.scheduler),
+        model=clean_text(g.model),
+        model_hash=clean_text(g.model_hash),
+        width=_bounded_int(g.width),
+        height=_bounded_int(g.height),
+        loras=clean_json(list(g.loras or [])),
+        stated_created_at=clean_text(g.created_at),
+        raw=clean_json(dict(rec.raw or {})),
+    )
+    stmt = insert(Generation).values(**row)
+    ex = stmt.excluded
+    fill = {c: func.coalesce(getattr(Generation, c), getattr(ex, c))
+            for c in row if c not in ("asset_id", "loras", "raw")}
+    fill["loras"] = func.coalesce(func.nullif(Generation.loras, text("'[]'::jsonb")), ex.loras)
+    fill["raw"] = func.coalesce(func.nullif(Generation.raw, text("'{}'::jsonb")), ex.raw)
+    s.execute(stmt.on_conflict_do_update(index_elements=[Generation.asset_id], set_=fill))
+
+
+def asset_by_content_id(s: Session, cid: str) -> AssetRow | None:
+    row = s.execute(
+        select(Asset, Project.name).join(Project, Project.id == Asset.project_id)
+        .where(Asset.content_id == cid)
+    ).first()
+    if row is None:
+        return None
+    a, project = row
+    return AssetRow(id=a.id, content_id=a.content_id, file_hash=a.file_hash, size=a.size, format=a.format,
+                    media=a.media, tool=a.tool, ai=a.ai, project=project, width=a.width, height=a.height,
+                    created_at=a.created_at, stars=a.stars, user_stars=a.user_stars)
+
+
+def add_tags(s: Session, asset_id: int, tags: list[str], source: str = "user") -> None:
+    """Attach tags (created if new) to an asset; tags it already has are kept as they are."""
+    names = sorted({t for t in (clean_text(t.strip().lower()) for t in tags) if t})
+    if not names:
+        return
+    s.execute(insert(Tag).values([{"name": n} for n in names]).on_conflict_do_nothing())
+    tag_ids = s.execute(select(Tag.id).where(Tag.name.in_(names))).scalars().all()
+    s.execute(insert(AssetTag).values([{"asset_id": asset_id, "tag_id": t, "source": source} for t in tag_ids])
+              .on_conflict_do_nothing())
+    refresh_search(s, asset_id)
+
+
+def refresh_search(s: Session, asset_id: int) -> None:
+    """Rebuild the asset's search vector from its prompts, tags and file names.
+
+    Weights let search rank a prompt hit (A) over a tag (B), a file name (C)
+    and a negative prompt (D). File names use the 'simple' configuration so
+    "IMG_0042" is not stemmed; separators become spaces so each part matches.
+    """
+    s.execute(text("""
+        UPDATE assets a SET search =
+            setweight(to_tsvector('english', left(coalesce(
+                (SELECT g.prompt FROM generations g WHERE g.asset_id = a.id), ''), :cap)), 'A')
+         || setweight(to_tsvector('english', left(coalesce(
+                (SELECT string_agg(t.name, ' ') FROM asset_tags at JOIN tags t ON t.id = at.tag_id
+                 WHERE at.asset_id = a.id), ''), :cap)), 'B')
+         || setweight(to_tsvector('simple', left(coalesce(
+                (SELECT string_agg(regexp_replace(regexp_replace(l.path, '^.*/', ''), '[_.-]+', ' ', 'g'), ' ')
+                 FROM locations l WHERE l.asset_id = a.id), ''), :cap)), 'C')
+         || setweight(to_tsvector('english', left(coalesce(
+                (SELECT g.negative_prompt FROM generations g WHERE g.asset_id = a.id), ''), :cap)), 'D')
+        WHERE a.id = :id
+    """), {"id": asset_id, "cap": _SEARCH_TEXT_CAP})
+
+
+# -- locations --
+
+def add_location(s: Session, asset_id: int, path: str, file_hash: str, role: str) -> int:
+    """Record that `path` holds this asset (idempotent on path); return the location id.
+
+    A path seen again is marked present again; if it now holds other content
+    (a file replaced in place), the row follows the new content.
+    """
+    if role not in LOCATION_ROLES:
+        raise ValueError(f"location role must be one of {', '.join(LOCATION_ROLES)}, not {role!r}")
+    path = clean_text(path)
+    stmt = insert(Location).values(asset_id=asset_id, path=path, file_hash=file_hash, role=role)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Location.path],
+        set_=dict(asset_id=stmt.excluded.asset_id, file_hash=stmt.excluded.file_hash, role=stmt.excluded.role,
+                  present=True, gone_at=None, last_seen=func.now()),
+    )
+    location_id = s.execute(stmt.returning(Location.id)).scalar_one()
+    refresh_search(s, asset_id)
+    return location_id
+
+
+def location_of(s: Session, path: str) -> LocationRow | None:
+    loc = s.execute(select(Location).where(Location.path == clean_text(path))).scalar_one_or_none()
+    if loc is None:
+        return None
+    return LocationRow(id=loc.id, asset_id=loc.asset_id, path=loc.path, file_hash=loc.file_hash, role=loc.role,
+                       present=loc.present, first_seen=loc.first_seen, last_seen=loc.last_seen,
+                       gone_at=loc.gone_at)
+
+
+def mark_location_gone(s: Session, path: str) -> bool:
+    """Note that the file at `path` is no longer there; the row stays as history."""
+    result = s.execute(update(Location).where(Location.path == clean_text(path), Location.present.is_(True))
+                       .values(present=False, gone_at=func.now()))
+    return result.rowcount > 0
+
+
+def organized_paths(s: Session) -> set[str]:
+    """Every path in the organized tree the catalog believes is present."""
+    return set(s.execute(select(Location.path).where(Location.role == "organized",
+                                                     Location.present.is_(True))).scalars())
+
+
+# -- events --
+
+def append_event(s: Session | Connection, kind: str, asset_id: int | None, path: str | None, data: dict[str, Any]) -> int:
+    """Append to the event log and NOTIFY listeners; both take effect when `s` commits.
+
+    `s` may also be a Connection, for code (the queue) that works below the ORM.
+    """
+    event_id = s.execute(insert(Event).values(kind=kind, asset_id=asset_id, path=clean_text(path),
+                                              data=clean_json(data or {}))
+                         .returning(Event.id)).scalar_one()
+    # Listeners get only a pointer and read the row itself: NOTIFY payloads
+    # are capped at 8000 bytes and a path or error message could exceed it.
+    s.execute(text("SELECT pg_notify(:channel, :payload)"),
+              {"channel": EVENTS_CHANNEL, "payload": json.dumps({"id": event_id, "kind": kind})})
+    return event_id
+
+
+def events_since(s: Session, after_id: int, limit: int = 1000) -> list[EventRow]:
+    rows = s.execute(select(Event).where(Event.id > after_id).order_by(Event.id).limit(limit)).scalars()
+    return [EventRow(id=e.id, at=e.at, kind=e.kind, asset_id=e.asset_id, path=e.path, data=e.data) for e in rows]
+
+
+def last_event_id(s: Session) -> int:
+    return s.execute(select(func.coalesce(func.max(Event.id), 0))).scalar_one()
+
+
+# -- summary --
+
+def counts(s: Session) -> dict[str, Any]:
+    """Totals for `alice status`: assets overall and by tool/project/media, locations, quarantined."""
+    def grouped(column: Any, *joins: Any) -> dict[str, int]:
+        q = select(column, func.count()).select_from(Asset)
+        for j in joins:
+            q = q.join(*j)
+        return {k if k is not None else "unknown": n for k, n in s.execute(q.group_by(column))}
+
+    present = Location.present.is_(True)
+    return {
+        "assets": s.execute(select(func.count()).select_from(Asset)).scalar_one(),
+        "by_tool": grouped(Asset.tool),
+        "by_project": grouped(Project.name, (Project, Project.id == Asset.project_id)),
+        "by_media": grouped(Asset.media),
+        "locations": s.execute(select(func.count()).select_from(Location).where(present)).scalar_one(),
+        "quarantined": s.execute(select(func.count()).select_from(Location)
+                                 .where(present, Location.role == "quarantine")).scalar_one(),
+    }
