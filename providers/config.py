@@ -1,0 +1,150 @@
+"""Provider settings from the `providers.<name>` config mapping plus the environment.
+
+The API key comes from `providers.<name>.api_key`, else from the service's usual
+environment variable (FAL_KEY, BFL_API_KEY, ...), else the provider is listed as
+"no key" and every paid call raises ProviderAuthError before anything is sent.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import ProviderConfigError
+from .redaction import Secret
+
+# The variable each service's own SDK and docs use.
+ENV_KEYS: dict[str, tuple[str, ...]] = {
+    "fal": ("FAL_KEY",),
+    "bfl": ("BFL_API_KEY",),
+    "hedra": ("HEDRA_API_KEY",),
+    "openai": ("OPENAI_API_KEY",),
+    "anthropic": ("ANTHROPIC_API_KEY",),
+}
+
+DEFAULT_BASE_URLS: dict[str, str] = {
+    "fal": "https://queue.fal.run",
+    # BFL's newest docs use the global api.bfl.ai endpoint (older ones api.bfl.ml / api.us1.bfl.ai).
+    "bfl": "https://api.bfl.ai",
+    "hedra": "https://api.hedra.com/web-app/public",
+    "openai": "https://api.openai.com",
+    "anthropic": "https://api.anthropic.com",
+}
+
+_FLOATS = {
+    "timeout_s": 60.0,            # read/write timeout of one HTTP request
+    "connect_timeout_s": 10.0,
+    "backoff_base_s": 0.5,        # first retry waits up to this (full jitter), doubling
+    "backoff_max_s": 30.0,
+    "retry_after_cap_s": 60.0,    # never wait longer than this for a 429's Retry-After
+    "cooldown_s": 30.0,           # circuit breaker: open this long before a probe
+    "poll_interval_s": 2.0,       # job status polling
+    "poll_timeout_s": 900.0,      # give up on a job after this long
+}
+_INTS = {
+    "max_retries": 3,             # retries after the first attempt, transient errors only
+    "failure_threshold": 5,       # consecutive failures that open the circuit
+    "max_response_bytes": 64 * 1024 * 1024,   # JSON answers (OpenAI b64 images are big)
+    "max_download_bytes": 2 * 1024 * 1024 * 1024,
+}
+_OTHER = {"base_url", "api_key", "api_key_env", "prices", "enabled"}
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    name: str
+    base_url: str
+    api_key: Secret | None = field(default=None, repr=False)
+    timeout_s: float = _FLOATS["timeout_s"]
+    connect_timeout_s: float = _FLOATS["connect_timeout_s"]
+    backoff_base_s: float = _FLOATS["backoff_base_s"]
+    backoff_max_s: float = _FLOATS["backoff_max_s"]
+    retry_after_cap_s: float = _FLOATS["retry_after_cap_s"]
+    cooldown_s: float = _FLOATS["cooldown_s"]
+    poll_interval_s: float = _FLOATS["poll_interval_s"]
+    poll_timeout_s: float = _FLOATS["poll_timeout_s"]
+    max_retries: int = _INTS["max_retries"]
+    failure_threshold: int = _INTS["failure_threshold"]
+    max_response_bytes: int = _INTS["max_response_bytes"]
+    max_download_bytes: int = _INTS["max_download_bytes"]
+    prices: Mapping[str, Any] = field(default_factory=dict)
+    enabled: bool = True
+
+    @property
+    def has_key(self) -> bool:
+        return self.api_key is not None
+
+    @classmethod
+    def from_mapping(
+        cls,
+        name: str,
+        data: Mapping[str, Any] | None,
+        env: Mapping[str, str] | None = None,
+    ) -> "ProviderSettings":
+        env = os.environ if env is None else env
+        data = {} if data is None else data
+        where = f"providers.{name}"
+        if not isinstance(data, Mapping):
+            raise ProviderConfigError(name, f"{where} must be a mapping, got {type(data).__name__}")
+        unknown = set(data) - set(_FLOATS) - set(_INTS) - _OTHER
+        if unknown:
+            raise ProviderConfigError(name, f"{where} has unknown keys {sorted(unknown)}")
+
+        base_url = data.get("base_url", DEFAULT_BASE_URLS.get(name))
+        if not isinstance(base_url, str):
+            raise ProviderConfigError(name, f"{where}.base_url is required (an http(s) URL)")
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ProviderConfigError(name, f"{where}.base_url must be an http(s) URL, got {base_url!r}")
+
+        values: dict[str, Any] = {}
+        for key, default in _FLOATS.items():
+            values[key] = _number(name, where, key, data.get(key, default), float)
+        for key, default in _INTS.items():
+            values[key] = _number(name, where, key, data.get(key, default), int)
+        if values["failure_threshold"] < 1:
+            raise ProviderConfigError(name, f"{where}.failure_threshold must be at least 1")
+
+        prices = data.get("prices", {})
+        if not isinstance(prices, Mapping):
+            raise ProviderConfigError(name, f"{where}.prices must be a mapping of model -> price")
+        enabled = data.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise ProviderConfigError(name, f"{where}.enabled must be true or false")
+
+        return cls(
+            name=name, base_url=base_url.rstrip("/"), api_key=_api_key(name, where, data, env),
+            prices=dict(prices), enabled=enabled, **values,
+        )
+
+
+def _number(name: str, where: str, key: str, value: Any, kind: type) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ProviderConfigError(name, f"{where}.{key} must be a number, got {value!r}")
+    if kind is int and value != int(value):
+        raise ProviderConfigError(name, f"{where}.{key} must be a whole number, got {value!r}")
+    if value < 0 or value != value or value == float("inf"):
+        raise ProviderConfigError(name, f"{where}.{key} must be a finite number >= 0, got {value!r}")
+    return kind(value)
+
+
+def _api_key(name: str, where: str, data: Mapping[str, Any], env: Mapping[str, str]) -> Secret | None:
+    raw = data.get("api_key")
+    if raw is not None:
+        if not isinstance(raw, str) or not raw.strip():
+            # Deliberately not echoing the value: it may be a key with a typo.
+            raise ProviderConfigError(name, f"{where}.api_key must be a non-empty string")
+        return Secret(raw)
+    names: tuple[str, ...] = ENV_KEYS.get(name, ())
+    custom = data.get("api_key_env")
+    if custom is not None:
+        if not isinstance(custom, str) or not custom:
+            raise ProviderConfigError(name, f"{where}.api_key_env must be an environment variable name")
+        names = (custom,)
+    for var in names:
+        value = env.get(var, "")
+        if value.strip():
+            return Secret(value)
+    return None

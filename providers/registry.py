@@ -1,0 +1,76 @@
+"""The set of configured providers, and how `alice providers [--json]` shows them."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from .anthropic import AnthropicProvider
+from .base import BudgetCheck, Provider
+from .bfl import BflProvider
+from .config import ProviderSettings
+from .errors import ProviderConfigError
+from .fal import FalProvider
+from .hedra import HedraProvider
+from .openai import OpenAIProvider
+
+PROVIDER_CLASSES: dict[str, type[Provider]] = {
+    cls.name: cls for cls in (FalProvider, BflProvider, HedraProvider, OpenAIProvider, AnthropicProvider)
+}
+
+
+def build_providers(
+    settings_map: Mapping[str, Any] | None,
+    *,
+    env: Mapping[str, str] | None = None,
+    budget_check: BudgetCheck | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> dict[str, Provider]:
+    """One provider per known service from the config's `providers:` section.
+    Services missing from the config still appear (their key may be in the
+    environment); `enabled: false` leaves one out."""
+    settings_map = {} if settings_map is None else settings_map
+    if not isinstance(settings_map, Mapping):
+        raise ProviderConfigError("providers", f"the providers section must be a mapping, got {type(settings_map).__name__}")
+    unknown = set(settings_map) - set(PROVIDER_CLASSES)
+    if unknown:
+        raise ProviderConfigError(
+            "providers", f"unknown providers {sorted(unknown)}; known: {sorted(PROVIDER_CLASSES)}",
+        )
+    built: dict[str, Provider] = {}
+    for name, cls in PROVIDER_CLASSES.items():
+        settings = ProviderSettings.from_mapping(name, settings_map.get(name), env)
+        if settings.enabled:
+            built[name] = cls(settings, transport=transport, budget_check=budget_check)
+    return built
+
+
+def describe(providers: Mapping[str, Provider]) -> list[dict[str, Any]]:
+    """JSON-ready rows: name, base URL, key configured, circuit health, models with prices."""
+    rows = []
+    for name, provider in sorted(providers.items()):
+        models = []
+        for m in provider.models:
+            price = provider.prices.prices.get(m.id)
+            models.append({"id": m.id, "kind": m.kind, "description": m.description,
+                           "price": None if price is None else price.to_dict()})
+        rows.append({"name": name, "base_url": provider.settings.base_url, **provider.health(), "models": models})
+    return rows
+
+
+def describe_text(rows: list[dict[str, Any]]) -> str:
+    """The human-readable form of `describe()` for `alice providers`."""
+    lines = []
+    for row in rows:
+        circuit = row["circuit"]
+        state = circuit["state"] + (f" (retry in {circuit['retry_in_s']:.0f}s)" if circuit["state"] == "open" else "")
+        key = "key set" if row["key_configured"] else "NO KEY"
+        lines.append(f"{row['name']:<10} {key:<8} circuit {state:<10} {row['base_url']}")
+        for m in row["models"]:
+            p = m["price"]
+            price = "no price" if p is None else (
+                f"${p['usd']}/Mtok in, ${p['output_usd']}/Mtok out" if p["unit"] == "million_tokens"
+                else f"${p['usd']} per {p['unit'].replace('_', ' ')}")
+            lines.append(f"    {m['id']:<48} {m['kind']:<13} {price}")
+    return "\n".join(lines)
