@@ -1,0 +1,138 @@
+"""`alice run` as a real subprocess: every way a file arrives, crashes, two daemons."""
+from __future__ import annotations
+
+import os
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from alice.daemon.fileops import TEMP_PREFIX, hash_file
+from tests.daemon_env import DaemonProc, job_states, rows, unique_png, wait_until, write_slowly
+from tests.organize_env import AliceEnv, media_files, tree_files
+
+
+@pytest.fixture
+def env(tmp_path, db_url) -> AliceEnv:
+    e = AliceEnv(tmp_path, db_url)
+    e.write_config(workers=2, watch={"settle_seconds": 1, "rescan_minutes": 0},
+                   queue={"lease_seconds": 10, "max_attempts": 5})
+    return e
+
+
+def organized_count(env: AliceEnv) -> int:
+    return len(media_files(env.organized)) if env.organized.exists() else 0
+
+
+def assert_tree_matches_catalog(env: AliceEnv) -> None:
+    media = {str(p) for p in media_files(env.organized)}
+    catalog = {r[0] for r in rows(env.db_url, "SELECT path FROM locations WHERE role='organized' AND present")}
+    assert catalog == media
+    hashes = Counter(hash_file(Path(p)) for p in media)
+    assert all(n == 1 for n in hashes.values()), "a file was filed twice"
+    assert not [p for p in tree_files(env.organized) if Path(p).name.startswith(TEMP_PREFIX)]
+
+
+def test_every_way_a_file_arrives_is_filed_once(env: AliceEnv, tmp_path):
+    project = env.inbox / "proj"
+    project.mkdir(parents=True)
+    (env.inbox / "before.png").write_bytes(unique_png(0))          # there before the daemon starts
+    d = DaemonProc(env)
+    try:
+        d.wait_ready()
+        shutil.copyfile(Path(__file__).parent / "daemon_env.py", tmp_path / "ignored.txt")
+        # copy in
+        (project / "copied.png").write_bytes(unique_png(1))
+        # move in from outside the inbox
+        outside = tmp_path / "outside.png"
+        outside.write_bytes(unique_png(2))
+        os.rename(outside, project / "moved.png")
+        # slow write in chunks
+        write_slowly(project / "slow.png", unique_png(3, size=64), chunks=5, pause=0.4)
+        # partial name, then renamed
+        (project / "download.png.part").write_bytes(unique_png(4))
+        os.rename(project / "download.png.part", project / "download.png")
+        # a folder moved in as a whole
+        folder = tmp_path / "newproj"
+        folder.mkdir()
+        (folder / "inside.png").write_bytes(unique_png(5))
+        os.rename(folder, env.inbox / "newproj")
+
+        wait_until(lambda: organized_count(env) >= 6, 60, what="six files filed")
+        wait_until(lambda: job_states(env.db_url).get("queued", 0) + job_states(env.db_url).get("running", 0) == 0,
+                   30, what="queue drained")
+        assert d.terminate() == 0
+    finally:
+        if d.proc.poll() is None:
+            d.kill()
+    names = sorted(p.name for p in media_files(env.organized))
+    assert names == sorted(["before.png", "copied.png", "moved.png", "slow.png", "download.png", "inside.png"])
+    slow = next(p for p in media_files(env.organized) if p.name == "slow.png")
+    assert slow.read_bytes() == unique_png(3, size=64), "slow write filed before it was complete"
+    organized_events = rows(env.db_url, "SELECT path FROM events WHERE kind='organized'")
+    assert len(organized_events) == 6
+    assert "STOPPING=1" in "\n".join(d.messages)
+    assert_tree_matches_catalog(env)
+
+
+@pytest.mark.slow
+def test_sigkill_during_a_burst_loses_nothing(env: AliceEnv):
+    env.write_config(mode="move", workers=2, watch={"settle_seconds": 1, "rescan_minutes": 0},
+                     queue={"lease_seconds": 3, "max_attempts": 10})
+    n = 500
+    expected = {}
+    d = DaemonProc(env, "k0")
+    d.wait_ready()
+    for i in range(n):
+        sub = env.inbox / f"p{i % 3}"
+        sub.mkdir(exist_ok=True)
+        data = unique_png(1000 + i)
+        (sub / f"f{i}.png").write_bytes(data)
+        expected[hash_file(sub / f"f{i}.png")] = f"f{i}.png"
+    kills = 0
+    for round_ in range(6):
+        # let it work a little, then kill it hard mid-burst
+        start = organized_count(env)
+        wait_until(lambda: organized_count(env) > start or organized_count(env) >= n, 60, interval=0.05,
+                   what="progress before kill")
+        d.kill()
+        kills += 1
+        d = DaemonProc(env, f"k{round_ + 1}")
+        d.wait_ready()
+    wait_until(lambda: not [p for p in env.inbox.rglob("*") if p.is_file()], 240, interval=0.5,
+               what="inbox emptied")
+    wait_until(lambda: job_states(env.db_url).get("running", 0) + job_states(env.db_url).get("queued", 0) == 0,
+               60, what="no job left queued or running")
+    assert d.terminate() == 0
+    assert kills >= 5
+    filed = {hash_file(p): p.name for p in media_files(env.organized)}
+    assert set(filed) == set(expected), f"missing {len(set(expected) - set(filed))}"
+    assert_tree_matches_catalog(env)
+    assert job_states(env.db_url).get("failed", 0) == 0
+
+
+def test_two_daemons_share_one_catalog_and_inbox(env: AliceEnv):
+    n = 120
+    a, b = DaemonProc(env, "a"), DaemonProc(env, "b")
+    try:
+        a.wait_ready()
+        b.wait_ready()
+        for i in range(n):
+            (env.inbox / f"two{i}.png").write_bytes(unique_png(5000 + i))
+        wait_until(lambda: organized_count(env) >= n, 120, what="all filed")
+        wait_until(lambda: job_states(env.db_url).get("queued", 0) + job_states(env.db_url).get("running", 0) == 0,
+                   30, what="queue drained")
+        assert a.terminate() == 0 and b.terminate() == 0
+    finally:
+        for d in (a, b):
+            if d.proc.poll() is None:
+                d.kill()
+    by_worker = dict(rows(env.db_url, "SELECT split_part(worker, ':', 2), count(*) FROM jobs "
+                                      "WHERE state='done' GROUP BY 1"))
+    assert len(by_worker) == 2, f"both daemons should have done work: {by_worker}"
+    per_path = rows(env.db_url, "SELECT coalesce(data->>'source', path), count(*) FROM events "
+                                "WHERE kind IN ('organized', 'duplicate') GROUP BY 1 HAVING count(*) > 1")
+    assert per_path == [], "a file was processed twice"
+    assert organized_count(env) == n
+    assert_tree_matches_catalog(env)
