@@ -133,7 +133,6 @@ class Daemon:
 
     def loop(self) -> None:
         last_beat = time.monotonic()
-        delay = 0.5
         while not self.stopping.is_set():
             try:
                 self.collect()
@@ -151,16 +150,20 @@ class Daemon:
                     log.info("catalog reachable again; resuming")
                     self.catalog_ok = True
                     self.rescan_needed.set()
-                delay = 0.5
+                    systemd.status(f"watching {len(self.cfg.inboxes)} inbox(es)")
             except Exception as exc:
                 if not _is_unavailable(exc):
                     raise
                 if self.catalog_ok:
                     log.warning("catalog unreachable; pausing work until it is back", error=str(exc))
                     self._note_error("catalog", str(exc))
+                    systemd.status("paused: catalog unreachable")
                 self.catalog_ok = False
-                self.stopping.wait(delay)
-                delay = min(delay * 2, 30.0)
+                # Backs off with jitter; restarts the embedded server if that is what died.
+                try:
+                    self.catalog.wait_available(timeout=30.0, should_stop=self.stopping.is_set)
+                except CatalogUnavailable:
+                    pass
                 continue
             self.wake.wait(0.25 if self.inflight else 2.0)
             self.wake.clear()

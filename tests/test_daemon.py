@@ -136,3 +136,37 @@ def test_two_daemons_share_one_catalog_and_inbox(env: AliceEnv):
     assert per_path == [], "a file was processed twice"
     assert organized_count(env) == n
     assert_tree_matches_catalog(env)
+
+
+@pytest.mark.slow
+def test_catalog_outage_mid_burst_pauses_and_resumes(tmp_path):
+    from tests.private_pg import PrivatePostgres
+
+    pg = PrivatePostgres(tmp_path / "pg").init()
+    pg.start()
+    env = AliceEnv(tmp_path / "alice", pg.url)
+    env.write_config(workers=2, watch={"settle_seconds": 1, "rescan_minutes": 0},
+                     queue={"lease_seconds": 10, "max_attempts": 5})
+    d = DaemonProc(env, "outage")
+    try:
+        d.wait_ready()
+        n = 200
+        for i in range(n):
+            (env.inbox / f"o{i}.png").write_bytes(unique_png(9000 + i))
+        wait_until(lambda: organized_count(env) >= 10, 60, interval=0.05, what="some progress")
+        pg.stop()                                   # the catalog goes away mid-burst
+        for i in range(n, n + 50):                  # files keep arriving while it is down
+            (env.inbox / f"o{i}.png").write_bytes(unique_png(9000 + i))
+        import time
+        time.sleep(3)
+        assert d.proc.poll() is None, "the daemon died when the catalog went away:\n" + d.tail()
+        pg.start()
+        wait_until(lambda: organized_count(env) >= n + 50, 180, what="everything filed after the outage")
+        wait_until(lambda: job_states(env.db_url).get("queued", 0) + job_states(env.db_url).get("running", 0) == 0,
+                   60, what="queue drained")
+        assert d.terminate() == 0
+        assert_tree_matches_catalog(env)
+    finally:
+        if d.proc.poll() is None:
+            d.kill()
+        pg.destroy()
