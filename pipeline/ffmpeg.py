@@ -7,6 +7,7 @@ ffmpeg print an error per packet.
 """
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -18,6 +19,7 @@ from alice.pipeline.unreadable import MediaTimeout
 
 STDERR_TAIL = 4096
 STDOUT_CAP = 1 << 20
+_PREFIX = re.compile(r"^(\[[^\]]*@ 0x[0-9a-f]+\]\s*)+")
 
 
 class FfmpegUnavailable(RuntimeError):
@@ -31,10 +33,18 @@ class FfmpegRun:
     stderr_tail: str
 
     @property
+    def lines(self) -> list[str]:
+        """stderr lines without ffmpeg's "[mpeg4 @ 0x55d0...]" component prefixes."""
+        return [_PREFIX.sub("", line).strip() for line in self.stderr_tail.splitlines() if line.strip()]
+
+    @property
     def last_error(self) -> str:
-        """The last non-empty stderr line, which is where ffmpeg says what failed."""
-        lines = [line.strip() for line in self.stderr_tail.splitlines() if line.strip()]
-        return lines[-1] if lines else f"ffmpeg exited with code {self.returncode}"
+        """The last stderr line, which is where ffmpeg says why it gave up."""
+        return self.lines[-1] if self.lines else f"ffmpeg exited with code {self.returncode}"
+
+    def first_with(self, words: tuple[str, ...]) -> str | None:
+        """The first stderr line containing one of `words` (case-insensitive)."""
+        return next((line for line in self.lines if any(w in line.lower() for w in words)), None)
 
 
 @lru_cache(maxsize=1)

@@ -7,9 +7,10 @@ pixels whatever EXIF, XMP, ICC, IPTC, C2PA (APP11) or comments say. Fill bytes
 before a marker are padding and are not counted. Anything after EOI (MPF
 secondary images, gain maps, trailing junk) is outside the primary image.
 
-While walking the scans it checks that restart markers come in their cyclic
-order RST0..RST7: a break means scan data was lost or overwritten, which
-decoders paper over silently (see `JpegReport`).
+While walking the scans it notes damage that decoders paper over silently
+(see `JpegReport`): restart markers out of their cyclic order RST0..RST7
+(scan data lost) and reserved marker codes inside scan data (bytes
+overwritten). Such bytes stay part of the scan, so the walk reaches EOI.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from alice.pipeline.payload.reader import HashingReader, Sink, Truncated
 from alice.pipeline.unreadable import UnreadableMedia
 
 SOI, EOI, SOS = 0xD8, 0xD9, 0xDA
-MAX_BREAKS = 16
+MAX_DAMAGE = 16
 
 
 def _skipped(marker: int) -> bool:
@@ -34,7 +35,7 @@ def _standalone(marker: int) -> bool:
 class JpegReport:
     scans: int = 0
     ended: bool = False                     # EOI reached
-    restart_breaks: list[int] = field(default_factory=list)   # file offsets of out-of-order RSTn
+    damage: list[str] = field(default_factory=list)   # what looks overwritten or lost, and where (capped)
 
 
 class _NullSink:
@@ -136,9 +137,12 @@ def _scan(r: HashingReader, sink: Sink, report: JpegReport) -> int | None:
         if nxt == 0x00:
             r.pos = i + 2
         elif 0xD0 <= nxt <= 0xD7:
-            if nxt - 0xD0 != expected and len(report.restart_breaks) < MAX_BREAKS:
-                report.restart_breaks.append(r.offset + (i - r.pos))
+            if nxt - 0xD0 != expected:
+                _note(report, f"restart marker RST{nxt - 0xD0} where RST{expected} belongs at byte {r.offset + i - r.pos}")
             expected = (nxt - 0xD0 + 1) % 8
+            r.pos = i + 2
+        elif 0x02 <= nxt <= 0xBF:
+            _note(report, f"reserved marker 0xFF{nxt:02X} inside scan data at byte {r.offset + i - r.pos}")
             r.pos = i + 2
         else:
             if i > start:
@@ -149,3 +153,8 @@ def _scan(r: HashingReader, sink: Sink, report: JpegReport) -> int | None:
                 continue
             r.pos = i + 2
             return nxt
+
+
+def _note(report: JpegReport, what: str) -> None:
+    if len(report.damage) < MAX_DAMAGE:
+        report.damage.append(what)
