@@ -1,0 +1,99 @@
+"""detect(meta) -> Detection: ask each tool's detector in turn, first answer wins.
+
+The order is the one place that decides between formats that overlap:
+ - alice first: our own generation record is the strongest evidence.
+ - swarmui, tensorart, stabilitymatrix and civitai before comfyui: all four
+   run ComfyUI underneath and may also carry a ComfyUI `prompt` chunk, but
+   their own record names the tool.
+ - invokeai .. drawthings have markers of their own and never collide.
+ - fooocus before a1111: Fooocus can write A1111-style text with its Version.
+ - a1111 (which tells Forge and SD.Next apart by Version/App) after every
+   tool that reuses its text format.
+ - the hosted/provenance detectors (midjourney .. iptc) read C2PA/XMP/EXIF
+   markers that SD front ends do not write.
+ - stealth last: it is the only one that decodes pixels.
+A detector that raises is recorded as a warning and the next one runs.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import fields
+from types import ModuleType
+
+from alice.pipeline.detect.coerce import json_safe, to_float, to_int, to_iso, to_str
+from alice.pipeline.generation import Detection, Generation
+from alice.pipeline.metadata import Metadata
+
+ORDER = (
+    "alice", "swarmui", "tensorart", "stabilitymatrix", "civitai", "comfyui", "invokeai", "novelai",
+    "fooocus", "easydiffusion", "drawthings", "huggingface", "a1111", "midjourney", "c2pa", "grok",
+    "ideogram", "aigc_cn", "iptc", "stealth",
+)
+
+_modules: list[tuple[str, ModuleType | None, str | None]] | None = None
+
+
+def _load() -> list[tuple[str, ModuleType | None, str | None]]:
+    global _modules
+    if _modules is None:
+        loaded = []
+        for name in ORDER:
+            try:
+                loaded.append((name, importlib.import_module(f"{__name__}.{name}"), None))
+            except Exception as exc:  # noqa: BLE001 - one broken detector must not stop the others
+                loaded.append((name, None, f"{type(exc).__name__}: {exc}"))
+        _modules = loaded
+    return _modules
+
+
+_INT_FIELDS = {"seed", "steps", "width", "height"}
+
+
+def _clean_generation(generation: Generation) -> Generation:
+    """Force every field to its declared type, whatever a detector put there."""
+    clean = Generation()
+    for f in fields(Generation):
+        value = getattr(generation, f.name, None)
+        if f.name in _INT_FIELDS:
+            value = to_int(value)
+        elif f.name == "cfg":
+            value = to_float(value)
+        elif f.name == "loras":
+            value = [s for s in (to_str(v, 1024) for v in (value if isinstance(value, list) else [])) if s]
+        elif f.name == "created_at":
+            value = to_iso(value)
+        else:
+            value = to_str(value)
+        setattr(clean, f.name, value)
+    return clean
+
+
+def _finish(result: Detection, name: str) -> Detection:
+    tool = to_str(result.tool, 64)
+    evidence = [s for s in (to_str(e, 512) for e in (result.evidence or [])) if s]
+    if not evidence:
+        evidence = [f"{name}:matched"]
+    generation = result.generation if isinstance(result.generation, Generation) else Generation()
+    raw = json_safe(result.raw) if isinstance(result.raw, dict) else {}
+    return Detection(tool=tool, ai=bool(result.ai), evidence=evidence,
+                     generation=_clean_generation(generation), raw=raw)
+
+
+def detect(meta: Metadata) -> Detection:
+    """The first detector's answer, cleaned; Detection.none() if nothing matched. Never raises."""
+    for name, module, load_error in _load():
+        if module is None:
+            meta.warnings.append(f"detector {name} could not be loaded: {load_error}")
+            continue
+        try:
+            result = module.detect(meta)
+        except Exception as exc:  # noqa: BLE001 - one broken detector must not stop the others
+            meta.warnings.append(f"detector {name} failed: {type(exc).__name__}: {exc}")
+            continue
+        if result is None:
+            continue
+        if not isinstance(result, Detection):
+            meta.warnings.append(f"detector {name} returned {type(result).__name__}, not a Detection")
+            continue
+        return _finish(result, name)
+    return Detection.none()

@@ -1,0 +1,31 @@
+"""Draw Things: XMP xmp:CreatorTool = "Draw Things", exif:UserComment = JSON {c, uc, model, seed, ...}."""
+from __future__ import annotations
+
+from alice.pipeline.detect.coerce import to_size
+from alice.pipeline.detect.sources import load_json_object
+from alice.pipeline.extract.xmp import packet_of, read_xmp
+from alice.pipeline.generation import Detection, Generation
+from alice.pipeline.metadata import Metadata
+
+
+def detect(meta: Metadata) -> Detection | None:
+    packet = packet_of(meta)
+    if not packet or "Draw Things" not in packet:
+        return None
+    properties = read_xmp(packet)
+    creator = properties.get("xmp:CreatorTool", "")
+    if "draw things" not in creator.lower():
+        return None
+    record = load_json_object(properties.get("exif:UserComment")) or {}
+    width, height = to_size(record.get("size"))
+    generation = Generation(
+        prompt=record.get("c"), negative_prompt=record.get("uc"), seed=record.get("seed"),
+        steps=record.get("steps"), cfg=record.get("scale"), sampler=record.get("sampler"),
+        model=record.get("model"), width=width, height=height,
+        loras=[l.get("file") if isinstance(l, dict) else l for l in record.get("lora") or []
+               if isinstance(l, (dict, str))] if isinstance(record.get("lora"), list) else [],
+    )
+    evidence = [f"xmp:CreatorTool={creator}"]
+    if record:
+        evidence.append("xmp:exif:UserComment")
+    return Detection(tool="drawthings", ai=True, evidence=evidence, generation=generation, raw=record)

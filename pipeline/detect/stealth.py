@@ -1,0 +1,112 @@
+"""Stealth pnginfo: parameters hidden in the least-significant bits of the pixels.
+
+Written by the A1111 stealth-pnginfo extension and by NovelAI. Layout: bits
+read column by column (x outer, y inner); from alpha LSBs for
+`stealth_pnginfo`/`stealth_pngcomp`, from R,G,B LSBs for `stealth_rgbinfo`/
+`stealth_rgbcomp`; then a 32-bit big-endian payload length in bits, then the
+payload (gzip for *comp). This is the only detector that decodes pixels, so it
+runs last, only on lossless formats, and only below MAX_PIXELS.
+"""
+from __future__ import annotations
+
+import json
+import zlib
+
+import numpy as np
+from PIL import Image
+
+from alice.pipeline.detect import a1111, novelai
+from alice.pipeline.detect.a1111_text import parse_a1111
+from alice.pipeline.generation import Detection
+from alice.pipeline.metadata import Metadata
+
+MAX_PIXELS = 40_000_000
+PAYLOAD_CAP = 8 * 1024 * 1024
+_FORMATS = {"png", "webp"}
+_MAGICS = {b"stealth_pnginfo": False, b"stealth_pngcomp": True}
+_RGB_MAGICS = {b"stealth_rgbinfo": False, b"stealth_rgbcomp": True}
+_MAGIC_BITS = 15 * 8
+
+
+class StealthError(ValueError):
+    """A stealth header was found but its payload is unusable."""
+
+
+def _bits_column_major(plane: np.ndarray) -> np.ndarray:
+    """LSBs of an (H, W[, C]) array in x-major, y-minor, channel order."""
+    lsb = plane & 1
+    if lsb.ndim == 2:
+        return lsb.T.reshape(-1)
+    return lsb.transpose(1, 0, 2).reshape(-1)
+
+
+def _decode(bits: np.ndarray, compressed: bool) -> str:
+    header_end = _MAGIC_BITS + 32
+    if bits.size < header_end:
+        raise StealthError("image too small for the stealth header")
+    length = int.from_bytes(np.packbits(bits[_MAGIC_BITS:header_end]).tobytes(), "big")
+    if length <= 0 or length > bits.size - header_end or length > PAYLOAD_CAP * 8:
+        raise StealthError(f"stealth payload length {length} bits does not fit the image")
+    payload = np.packbits(bits[header_end:header_end + length]).tobytes()
+    if compressed:
+        inflater = zlib.decompressobj(wbits=31)        # gzip
+        try:
+            payload = inflater.decompress(payload, PAYLOAD_CAP)
+        except zlib.error as exc:
+            raise StealthError(f"stealth payload is not valid gzip ({exc})") from exc
+    return payload.decode("utf-8", "replace")
+
+
+def read_stealth(image: Image.Image) -> tuple[str, str] | None:
+    """(magic, payload text) if the image carries stealth pnginfo."""
+    has_alpha = image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info)
+    rgb = np.asarray(image.convert("RGBA") if has_alpha else image.convert("RGB"))
+    height = rgb.shape[0]
+    columns = -(-(_MAGIC_BITS) // height) + 1
+    if has_alpha:
+        alpha = rgb[:, :, 3]
+        magic = np.packbits(_bits_column_major(alpha[:, :columns])[:_MAGIC_BITS]).tobytes()
+        if magic in _MAGICS:
+            return magic.decode(), _decode(_bits_column_major(alpha), _MAGICS[magic])
+    colour = rgb[:, :, :3]
+    magic = np.packbits(_bits_column_major(colour[:, :columns])[:_MAGIC_BITS]).tobytes()
+    if magic in _RGB_MAGICS:
+        return magic.decode(), _decode(_bits_column_major(colour), _RGB_MAGICS[magic])
+    return None
+
+
+def detect(meta: Metadata) -> Detection | None:
+    if meta.format not in _FORMATS or meta.path is None or meta.error:
+        return None
+    if not meta.width or not meta.height or meta.width * meta.height > MAX_PIXELS:
+        if meta.width and meta.height:
+            meta.warnings.append(f"stealth pnginfo not checked: {meta.width}x{meta.height} is above {MAX_PIXELS} px")
+        return None
+    try:
+        with Image.open(meta.path) as image:
+            if image.size != (meta.width, meta.height) or getattr(image, "n_frames", 1) > 1:
+                return None
+            found = read_stealth(image)
+    except StealthError as exc:
+        meta.warnings.append(str(exc))
+        return None
+    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
+        meta.warnings.append(f"stealth pnginfo not checked: pixels unreadable ({exc})")
+        return None
+    if found is None:
+        return None
+    magic, text = found
+    evidence = [f"stealth:{magic}"]
+    record = None
+    try:
+        record = json.loads(text) if text.lstrip().startswith("{") else None
+    except ValueError:
+        record = None
+    if isinstance(record, dict) and novelai.is_novelai(record):
+        return novelai.from_record(record, evidence)
+    parsed = parse_a1111(text)
+    if parsed is not None:
+        tool, why = a1111.tool_for(parsed)
+        return Detection(tool=tool, ai=True, evidence=evidence + [why], generation=parsed.generation(),
+                         raw=parsed.raw())
+    return Detection(tool="ai-unknown", ai=True, evidence=evidence, raw={"stealth": text})

@@ -1,0 +1,127 @@
+"""inspect_file(path) -> Inspection: one file's format, AI tool and generation settings.
+
+The one entry point the CLI (`alice inspect`) and the import pipeline use:
+extract the container's metadata, run the detectors, and package the answer
+with a user-readable `error` when the file is damaged. It never raises for
+anything a file contains.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from alice.pipeline.detect import detect
+from alice.pipeline.detect.coerce import to_datetime
+from alice.pipeline.extract import UnreadableFile, extract
+from alice.pipeline.generation import Detection, Generation
+from alice.pipeline.metadata import Metadata
+
+__all__ = ["Inspection", "inspect_file", "iter_paths"]
+
+
+@dataclass
+class Inspection:
+    path: Path
+    format: str
+    media: str
+    ai: bool = False
+    tool: str | None = None
+    evidence: list[str] = field(default_factory=list)
+    generation: Generation = field(default_factory=Generation)
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    width: int | None = None
+    height: int | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The `alice inspect --json` object for this file."""
+        return {
+            "path": str(self.path),
+            "format": self.format,
+            "media": self.media,
+            "ai": self.ai,
+            "tool": self.tool,
+            "evidence": list(self.evidence),
+            "generation": self.generation.to_dict(),
+            "error": self.error,
+            "warnings": list(self.warnings),
+        }
+
+
+def _exif_datetime(meta: Metadata) -> datetime | None:
+    """EXIF DateTimeOriginal, with its OffsetTimeOriginal when the camera wrote one."""
+    for tag, offset_tag in (("DateTimeOriginal", "OffsetTimeOriginal"), ("DateTimeDigitized", "OffsetTime")):
+        value = meta.exif.get(tag)
+        parsed = to_datetime(value) if isinstance(value, str) else None
+        if parsed is None or parsed.year < 1970:
+            continue
+        offset = meta.exif.get(offset_tag)
+        if parsed.tzinfo is None and isinstance(offset, str) and len(offset) == 6 and offset[0] in "+-":
+            try:
+                sign = 1 if offset[0] == "+" else -1
+                delta = timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6]))
+                parsed = parsed.replace(tzinfo=timezone(sign * delta))
+            except ValueError:
+                pass
+        return parsed
+    return None
+
+
+def _created_at(generation: Generation, meta: Metadata) -> datetime | None:
+    parsed = to_datetime(generation.created_at) if generation.created_at else None
+    return parsed or _exif_datetime(meta)
+
+
+def inspect_file(path: Path) -> Inspection:
+    """Read `path` and say which AI tool made it. Never raises; problems go to `error`/`warnings`."""
+    path = Path(path)
+    try:
+        meta = extract(path)
+    except UnreadableFile as exc:
+        return Inspection(path=path, format="unknown", media="other", error=exc.strerror or str(exc))
+    except Exception as exc:  # noqa: BLE001 - last line of defence for a daemon that runs for months
+        return Inspection(path=path, format="unknown", media="other",
+                          error=f"internal error while reading the file: {type(exc).__name__}: {exc}")
+    try:
+        detection = detect(meta)
+    except Exception as exc:  # noqa: BLE001 - detect() promises not to raise; do not trust it with a file
+        meta.warnings.append(f"internal error in detection: {type(exc).__name__}: {exc}")
+        detection = Detection.none()
+    return Inspection(
+        path=path,
+        format=meta.format,
+        media=meta.media,
+        ai=detection.ai,
+        tool=detection.tool,
+        evidence=detection.evidence,
+        generation=detection.generation,
+        error=meta.error,
+        warnings=list(meta.warnings),
+        width=meta.width,
+        height=meta.height,
+        raw=detection.raw,
+        created_at=_created_at(detection.generation, meta),
+    )
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(".")
+
+
+def iter_paths(paths: Iterable[Path | str]) -> Iterator[Path]:
+    """Files named in `paths`, walking directories (sorted, hidden entries and symlinked dirs skipped)."""
+    for given in paths:
+        path = Path(given)
+        if not path.is_dir():
+            yield path
+            continue
+        for root, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not _hidden(d))
+            for name in sorted(files):
+                if not _hidden(name):
+                    yield Path(root) / name
