@@ -88,7 +88,6 @@ class Provider:
             follow_redirects=False,
             headers={"user-agent": "alice-multiverse/0.1"},
         )
-        self._log = structlog.get_logger(__name__).bind(provider=self.name)
         metrics.set_circuit(self.name, self.breaker.state)
 
     def __repr__(self) -> str:
@@ -395,7 +394,10 @@ class Provider:
         return self._redactor.redact(text)
 
     def _emit(self, level: str, event: str, **fields: Any) -> None:
-        getattr(self._log, level)(event, **self._redactor.redact_value(fields))
+        # Looked up per call, not bound once, so a logging config made after the
+        # provider was built (the daemon's, a test's capture) still applies.
+        log = structlog.get_logger(__name__)
+        getattr(log, level)(event, provider=self.name, **self._redactor.redact_value(fields))
 
     def _before_retry(self, state: RetryCallState) -> None:
         metrics.RETRIES.labels(self.name).inc()

@@ -128,7 +128,8 @@ class PriceTable:
         elif price.unit is Unit.MEGAPIXEL:
             width = _dec(params.get("width", 1024), "width")
             height = _dec(params.get("height", 1024), "height")
-            per_image = Decimal(max(1, math.ceil(width * height / Decimal(1_000_000))))
+            # fal bills 1024x1024 as one megapixel: the unit is 2**20 pixels, rounded up.
+            per_image = Decimal(max(1, math.ceil(width * height / Decimal(1 << 20))))
             qty = per_image * count
             usd = price.usd * qty
             basis = f"{count} image x {per_image} MP x ${price.usd}"
