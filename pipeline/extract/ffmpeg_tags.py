@@ -6,7 +6,9 @@ overwrites `encoder` with ffmpeg's own name; with +bitexact it drops it, so the
 input's encoder (and the video size) are taken from the stream dump on stderr.
 
 The child runs with a timeout and its output is read with a cap: a hostile
-file can cost us at most TIMEOUT seconds and MAX_OUTPUT bytes.
+file can cost us at most TIMEOUT seconds and MAX_OUTPUT bytes. (pipeline/ffmpeg.py's
+run_ffmpeg suits stream hashing: it keeps 1 MB of stdout and silences the
+stream dump this reader needs.)
 """
 from __future__ import annotations
 
@@ -16,25 +18,14 @@ import subprocess
 import time
 from pathlib import Path
 
+from alice.pipeline.ffmpeg import FfmpegUnavailable, ffmpeg_exe
+
 TIMEOUT = 20.0
 MAX_OUTPUT = 64 * 1024 * 1024
 MAX_STDERR = 1024 * 1024
 
 _DIMS_RE = re.compile(r"Stream #\d+:\d+.*?: Video: .*?\b(\d{2,5})x(\d{2,5})\b")
 _ENCODER_RE = re.compile(r"^\s{4}encoder\s*: (.+)$", re.IGNORECASE | re.MULTILINE)
-
-
-class FfmpegUnavailable(RuntimeError):
-    """The bundled ffmpeg binary could not be found or started."""
-
-
-def ffmpeg_exe() -> str:
-    try:
-        import imageio_ffmpeg
-
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except Exception as exc:   # imageio_ffmpeg raises RuntimeError or ImportError variants
-        raise FfmpegUnavailable(f"ffmpeg not available: {exc}") from exc
 
 
 def read_ffmpeg_tags(path: Path) -> tuple[dict[str, str], int | None, int | None, list[str]]:
