@@ -182,6 +182,10 @@ class ReadinessTracker:
         keep = set(still_present)
         self._delivered = {k: v for k, v in self._delivered.items() if k in keep}
 
+    def forget_delivered(self) -> None:
+        """Offer every file again (the consumer may have lost what it was given)."""
+        self._delivered.clear()
+
     def pending_count(self) -> int:
         return len(self._entries)
 

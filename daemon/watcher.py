@@ -188,7 +188,10 @@ class InboxWatcher:
         self._inotify = self._polling = None
 
     def reconcile(self) -> threading.Event:
-        """Ask for a full scan of all inboxes; the returned event is set once it has run."""
+        """Ask for a full scan of all inboxes that offers every ready file again, even ones
+        already handed over (call it when the consumer may have lost them, e.g. after a
+        catalog outage). The returned event is set once the scan has run; the files follow
+        after settle_s. Internal scans (periodic, after overflow) offer only new or changed files."""
         done = threading.Event()
         self._put_control(("reconcile", done, "requested"))
         return done
@@ -275,6 +278,7 @@ class InboxWatcher:
         now = time.monotonic()
         if kind == "reconcile":
             _, done, reason = item
+            self._tracker.forget_delivered()
             self._full_scan(reason)
             done.set()
             return

@@ -105,8 +105,20 @@ def test_copy_in_is_taken_once_complete(dirs, run_watcher):
 
     path, where, size, _ = got.wait_for(inbox / "a.png")
     assert where == inbox and size == 300_000
-    w.reconcile().wait(WAIT)  # an unchanged file is not offered again by a scan
+    time.sleep(0.3)
     assert got.paths() == [inbox / "a.png"]
+
+
+def test_explicit_reconcile_offers_unchanged_files_again(dirs, run_watcher):
+    inbox, _ = dirs
+    (inbox / "kept.png").write_bytes(b"k")
+    got = Collector()
+    w = run_watcher([inbox], got)
+    got.wait_for(inbox / "kept.png")
+    # e.g. after a catalog outage the consumer may have dropped what it was given
+    w.reconcile()
+    wait_until(lambda: len(got.paths()) == 2, what="second offer after reconcile()")
+    assert got.paths() == [inbox / "kept.png"] * 2
 
 
 def test_move_in_from_outside(dirs, run_watcher):
