@@ -111,6 +111,7 @@ def prepare_image(provider: str, source: bytes | Path | str) -> tuple[bytes, str
                     raise ProviderRequestError(provider, f"image is {width}x{height}, too large to rate")
                 fmt = img.format or ""
                 if fmt in _SENDABLE and len(blob) <= MAX_SEND_BYTES and max(width, height) <= MAX_EDGE:
+                    img.load()     # a truncated file would be paid for and then refused by the API
                     return blob, _SENDABLE[fmt], width, height
                 img.draft("RGB", (MAX_EDGE, MAX_EDGE))   # JPEG: decode at reduced scale, cheaply
                 frame = img.convert("RGB")
