@@ -30,9 +30,10 @@ _VIDEO_BRANDS = {
 def _sniff_isobmff(head: bytes) -> tuple[str, str]:
     major = head[8:12]
     compatible = [head[i:i + 4] for i in range(16, min(len(head), 64) - 3, 4)]
-    for brand in [major, *compatible]:
-        if brand in _IMAGE_BRANDS:
-            return _IMAGE_BRANDS[brand], "image"
+    found = [_IMAGE_BRANDS[b] for b in [major, *compatible] if b in _IMAGE_BRANDS]
+    for specific in ("avif", "heic", "heif"):    # "mif1" alone only says "some HEIF"
+        if specific in found:
+            return specific, "image"
     if major in _VIDEO_BRANDS:
         return _VIDEO_BRANDS[major]
     return "mp4", "video"
@@ -62,9 +63,9 @@ def _sniff_matroska(head: bytes) -> tuple[str, str]:
 def sniff(head: bytes) -> tuple[str, str]:
     """(format, media) from a file's first bytes; ("unknown", "other") if unrecognised.
 
-    media is one of image | video | audio | other. An animated WebP or GIF is
-    still "image"-format but "video" media only for WebP, whose animation flag
-    is in the header; GIF animation is found by the extractor.
+    media is one of image | video | audio | other. An animated WebP is "video"
+    media already here, since its animation flag is in the header; the
+    extractor does the same for animated GIF/PNG once it has seen the frames.
     """
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "png", "image"

@@ -100,11 +100,8 @@ def decode_user_comment(raw: bytes) -> str | None:
         if body.startswith((b"\xfe\xff", b"\xff\xfe")):
             text = body.decode("utf-16", "replace")
         else:
-            if len(body) % 2:
-                body = body[:-1] if not body.endswith(b"\x00") else body[:-1]
-            candidates = []
-            for codec in ("utf-16-be", "utf-16-le"):
-                candidates.append(body.decode(codec, "replace"))
+            even = body[: len(body) - len(body) % 2]
+            candidates = [even.decode(codec, "replace") for codec in ("utf-16-be", "utf-16-le")]
             if b"\x00" not in body:
                 try:
                     candidates.append(body.decode("utf-8"))
