@@ -7,6 +7,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from alice.pipeline.detect import c2pa as c2pa_detector
 from alice.pipeline.extract.c2pa import read_c2pa
@@ -194,3 +195,45 @@ def test_malformed_manifests_do_not_raise(bad):
 
 def test_present_but_unreadable_is_not_ai_by_itself():
     assert c2pa_detector.detect(Metadata(path=None, format="png", media="image", c2pa_present=True)) is None
+
+
+# --- validation failures that make the reader refuse the store ------------------
+
+def test_store_refused_by_validation_is_read_without_it(monkeypatch):
+    from alice.pipeline.extract import c2pa as extract_c2pa
+
+    real = extract_c2pa._read_store
+
+    def refuse_when_verifying(f, mime, verify):
+        if verify:
+            raise RuntimeError("Signature: COSE error parsing certificate")
+        return real(f, mime, verify)
+
+    monkeypatch.setattr(extract_c2pa, "_read_store", refuse_when_verifying)
+    present, manifest_json, warnings = read_c2pa(corpus("c2pa-amazon-titan.png"), "png")
+    assert present and manifest_json["claim_generator"].startswith("Amazon_Bedrock")
+    assert any("read without validation" in w and "COSE" in w for w in warnings)
+
+
+# --- mutated real files: the native reader must never take the process down ----
+
+C2PA_FILES = [("c2pa-amazon-titan.png", "png"), ("c2pa-firefly-generative-fill.jpg", "jpeg"),
+              ("c2pa-sora.mp4", "mp4"), ("c2pa-camera-capture.jpg", "jpeg")]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(which=st.sampled_from(C2PA_FILES),
+       flips=st.lists(st.tuples(st.integers(0, 300_000), st.integers(0, 255)), min_size=1, max_size=30),
+       cut=st.one_of(st.none(), st.integers(0, 2_000_000)))
+def test_mutated_c2pa_files_never_raise(tmp_path, which, flips, cut):
+    name, fmt = which
+    data = bytearray(corpus(name).read_bytes())
+    for pos, value in flips:
+        data[pos % len(data)] = value
+    path = tmp_path / f"mutated.{fmt}"
+    path.write_bytes(bytes(data[:cut] if cut is not None else data))
+    present, manifest_json, warnings = read_c2pa(path, fmt)
+    assert isinstance(present, bool) and all(isinstance(w, str) for w in warnings)
+    assert manifest_json is None or present
+    if manifest_json is not None:
+        c2pa_detector.detect(meta_with(manifest_json, format=fmt))

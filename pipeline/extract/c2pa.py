@@ -44,7 +44,7 @@ BMFF = {"avif", "heic", "heif", "mp4", "m4v", "m4a", "mov"}
 # Codes that only say we do not trust the signer; everything else means damage.
 TRUST_CODES = {"signingCredential.untrusted", "signingCredential.expired", "signingCredential.ocsp.skipped"}
 
-_context = None
+_contexts: dict[bool, Any] = {}
 
 
 class _NotPresent(Exception):
@@ -68,8 +68,7 @@ def read_c2pa(path: Path, fmt: str) -> tuple[bool, dict | None, list[str]]:
             if store_size > MAX_STORE:
                 return True, None, [f"C2PA manifest store of {store_size} bytes is over the "
                                     f"{MAX_STORE // 2**20} MB limit; not read"]
-            f.seek(0)
-            store = _read_store(f, MIME.get(fmt, ""))
+            store = _read_verified_or_not(f, MIME.get(fmt, ""), warnings)
     except OSError as exc:
         return False, None, [f"could not read file for C2PA: {exc.strerror or exc}"]
     except BoxError as exc:
@@ -87,22 +86,43 @@ def _error_text(exc: Exception) -> str:
     return text[:300]
 
 
-def _get_context() -> Any:
-    global _context
-    if _context is None:
+def _get_context(verify: bool) -> Any:
+    if verify not in _contexts:
         import c2pa
 
-        _context = c2pa.Context.from_dict(
-            {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}}
-        )
-    return _context
+        _contexts[verify] = c2pa.Context.from_dict({"verify": {
+            "remote_manifest_fetch": False, "ocsp_fetch": False, "verify_after_reading": verify}})
+    return _contexts[verify]
 
 
-def _read_store(f: BinaryIO, mime: str) -> dict:
+def _read_verified_or_not(f: BinaryIO, mime: str, warnings: list[str]) -> dict:
+    """The store, validated if possible; else read without validation so it is not lost.
+
+    Some validation failures (a damaged certificate, a missing signature box)
+    make the reader refuse the whole store, yet the claim still names its
+    generator; a reading with a warning beats no reading.
+    """
+    f.seek(0)
+    try:
+        return _read_store(f, mime, verify=True)
+    except _NotPresent:
+        raise
+    except Exception as exc:   # the native reader's errors are not a stable hierarchy
+        first_error = exc
+    f.seek(0)
+    try:
+        store = _read_store(f, mime, verify=False)
+    except Exception:
+        raise first_error from None
+    warnings.append(f"C2PA manifest could not be validated ({_error_text(first_error)}); read without validation")
+    return store
+
+
+def _read_store(f: BinaryIO, mime: str, verify: bool) -> dict:
     import c2pa
 
     try:
-        with c2pa.Reader(mime or None, f, context=_get_context()) as reader:
+        with c2pa.Reader(mime or None, f, context=_get_context(verify)) as reader:
             text = reader.json()
     except c2pa.C2paError as exc:
         if "ManifestNotFound" in type(exc).__name__ or "no JUMBF" in str(exc):
