@@ -1,0 +1,362 @@
+"""Stage 1 of the quality cascade: local technical assessment, no network, no models.
+
+An image is decoded small (JPEG via Pillow's draft mode, which lets libjpeg
+skip most of the IDCT work), downscaled to `max_edge`, and measured
+(pipeline/quality/measures.py, where every curve is documented). A video is
+measured on `video_frames` frames spread over its length, each extracted and
+scaled by ffmpeg and read as raw RGB from a pipe.
+
+Score: the weighted GEOMETRIC mean of the measures' goodness, times 100:
+
+    score = 100 * exp( sum(w_i * ln(max(g_i, 0.005))) / sum(w_i) )
+
+over the measures that could be taken. A geometric mean lets one ruinous
+defect (a black frame, heavy blur) pull the score down however good the rest
+is; an arithmetic mean would average it away. Default weights (QualityConfig):
+sharpness 0.35, noise 0.15, exposure 0.20, contrast 0.08, colourfulness 0.04,
+compression 0.12, resolution 0.06. Stars come from `star_thresholds`
+(default 25 / 45 / 65 / 82 for 2 / 3 / 4 / 5 stars).
+
+compression is the worse of two readings where both exist: pixel blockiness
+on a full-resolution crop, and for JPEG files the encoder quality implied by
+the luminance quantisation table (IJG scaling), goodness
+((Q - 5) / 85)^2 capped at 1 for Q >= 90.
+"""
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from alice.pipeline.quality import measures as m
+from alice.pipeline.quality.cascade import stars_for
+from alice.pipeline.quality.config import QualityConfig
+
+try:  # HEIC/AVIF from phones; without it those files get a clear AssessmentError
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
+    pillow_heif = None
+
+DEFAULT_CONFIG = QualityConfig()
+
+GOODNESS_FLOOR = 1e-4
+BLOCK_CROP = 512          # full-resolution crop the blockiness reading uses
+JPEG_Q_FULL = 90.0
+
+# IJG (libjpeg) Annex K luminance table at quality 50; encoders scale it.
+_IJG_LUMA = np.array([
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
+    14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+    18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+], dtype=np.float64)
+
+
+class AssessmentError(Exception):
+    """The file cannot be assessed; the message says why in terms a user can act on."""
+
+
+@dataclass
+class TechnicalResult:
+    score: float                     # 0..100
+    stars: int                       # 1..5 by the config's thresholds
+    measures: dict[str, float]       # goodness 0..1 per measure that could be taken
+    raw: dict[str, float]            # the figures behind them (blur index, noise sigma, ...)
+    width: int                       # of the original
+    height: int
+    elapsed_ms: float
+    media: str = "image"
+    frames: int = 1
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --- scoring ---------------------------------------------------------------
+
+def combine_measures(goodness: dict[str, float], weights: Any) -> float:
+    """100 * prod(g_i ** w_i): each weight is the exponent of its measure's goodness."""
+    acc = 0.0
+    for name, g in goodness.items():
+        w = float(weights.get(name, 0.0))
+        if w > 0.0:
+            acc += w * math.log(max(g, GOODNESS_FLOOR))
+    return 100.0 * math.exp(acc)
+
+
+def _measure(small: np.ndarray, original: tuple[int, int], grid: np.ndarray | None,
+             period: int, jpeg_quality: float | None) -> tuple[dict[str, float], dict[str, float]]:
+    y = m.luma(small)
+    sigma = m.noise_sigma(y)
+    blur = m.blur_index(y, sigma)
+    expo = m.exposure_figures(y)
+    std = m.rms_contrast(y)
+    col = m.colourfulness(small)
+    raw: dict[str, float] = {"blur": blur, "noise_sigma": sigma, "contrast_std": std, "colourfulness_m": col,
+                             "megapixels": original[0] * original[1] / 1e6}
+    raw.update({f"exposure_{k}": v for k, v in expo.items()})
+    good = {
+        "sharpness": m.sharpness_goodness(blur),
+        "noise": m.noise_goodness(sigma),
+        "exposure": m.exposure_goodness(expo),
+        "contrast": m.contrast_goodness(std),
+        "colourfulness": m.colourfulness_goodness(col),
+        "resolution": m.resolution_goodness(*original),
+    }
+    compression: list[float] = []
+    ratio = m.blockiness(m.luma(grid), period) if grid is not None else None
+    if ratio is not None:
+        raw["blockiness"] = ratio
+        compression.append(m.compression_goodness(ratio))
+    if jpeg_quality is not None:
+        raw["jpeg_quality"] = jpeg_quality
+        compression.append(jpeg_quality_goodness(jpeg_quality))
+    if compression:
+        good["compression"] = min(compression)
+    return good, raw
+
+
+def jpeg_quality_goodness(q: float) -> float:
+    short = min(1.0, max(0.0, (JPEG_Q_FULL - q) / (JPEG_Q_FULL - 5.0)))
+    return 1.0 - short ** 1.5
+
+
+def _result(small: np.ndarray, original: tuple[int, int], grid: np.ndarray | None, period: int,
+            jpeg_quality: float | None, cfg: QualityConfig, t0: float) -> TechnicalResult:
+    good, raw = _measure(small, original, grid, period, jpeg_quality)
+    score = combine_measures(good, cfg.weights)
+    return TechnicalResult(score=round(score, 3), stars=stars_for(score, cfg.star_thresholds),
+                           measures={k: round(v, 4) for k, v in good.items()},
+                           raw={k: round(v, 5) for k, v in raw.items()},
+                           width=original[0], height=original[1],
+                           elapsed_ms=round((time.perf_counter() - t0) * 1000.0, 2))
+
+
+# --- arrays ----------------------------------------------------------------
+
+def _target(size: tuple[int, int], max_edge: int) -> tuple[int, int]:
+    w, h = size
+    s = min(1.0, max_edge / max(w, h))
+    return max(1, round(w * s)), max(1, round(h * s))
+
+
+def _grid_crop(rgb: np.ndarray, period: int) -> np.ndarray:
+    """A centre crop of at most BLOCK_CROP px whose origin sits on the codec's block grid."""
+    h, w = rgb.shape[:2]
+    ch, cw = min(h, BLOCK_CROP), min(w, BLOCK_CROP)
+    top = ((h - ch) // 2) // period * period
+    left = ((w - cw) // 2) // period * period
+    return rgb[top:top + ch, left:left + cw]
+
+
+def _check_array(rgb: Any) -> np.ndarray:
+    if not isinstance(rgb, np.ndarray):
+        raise AssessmentError(f"expected a numpy array of pixels, got {type(rgb).__name__}")
+    if rgb.ndim == 2:
+        rgb = np.repeat(rgb[..., None], 3, axis=2)
+    if rgb.ndim != 3 or rgb.shape[2] not in (3, 4):
+        raise AssessmentError(f"expected an HxWx3 RGB array, got shape {rgb.shape}")
+    if rgb.dtype != np.uint8:
+        raise AssessmentError(f"expected uint8 pixels, got {rgb.dtype}")
+    if min(rgb.shape[:2]) < m.MIN_SIDE:
+        raise AssessmentError(f"image is {rgb.shape[1]}x{rgb.shape[0]} px; at least {m.MIN_SIDE} px a side is needed")
+    return rgb[..., :3]
+
+
+def assess_array(rgb: np.ndarray, original_size: tuple[int, int] | None = None,
+                 cfg: QualityConfig | None = None, *, jpeg_quality: float | None = None) -> TechnicalResult:
+    """Assess decoded uint8 RGB pixels at their native resolution.
+
+    `original_size` (width, height) is the file's size for the resolution
+    measure when `rgb` is already a reduced copy; then blockiness is skipped,
+    since the block grid does not survive resampling.
+    """
+    t0 = time.perf_counter()
+    cfg = cfg or DEFAULT_CONFIG
+    rgb = _check_array(rgb)
+    h, w = rgb.shape[:2]
+    native = original_size is None or tuple(original_size) == (w, h)
+    original = (w, h) if original_size is None else (int(original_size[0]), int(original_size[1]))
+    grid = _grid_crop(rgb, 8) if native else None
+    small = _downscale(rgb, cfg.max_edge)
+    return _result(small, original, grid, 8, jpeg_quality, cfg, t0)
+
+
+def _downscale(rgb: np.ndarray, max_edge: int) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    tw, th = _target((w, h), max_edge)
+    if (tw, th) == (w, h):
+        return np.ascontiguousarray(rgb)
+    img = Image.fromarray(np.ascontiguousarray(rgb), "RGB")
+    return np.asarray(img.resize((tw, th), Image.Resampling.BILINEAR, reducing_gap=2.0))
+
+
+# --- files -----------------------------------------------------------------
+
+def jpeg_quality(quantization: dict[int, Any] | None) -> float | None:
+    """Encoder quality 1..100 implied by a JPEG's luminance table, IJG scaling assumed."""
+    if not quantization or 0 not in quantization:
+        return None
+    table = np.asarray(list(quantization[0]), dtype=np.float64)
+    if table.size != 64:
+        return None
+    scale = 100.0 * table.sum() / _IJG_LUMA.sum()
+    q = (200.0 - scale) / 2.0 if scale <= 100.0 else 5000.0 / scale
+    return round(min(100.0, max(1.0, q)), 1)
+
+
+def _pixels(img: Image.Image) -> np.ndarray:
+    """uint8 RGB from whatever mode the decoder produced."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        a = np.asarray(img, dtype=np.float32)
+        top = float(a.max()) if a.size else 0.0
+        a = a / 257.0 if top > 255.0 else a
+        a = np.clip(a, 0, 255).astype(np.uint8)
+        return np.repeat(a[..., None], 3, axis=2)
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    return np.asarray(img)
+
+
+def assess_image(path: Path, cfg: QualityConfig | None = None) -> TechnicalResult:
+    """Assess an image file. File-system errors (missing, unreadable) propagate as OSError;
+    anything wrong with the file's content raises AssessmentError."""
+    t0 = time.perf_counter()
+    cfg = cfg or DEFAULT_CONFIG
+    path = Path(path)
+    with open(path, "rb") as fh:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                img = Image.open(fh)
+                original = img.size
+                fmt = img.format
+                quality = jpeg_quality(getattr(img, "quantization", None)) if fmt == "JPEG" else None
+                if original[0] < m.MIN_SIDE or original[1] < m.MIN_SIDE:
+                    raise AssessmentError(f"image is {original[0]}x{original[1]} px; "
+                                          f"at least {m.MIN_SIDE} px a side is needed to judge it")
+                if fmt == "JPEG":
+                    img.draft("RGB", _target(original, cfg.max_edge))
+                decoded = img.size
+                if decoded[0] * decoded[1] > cfg.max_pixels:
+                    raise AssessmentError(
+                        f"image is {original[0]}x{original[1]} px, more than quality.max_pixels="
+                        f"{cfg.max_pixels}; refusing to decode it (raise the limit if it is genuine)")
+                rgb = _pixels(img)
+        except AssessmentError:
+            raise
+        except Image.DecompressionBombError as exc:
+            raise AssessmentError(f"refusing a possible decompression bomb: {exc}") from None
+        except UnidentifiedImageError:
+            raise AssessmentError(f"{path.name}: not an image format Pillow can decode") from None
+        except (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError, TypeError,
+                MemoryError, RuntimeError) as exc:
+            # Decoder failures surface as any of these depending on the plugin;
+            # the file is damaged or truncated, the file system is fine (open() worked).
+            raise AssessmentError(f"{path.name}: damaged or truncated image data ({exc})") from None
+    reduction = original[0] // max(1, decoded[0])
+    period = 8 // reduction if reduction in (1, 2) else 0
+    grid = _grid_crop(rgb, period) if period else None
+    small = _downscale(rgb, cfg.max_edge)
+    del rgb
+    return _result(small, original, grid, period, quality, cfg, t0)
+
+
+# --- video -----------------------------------------------------------------
+
+_DURATION = re.compile(rb"Duration:\s*(\d+):(\d\d):(\d\d(?:\.\d+)?)")
+_VIDEO_SIZE = re.compile(rb"Stream #[^\n]*?Video:[^\n]*?\b(\d{2,5})x(\d{2,5})\b")
+
+
+def _ffmpeg() -> str:
+    try:
+        import imageio_ffmpeg
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError) as exc:
+        raise AssessmentError(f"no ffmpeg available for video frames: {exc}") from None
+
+
+def _probe(ffmpeg: str, path: Path, timeout: float) -> tuple[float | None, tuple[int, int]]:
+    # `ffmpeg -i` with no output prints the container header and exits 1; that
+    # is the cheapest probe the bundled binary offers (there is no ffprobe).
+    try:
+        proc = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-noautorotate", "-i", str(path)],
+                              capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise AssessmentError(f"{path.name}: ffmpeg took over {timeout:.0f}s to read the header") from None
+    err = proc.stderr[-65536:]
+    size = _VIDEO_SIZE.search(err)
+    if not size:
+        raise AssessmentError(f"{path.name}: no video stream ffmpeg can read")
+    dur = _DURATION.search(err)
+    duration = int(dur.group(1)) * 3600 + int(dur.group(2)) * 60 + float(dur.group(3)) if dur else None
+    return duration, (int(size.group(1)), int(size.group(2)))
+
+
+def _frame(ffmpeg: str, path: Path, at: float, size: tuple[int, int], timeout: float) -> np.ndarray | None:
+    w, h = size
+    cmd = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-noautorotate",
+           "-ss", f"{at:.3f}", "-i", str(path), "-map", "0:v:0", "-frames:v", "1",
+           "-vf", f"scale={w}:{h}:flags=area", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise AssessmentError(f"{path.name}: ffmpeg took over {timeout:.0f}s for one frame") from None
+    if len(proc.stdout) < w * h * 3:
+        return None
+    return np.frombuffer(proc.stdout[:w * h * 3], dtype=np.uint8).reshape(h, w, 3)
+
+
+def assess_video(path: Path, cfg: QualityConfig | None = None) -> TechnicalResult:
+    """Assess `video_frames` frames spread over the video; measures are averaged over frames."""
+    t0 = time.perf_counter()
+    cfg = cfg or DEFAULT_CONFIG
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(path)
+    ffmpeg = _ffmpeg()
+    deadline = t0 + cfg.video_timeout_s
+    duration, original = _probe(ffmpeg, path, cfg.video_timeout_s)
+    if min(original) < m.MIN_SIDE:
+        raise AssessmentError(f"{path.name}: video is {original[0]}x{original[1]} px, too small to judge")
+    size = _target(original, cfg.max_edge)
+    n = cfg.video_frames if duration and duration > 0 else 1
+    # Frame centres of n equal slices: never the first frame (often black or a
+    # fade-in) nor the very end (seeking past the last frame yields nothing).
+    times = [duration * (i + 0.5) / n for i in range(n)] if duration else [0.0]
+    goods: list[dict[str, float]] = []
+    raws: list[dict[str, float]] = []
+    for at in times:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            break
+        frame = _frame(ffmpeg, path, at, size, left)
+        if frame is None or min(frame.shape[:2]) < m.MIN_SIDE:
+            continue
+        native = size == original
+        good, raw = _measure(frame, original, _grid_crop(frame, 8) if native else None, 8, None)
+        goods.append(good)
+        raws.append(raw)
+    if not goods:
+        raise AssessmentError(f"{path.name}: ffmpeg could not decode any frame (damaged or unsupported video)")
+    warn = [] if len(goods) == len(times) else [f"only {len(goods)} of {len(times)} sampled frames decoded"]
+    good = {k: float(np.mean([g[k] for g in goods if k in g])) for k in goods[0]}
+    raw = {k: float(np.mean([r[k] for r in raws if k in r])) for k in raws[0]}
+    score = combine_measures(good, cfg.weights)
+    return TechnicalResult(score=round(score, 3), stars=stars_for(score, cfg.star_thresholds),
+                           measures={k: round(v, 4) for k, v in good.items()},
+                           raw={k: round(v, 5) for k, v in raw.items()},
+                           width=original[0], height=original[1],
+                           elapsed_ms=round((time.perf_counter() - t0) * 1000.0, 2),
+                           media="video", frames=len(goods), warnings=warn)
