@@ -25,6 +25,8 @@ from __future__ import annotations
 import os
 import random
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,6 +35,7 @@ from sqlalchemy import Connection, Engine, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from alice.daemon.catalog.engine import unavailable_on_disconnect
 from alice.daemon.catalog.models import JOB_STATES, Job as JobModel
 from alice.daemon.catalog.store import append_event, clean_json, clean_text
 
@@ -75,6 +78,14 @@ def backoff_delay(attempt: int, base: float = BACKOFF_BASE_S, cap: float = BACKO
     return (rng or random).uniform(step / 2, step)
 
 
+@contextmanager
+def _transaction(engine: Engine) -> Iterator[Connection]:
+    # A lost server surfaces as CatalogUnavailable, which the daemon answers
+    # by pausing and retrying (Catalog.wait_available), like catalog sessions.
+    with unavailable_on_disconnect(engine.url.render_as_string(hide_password=True)), engine.begin() as conn:
+        yield conn
+
+
 def _job(row: Any) -> Job:
     return Job(id=row.id, path=row.path, inbox=row.inbox, state=row.state, attempts=row.attempts,
                max_attempts=row.max_attempts, size=row.size, mtime=row.mtime, worker=row.worker,
@@ -107,7 +118,7 @@ def enqueue(s: Session, path: str, inbox: str, size: int | None, mtime: float | 
 
 def claim(engine: Engine, worker: str, lease_s: float, limit: int = 1) -> list[Job]:
     """Take up to `limit` jobs for `worker`, leased for `lease_s` seconds."""
-    with engine.begin() as conn:
+    with _transaction(engine) as conn:
         _fail_exhausted_leases(conn)
         rows = conn.execute(text("""
             WITH picked AS (
@@ -145,7 +156,7 @@ def heartbeat(engine: Engine, job_ids: list[int], worker: str, lease_s: float) -
     """Extend the leases `worker` still holds; return those ids (a missing id was lost)."""
     if not job_ids:
         return []
-    with engine.begin() as conn:
+    with _transaction(engine) as conn:
         rows = conn.execute(
             update(JobModel)
             .where(JobModel.id.in_(job_ids), JobModel.worker == worker, JobModel.state == "running")
@@ -157,7 +168,7 @@ def heartbeat(engine: Engine, job_ids: list[int], worker: str, lease_s: float) -
 
 def complete(engine: Engine, job_id: int, worker: str, result: dict[str, Any] | None = None) -> bool:
     """Mark the job done; False if `worker` no longer holds it (its outcome is then discarded)."""
-    with engine.begin() as conn:
+    with _transaction(engine) as conn:
         done = conn.execute(
             update(JobModel)
             .where(JobModel.id == job_id, JobModel.worker == worker, JobModel.state == "running")
@@ -176,7 +187,7 @@ def fail(engine: Engine, job_id: int, worker: str, error: str, transient: bool,
     and append a "failed" event.
     """
     error = (clean_text(error) or "unknown error")[:_ERROR_CAP]
-    with engine.begin() as conn:
+    with _transaction(engine) as conn:
         row = conn.execute(
             select(JobModel.attempts, JobModel.max_attempts, JobModel.path)
             .where(JobModel.id == job_id, JobModel.worker == worker, JobModel.state == "running")
@@ -201,7 +212,7 @@ def release(engine: Engine, job_ids: list[int], worker: str) -> int:
     """Give unfinished jobs back (graceful shutdown); the attempt does not count."""
     if not job_ids:
         return 0
-    with engine.begin() as conn:
+    with _transaction(engine) as conn:
         return conn.execute(
             update(JobModel)
             .where(JobModel.id.in_(job_ids), JobModel.worker == worker, JobModel.state == "running")

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from alice.daemon import queue
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.errors import CatalogUnavailable
 
@@ -27,6 +28,7 @@ CHILD = r"""
 import sys
 from pathlib import Path
 from sqlalchemy import text
+from alice.daemon import queue
 from alice.daemon.catalog.engine import Catalog
 cat = Catalog.open(None, Path(sys.argv[1]))
 print("ready", Path(sys.argv[1], "pg", "postmaster.pid").read_text().split()[0], flush=True)
@@ -159,19 +161,23 @@ def test_two_catalogs_in_one_process_are_counted(data_dir: Path) -> None:
     assert wait_stopped(data_dir)
 
 
-def test_wait_available_restarts_an_embedded_server_that_died(data_dir: Path) -> None:
+def test_wait_available_restarts_an_embedded_server_that_died_and_keeps_the_queue(data_dir: Path) -> None:
     cat = Catalog.open(None, data_dir)
     try:
+        with cat.session() as s:
+            job_id = queue.enqueue(s, "/in/a.png", "/in", 1, 1.0)
         before = server_pid(data_dir)
         os.kill(before, signal.SIGKILL)                           # postmaster killed (OOM killer, admin)
         time.sleep(0.5)
+        with pytest.raises(CatalogUnavailable):
+            queue.claim(cat.engine, "w1", 60)
         with pytest.raises(CatalogUnavailable):
             with cat.session() as s:
                 s.execute(text("SELECT 1"))
         assert cat.wait_available(timeout=60) is True
         assert server_pid(data_dir) not in (None, before)
-        with cat.session() as s:
-            assert s.execute(text("SELECT count(*) FROM jobs")).scalar_one() == 0
+        [job] = queue.claim(cat.engine, "w1", 60)                 # nothing was dropped
+        assert job.id == job_id
     finally:
         cat.close()
     assert wait_stopped(data_dir)

@@ -9,7 +9,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect, text
 
 from alice.daemon.catalog.engine import Catalog, normalize_url
 from alice.daemon.catalog.errors import CatalogConfigError, CatalogSchemaError, CatalogUnavailable

@@ -4,7 +4,6 @@ from __future__ import annotations
 import random
 import threading
 
-import pytest
 from sqlalchemy import text
 
 from alice.daemon import queue
@@ -204,3 +203,35 @@ def test_worker_name_is_host_and_pid() -> None:
 
     assert queue.worker_name() == f"{socket.gethostname()}:{os.getpid()}"
     assert queue.worker_name("t2").endswith(":t2")
+
+
+# An `alice run` stand-in: takes jobs until none are left, prints what it took.
+WORKER = r"""
+import sys
+from pathlib import Path
+from alice.daemon import queue
+from alice.daemon.catalog.engine import Catalog
+cat = Catalog.open(sys.argv[1], Path(sys.argv[2]))
+name = queue.worker_name()
+while batch := queue.claim(cat.engine, name, 60, limit=2):
+    for j in batch:
+        print(j.id, flush=True)
+        assert queue.complete(cat.engine, j.id, name, {"by": name})
+cat.close()
+"""
+
+
+def test_several_processes_share_the_queue_without_doing_a_job_twice(catalog: Catalog, db_url: str,
+                                                                     tmp_path) -> None:
+    import subprocess
+    import sys
+
+    with catalog.session() as s:
+        ids = {queue.enqueue(s, f"/in/{i}.png", "/in", 1, 1.0) for i in range(90)}
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, db_url, str(tmp_path)], stdout=subprocess.PIPE,
+                              text=True) for _ in range(3)]
+    outputs = [p.communicate(timeout=120)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0]
+    taken = [int(line) for out in outputs for line in out.split()]
+    assert sorted(taken) == sorted(ids)                         # every job once, none twice
+    assert depth(catalog) == {"queued": 0, "running": 0, "done": 90, "failed": 0}

@@ -76,11 +76,15 @@ class EmbeddedServer:
             server = _refs.get(pgdata)
             if server is None:
                 server = _refs[pgdata] = cls(pgdata)
-            with server._locked():
-                server._start()
+            try:
+                with server._locked():
+                    server._start()
+                    if server._count == 0:
+                        server._register()
+                    server._count += 1
+            finally:
                 if server._count == 0:
-                    server._register()
-                server._count += 1
+                    _refs.pop(pgdata, None)
             return server
 
     def detach(self) -> None:
@@ -103,7 +107,8 @@ class EmbeddedServer:
             self._start()
 
     def url(self, database: str) -> URL:
-        info = self._server.get_postmaster_info()
+        # Read fresh: another process may have restarted the server since we attached.
+        info = self._info() or self._server.get_postmaster_info()
         if info.socket_dir is not None:
             return URL.create("postgresql+psycopg", username="postgres", database=database,
                               query={"host": str(info.socket_dir)})
@@ -127,9 +132,28 @@ class EmbeddedServer:
     def _locked(self) -> fasteners.InterProcessLock:
         return self._file_lock
 
+    def _info(self):  # -> pgserver.utils.PostmasterInfo | None
+        from pgserver.utils import PostmasterInfo
+
+        try:
+            return PostmasterInfo.read_from_pgdata(self.pgdata)
+        except (OSError, ValueError, AssertionError):
+            return None      # half-written pid file: treat as not running, pgserver looks again
+
+    def _running(self) -> bool:
+        info = self._info()
+        if info is None or not info.is_running() or info.status != "ready":
+            return False
+        try:
+            return "postgres" in info.process.name()
+        except psutil.Error:
+            return False
+
     def _start(self) -> None:
         from pgserver import PostgresServer
 
+        if self._server is not None and self._running():
+            return
         self._clear_stale_pidfile()
         try:
             # cleanup_mode=None: pgserver must never stop the server by itself;
@@ -170,10 +194,7 @@ class EmbeddedServer:
     def _stop(self) -> None:
         from pgserver import pg_ctl
 
-        if self._server is None:
-            return
-        info = self._server._postmaster_info
-        if info is None or not info.is_running():
+        if self._server is None or not self._running():
             return
         try:
             pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self._server.system_user, timeout=60)
