@@ -286,10 +286,11 @@ class Provider:
             metrics.REQUESTS.labels(self.name, "refused_open_circuit").inc()
             metrics.set_circuit(self.name, self.breaker.state)
             retry_in = self.breaker.retry_in_s()
+            why = (f"not calling the service for another {retry_in:.1f}s" if retry_in > 0
+                   else "a probe request is testing whether it is back")
             raise ProviderUnavailable(
                 self.name,
-                f"circuit open after {self.breaker.failure_threshold} consecutive failures; "
-                f"not calling the service for another {retry_in:.1f}s",
+                f"circuit open after {self.breaker.failure_threshold} consecutive failures; {why}",
                 retry_in_s=retry_in,
             )
         started = time.monotonic()

@@ -44,7 +44,7 @@ async def download(
     try:
         if output.data is not None:
             if len(output.data) > max_bytes:
-                raise DownloadError("download", f"{name} is {len(output.data)} bytes, over the {max_bytes} limit")
+                raise DownloadError("download", f"{name} is {len(output.data)} bytes, over the {max_bytes} byte limit")
             with open(tmp, "xb") as fh:
                 fh.write(output.data)
                 fh.flush()
@@ -67,7 +67,7 @@ async def _fetch(url: str, tmp: Path, client: httpx.AsyncClient | None, max_byte
                 raise DownloadError("download", f"GET {_short(url)} answered HTTP {resp.status_code}")
             declared = resp.headers.get("content-length")
             if declared and declared.isdigit() and int(declared) > max_bytes:
-                raise DownloadError("download", f"{_short(url)} is {declared} bytes, over the {max_bytes} limit")
+                raise DownloadError("download", f"{_short(url)} is {declared} bytes, over the {max_bytes} byte limit")
             total = 0
             with open(tmp, "xb") as fh:
                 async for chunk in resp.aiter_bytes(_CHUNK):

@@ -1,0 +1,56 @@
+"""Building the provider set from config and describing it for `alice providers [--json]`."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from alice.providers.circuit import CircuitState
+from alice.providers.errors import ProviderConfigError
+from alice.providers.registry import build_providers, describe, describe_text
+
+KEY = "sk-registry-secret-42424242"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_all_services_listed_with_models_prices_and_health() -> None:
+    providers = build_providers(
+        {"fal": {"prices": {"fal-ai/flux/dev": {"unit": "megapixel", "usd": "0.03"}}},
+         "hedra": {"enabled": False}},
+        env={"ANTHROPIC_API_KEY": KEY},
+    )
+    try:
+        assert sorted(providers) == ["anthropic", "bfl", "fal", "openai"]
+        rows = describe(providers)
+        blob = json.dumps(rows)
+        assert KEY not in blob
+        by_name = {r["name"]: r for r in rows}
+        assert by_name["anthropic"]["key_configured"] is True and by_name["anthropic"]["healthy"] is True
+        assert by_name["fal"]["key_configured"] is False and by_name["fal"]["healthy"] is False
+        flux = next(m for m in by_name["fal"]["models"] if m["id"] == "fal-ai/flux/dev")
+        assert flux["price"] == {"unit": "megapixel", "usd": "0.03"} and flux["kind"] == "image"
+        assert by_name["bfl"]["circuit"]["state"] == "closed"
+
+        for _ in range(providers["bfl"].breaker.failure_threshold):
+            providers["bfl"].breaker.record_failure()
+        assert providers["bfl"].breaker.state is CircuitState.OPEN
+        text = describe_text(describe(providers))
+        assert "bfl        NO KEY   circuit open (retry in 30s)" in text
+        assert "$3/Mtok in, $15/Mtok out" in text and KEY not in text
+    finally:
+        for p in providers.values():
+            await p.aclose()
+
+
+def test_config_mistakes_are_reported() -> None:
+    with pytest.raises(ProviderConfigError, match="unknown providers \\['midjourney'\\]"):
+        build_providers({"midjourney": {}}, env={})
+    with pytest.raises(ProviderConfigError, match="must be a mapping"):
+        build_providers(["fal"], env={})
+    with pytest.raises(ProviderConfigError, match="providers.bfl.prices.flux-dev"):
+        build_providers({"bfl": {"prices": {"flux-dev": {"unit": "image"}}}}, env={})
