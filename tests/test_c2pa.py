@@ -237,3 +237,38 @@ def test_mutated_c2pa_files_never_raise(tmp_path, which, flips, cut):
     assert manifest_json is None or present
     if manifest_json is not None:
         c2pa_detector.detect(meta_with(manifest_json, format=fmt))
+
+
+# --- presence checks for containers we have no signed sample of -----------------
+
+def webp_with_c2pa() -> bytes:
+    vp8l = b"\x2f" + (0).to_bytes(4, "little") + b"\x00" * 4
+    chunks = b"VP8L" + struct.pack("<I", len(vp8l)) + vp8l + b"\x00" + b"C2PA" + struct.pack("<I", 8) + b"jumbjunk"
+    return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WEBP" + chunks
+
+
+def jpeg_with_app11() -> bytes:
+    jumbf = b"JP\x00\x01\x00\x00\x00\x01" + struct.pack(">I", 24) + b"jumb" + b"\x00" * 4 + b"jumdc2pa"
+    return b"\xff\xd8" + b"\xff\xeb" + struct.pack(">H", 2 + len(jumbf)) + jumbf + b"\xff\xd9"
+
+
+def bmff_with_uuid() -> bytes:
+    uuid = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
+    return (struct.pack(">I", 16) + b"ftypisom\x00\x00\x02\x00"
+            + struct.pack(">I", 8 + 16 + 8) + b"uuid" + uuid + b"notjumbf")
+
+
+@pytest.mark.parametrize("data, fmt", [(webp_with_c2pa(), "webp"), (jpeg_with_app11(), "jpeg"),
+                                       (bmff_with_uuid(), "mp4"), (bmff_with_uuid(), "heic")])
+def test_presence_is_seen_in_every_container(tmp_path, data, fmt):
+    path = tmp_path / f"x.{fmt}"
+    path.write_bytes(data)
+    present, manifest_json, warnings = read_c2pa(path, fmt)
+    assert present is True and manifest_json is None and warnings
+
+
+@pytest.mark.parametrize("fmt", ["gif", "tiff", "unknown"])
+def test_formats_without_c2pa_support_are_not_read(tmp_path, fmt):
+    path = tmp_path / "x.bin"
+    path.write_bytes(jpeg_with_app11())
+    assert read_c2pa(path, fmt) == (False, None, [])

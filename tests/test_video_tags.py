@@ -8,6 +8,7 @@ from pathlib import Path
 
 import imageio_ffmpeg
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from alice.pipeline.extract.ffmpeg_tags import parse_ffmetadata
 from alice.pipeline.extract.video import extract_video
@@ -172,3 +173,17 @@ def test_missing_file(tmp_path):
 ])
 def test_parse_ffmetadata(text, expected):
     assert parse_ffmetadata(text) == expected
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), min_size=1, max_size=20),
+       cut=st.one_of(st.none(), st.integers(0, 5_000)))
+def test_mutated_mp4_never_raises(tmp_path, flips, cut):
+    data = bytearray(mp4_with_ilst(ilst_item(b"\xa9cmt", COMFY), ilst_item(b"\xa9too", "Google")))
+    for pos, value in flips:
+        data[pos % len(data)] = value
+    path = tmp_path / "mutated.mp4"
+    path.write_bytes(bytes(data[:cut] if cut is not None else data))
+    meta = read(path, "mp4")
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in meta.video_tags.items())
+    assert meta.width is None or 0 < meta.width < 65536

@@ -74,7 +74,7 @@ def read_c2pa(path: Path, fmt: str) -> tuple[bool, dict | None, list[str]]:
     except BoxError as exc:
         return False, None, [f"C2PA check stopped: damaged container ({exc})"]
     except _NotPresent:
-        return False, None, []
+        return True, None, ["C2PA data found, but the reader found no manifest in it"]
     except Exception as exc:   # the native reader's errors are not a stable hierarchy
         return True, None, [f"C2PA manifest present but unreadable: {_error_text(exc)}"]
     manifest = _active_manifest(store, warnings)
@@ -204,6 +204,7 @@ def _jpeg_store(f: BinaryIO) -> int | None:
     if f.read(2) != b"\xff\xd8":
         return None
     total = 0
+    instance: bytes | None = None    # JPEG XT box instance (En) of the C2PA superbox
     offset = 2
     for _ in range(MAX_CHUNKS):
         f.seek(offset)
@@ -226,7 +227,10 @@ def _jpeg_store(f: BinaryIO) -> int | None:
             break
         if marker[1] == 0xEB:           # APP11: JPEG XT boxes, where C2PA JUMBF lives
             head = f.read(min(length - 2, 64))
-            if head[:2] == b"JP" and (b"c2pa" in head or b"jumb" in head):
+            # The "c2pa" label is only in the first segment; continuations share its En.
+            if head[:2] == b"JP" and instance is None and b"c2pa" in head:
+                instance = head[2:4]
+            if head[:2] == b"JP" and instance is not None and head[2:4] == instance:
                 total += length
         offset += 2 + length
     return total or None
