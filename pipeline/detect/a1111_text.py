@@ -21,7 +21,7 @@ from alice.pipeline.generation import Generation
 _KEY = re.compile(r"\s*(\w[\w \-/+.()]*?):\s*")
 _QUOTED = re.compile(r'"(?:\\.|[^\\"])*"')
 _DECODER = json.JSONDecoder()
-_STEPS_LINE = re.compile(r"(?:^|,\s*)Steps:\s*\d")
+_STEPS_LINE = re.compile(r"(?:^|,\s*)Steps:\s*\S")
 _LORA_TAG = re.compile(r"<(?:lora|lyco):([^:>]+)(?::[^>]*)?>", re.IGNORECASE)
 _LORA_N_NAME = re.compile(r"^Lora_\d+ Model name$")
 MAX_LINES = 20_000

@@ -14,7 +14,7 @@ def detect(meta: Metadata) -> Detection | None:
         return None
     properties = read_xmp(packet)
     creator = properties.get("xmp:CreatorTool", "")
-    if "draw things" not in creator.lower():
+    if not creator.strip().lower().startswith("draw things"):
         return None
     record = load_json_object(properties.get("exif:UserComment")) or {}
     width, height = to_size(record.get("size"))
