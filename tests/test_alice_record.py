@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import struct
 import subprocess
-import zlib
-from pathlib import Path
 
 import imageio_ffmpeg
 import pytest
@@ -217,7 +216,7 @@ def test_no_record_no_detection():
 def test_odd_but_valid_params_do_not_break_generation():
     record = dict(RECORD, prompt=[{"role": "user", "content": "hi"}],
                   params={"seed": "None", "steps": "20.0", "size": "1024x1536", "loras": ["a", {"name": "b"}, 5]})
-    meta = Metadata(path=None, format="png", media="image", text={"alice:generation": __import__("json").dumps(record)})
+    meta = Metadata(path=None, format="png", media="image", text={"alice:generation": json.dumps(record)})
     g = alice_detector.detect(meta).generation
     assert g.seed is None and g.steps == 20 and (g.width, g.height) == (1024, 1536)
     assert g.loras == ["a", "b", "5"] and '"content": "hi"' in g.prompt

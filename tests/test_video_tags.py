@@ -187,3 +187,18 @@ def test_mutated_mp4_never_raises(tmp_path, flips, cut):
     meta = read(path, "mp4")
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in meta.video_tags.items())
     assert meta.width is None or 0 < meta.width < 65536
+
+
+def test_ffmpeg_output_is_capped(videos, monkeypatch):
+    from alice.pipeline.extract import ffmpeg_tags
+    monkeypatch.setattr(ffmpeg_tags, "MAX_OUTPUT", 40)
+    meta = read(videos["webm"], "webm")
+    assert any("larger than" in w for w in meta.warnings)
+    assert sum(len(v) for v in meta.video_tags.values()) < 200
+
+
+def test_slow_ffmpeg_is_stopped(videos, monkeypatch):
+    from alice.pipeline.extract import ffmpeg_tags
+    monkeypatch.setattr(ffmpeg_tags, "TIMEOUT", 0.0)
+    meta = read(videos["webm"], "webm")
+    assert any("took longer" in w for w in meta.warnings)

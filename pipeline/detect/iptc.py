@@ -33,7 +33,9 @@ def detect(meta: Metadata) -> Detection | None:
     if is_generative(source_type):
         evidence.append(f"xmp:iptc:DigitalSourceType={source_type_term(source_type)}")
     elif source_type_term(source_type):
-        return None      # the file states a non-generative source (a capture, a scan, ...)
+        # A stated non-generative source (a capture, a composite of captures)
+        # outranks a credit line: phones credit "AI" for non-generative edits too.
+        return None
     credit_tool = tool_from_name(credit) if credit and _AI_CREDIT_RE.search(credit) else None
     if credit_tool:
         evidence.append(f"xmp:photoshop:Credit={credit}")
