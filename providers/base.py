@@ -246,7 +246,10 @@ class Provider:
                 f"the service pointed to {urlsplit(url).hostname!r}, which is not {self._base.hostname!r}; "
                 "refusing to send the API key there",
             )
-        headers = self._auth_headers()
+        self._key()                      # no key: fail here, before anything is sent
+        # The key is added by an httpx.Auth hook at send time, so no frame of ours
+        # holds it in a local (tracebacks rendered with locals would print it).
+        auth = _HeaderAuth(self._auth_headers)
         if idempotent is None:
             idempotent = method.upper() in ("GET", "HEAD", "PUT", "DELETE")
 
@@ -262,7 +265,7 @@ class Provider:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._attempt(method, url, headers, json_body, files, what)
+                    return await self._attempt(method, url, auth, json_body, files, what)
         except TransientStatus as exc:
             raise ProviderTransientError(
                 self.name, f"{what} failed after {self.settings.max_retries + 1} attempts: "
@@ -280,7 +283,7 @@ class Provider:
             ) from None
         raise AssertionError("unreachable: tenacity either returns or raises")
 
-    async def _attempt(self, method: str, url: str, headers: dict[str, str], json_body: Any,
+    async def _attempt(self, method: str, url: str, auth: httpx.Auth, json_body: Any,
                        files: Any, what: str) -> Any:
         if not self.breaker.allow():
             metrics.REQUESTS.labels(self.name, "refused_open_circuit").inc()
@@ -296,13 +299,18 @@ class Provider:
         started = time.monotonic()
         outcome = "transient"
         try:
-            async with self._client.stream(method, url, headers=headers, json=json_body, files=files) as resp:
+            async with self._client.stream(method, url, auth=auth, json=json_body, files=files) as resp:
                 status = resp.status_code
                 if 200 <= status < 300:
                     body, truncated = await self._read(resp, self.settings.max_response_bytes)
                 else:
                     body, truncated = await self._read(resp, _MAX_ERROR_BODY)
                 resp_headers = resp.headers
+            # Services echo keys back in error bodies; mask before the body lives anywhere.
+            body = self._redactor.redact_bytes(body)
+        except httpx.DecodingError:
+            self.breaker.record_failure()
+            raise ProviderMalformedResponse(self.name, f"{what} answer has a broken content encoding") from None
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             self.breaker.record_failure()
             self._emit("warning", "provider.transport_error", what=what, error=type(exc).__name__,
@@ -410,6 +418,15 @@ class Provider:
 
     def _malformed(self, what: str, detail: str) -> ProviderMalformedResponse:
         return ProviderMalformedResponse(self.name, f"{what}: {self._redact(detail)}")
+
+
+class _HeaderAuth(httpx.Auth):
+    def __init__(self, headers: Callable[[], dict[str, str]]) -> None:
+        self._headers = headers
+
+    def auth_flow(self, request: httpx.Request) -> Any:
+        request.headers.update(self._headers())
+        yield request
 
 
 def _ms(started: float) -> int:

@@ -60,6 +60,13 @@ class Redactor:
                 text = text.replace(value, MASK)
         return text
 
+    def redact_bytes(self, data: bytes) -> bytes:
+        for value in self._values:
+            raw = value.encode()
+            if raw in data:
+                data = data.replace(raw, MASK.encode())
+        return data
+
     def redact_value(self, value: Any) -> Any:
         """Redacts strings inside dicts/lists/tuples; other values pass unchanged."""
         if isinstance(value, str):

@@ -137,6 +137,7 @@ def test_redactor_masks_nested_values_and_prefers_longest() -> None:
     assert out["msg"] == "key *** and ***" and out["n"] == 3 and out["list"] == ["x ***"]
     assert out["err"] == "RuntimeError: boom ***"
     assert r.redact("abc is too short to be a key") == "abc is too short to be a key"
+    assert r.redact_bytes(b'{"detail": "bad key abcdef123456"}') == b'{"detail": "bad key ***"}'
 
 
 # -- pricing ---------------------------------------------------------------------

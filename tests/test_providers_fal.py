@@ -209,6 +209,7 @@ async def test_connection_refused_is_transient() -> None:
     (Fault(200, "<html>gateway</html>"), "not JSON"),
     (Fault(200, {"queued": True}), "no request_id"),
     (Fault(200, b"\xff\xfe\x00garbage"), "not JSON"),
+    (Fault(200, b"this is not gzip", {"Content-Encoding": "gzip"}), "broken content encoding"),
 ])
 async def test_malformed_submit_answers(fake: FakeFal, fault: Fault, match: str) -> None:
     fake.fail("submit", fault)
@@ -314,6 +315,12 @@ async def test_wrong_key_is_an_auth_error_and_never_leaks(fake: FakeFal, caplog,
     out = capsys.readouterr()
     assert_no_secret(wrong, info.value, provider_repr, settings, events, caplog.text, out.out, out.err)
     assert fake.count("submit") == 1
+    # A traceback rendered with local variables must not show it either.
+    tb = info.tb
+    while tb is not None:
+        if Path(tb.tb_frame.f_code.co_filename).parent.name == "providers":
+            assert_no_secret(wrong, *(repr(v) for v in tb.tb_frame.f_locals.values()))
+        tb = tb.tb_next
 
 
 async def test_key_never_in_logs_across_a_messy_run(fake: FakeFal, caplog, capsys) -> None:
