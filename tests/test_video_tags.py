@@ -138,9 +138,16 @@ def test_huge_declared_sizes_do_not_allocate(tmp_path):
 
 def test_too_many_boxes_stops_with_a_warning(tmp_path):
     path = tmp_path / "many.mp4"
-    path.write_bytes(box(b"ftyp", b"isom") + box(b"free", b"") * 5000)
+    path.write_bytes(mp4_with_ilst(ilst_item(b"\xa9nam", "x") * 5000))
     meta = read(path, "mp4")
-    assert any("more than" in w for w in meta.warnings)
+    assert any("more than 4096" in w for w in meta.warnings)
+
+
+def test_fragmented_mp4_with_many_top_level_boxes_is_not_damage(tmp_path):
+    path = tmp_path / "fragmented.mp4"
+    path.write_bytes(mp4_with_ilst(ilst_item(b"\xa9nam", "x")) + (box(b"moof", b"") + box(b"mdat", b"")) * 5000)
+    meta = read(path, "mp4")
+    assert meta.warnings == [] and meta.video_tags == {"title": "x"}
 
 
 def test_oversized_tag_is_skipped(tmp_path, monkeypatch):

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from alice.pipeline.detect.coerce import json_safe
-from alice.pipeline.extract.isobmff import BoxError, file_size, iter_boxes
+from alice.pipeline.extract.isobmff import MAX_TOP_LEVEL, BoxError, file_size, iter_boxes
 
 C2PA_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
 MAX_STORE = 64 * 1024 * 1024        # a manifest store beyond this is not one we parse
@@ -256,7 +256,7 @@ def _webp_store(f: BinaryIO) -> int | None:
 
 def _bmff_store(f: BinaryIO) -> int | None:
     end = file_size(f)
-    for box in iter_boxes(f, 0, end):
+    for box in iter_boxes(f, 0, end, MAX_TOP_LEVEL):
         if box.type == "uuid" and box.usertype == C2PA_UUID:
             return box.end - box.start
     return None

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
 MAX_BOXES = 4096          # children of one box; real files have tens
+MAX_TOP_LEVEL = 200_000   # fragmented MP4 has a moof+mdat pair per fragment at top level
 MAX_DEPTH = 8
 
 
@@ -33,10 +34,10 @@ class Box:
         return self.end - self.payload
 
 
-def iter_boxes(f: BinaryIO, start: int, end: int) -> Iterator[Box]:
+def iter_boxes(f: BinaryIO, start: int, end: int, limit: int = MAX_BOXES) -> Iterator[Box]:
     """Boxes laid end to end in f[start:end]. Raises BoxError at a damaged header."""
     offset = start
-    for _ in range(MAX_BOXES):
+    for _ in range(limit):
         if end - offset < 8:
             return
         f.seek(offset)
@@ -68,7 +69,7 @@ def iter_boxes(f: BinaryIO, start: int, end: int) -> Iterator[Box]:
         if truncated:
             return
         offset = box_end
-    raise BoxError(f"more than {MAX_BOXES} boxes in one container at offset {start}")
+    raise BoxError(f"more than {limit} boxes in one container at offset {start}")
 
 
 def find_child(f: BinaryIO, parent: Box, kind: str, skip: int = 0) -> Box | None:

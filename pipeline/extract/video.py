@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from alice.pipeline.extract.ffmpeg_tags import read_ffmpeg_tags
-from alice.pipeline.extract.isobmff import Box, BoxError, file_size, find_child, iter_boxes, read_payload
+from alice.pipeline.extract.isobmff import (MAX_TOP_LEVEL, Box, BoxError, file_size, find_child, iter_boxes,
+                                            read_payload)
 from alice.pipeline.metadata import Metadata
 
 BMFF_FORMATS = {"mp4", "mov", "m4v", "m4a", "3gp", "3g2"}
@@ -70,7 +71,7 @@ class _Walker:
 
     def walk(self) -> None:
         try:
-            for box in iter_boxes(self.f, 0, file_size(self.f)):
+            for box in iter_boxes(self.f, 0, file_size(self.f), MAX_TOP_LEVEL):
                 if box.type == "moov":
                     self._moov(box)
                 elif box.type == "uuid" and box.usertype == XMP_UUID:
