@@ -47,7 +47,7 @@ TRUST_CODES = {"signingCredential.untrusted", "signingCredential.expired", "sign
 _contexts: dict[bool, Any] = {}
 
 
-class _NotPresent(Exception):
+class _NoManifest(Exception):
     pass
 
 
@@ -73,7 +73,7 @@ def read_c2pa(path: Path, fmt: str) -> tuple[bool, dict | None, list[str]]:
         return False, None, [f"could not read file for C2PA: {exc.strerror or exc}"]
     except BoxError as exc:
         return False, None, [f"C2PA check stopped: damaged container ({exc})"]
-    except _NotPresent:
+    except _NoManifest:
         return True, None, ["C2PA data found, but the reader found no manifest in it"]
     except Exception as exc:   # the native reader's errors are not a stable hierarchy
         return True, None, [f"C2PA manifest present but unreadable: {_error_text(exc)}"]
@@ -105,7 +105,7 @@ def _read_verified_or_not(f: BinaryIO, mime: str, warnings: list[str]) -> dict:
     f.seek(0)
     try:
         return _read_store(f, mime, verify=True)
-    except _NotPresent:
+    except _NoManifest:
         raise
     except Exception as exc:   # the native reader's errors are not a stable hierarchy
         first_error = exc
@@ -126,7 +126,7 @@ def _read_store(f: BinaryIO, mime: str, verify: bool) -> dict:
             text = reader.json()
     except c2pa.C2paError as exc:
         if "ManifestNotFound" in type(exc).__name__ or "no JUMBF" in str(exc):
-            raise _NotPresent() from exc
+            raise _NoManifest() from exc
         raise
     store = json.loads(text)
     if not isinstance(store, dict):
