@@ -49,6 +49,7 @@ RATING_SCHEMA: dict[str, Any] = {
         "summary": {"type": ["string", "null"], "maxLength": 2000},
     },
 }
+_VALIDATOR = jsonschema.Draft202012Validator(RATING_SCHEMA)   # built once: validate() rebuilds per call
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
 
 
@@ -59,11 +60,10 @@ def parse_rating(provider: str, text: str) -> dict[str, Any]:
     candidate = _find_object(text)
     if candidate is None:
         raise ProviderMalformedResponse(provider, f"no JSON object in the model's answer: {text[:200]!r}")
-    try:
-        jsonschema.validate(candidate, RATING_SCHEMA)
-    except jsonschema.ValidationError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "rating"
-        raise ProviderMalformedResponse(provider, f"rating does not fit the schema at {where}: {exc.message[:200]}") from None
+    error = jsonschema.exceptions.best_match(_VALIDATOR.iter_errors(candidate))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "rating"
+        raise ProviderMalformedResponse(provider, f"rating does not fit the schema at {where}: {error.message[:200]}")
     if isinstance(candidate["score"], bool) or candidate["score"] != int(candidate["score"]):
         raise ProviderMalformedResponse(provider, f"score must be a whole number 0-100, got {candidate['score']!r}")
     return candidate
