@@ -3,6 +3,7 @@ base-class behaviours (retries, circuit, timeouts, redaction), exercised here
 through a real HTTP round trip."""
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
@@ -10,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import structlog
+from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
 from alice.providers.circuit import CircuitState
@@ -140,12 +141,29 @@ async def test_circuit_opens_refuses_then_half_open_probe_closes_it(fake: FakeFa
         assert info.value.retry_in_s == pytest.approx(30)
         assert fake.count("submit") == 3                    # refused without a request
         assert fal.health()["circuit"]["state"] == "open" and fal.health()["healthy"] is False
+        assert REGISTRY.get_sample_value("alice_provider_circuit_state", {"provider": "fal"}) == 2
 
         clock.advance(31)
         assert fal.breaker.state is CircuitState.HALF_OPEN
         await fal.submit(FLUX, {"prompt": "x"})             # the probe succeeds
         assert fal.breaker.state is CircuitState.CLOSED
         assert fal.breaker.snapshot().times_opened == 1
+        assert REGISTRY.get_sample_value("alice_provider_circuit_state", {"provider": "fal"}) == 0
+
+
+async def test_half_open_sends_one_probe_while_others_are_refused(fake: FakeFal) -> None:
+    clock = Clock()
+    fake.fail("submit", Fault(500), Fault(200, {"request_id": "probe"}, delay_s=0.2))
+    async with make(fake, clock=clock, max_retries=0, failure_threshold=1, cooldown_s=30) as fal:
+        with pytest.raises(ProviderTransientError):
+            await fal.submit(FLUX, {"prompt": "x"})
+        clock.advance(30)
+        outcomes = await asyncio.gather(*(fal.submit(FLUX, {"prompt": "x"}) for _ in range(5)),
+                                        return_exceptions=True)
+    refused = [o for o in outcomes if isinstance(o, ProviderUnavailable)]
+    assert len(refused) == 4 and "probe request" in str(refused[0])
+    assert [o.request_id for o in outcomes if not isinstance(o, Exception)] == ["probe"]
+    assert fake.count("submit") == 2
 
 
 async def test_failed_half_open_probe_reopens_the_circuit(fake: FakeFal) -> None:
