@@ -207,3 +207,8 @@ class ReadinessTracker:
     def _schedule(self, key: str, entry: _Entry, due: float) -> None:
         entry.due = due
         heapq.heappush(self._heap, (due, next(self._seq), key))
+        if len(self._heap) > 2 * len(self._entries) + 10_000:
+            # Files that vanished leave stale items until their due time; a burst of
+            # short-lived files must not grow the heap without bound.
+            self._heap = [(e.due, next(self._seq), k) for k, e in self._entries.items()]
+            heapq.heapify(self._heap)

@@ -107,3 +107,15 @@ def test_stop_expecting_close_switches_open_files_to_stability(tmp_path):
     t.stop_expecting_close(tmp_path, now=2)
     assert t.due(2) == []
     assert [r.path for r in t.due(3)] == [f]
+
+
+def test_heap_stays_bounded_under_churn(tmp_path):
+    f = tmp_path / "a.png"
+    _write(f, b"1")
+    t = ReadinessTracker(settle_s=1, open_quiet_s=300)
+    for i in range(30_000):
+        t.touched(f, tmp_path, now=i * 0.001, expect_close=True)
+        t.gone(f)
+    assert len(t._heap) <= 10_002
+    t.touched(f, tmp_path, now=100, expect_close=False)
+    assert [r.path for r in t.due(101)] == [f]
