@@ -35,7 +35,7 @@ DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType({
     "exposure": 0.45,
     "contrast": 0.15,
     "colourfulness": 0.06,
-    "compression": 0.35,
+    "compression": 0.40,
     "resolution": 0.12,
 })
 

@@ -100,8 +100,9 @@ def _measure(small: np.ndarray, original: tuple[int, int], grid: np.ndarray | No
     y = m.luma(small)
     sigma = m.noise_sigma(y)
     blur = m.blur_index(y, sigma)
-    expo = m.exposure_figures(y)
-    std = m.rms_contrast(y)
+    hist = m.histogram(y)
+    expo = m.exposure_figures(hist)
+    std = m.rms_contrast(hist)
     col = m.colourfulness(small)
     raw: dict[str, float] = {"blur": blur, "noise_sigma": sigma, "contrast_std": std, "colourfulness_m": col,
                              "megapixels": original[0] * original[1] / 1e6}
@@ -120,7 +121,7 @@ def _measure(small: np.ndarray, original: tuple[int, int], grid: np.ndarray | No
         raw["blockiness"] = ratio
         compression.append(m.compression_goodness(ratio))
     if jpeg_quality is not None:
-        raw["jpeg_quality"] = jpeg_quality
+        raw["jpeg_quality"] = float(jpeg_quality)
         compression.append(jpeg_quality_goodness(jpeg_quality))
     if compression:
         good["compression"] = min(compression)
@@ -144,12 +145,6 @@ def _result(small: np.ndarray, original: tuple[int, int], grid: np.ndarray | Non
 
 
 # --- arrays ----------------------------------------------------------------
-
-def _target(size: tuple[int, int], max_edge: int) -> tuple[int, int]:
-    w, h = size
-    s = min(1.0, max_edge / max(w, h))
-    return max(1, round(w * s)), max(1, round(h * s))
-
 
 def _grid_crop(rgb: np.ndarray, period: int) -> np.ndarray:
     """A centre crop of at most BLOCK_CROP px whose origin sits on the codec's block grid."""
@@ -194,12 +189,20 @@ def assess_array(rgb: np.ndarray, original_size: tuple[int, int] | None = None,
 
 
 def _downscale(rgb: np.ndarray, max_edge: int) -> np.ndarray:
+    """Reduce by the smallest whole factor that brings the long edge within max_edge.
+
+    A whole-factor box reduction is several times cheaper than resampling to an
+    exact size, and averaging k x k pixels treats every image alike.
+    """
     h, w = rgb.shape[:2]
-    tw, th = _target((w, h), max_edge)
-    if (tw, th) == (w, h):
+    k = _factor((w, h), max_edge)
+    if k == 1:
         return np.ascontiguousarray(rgb)
-    img = Image.fromarray(np.ascontiguousarray(rgb), "RGB")
-    return np.asarray(img.resize((tw, th), Image.Resampling.BILINEAR, reducing_gap=2.0))
+    return np.asarray(Image.fromarray(np.ascontiguousarray(rgb), "RGB").reduce(k))
+
+
+def _factor(size: tuple[int, int], max_edge: int) -> int:
+    return max(1, -(-max(size) // max_edge))
 
 
 # --- files -----------------------------------------------------------------
@@ -213,7 +216,7 @@ def jpeg_quality(quantization: dict[int, Any] | None) -> float | None:
         return None
     scale = 100.0 * table.sum() / _IJG_LUMA.sum()
     q = (200.0 - scale) / 2.0 if scale <= 100.0 else 5000.0 / scale
-    return round(min(100.0, max(1.0, q)), 1)
+    return round(float(min(100.0, max(1.0, q))), 1)
 
 
 def _pixels(img: Image.Image) -> np.ndarray:
@@ -247,7 +250,10 @@ def assess_image(path: Path, cfg: QualityConfig | None = None) -> TechnicalResul
                     raise AssessmentError(f"image is {original[0]}x{original[1]} px; "
                                           f"at least {m.MIN_SIDE} px a side is needed to judge it")
                 if fmt == "JPEG":
-                    img.draft("RGB", _target(original, cfg.max_edge))
+                    # draft() keeps the decoded size >= the request, so ask for
+                    # the final working size and let _downscale finish the job.
+                    k = _factor(original, cfg.max_edge)
+                    img.draft("RGB", (max(1, original[0] // k), max(1, original[1] // k)))
                 decoded = img.size
                 if decoded[0] * decoded[1] > cfg.max_pixels:
                     raise AssessmentError(
@@ -330,7 +336,8 @@ def assess_video(path: Path, cfg: QualityConfig | None = None) -> TechnicalResul
     duration, original = _probe(ffmpeg, path, cfg.video_timeout_s)
     if min(original) < m.MIN_SIDE:
         raise AssessmentError(f"{path.name}: video is {original[0]}x{original[1]} px, too small to judge")
-    size = _target(original, cfg.max_edge)
+    k = _factor(original, cfg.max_edge)
+    size = (max(1, original[0] // k), max(1, original[1] // k))
     n = cfg.video_frames if duration and duration > 0 else 1
     # Frame centres of n equal slices: never the first frame (often black or a
     # fade-in) nor the very end (seeking past the last frame yields nothing).
