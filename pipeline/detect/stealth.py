@@ -20,7 +20,7 @@ from alice.pipeline.detect.a1111_text import parse_a1111
 from alice.pipeline.generation import Detection
 from alice.pipeline.metadata import Metadata
 
-MAX_PIXELS = 40_000_000
+MAX_PIXELS = 16_000_000      # RGBA decode ~64 MB; stealth writers output far smaller images
 PAYLOAD_CAP = 8 * 1024 * 1024
 _FORMATS = {"png", "webp"}
 _MAGICS = {b"stealth_pnginfo": False, b"stealth_pngcomp": True}
@@ -57,20 +57,31 @@ def _decode(bits: np.ndarray, compressed: bool) -> str:
     return payload.decode("utf-8", "replace")
 
 
+def _magic(plane: np.ndarray) -> bytes:
+    return np.packbits(_bits_column_major(plane)[:_MAGIC_BITS]).tobytes()
+
+
 def read_stealth(image: Image.Image) -> tuple[str, str] | None:
-    """(magic, payload text) if the image carries stealth pnginfo."""
-    has_alpha = image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info)
-    rgb = np.asarray(image.convert("RGBA") if has_alpha else image.convert("RGB"))
-    height = rgb.shape[0]
-    columns = -(-(_MAGIC_BITS) // height) + 1
-    if has_alpha:
-        alpha = rgb[:, :, 3]
-        magic = np.packbits(_bits_column_major(alpha[:, :columns])[:_MAGIC_BITS]).tobytes()
+    """(magic, payload text) if the image carries stealth pnginfo.
+
+    The magic sits in the first column(s), so the full bit stream is only
+    assembled once a magic matched; a plain image costs one decode.
+    """
+    if image.mode not in ("RGBA", "LA", "RGB", "L"):
+        has_alpha = image.mode in ("PA", "La", "RGBa") or "transparency" in image.info
+        image = image.convert("RGBA" if has_alpha else "RGB")
+    width, height = image.size
+    columns = min(width, -(-_MAGIC_BITS // height) + 1)
+    if image.mode in ("RGBA", "LA"):
+        alpha = np.asarray(image.getchannel("A"))
+        magic = _magic(alpha[:, :columns])
         if magic in _MAGICS:
             return magic.decode(), _decode(_bits_column_major(alpha), _MAGICS[magic])
-    colour = rgb[:, :, :3]
-    magic = np.packbits(_bits_column_major(colour[:, :columns])[:_MAGIC_BITS]).tobytes()
+        del alpha
+    head = np.asarray(image.crop((0, 0, columns, height)).convert("RGB"))
+    magic = _magic(head)
     if magic in _RGB_MAGICS:
+        colour = np.asarray(image.convert("RGB"))
         return magic.decode(), _decode(_bits_column_major(colour), _RGB_MAGICS[magic])
     return None
 

@@ -1,0 +1,148 @@
+"""Property tests: mutated real files, random chunks and random records never crash and stay fast.
+
+"Never crash" is checked strictly: inspect_file catches everything at its
+boundary and reports "internal error ..." for bugs, so that phrase must not
+appear either.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from alice.pipeline.detect import detect
+from alice.pipeline.detect.comfy_graph import read_graph
+from alice.pipeline.extract.exif import parse_exif
+from alice.pipeline.generation import Detection
+from alice.pipeline.inspect import inspect_file
+from alice.pipeline.metadata import Metadata
+from tests import fixturegen as fg
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "files"
+FILES = sorted(p for p in CORPUS.glob("*") if p.is_file() and p.stat().st_size > 0) if CORPUS.exists() else []
+SECONDS_PER_FILE = 5.0
+# ALICE_FUZZ_EXAMPLES=3000 for a deeper run by hand; the default keeps CI under a minute.
+FUZZ = settings(max_examples=int(os.environ.get("ALICE_FUZZ_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+WORKDIR = Path(tempfile.mkdtemp(prefix="alice-fuzz-"))
+
+
+def _assert_sane(path: Path) -> None:
+    started = time.perf_counter()
+    info = inspect_file(path)
+    elapsed = time.perf_counter() - started
+    assert elapsed < SECONDS_PER_FILE, f"{elapsed:.1f}s for {path.stat().st_size} bytes"
+    data = info.to_json()
+    json.dumps(data)
+    json.dumps(info.raw)
+    assert "internal error" not in (data["error"] or ""), data["error"]
+    assert not [w for w in data["warnings"] if "internal error" in w or "failed:" in w], data["warnings"]
+    for key in ("seed", "steps", "width", "height"):
+        assert data["generation"][key] is None or isinstance(data["generation"][key], int)
+
+
+_mutation = st.tuples(st.sampled_from(["flip", "insert", "delete", "truncate", "zero"]),
+                      st.floats(0, 1), st.binary(min_size=1, max_size=16))
+
+
+def _mutate(data: bytes, mutations: list) -> bytes:
+    buffer = bytearray(data)
+    for op, where, blob in mutations:
+        at = int(where * max(len(buffer) - 1, 0))
+        if op == "flip" and buffer:
+            buffer[at] ^= blob[0] or 1
+        elif op == "insert":
+            buffer[at:at] = blob
+        elif op == "delete":
+            del buffer[at:at + len(blob) * 64]
+        elif op == "truncate":
+            del buffer[at:]
+        elif op == "zero":
+            buffer[at:at + len(blob)] = bytes(len(buffer[at:at + len(blob)]))
+    return bytes(buffer)
+
+
+@pytest.mark.skipif(not FILES, reason="shared corpus not present")
+@FUZZ
+@given(source=st.sampled_from(FILES or [Path("/dev/null")]), mutations=st.lists(_mutation, min_size=1, max_size=4))
+def test_mutated_corpus_files(source: Path, mutations: list) -> None:
+    path = WORKDIR / f"m{source.suffix}"
+    path.write_bytes(_mutate(source.read_bytes(), mutations))
+    _assert_sane(path)
+
+
+_CHUNK_KINDS = [b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"acTL", b"IHDR", b"caBX", b"IDAT", b"IEND", b"abcd"]
+_KEYS = ["parameters", "prompt", "workflow", "Comment", "Software", "invokeai_metadata", "sd-metadata", "Dream",
+         "generation_data", "parameters-json", "smproj", "fooocus_scheme", "XML:com.adobe.xmp", "Description"]
+
+
+@st.composite
+def _chunk(draw) -> tuple[bytes, bytes]:
+    kind = draw(st.sampled_from(_CHUNK_KINDS))
+    if kind in (b"tEXt", b"zTXt", b"iTXt") and draw(st.booleans()):
+        key = draw(st.sampled_from(_KEYS)).encode()
+        return kind, key + b"\x00" + draw(st.binary(max_size=200))
+    return kind, draw(st.binary(max_size=200))
+
+
+@FUZZ
+@given(before=st.lists(_chunk(), max_size=6), after=st.lists(_chunk(), max_size=4))
+def test_random_png_chunks(before: list, after: list) -> None:
+    path = WORKDIR / "r.png"
+    path.write_bytes(fg.make_png(before, after))
+    _assert_sane(path)
+
+
+@FUZZ
+@given(body=st.binary(max_size=400), big=st.booleans())
+def test_random_exif_never_raises(body: bytes, big: bool) -> None:
+    header = (b"MM\x00*" if big else b"II*\x00") + (b"\x00\x00\x00\x08" if big else b"\x08\x00\x00\x00")
+    warnings: list[str] = []
+    assert isinstance(parse_exif(b"Exif\x00\x00" + header + body, warnings), dict)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.sampled_from(["seed", "steps", "cfg", "prompt", "inputs", "class_type", "text", "model",
+                                       "sui_image_params", "Comment", "nodes", "image", "loras"]) | st.text(max_size=6),
+                      children, max_size=5),
+    max_leaves=25,
+)
+_link = st.lists(st.sampled_from(["1", "2", "3", "4"]) | st.integers(0, 4), min_size=2, max_size=2)
+_node = st.fixed_dictionaries({
+    "class_type": st.sampled_from(["KSampler", "SamplerCustomAdvanced", "CLIPTextEncode", "LoraLoader",
+                                   "CheckpointLoaderSimple", "EmptyLatentImage", "SaveImage", "X"]),
+    "inputs": st.dictionaries(st.sampled_from(["seed", "steps", "cfg", "model", "positive", "negative", "text",
+                                               "latent_image", "width", "height", "guider", "sigmas", "images",
+                                               "noise", "lora_name", "ckpt_name", "conditioning"]),
+                              _json | _link, max_size=8),
+})
+
+
+@FUZZ
+@given(graph=st.dictionaries(st.sampled_from(["1", "2", "3", "4"]), _node | _json, max_size=4))
+def test_random_comfy_graphs(graph: dict) -> None:
+    generation, _ = read_graph(graph, "png")
+    assert generation.seed is None or isinstance(generation.seed, (int, str, float))
+    detection = detect(Metadata(path=None, format="png", media="image", text={"prompt": json.dumps(graph)}))
+    assert isinstance(detection, Detection)
+
+
+@FUZZ
+@given(text=st.dictionaries(st.sampled_from(_KEYS), st.text(max_size=80) | _json.map(json.dumps), max_size=5),
+       comment=st.none() | st.text(max_size=80) | _json.map(json.dumps))
+def test_random_records_through_every_detector(text: dict, comment) -> None:
+    meta = Metadata(path=None, format="png", media="image", text=text,
+                    exif={"UserComment": comment} if comment else {})
+    detection = detect(meta)
+    json.dumps(detection.raw)
+    assert not [w for w in meta.warnings if "failed:" in w], meta.warnings
+    generation = detection.generation
+    assert generation.steps is None or isinstance(generation.steps, int)
+    assert generation.cfg is None or isinstance(generation.cfg, float)
