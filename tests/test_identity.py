@@ -326,3 +326,28 @@ def test_broken_video_is_unreadable(tmp_path, videos):
     assert data.rfind(b"moov") > len(data) // 2    # ffmpeg writes the index last without +faststart
     with pytest.raises(UnreadableMedia, match="ffmpeg"):
         ident(tmp_path, data[: len(data) // 2], "mp4", "video", name="cut")
+
+
+def restart_jpeg() -> bytes:
+    im = Image.effect_noise((256, 256), 60).convert("RGB")
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", restart_marker_blocks=1)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("block", [2, 3, 5, 64, 1 << 20])
+def test_restart_markers_are_followed_across_read_blocks(block):
+    data = restart_jpeg()
+    r = HashingReader(io.BytesIO(data), blake3.blake3(), block=block)
+    report = jpeg.walk(r, blake3.blake3())
+    assert report.ended and report.damage == []
+
+
+@pytest.mark.parametrize("block", [3, 1 << 20])
+def test_dropped_restart_interval_is_reported(block):
+    data = restart_jpeg()
+    first = data.index(b"\xff\xd3", data.index(b"\xff\xda"))
+    second = data.index(b"\xff\xd4", first)
+    cut = data[:first] + data[second:]          # RST3 and the interval after it are lost
+    report = jpeg.walk(HashingReader(io.BytesIO(cut), blake3.blake3(), block=block))
+    assert len(report.damage) == 1 and "RST4 where RST3 belongs" in report.damage[0]

@@ -14,6 +14,7 @@ overwritten). Such bytes stay part of the scan, so the walk reaches EOI.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from alice.pipeline.payload.reader import HashingReader, Sink, Truncated
@@ -113,46 +114,57 @@ def _next_marker(r: HashingReader, report: JpegReport) -> int | None:
             return m
 
 
+# A byte pair that ends the entropy-coded data or needs a look: 0xFF followed
+# by anything but a stuffed zero or a restart marker. Searched for in C, since
+# stuffed 0xFF00 pairs come every few hundred bytes.
+_STOP = re.compile(rb"\xff[^\x00\xd0-\xd7]")
+_RST = re.compile(rb"\xff[\xd0-\xd7]")
+
+
 def _scan(r: HashingReader, sink: Sink, report: JpegReport) -> int | None:
     """Feed entropy-coded data up to the next real marker and return its code (None at EOF).
 
     Stuffed 0xFF00 and RSTn belong to the scan; 0xFF fill bytes before a marker do not.
     """
     expected = 0
-    start = r.pos
+    start = r.pos          # first byte of buf not yet fed to sink
+    look = r.pos           # where the next search starts
     while True:
         buf = r.buf
-        i = buf.find(b"\xff", r.pos)
-        if i < 0 or i + 1 >= len(buf):
-            stop = len(buf) if i < 0 else i
+        # The last byte is held back: a 0xFF there needs the next block to be judged.
+        m = _STOP.search(buf, look, len(buf))
+        stop = m.start() if m else max(look, len(buf) - 1)
+        # A restart marker may end on the held-back last byte: look one past stop.
+        for rst in _RST.finditer(buf, look, stop if m else min(stop + 1, len(buf))):
+            code = buf[rst.start() + 1] - 0xD0
+            if code != expected:
+                _note(report, f"restart marker RST{code} where RST{expected} belongs at byte "
+                              f"{r.offset + rst.start() - r.pos}")
+            expected = (code + 1) % 8
+        if m is None:
             if stop > start:
                 sink.update(memoryview(buf)[start:stop])
             r.pos = stop
             if not r.more():
+                if r.pos < len(r.buf) and r.buf[r.pos] != 0xFF:
+                    sink.update(r.buf[r.pos:])
                 r.pos = len(r.buf)
                 return None
-            start = r.pos
+            start = look = r.pos
             continue
+        i = m.start()
         nxt = buf[i + 1]
-        if nxt == 0x00:
-            r.pos = i + 2
-        elif 0xD0 <= nxt <= 0xD7:
-            if nxt - 0xD0 != expected:
-                _note(report, f"restart marker RST{nxt - 0xD0} where RST{expected} belongs at byte {r.offset + i - r.pos}")
-            expected = (nxt - 0xD0 + 1) % 8
-            r.pos = i + 2
-        elif 0x02 <= nxt <= 0xBF:
+        if 0x01 <= nxt <= 0xBF:
             _note(report, f"reserved marker 0xFF{nxt:02X} inside scan data at byte {r.offset + i - r.pos}")
-            r.pos = i + 2
-        else:
-            if i > start:
-                sink.update(memoryview(buf)[start:i])
-            if nxt == 0xFF:
-                r.pos = i + 1   # a fill byte: drop it and look again
-                start = r.pos
-                continue
-            r.pos = i + 2
-            return nxt
+            look = i + 2
+            continue
+        if i > start:
+            sink.update(memoryview(buf)[start:i])
+        if nxt == 0xFF:
+            start = look = i + 1    # a fill byte: drop it and look again
+            continue
+        r.pos = i + 2
+        return nxt
 
 
 def _note(report: JpegReport, what: str) -> None:
