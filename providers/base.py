@@ -22,7 +22,7 @@ import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from . import metrics
-from .circuit import CircuitBreaker
+from .circuit import CircuitBreaker, CircuitState
 from .config import ProviderSettings
 from .errors import (
     ProviderAuthError,
@@ -77,6 +77,11 @@ class Provider:
             self.prices = PriceTable(self.name, dict(self.DEFAULT_PRICES)).with_overrides(settings.prices)
         except PricingError as exc:
             raise ProviderConfigError(self.name, str(exc)) from None
+        known = {m.id for m in self.MODELS}
+        self._models = self.MODELS + tuple(
+            ModelInfo(model_id, kind, "from config") for model_id, kind in settings.extra_models.items()
+            if model_id not in known
+        )
         self.breaker = CircuitBreaker(settings.failure_threshold, settings.cooldown_s, clock)
         self._budget_check = budget_check
         self._clock = clock
@@ -106,14 +111,18 @@ class Provider:
 
     @property
     def models(self) -> tuple[ModelInfo, ...]:
-        return self.MODELS
+        """Built-in models plus `providers.<name>.extra_models` from the config."""
+        return self._models
 
     def model(self, model_id: str) -> ModelInfo:
-        for m in self.MODELS:
+        for m in self._models:
             if m.id == model_id:
                 return m
-        known = ", ".join(m.id for m in self.MODELS)
-        raise ProviderRequestError(self.name, f"unknown model {model_id!r}; known models: {known}")
+        known = ", ".join(m.id for m in self._models)
+        raise ProviderRequestError(
+            self.name, f"unknown model {model_id!r}; known models: {known} "
+            f"(a newer one can be added under providers.{self.name}.extra_models)",
+        )
 
     def health(self) -> dict[str, Any]:
         state = self.breaker.state
@@ -122,7 +131,7 @@ class Provider:
             "key_configured": self.settings.has_key,
             "enabled": self.settings.enabled,
             "circuit": self.breaker.snapshot().to_dict(),
-            "healthy": self.settings.has_key and state.value != "open",
+            "healthy": self.settings.has_key and state is not CircuitState.OPEN,
         }
 
     # -- cost --------------------------------------------------------------

@@ -49,7 +49,8 @@ _INTS = {
     "max_response_bytes": 64 * 1024 * 1024,   # JSON answers (OpenAI b64 images are big)
     "max_download_bytes": 2 * 1024 * 1024 * 1024,
 }
-_OTHER = {"base_url", "api_key", "api_key_env", "prices", "enabled"}
+_OTHER = {"base_url", "api_key", "api_key_env", "prices", "enabled", "extra_models"}
+MODEL_KINDS = ("image", "video", "audio", "avatar_video", "vision")
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ class ProviderSettings:
     max_response_bytes: int = _INTS["max_response_bytes"]
     max_download_bytes: int = _INTS["max_download_bytes"]
     prices: Mapping[str, Any] = field(default_factory=dict)
+    # Model ids the code does not know yet (services ship new ones monthly): id -> kind.
+    extra_models: Mapping[str, str] = field(default_factory=dict)
     enabled: bool = True
 
     @property
@@ -110,13 +113,23 @@ class ProviderSettings:
         prices = data.get("prices", {})
         if not isinstance(prices, Mapping):
             raise ProviderConfigError(name, f"{where}.prices must be a mapping of model -> price")
+        extra = data.get("extra_models", {})
+        if not isinstance(extra, Mapping) or not all(
+                isinstance(k, str) and k and v in MODEL_KINDS for k, v in extra.items()):
+            raise ProviderConfigError(
+                name, f"{where}.extra_models must map model ids to one of {list(MODEL_KINDS)}")
+        missing = sorted(set(extra) - set(prices))
+        if missing:
+            raise ProviderConfigError(
+                name, f"{where}.extra_models {missing} need a price: add {where}.prices.<model> "
+                "like {unit: image, usd: 0.04}")
         enabled = data.get("enabled", True)
         if not isinstance(enabled, bool):
             raise ProviderConfigError(name, f"{where}.enabled must be true or false")
 
         return cls(
             name=name, base_url=base_url.rstrip("/"), api_key=_api_key(name, where, data, env),
-            prices=dict(prices), enabled=enabled, **values,
+            prices=dict(prices), extra_models=dict(extra), enabled=enabled, **values,
         )
 
 

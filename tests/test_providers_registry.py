@@ -54,3 +54,25 @@ def test_config_mistakes_are_reported() -> None:
         build_providers(["fal"], env={})
     with pytest.raises(ProviderConfigError, match="providers.bfl.prices.flux-dev"):
         build_providers({"bfl": {"prices": {"flux-dev": {"unit": "image"}}}}, env={})
+
+
+@pytest.mark.anyio
+async def test_new_models_can_be_added_from_config() -> None:
+    providers = build_providers(
+        {"anthropic": {"extra_models": {"claude-opus-9": "vision"},
+                       "prices": {"claude-opus-9": {"unit": "million_tokens", "usd": 15, "output_usd": 75}}}},
+        env={},
+    )
+    try:
+        claude = providers["anthropic"]
+        assert claude.model("claude-opus-9").kind == "vision"
+        assert claude.estimate("claude-opus-9", {"input_tokens": 1_000_000}).usd == 15
+        row = next(r for r in describe(providers) if r["name"] == "anthropic")
+        assert any(m["id"] == "claude-opus-9" for m in row["models"])
+    finally:
+        for p in providers.values():
+            await p.aclose()
+    with pytest.raises(ProviderConfigError, match="need a price"):
+        build_providers({"fal": {"extra_models": {"fal-ai/new": "image"}}}, env={})
+    with pytest.raises(ProviderConfigError, match="extra_models must map"):
+        build_providers({"fal": {"extra_models": {"fal-ai/new": "hologram"}}}, env={})
