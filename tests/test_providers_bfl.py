@@ -10,6 +10,7 @@ from structlog.testing import capture_logs
 
 from alice.providers.bfl import BflProvider
 from alice.providers.circuit import CircuitState
+from alice.providers.config import ProviderSettings
 from alice.providers.download import download
 from alice.providers.errors import (
     ProviderAuthError,
@@ -88,7 +89,6 @@ async def test_foreign_polling_host_does_not_get_the_key(fake: FakeBfl) -> None:
 
 
 async def test_regional_sibling_host_is_trusted() -> None:
-    from alice.providers.config import ProviderSettings
     settings = ProviderSettings.from_mapping("bfl", {"api_key": "k" * 20}, env={})
     bfl = BflProvider(settings)
     assert bfl._trusted("https://api.us1.bfl.ai/v1/get_result?id=1")
@@ -166,7 +166,6 @@ async def test_validation_error_carries_the_services_words(fake: FakeBfl) -> Non
 async def test_wrong_key_is_refused_and_masked(fake: FakeBfl, caplog, capsys) -> None:
     caplog.set_level(logging.DEBUG)
     wrong = "bfl-wrong-0000-SECRET"
-    from alice.providers.config import ProviderSettings
     settings = ProviderSettings.from_mapping("bfl", {"base_url": fake.url}, env={"BFL_API_KEY": wrong})
     with capture_logs() as events:
         async with BflProvider(settings, sleep=Sleeps()) as bfl:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from email.utils import format_datetime
 from types import SimpleNamespace
 
+import httpx
 import pytest
 
 from alice.providers.circuit import CircuitBreaker, CircuitState
@@ -16,8 +17,6 @@ from alice.providers.pricing import Price, PriceTable, PricingError, Unit
 from alice.providers.redaction import Redactor, Secret
 from alice.providers.retry import Backoff, TransientStatus, is_retryable, parse_retry_after
 from tests.fakes.harness import Clock
-
-import httpx
 
 
 # -- circuit breaker ---------------------------------------------------------

@@ -8,10 +8,9 @@ import pytest
 from PIL import Image
 
 from alice.providers.download import download
-from alice.providers.errors import DownloadError, ProviderRequestError
+from alice.providers.errors import DownloadError, ProviderMalformedResponse, ProviderRequestError
 from alice.providers.results import OutputFile
 from alice.providers.vision import MAX_EDGE, MAX_SEND_BYTES, parse_rating, prepare_image
-from alice.providers.errors import ProviderMalformedResponse
 from tests.fakes.fal import FakeFal
 from tests.fakes.server import png_bytes
 
