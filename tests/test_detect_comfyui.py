@@ -129,3 +129,19 @@ def test_video_node_comment_tag() -> None:
 def test_prompt_chunk_that_is_plain_text_is_not_comfyui() -> None:
     assert detect(_meta(text={"prompt": "a cat"})).tool is None
     assert detect(_meta(text={"prompt": "{not json"})).tool is None
+
+
+def test_real_mp4_with_video_node_comment(tmp_path) -> None:
+    """VideoHelperSuite-style: the graph travels in the container's comment tag."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    path = tmp_path / "comfy.mp4"
+    comment = json.dumps({"prompt": GRAPH, "workflow": WORKFLOW})
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i",
+                    "color=c=red:s=32x32:d=0.1", "-metadata", f"comment={comment}", "-c:v", "mpeg4", str(path)],
+                   check=True, timeout=60)
+    info = inspect_file(path)
+    assert (info.format, info.media, info.tool) == ("mp4", "video", "comfyui")
+    assert info.generation.prompt == "a red fox in snow" and info.generation.seed == 7
