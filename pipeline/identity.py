@@ -10,7 +10,8 @@ Rules, by sniffed format (the `payload` field names the one used):
   webp -> "webp:image"    see payload/webp.py
   gif  -> "gif:frames"    see payload/gif.py
   other video/audio -> "ffmpeg:streams": ffmpeg's streamhash muxer over the
-          encoded packets (stream copy, nothing decoded)
+          encoded packets of the video and audio streams (stream copy,
+          nothing decoded; cover art, subtitles and data tracks left out)
   anything else -> "file": the whole-file hash
 Image payloads are hashed in the same read as the whole file. Video needs a
 second read, since ffmpeg must seek in the container (an MP4's index may sit
@@ -117,7 +118,8 @@ def _streams(path: Path, timeout: float | None) -> Identity:
     size = path.stat().st_size
     if size == 0:
         raise UnreadableMedia("file is empty (0 bytes)")
-    run = run_ffmpeg(path, ["-map", "0:v?", "-map", "0:a?", "-c", "copy", "-f", "streamhash", "-hash", "sha256", "-"],
+    # 0:V is video without attached pictures: swapping an MP3's or M4A's cover art is a metadata edit.
+    run = run_ffmpeg(path, ["-map", "0:V?", "-map", "0:a?", "-c", "copy", "-f", "streamhash", "-hash", "sha256", "-"],
                      timeout if timeout is not None else timeout_for(size))
     lines = run.stdout.decode("ascii", "replace").splitlines()
     # "0,v,SHA256=..." per stream; the index is dropped and lines sorted so that

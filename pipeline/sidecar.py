@@ -68,7 +68,19 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
+def _other(dumper: yaml.SafeDumper, value: Any) -> yaml.Node:
+    # `raw` and `quality` promise JSON-safe values, but a numpy score or a
+    # tuple slipping through must not cost the file its sidecar.
+    if hasattr(value, "item") and callable(value.item):     # numpy scalars
+        return dumper.represent_data(value.item())
+    if isinstance(value, (tuple, set, frozenset)):
+        return dumper.represent_list(list(value))
+    return _str(dumper, str(value))    # str subclasses (StrEnum), Path, anything else: its text
+
+
 _Dumper.add_representer(str, _str)
+_Dumper.add_multi_representer(object, _other)
+_Dumper.add_representer(set, _other)    # a list, not YAML's !!set, so the catalog's JSON can hold it
 
 
 def dump(record: AssetRecord) -> str:

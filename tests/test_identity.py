@@ -351,3 +351,15 @@ def test_dropped_restart_interval_is_reported(block):
     cut = data[:first] + data[second:]          # RST3 and the interval after it are lost
     report = jpeg.walk(HashingReader(io.BytesIO(cut), blake3.blake3(), block=block))
     assert len(report.damage) == 1 and "RST4 where RST3 belongs" in report.damage[0]
+
+
+def test_audio_cover_art_is_metadata(tmp_path):
+    ff = [ffmpeg_exe(), "-v", "error", "-nostdin", "-y"]
+    plain, covered = tmp_path / "plain.mp3", tmp_path / "covered.mp3"
+    subprocess.run(ff + ["-f", "lavfi", "-i", "sine=duration=0.3", "-c:a", "libmp3lame", str(plain)], check=True)
+    subprocess.run(ff + ["-i", str(plain), "-f", "lavfi", "-i", "testsrc=size=16x16:duration=0.04", "-map", "0",
+                         "-map", "1", "-c:a", "copy", "-c:v", "mjpeg", "-disposition:v", "attached_pic",
+                         "-metadata", "title=with cover", str(covered)], check=True)
+    a, b = identify(plain, "mp3", "audio"), identify(covered, "mp3", "audio")
+    assert a.payload == "ffmpeg:streams"
+    assert a.content_id == b.content_id and a.file_hash != b.file_hash

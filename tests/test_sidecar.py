@@ -141,3 +141,11 @@ def test_non_utf8_file_names_survive_as_escapes():
     text = dump(r)
     text.encode("utf-8")
     assert load(text) == r
+
+
+def test_non_json_values_still_dump_as_their_plain_form():
+    np = pytest.importorskip("numpy")
+    r = record(quality={"score": np.float64(0.5), "n": np.int64(3), "pair": (1, 2), "tags": {"a"}, "p": Path("/x")})
+    got = load(dump(r)).quality
+    assert got == {"score": 0.5, "n": 3, "pair": [1, 2], "tags": ["a"], "p": "/x"}
+    assert type(got["score"]) is float and type(got["n"]) is int
