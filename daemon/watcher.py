@@ -72,6 +72,7 @@ class _Attachment:
     watch: ObservedWatch | None = None
     retry_at: float = 0.0
     inotify_refused: bool = False  # watch limit hit: stay on polling until restart
+    identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the folder being watched
 
 
 class _Forwarder(FileSystemEventHandler):
@@ -408,7 +409,8 @@ class InboxWatcher:
             try:
                 observer = self._inotify_observer()
                 watch = observer.schedule(_Forwarder(self, inbox, True), str(inbox), recursive=True)
-                self._set(inbox, _Attachment(MODE_INOTIFY, observer=observer, watch=watch))
+                self._set(inbox, _Attachment(MODE_INOTIFY, observer=observer, watch=watch,
+                                             identity=_identity(inbox)))
                 return
             except OSError as e:
                 note, refused = self._inotify_failure(inbox, e)
@@ -420,7 +422,8 @@ class InboxWatcher:
                                          retry_at=now + self._health_interval_s, inotify_refused=refused))
             log.error("cannot watch inbox, will retry", inbox=str(inbox), error=str(e))
             return
-        self._set(inbox, _Attachment(MODE_POLLING, note, observer, watch, inotify_refused=refused))
+        self._set(inbox, _Attachment(MODE_POLLING, note, observer, watch, inotify_refused=refused,
+                                     identity=_identity(inbox)))
         self._tracker.stop_expecting_close(inbox, now)
         log.info("watching inbox by polling", inbox=str(inbox), reason=note, interval_s=self._poll_interval_s)
 
@@ -461,9 +464,13 @@ class InboxWatcher:
                         log.info("inbox is watched again", inbox=str(inbox), mode=self._attachments[inbox].mode)
                         rescan = True
                 continue
-            if _watch_alive(att):
+            identity = _identity(inbox)
+            if _watch_alive(att) and identity == att.identity:
                 continue
-            why = "inbox folder disappeared" if not inbox.is_dir() else "watcher thread stopped"
+            # inotify follows the folder's inode: a renamed or replaced inbox folder
+            # would keep being watched at its old inode while the path goes unwatched.
+            why = ("inbox folder disappeared" if identity is None else
+                   "inbox folder was replaced" if identity != att.identity else "watcher thread stopped")
             log.error("inbox watcher stopped; re-attaching", inbox=str(inbox), reason=why)
             self._detach(inbox)
             if att.observer is not None and not att.observer.is_alive():
@@ -517,6 +524,14 @@ def _watch_alive(att: _Attachment) -> bool:
     if reader_alive is not None and not reader_alive():
         return False
     return any(e.watch == att.watch and e.is_alive() for e in list(observer.emitters))
+
+
+def _identity(folder: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def _stop_observer(observer: BaseObserver, timeout: float) -> None:

@@ -391,3 +391,14 @@ def test_ignored_under_judges_only_the_part_below_the_inbox():
     assert not ignored_under(inbox, inbox / "proj" / "a.png", default_ignore)
     assert ignored_under(inbox, inbox / ".trash" / "a.png", default_ignore)
     assert ignored_under(inbox, Path("/elsewhere/a.png"), default_ignore)
+
+
+def test_inbox_renamed_away_and_replaced_is_watched_at_its_path(dirs, run_watcher):
+    inbox, outside = dirs
+    got = Collector()
+    w = run_watcher([inbox], got)
+    os.rename(inbox, outside / "old-inbox")  # inotify would keep following the old folder
+    inbox.mkdir()
+    (inbox / "fresh.png").write_bytes(b"f")  # no periodic rescan: only a new watch can see it
+    got.wait_for(inbox / "fresh.png")
+    assert w.mode_by_inbox()[str(inbox)] == "inotify"
