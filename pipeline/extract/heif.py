@@ -118,17 +118,40 @@ def _parse_iloc(data: bytes, start: int, end: int, items: dict[int, _Item]) -> N
             raise HeifError("iloc box truncated")
 
 
-def _parse_iprp(data: bytes, start: int, end: int) -> tuple[list[tuple[int, int] | None], dict[int, list[int]]]:
-    """Property list (ispe sizes, None for other properties) and item -> property indices."""
-    properties: list[tuple[int, int] | None] = []
+def _property(kind: str, data: bytes, start: int, end: int) -> tuple[str, tuple] | None:
+    """The few item properties that decide the displayed size: ispe, clap (crop), irot."""
+    if kind == "ispe" and end - start >= 12:
+        return kind, struct.unpack_from(">II", data, start + 4)
+    if kind == "clap" and end - start >= 16:
+        width_n, width_d, height_n, height_d = struct.unpack_from(">IIII", data, start)
+        if width_d and height_d:
+            return kind, (width_n // width_d, height_n // height_d)
+    if kind == "irot" and end - start >= 1:
+        return kind, (data[start] & 0x3,)
+    return None
+
+
+def _displayed_size(props: list[tuple[str, tuple]]) -> tuple[int, int] | None:
+    sizes = [value for kind, value in props if kind == "ispe"]
+    if not sizes:
+        return None
+    width, height = sizes[0]
+    for kind, value in props:
+        if kind == "clap" and value[0] and value[1]:
+            width, height = value
+        elif kind == "irot" and value[0] in (1, 3):
+            width, height = height, width
+    return width, height
+
+
+def _parse_iprp(data: bytes, start: int, end: int) -> tuple[list[tuple[str, tuple] | None], dict[int, list[int]]]:
+    """Property list (None for properties we ignore) and item -> property indices (1-based)."""
+    properties: list[tuple[str, tuple] | None] = []
     associations: dict[int, list[int]] = {}
     for kind, box_start, box_end in _boxes(data, start, end):
         if kind == "ipco":
             for prop, prop_start, prop_end in _boxes(data, box_start, box_end):
-                if prop == "ispe" and prop_end - prop_start >= 12:
-                    properties.append(struct.unpack_from(">II", data, prop_start + 4))
-                else:
-                    properties.append(None)
+                properties.append(_property(prop, data, prop_start, prop_end))
         elif kind == "ipma":
             version, flags = data[box_start], int.from_bytes(data[box_start + 1:box_start + 4], "big")
             pos = box_start + 4
@@ -215,7 +238,7 @@ def read_heif(f: BinaryIO, size: int, meta: Metadata, budget: TextBudget) -> Non
         items: dict[int, _Item] = {}
         primary = None
         idat = b""
-        properties: list[tuple[int, int] | None] = []
+        properties: list[tuple[str, tuple] | None] = []
         associations: dict[int, list[int]] = {}
         for kind, start, end in _boxes(data, 4, len(data)):    # meta is a full box
             if kind == "pitm":
@@ -228,10 +251,13 @@ def read_heif(f: BinaryIO, size: int, meta: Metadata, budget: TextBudget) -> Non
                 idat = data[start:end]
             elif kind == "iprp":
                 properties, associations = _parse_iprp(data, start, end)
-        sizes = [properties[i - 1] for i in associations.get(primary, []) if 0 < i <= len(properties)]
-        sizes = [s for s in sizes if s] or [p for p in properties if p]
-        if sizes:
-            meta.width, meta.height = max(sizes, key=lambda s: s[0] * s[1])
+        primary_props = [properties[i - 1] for i in associations.get(primary, []) if 0 < i <= len(properties)]
+        shown = _displayed_size([p for p in primary_props if p])
+        if shown is None:      # no usable association: the largest image in the file
+            sizes = [p[1] for p in properties if p and p[0] == "ispe"]
+            shown = max(sizes, key=lambda s: s[0] * s[1]) if sizes else None
+        if shown:
+            meta.width, meta.height = shown
         for item in items.values():
             if item.kind == "Exif" and not meta.exif:
                 blob = _item_bytes(f, size, item, idat, budget.grant(1 << 24))
