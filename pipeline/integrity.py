@@ -95,7 +95,8 @@ def _check_image(path: Path, fmt: str) -> None:
         except MemoryError:
             raise UnreadableMedia(f"the {fmt.upper()} image needs more memory to decode than is available") from None
         except Exception as exc:  # decoders raise OSError, SyntaxError, ValueError, struct.error... on bad data
-            raise UnreadableMedia(f"cannot decode the {fmt.upper()} image: {_describe(exc)}") from None
+            raise UnreadableMedia(
+                f"cannot decode the {fmt.upper()} image (damaged or unsupported data): {_describe(exc)}") from None
 
 
 def _decode(im: Image.Image, fmt: str) -> None:
