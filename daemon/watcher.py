@@ -473,7 +473,7 @@ class InboxWatcher:
                    "inbox folder was replaced" if identity != att.identity else "watcher thread stopped")
             log.error("inbox watcher stopped; re-attaching", inbox=str(inbox), reason=why)
             self._detach(inbox)
-            if att.observer is not None and not att.observer.is_alive():
+            if att.observer is not None and _observer_broken(att.observer):
                 self._drop_observer(att.observer)
             self._attach(inbox, now)
             rescan = True
@@ -489,6 +489,8 @@ class InboxWatcher:
                 log.debug("unschedule failed", inbox=str(inbox), error=repr(e))
 
     def _drop_observer(self, observer: BaseObserver) -> None:
+        if observer is not self._inotify and observer is not self._polling:
+            return  # already replaced
         _stop_observer(observer, 5.0)
         if observer is self._inotify:
             self._inotify = None
@@ -516,12 +518,16 @@ class InboxWatcher:
             self._attachments[inbox] = att
 
 
+def _observer_broken(observer: BaseObserver) -> bool:
+    if not observer.is_alive():
+        return True
+    reader_alive = getattr(observer, "reader_alive", None)  # the inotify fd reader thread
+    return reader_alive is not None and not reader_alive()
+
+
 def _watch_alive(att: _Attachment) -> bool:
     observer = att.observer
-    if observer is None or not observer.is_alive():
-        return False
-    reader_alive = getattr(observer, "reader_alive", None)
-    if reader_alive is not None and not reader_alive():
+    if observer is None or _observer_broken(observer):
         return False
     return any(e.watch == att.watch and e.is_alive() for e in list(observer.emitters))
 

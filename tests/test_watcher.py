@@ -402,3 +402,35 @@ def test_inbox_renamed_away_and_replaced_is_watched_at_its_path(dirs, run_watche
     (inbox / "fresh.png").write_bytes(b"f")  # no periodic rescan: only a new watch can see it
     got.wait_for(inbox / "fresh.png")
     assert w.mode_by_inbox()[str(inbox)] == "inotify"
+
+
+def _only_emitter(w: InboxWatcher):
+    [emitter] = list(w._inotify.emitters)
+    return emitter
+
+
+def test_dead_emitter_thread_is_replaced_and_reconciled(dirs, run_watcher):
+    inbox, _ = dirs
+    got = Collector()
+    w = run_watcher([inbox], got)
+    dead = _only_emitter(w)
+    dead.stop()  # as if it had crashed
+    dead.join(5)
+    (inbox / "during.png").write_bytes(b"d")  # arrives while nothing watches
+    got.wait_for(inbox / "during.png")
+    wait_until(lambda: _only_emitter(w) is not dead and _only_emitter(w).is_alive(), what="new emitter")
+    (inbox / "after.png").write_bytes(b"a")
+    got.wait_for(inbox / "after.png")
+
+
+def test_dead_inotify_reader_gets_a_new_observer(dirs, run_watcher):
+    inbox, _ = dirs
+    got = Collector()
+    w = run_watcher([inbox], got)
+    old = w._inotify
+    old._inotify_fd.stop()  # the reader thread closes the inotify fd and exits
+    old._inotify_fd.join(5)
+    wait_until(lambda: w._inotify is not None and w._inotify is not old, what="replacement observer")
+    assert w.mode_by_inbox()[str(inbox)] == "inotify"
+    (inbox / "r.png").write_bytes(b"r")
+    got.wait_for(inbox / "r.png")
