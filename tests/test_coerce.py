@@ -58,3 +58,12 @@ def test_json_safe_caps_and_converts() -> None:
     json.dumps(value)   # must not raise
     assert value["nan"] is None and value["set"] == [1]
     assert len(value["long"]) < 300_000
+
+
+def test_nul_and_lone_surrogates_are_scrubbed() -> None:
+    raw = json.loads('{"a\\u0000b": "x\\ud800y", "n": ["\\u0000"]}')
+    clean = json_safe(raw)
+    json.dumps(clean).encode("utf-8")
+    assert set(clean) == {"ab", "n"} and clean["n"] == [""]
+    for text in (clean["ab"], to_str("p\ud800q")):
+        text.encode("utf-8")          # must not raise

@@ -38,8 +38,8 @@ def _assert_sane(path: Path) -> None:
     elapsed = time.perf_counter() - started
     assert elapsed < SECONDS_PER_FILE, f"{elapsed:.1f}s for {path.stat().st_size} bytes"
     data = info.to_json()
-    json.dumps(data)
-    json.dumps(info.raw)
+    json.dumps(data, ensure_ascii=False).encode("utf-8")      # what the catalog and sidecar will need
+    json.dumps(info.raw, ensure_ascii=False).encode("utf-8")
     assert "internal error" not in (data["error"] or ""), data["error"]
     assert not [w for w in data["warnings"] if "internal error" in w or "failed:" in w], data["warnings"]
     for key in ("seed", "steps", "width", "height"):
@@ -141,7 +141,7 @@ def test_random_records_through_every_detector(text: dict, comment) -> None:
     meta = Metadata(path=None, format="png", media="image", text=text,
                     exif={"UserComment": comment} if comment else {})
     detection = detect(meta)
-    json.dumps(detection.raw)
+    json.dumps(detection.raw, ensure_ascii=False).encode("utf-8")
     assert not [w for w in meta.warnings if "failed:" in w], meta.warnings
     generation = detection.generation
     assert generation.steps is None or isinstance(generation.steps, int)

@@ -97,10 +97,20 @@ def to_str(value: Any, cap: int = STR_CAP) -> str | None:
         value = str(value)
     if not isinstance(value, str):
         return None
-    value = value.replace("\x00", "").strip()
+    value = _scrub(value).strip()
     if not value:
         return None
     return value[:cap]
+
+
+def _scrub(text: str) -> str:
+    """Drop what PostgreSQL text/JSONB and YAML reject: NUL and lone surrogates (from JSON "\\ud800")."""
+    text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 def to_size(value: Any) -> tuple[int | None, int | None]:
@@ -182,7 +192,7 @@ def json_safe(value: Any, cap: int = RAW_STR_CAP, _depth: int = 0) -> Any:
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     if isinstance(value, str):
-        value = value.replace("\x00", "")
+        value = _scrub(value)
         return value if len(value) <= cap else value[:cap] + "…(cut)"
     if isinstance(value, dict):
         out = {}
@@ -190,7 +200,7 @@ def json_safe(value: Any, cap: int = RAW_STR_CAP, _depth: int = 0) -> Any:
             if index >= RAW_ITEMS:
                 out["…"] = f"{len(value) - RAW_ITEMS} more entries cut"
                 break
-            out[str(key)[:256]] = json_safe(item, cap, _depth + 1)
+            out[_scrub(str(key))[:256]] = json_safe(item, cap, _depth + 1)
         return out
     if isinstance(value, (list, tuple, set)):
         items = list(value)

@@ -10,6 +10,7 @@ runs last, only on lossless formats, and only below MAX_PIXELS.
 from __future__ import annotations
 
 import json
+import warnings
 import zlib
 
 import numpy as np
@@ -94,7 +95,9 @@ def detect(meta: Metadata) -> Detection | None:
             meta.warnings.append(f"stealth pnginfo not checked: {meta.width}x{meta.height} is above {MAX_PIXELS} px")
         return None
     try:
-        with Image.open(meta.path) as image:
+        # Pillow warns (broken APNG, large images) on files we already judged; keep logs clean.
+        with warnings.catch_warnings(), Image.open(meta.path) as image:
+            warnings.simplefilter("ignore")
             if image.size != (meta.width, meta.height) or getattr(image, "n_frames", 1) > 1:
                 return None
             found = read_stealth(image)
