@@ -1,9 +1,7 @@
-"""The event log: append-only, NOTIFY on commit, followed live."""
+"""The event log: append-only, read back in order, NOTIFY on commit."""
 from __future__ import annotations
 
 import json
-import threading
-import time
 
 import psycopg
 import pytest
@@ -11,7 +9,6 @@ from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
 
 from alice.daemon.catalog.engine import Catalog
-from alice.daemon.catalog.follow import follow_events
 from alice.daemon.catalog.store import EVENTS_CHANNEL, append_event, events_since, last_event_id
 
 
@@ -51,30 +48,3 @@ def test_notify_reaches_a_listener_on_commit_only(catalog: Catalog, db_url: str)
         got = list(listener.notifies(timeout=5, stop_after=1))
     assert len(got) == 1 and got[0].channel == EVENTS_CHANNEL
     assert json.loads(got[0].payload) == {"id": event_id, "kind": "duplicate"}
-
-
-def test_follow_yields_backlog_then_live_events(catalog: Catalog) -> None:
-    with catalog.session() as s:
-        old = append_event(s, "discovered", None, "/in/old.png", {})
-        append_event(s, "organized", None, "/org/old.png", {})
-    seen: list[str] = []
-    stop = threading.Event()
-
-    def consume() -> None:
-        for event in follow_events(catalog, after_id=old, poll_s=0.2, should_stop=stop.is_set):
-            seen.append(event.path)
-            if len(seen) == 3:
-                stop.set()
-
-    t = threading.Thread(target=consume)
-    t.start()
-    deadline = time.monotonic() + 10
-    while not seen and time.monotonic() < deadline:
-        time.sleep(0.05)
-    for name in ("live1", "live2"):
-        with catalog.session() as s:
-            append_event(s, "organized", None, f"/org/{name}.png", {})
-    t.join(15)
-    stop.set()
-    assert not t.is_alive()
-    assert seen == ["/org/old.png", "/org/live1.png", "/org/live2.png"]

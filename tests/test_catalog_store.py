@@ -13,11 +13,15 @@ from alice.daemon.catalog.store import (
     add_location,
     add_tags,
     asset_by_content_id,
+    asset_by_id,
     counts,
+    filed_copy,
     location_of,
     mark_location_gone,
     organized_paths,
+    present_paths,
     record_asset,
+    record_quarantined,
 )
 from alice.pipeline.generation import Generation
 from alice.pipeline.record import AssetRecord
@@ -46,7 +50,7 @@ def test_record_asset_creates_once_then_finds_the_same_row(catalog: Catalog) -> 
         row = asset_by_content_id(s, "b3:aa")
     assert first[1] is True and again == (first[0], False)
     assert row is not None and row.id == first[0]
-    assert (row.project, row.tool, row.media, row.width, row.created_at) == ("moon", "comfyui", "image", 512, WHEN)
+    assert (row.project_name, row.tool, row.media, row.width, row.created_at) == ("moon", "comfyui", "image", 512, WHEN)
     assert row.file_hash == "b3:f-b3:aa"          # the first copy defines the asset
 
 
@@ -139,7 +143,7 @@ def test_locations_are_idempotent_on_path_and_keep_history(catalog: Catalog) -> 
 def test_unknown_location_role_is_rejected(catalog: Catalog) -> None:
     with catalog.session() as s:
         aid, _ = record_asset(s, rec())
-        with pytest.raises(ValueError, match="organized, source, quarantine"):
+        with pytest.raises(ValueError, match="organized, source, quarantine, quarantine-source"):
             add_location(s, aid, "/x.png", "b3:f", "trash")
 
 
@@ -177,3 +181,41 @@ def test_counts_summarise_the_catalog(catalog: Catalog) -> None:
         c = counts(s)
     assert c == {"assets": 2, "by_tool": {"comfyui": 1, "unknown": 1}, "by_project": {"moon": 1, "sun": 1},
                  "by_media": {"image": 1, "video": 1}, "locations": 2, "quarantined": 1}
+
+
+def test_source_locations_remember_size_and_mtime(catalog: Catalog) -> None:
+    with catalog.session() as s:
+        aid, _ = record_asset(s, rec())
+        add_location(s, aid, "/in/a.png", "b3:f", "source", size=1234, mtime_ns=1_700_000_000_123_456_789)
+        loc = location_of(s, "/in/a.png")
+        assert loc is not None and (loc.size, loc.mtime_ns) == (1234, 1_700_000_000_123_456_789)
+        add_location(s, aid, "/in/a.png", "b3:f", "source", size=99, mtime_ns=5)     # rewritten in place
+        assert (location_of(s, "/in/a.png").size, location_of(s, "/in/a.png").mtime_ns) == (99, 5)
+
+
+def test_filed_copy_prefers_the_present_organized_copy(catalog: Catalog) -> None:
+    with catalog.session() as s:
+        aid, _ = record_asset(s, rec())
+        assert filed_copy(s, aid) is None
+        add_location(s, aid, "/in/a.png", "b3:f", "source")
+        assert filed_copy(s, aid) is None                       # a source is not a filed copy
+        add_location(s, aid, "/q/a.png", "b3:f", "quarantine")
+        add_location(s, aid, "/org/a.png", "b3:f", "organized")
+        assert filed_copy(s, aid).path == "/org/a.png"
+        mark_location_gone(s, "/org/a.png")
+        assert filed_copy(s, aid).path == "/q/a.png"
+
+
+def test_quarantined_files_are_one_asset_per_file_hash(catalog: Catalog) -> None:
+    with catalog.session() as s:
+        first = record_quarantined(s, "b3:broken", 10, None, None, "moon", "truncated PNG")
+        assert record_quarantined(s, "b3:broken", 10, "png", "image", "moon", "again") == first
+        add_location(s, first, "/q/broken.png", "b3:broken", "quarantine")
+        add_location(s, first, "/in/broken.png", "b3:broken", "quarantine-source", size=10, mtime_ns=1)
+        row = asset_by_id(s, first)
+        assert row is not None and (row.tool, row.ai, row.format, row.project_name) == (None, False, "unknown", "moon")
+        assert asset_by_id(s, first + 1000) is None
+        assert present_paths(s) == ["/q/broken.png", "/in/broken.png"]
+        mark_location_gone(s, "/in/broken.png")
+        assert present_paths(s) == ["/q/broken.png"]
+        assert counts(s)["quarantined"] == 1

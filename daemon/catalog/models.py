@@ -17,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
     DateTime,
     Double,
     ForeignKey,
@@ -29,7 +30,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -42,7 +43,8 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-LOCATION_ROLES = ("organized", "source", "quarantine")
+# organized / quarantine: the copy alice filed; source / quarantine-source: where it was found.
+LOCATION_ROLES = ("organized", "source", "quarantine", "quarantine-source")
 JOB_STATES = ("queued", "running", "done", "failed")
 
 
@@ -90,6 +92,11 @@ class Asset(Base):
         CheckConstraint("user_stars BETWEEN 1 AND 5", name="user_stars_range"),
         Index("ix_assets_search", "search", postgresql_using="gin"),
         Index("ix_assets_created_at_id", "created_at", "id"),
+        # Search (daemon/catalog/search.py): "filter by x, newest first" with keyset paging, no sort step.
+        Index("ix_assets_rating_created_at_id", "rating", "created_at", "id"),
+        Index("ix_assets_tool_created_at_id", "tool", "created_at", "id"),
+        Index("ix_assets_project_id_created_at_id", "project_id", "created_at", "id"),
+        Index("ix_assets_phash_bands", "phash_bands", postgresql_using="gin"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -115,6 +122,12 @@ class Asset(Base):
     # Prompts, tags and file names in one vector, rebuilt by store.refresh_search
     # whenever one of them changes; they live in three tables, so no generated column can.
     search: Mapped[str | None] = mapped_column(TSVECTOR)
+    # What a person sees: user_stars, else stars, else 0 (unrated); generated so no writer can forget it.
+    rating: Mapped[int] = mapped_column(SmallInteger, Computed("coalesce(user_stars, stars, 0)", persisted=True),
+                                        nullable=False)
+    # 64-bit perceptual hash (pipeline/perceptual.py) and its tagged 16-bit quarters (daemon/catalog/similar.py).
+    phash: Mapped[int | None] = mapped_column(BigInteger)
+    phash_bands: Mapped[list[int] | None] = mapped_column(ARRAY(Integer))
 
 
 class Generation(Base):
@@ -160,7 +173,7 @@ class Location(Base):
 
     __tablename__ = "locations"
     __table_args__ = (
-        CheckConstraint("role IN ('organized', 'source', 'quarantine')", name="role_known"),
+        CheckConstraint("role IN ('organized', 'source', 'quarantine', 'quarantine-source')", name="role_known"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -169,6 +182,9 @@ class Location(Base):
     file_hash: Mapped[str] = mapped_column(Text, nullable=False)
     role: Mapped[str] = mapped_column(Text, nullable=False)
     present: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    # Of the file when recorded: a source with the same size and mtime need not be read again.
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int | None] = mapped_column(BigInteger)
     first_seen: Mapped[datetime] = _now()
     last_seen: Mapped[datetime] = _now()
     gone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

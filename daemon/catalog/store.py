@@ -50,7 +50,7 @@ class AssetRow:
     media: str
     tool: str | None
     ai: bool
-    project: str
+    project_name: str
     width: int | None
     height: int | None
     created_at: datetime
@@ -66,6 +66,8 @@ class LocationRow:
     file_hash: str
     role: str
     present: bool
+    size: int | None
+    mtime_ns: int | None
     first_seen: datetime
     last_seen: datetime
     gone_at: datetime | None
@@ -199,17 +201,39 @@ def _upsert_generation(s: Session, asset_id: int, rec: AssetRecord) -> None:
     s.execute(stmt.on_conflict_do_update(index_elements=[Generation.asset_id], set_=fill))
 
 
-def asset_by_content_id(s: Session, cid: str) -> AssetRow | None:
-    row = s.execute(
-        select(Asset, Project.name).join(Project, Project.id == Asset.project_id)
-        .where(Asset.content_id == cid)
-    ).first()
+def _asset_row(s: Session, where: Any) -> AssetRow | None:
+    row = s.execute(select(Asset, Project.name).join(Project, Project.id == Asset.project_id).where(where)).first()
     if row is None:
         return None
     a, project = row
     return AssetRow(id=a.id, content_id=a.content_id, file_hash=a.file_hash, size=a.size, format=a.format,
-                    media=a.media, tool=a.tool, ai=a.ai, project=project, width=a.width, height=a.height,
+                    media=a.media, tool=a.tool, ai=a.ai, project_name=project, width=a.width, height=a.height,
                     created_at=a.created_at, stars=a.stars, user_stars=a.user_stars)
+
+
+def asset_by_content_id(s: Session, cid: str) -> AssetRow | None:
+    return _asset_row(s, Asset.content_id == cid)
+
+
+def asset_by_id(s: Session, asset_id: int) -> AssetRow | None:
+    return _asset_row(s, Asset.id == asset_id)
+
+
+def record_quarantined(s: Session, file_hash: str, size: int, format: str | None, media: str | None,
+                       project: str, reason: str) -> int:
+    """Record a file alice could not read as an asset keyed by its whole-file hash; return its id.
+
+    Unreadable files have no payload hash, so the file hash stands in as
+    content id: the same broken file dropped twice is still one asset.
+    """
+    values = dict(content_id=file_hash, file_hash=file_hash, size=size, format=clean_text(format) or "unknown",
+                  media=clean_text(media) or "other", tool=None, ai=False, project_id=project_id(s, project),
+                  created_at=func.now(), warnings=clean_json([reason]))
+    asset_id = s.execute(insert(Asset).values(**values).on_conflict_do_nothing(index_elements=[Asset.content_id])
+                         .returning(Asset.id)).scalar_one_or_none()
+    if asset_id is None:
+        asset_id = s.execute(select(Asset.id).where(Asset.content_id == file_hash)).scalar_one()
+    return asset_id
 
 
 def add_tags(s: Session, asset_id: int, tags: list[str], source: str = "user") -> None:
@@ -249,19 +273,23 @@ def refresh_search(s: Session, asset_id: int) -> None:
 
 # -- locations --
 
-def add_location(s: Session, asset_id: int, path: str, file_hash: str, role: str) -> int:
+def add_location(s: Session, asset_id: int, path: str, file_hash: str, role: str, *,
+                 size: int | None = None, mtime_ns: int | None = None) -> int:
     """Record that `path` holds this asset (idempotent on path); return the location id.
 
     A path seen again is marked present again; if it now holds other content
-    (a file replaced in place), the row follows the new content.
+    (a file replaced in place), the row follows the new content. `size` and
+    `mtime_ns` (of a source) let a later run skip a file that has not changed.
     """
     if role not in LOCATION_ROLES:
         raise ValueError(f"location role must be one of {', '.join(LOCATION_ROLES)}, not {role!r}")
     path = clean_text(path)
-    stmt = insert(Location).values(asset_id=asset_id, path=path, file_hash=file_hash, role=role)
+    stmt = insert(Location).values(asset_id=asset_id, path=path, file_hash=file_hash, role=role,
+                                   size=size, mtime_ns=mtime_ns)
+    ex = stmt.excluded
     stmt = stmt.on_conflict_do_update(
         index_elements=[Location.path],
-        set_=dict(asset_id=stmt.excluded.asset_id, file_hash=stmt.excluded.file_hash, role=stmt.excluded.role,
+        set_=dict(asset_id=ex.asset_id, file_hash=ex.file_hash, role=ex.role, size=ex.size, mtime_ns=ex.mtime_ns,
                   present=True, gone_at=None, last_seen=func.now()),
     )
     location_id = s.execute(stmt.returning(Location.id)).scalar_one()
@@ -269,13 +297,25 @@ def add_location(s: Session, asset_id: int, path: str, file_hash: str, role: str
     return location_id
 
 
-def location_of(s: Session, path: str) -> LocationRow | None:
-    loc = s.execute(select(Location).where(Location.path == clean_text(path))).scalar_one_or_none()
+def _location_row(loc: Location | None) -> LocationRow | None:
     if loc is None:
         return None
     return LocationRow(id=loc.id, asset_id=loc.asset_id, path=loc.path, file_hash=loc.file_hash, role=loc.role,
-                       present=loc.present, first_seen=loc.first_seen, last_seen=loc.last_seen,
-                       gone_at=loc.gone_at)
+                       present=loc.present, size=loc.size, mtime_ns=loc.mtime_ns, first_seen=loc.first_seen,
+                       last_seen=loc.last_seen, gone_at=loc.gone_at)
+
+
+def location_of(s: Session, path: str) -> LocationRow | None:
+    return _location_row(s.execute(select(Location).where(Location.path == clean_text(path))).scalar_one_or_none())
+
+
+def filed_copy(s: Session, asset_id: int) -> LocationRow | None:
+    """The copy alice filed for this asset (organized, else quarantine) that is still present."""
+    return _location_row(s.execute(
+        select(Location).where(Location.asset_id == asset_id, Location.present.is_(True),
+                               Location.role.in_(("organized", "quarantine")))
+        .order_by((Location.role == "organized").desc(), Location.id.desc()).limit(1)
+    ).scalar_one_or_none())
 
 
 def mark_location_gone(s: Session, path: str) -> bool:
@@ -283,6 +323,11 @@ def mark_location_gone(s: Session, path: str) -> bool:
     result = s.execute(update(Location).where(Location.path == clean_text(path), Location.present.is_(True))
                        .values(present=False, gone_at=func.now()))
     return result.rowcount > 0
+
+
+def present_paths(s: Session) -> list[str]:
+    """Every path, of any role, the catalog believes holds a file (for the startup check)."""
+    return list(s.execute(select(Location.path).where(Location.present.is_(True)).order_by(Location.id)).scalars())
 
 
 def organized_paths(s: Session) -> set[str]:
