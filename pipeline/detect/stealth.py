@@ -96,11 +96,12 @@ def detect(meta: Metadata) -> Detection | None:
         return None
     try:
         # Pillow warns (broken APNG, large images) on files we already judged; keep logs clean.
-        with warnings.catch_warnings(), Image.open(meta.path) as image:
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if image.size != (meta.width, meta.height) or getattr(image, "n_frames", 1) > 1:
-                return None
-            found = read_stealth(image)
+            with Image.open(meta.path) as image:
+                if image.size != (meta.width, meta.height) or getattr(image, "n_frames", 1) > 1:
+                    return None
+                found = read_stealth(image)
     except StealthError as exc:
         meta.warnings.append(str(exc))
         return None
