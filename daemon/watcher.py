@@ -136,6 +136,11 @@ class InboxWatcher:
                  rescan_s: float, ignore: IgnoreRule = default_ignore, *, force_polling: bool = False,
                  open_quiet_s: float = 300.0, poll_interval_s: float | None = None,
                  health_interval_s: float = 2.0, max_queued_events: int = 100_000) -> None:
+        for name, value in (("settle_s", settle_s), ("rescan_s", rescan_s), ("open_quiet_s", open_quiet_s)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise WatcherError(f"{name} must be a number of seconds, got {value!r}")
+        if not callable(on_ready):
+            raise WatcherError(f"on_ready must be callable(path, inbox), got {on_ready!r}")
         if settle_s < 0 or rescan_s < 0:
             raise WatcherError(f"settle_s and rescan_s must be >= 0 (got {settle_s}, {rescan_s}); "
                                f"use rescan_s=0 to disable the periodic rescan")
@@ -568,6 +573,8 @@ def _read_sysctl(name: str) -> str:
 def _distinct_inboxes(inboxes: list[Path]) -> list[Path]:
     out: list[Path] = []
     for raw in inboxes:
+        if not isinstance(raw, (str, os.PathLike)):
+            raise WatcherError(f"inboxes must be folder paths, got {raw!r}")
         p = Path(os.path.abspath(raw))
         if p in out:
             continue

@@ -289,9 +289,24 @@ def test_missing_inbox_at_start_is_an_error_mode_not_a_crash(tmp_path, run_watch
     assert w.healthy()
 
 
-def test_nested_inboxes_are_rejected(tmp_path):
-    with pytest.raises(WatcherError, match="nested"):
-        InboxWatcher([tmp_path, tmp_path / "sub"], Collector(), settle_s=1, rescan_s=0)
+def test_inbox_that_is_a_file_is_an_error_mode(tmp_path, run_watcher):
+    f = tmp_path / "inbox"
+    f.write_bytes(b"not a folder")
+    w = run_watcher([f], Collector())
+    assert w.mode_by_inbox()[str(f)] == "error: inbox is not a folder"
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"inboxes": ["/a", "/a/sub"]}, "nested"),
+    ({"inboxes": [42]}, "folder paths"),
+    ({"settle_s": "2"}, "settle_s must be a number"),
+    ({"rescan_s": -1}, ">= 0"),
+    ({"on_ready": None}, "callable"),
+])
+def test_bad_arguments_are_clear_errors(kwargs, match):
+    args = {"inboxes": ["/a"], "on_ready": Collector(), "settle_s": 1, "rescan_s": 0} | kwargs
+    with pytest.raises(WatcherError, match=match):
+        InboxWatcher(**args)
 
 
 # -- polling fallback --------------------------------------------------------------
