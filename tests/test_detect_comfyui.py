@@ -145,3 +145,16 @@ def test_real_mp4_with_video_node_comment(tmp_path) -> None:
     info = inspect_file(path)
     assert (info.format, info.media, info.tool) == ("mp4", "video", "comfyui")
     assert info.generation.prompt == "a red fox in snow" and info.generation.seed == 7
+
+
+def test_controlnet_node_carrying_both_sides_does_not_mix_prompts() -> None:
+    graph = {
+        "p": {"class_type": "CLIPTextEncode", "inputs": {"text": "a castle"}},
+        "n": {"class_type": "CLIPTextEncode", "inputs": {"text": "lowres"}},
+        "cn": {"class_type": "ControlNetApplyAdvanced", "inputs": {"positive": ["p", 0], "negative": ["n", 0],
+                                                                   "control_net": ["x", 0], "strength": 1}},
+        "s": {"class_type": "KSampler", "inputs": {"seed": 1, "steps": 20, "sampler_name": "euler",
+                                                   "positive": ["cn", 0], "negative": ["cn", 1]}},
+    }
+    generation, _ = read_graph(graph)
+    assert (generation.prompt, generation.negative_prompt) == ("a castle", "lowres")

@@ -116,9 +116,12 @@ class Graph:
         return (last or samplers)[-1]
 
 
-def _texts(graph: Graph, start: str | None) -> list[str]:
+def _texts(graph: Graph, start: str | None, other_side: str) -> list[str]:
+    """Prompt texts feeding a conditioning input; `other_side` ("negative"/"positive") is not followed,
+    since nodes like ControlNetApplyAdvanced carry both sides."""
     texts: list[str] = []
-    for node_id in graph.upstream(start, follow=lambda name: name not in _NOT_CONDITIONING):
+    follow = lambda name: name not in _NOT_CONDITIONING and name != other_side  # noqa: E731
+    for node_id in graph.upstream(start, follow=follow):
         inputs = graph.inputs(node_id)
         for key in _TEXT_KEYS:
             if key not in inputs:
@@ -211,8 +214,8 @@ def read_graph(nodes: dict[str, Any], fmt: str | None = None) -> tuple[Generatio
         model_start = graph.target(graph.inputs(sigmas).get("model"))
     model, loras = _model_and_loras(graph, model_start)
     width, height = _size(graph, graph.target(inputs.get("latent_image") or inputs.get("latent")))
-    positive_texts = _texts(graph, positive)
-    negative_texts = _texts(graph, negative) if negative else []
+    positive_texts = _texts(graph, positive, "negative")
+    negative_texts = _texts(graph, negative, "positive") if negative else []
     if cfg is None:
         cfg = next((graph.scalar(n, "guidance") for n in graph.upstream(positive)
                     if "Guidance" in graph.kind(n)), None)

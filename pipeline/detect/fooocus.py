@@ -63,31 +63,36 @@ def from_json(record: dict) -> Generation:
     )
 
 
-def detect(meta: Metadata) -> Detection | None:
+def _file_marker(meta: Metadata) -> str | None:
+    """Evidence that the file itself (not the record) says Fooocus: fooocus_scheme or EXIF Software."""
     scheme = to_str(meta.text.get("fooocus_scheme"), 64)
+    if scheme:
+        return f"{text_evidence(meta, 'fooocus_scheme')}={scheme}"
     software = exif_text(meta, "Software")
-    software_says = bool(software and "fooocus" in software.lower())
+    if software and "fooocus" in software.lower():
+        return f"exif:Software={software}"
+    return None
+
+
+def detect(meta: Metadata) -> Detection | None:
+    marker = _file_marker(meta)
     for source, text in parameter_texts(meta):
         record = load_json_object(text)
         if record is not None:
             named = _names_fooocus(record)
-            if named or scheme or software_says:
-                evidence = [source, f"fooocus:{named}" if named else
-                            (f"{text_evidence(meta, 'fooocus_scheme')}={scheme}" if scheme else
-                             f"exif:Software={software}")]
-                return Detection(tool="fooocus", ai=True, evidence=evidence,
+            if named or marker:
+                why = f"fooocus:{named}" if named else marker
+                return Detection(tool="fooocus", ai=True, evidence=[source, why],
                                  generation=from_json(record), raw=record)
             continue
         parsed = parse_a1111(text)
         if parsed is None:
             continue
         version = parsed.params.get("Version", "")
-        if scheme or software_says or "fooocus" in version.lower():
-            why = f"a1111:Version={version}" if "fooocus" in version.lower() else (
-                f"{text_evidence(meta, 'fooocus_scheme')}={scheme}" if scheme else f"exif:Software={software}")
+        if "fooocus" in version.lower() or marker:
+            why = f"a1111:Version={version}" if "fooocus" in version.lower() else marker
             return Detection(tool="fooocus", ai=True, evidence=[source, why],
                              generation=parsed.generation(), raw=parsed.raw())
-    if scheme or software_says:
-        evidence = [f"{text_evidence(meta, 'fooocus_scheme')}={scheme}" if scheme else f"exif:Software={software}"]
-        return Detection(tool="fooocus", ai=True, evidence=evidence)
+    if marker:
+        return Detection(tool="fooocus", ai=True, evidence=[marker])
     return None

@@ -31,8 +31,9 @@ def read_webp(f: BinaryIO, size: int, meta: Metadata, budget: TextBudget) -> Non
     if len(header) < 12 or header[:4] != b"RIFF" or header[8:] != b"WEBP":
         meta.error = "not a WebP: RIFF/WEBP header missing"
         return
-    riff_end = min(size, 8 + struct.unpack("<I", header[4:8])[0])
-    if riff_end < 8 + struct.unpack("<I", header[4:8])[0]:
+    declared_end = 8 + struct.unpack("<I", header[4:8])[0]
+    riff_end = min(size, declared_end)
+    if declared_end > size:
         meta.warnings.append("WebP RIFF size is larger than the file (truncated?)")
     position = 12
     for _ in range(MAX_CHUNKS):
