@@ -1,40 +1,50 @@
 """Technical image measures: pixels in, raw figures and 0-1 goodness out.
 
-Every measure runs on the downscaled working copy (at most
-`QualityConfig.max_edge` px on the long edge) as float32 luma/RGB in 0..1,
-except compression (which needs the codec's own block grid, so it runs on a
-full-resolution crop) and resolution (which needs the original size).
-Costs are a handful of whole-array numpy passes, no convolutions beyond 3 taps.
+Every measure runs on the working copy (the original reduced by the smallest
+whole factor that brings its long edge within `QualityConfig.max_edge`,
+default 1024) as float32 luma in 0..1, after black letterbox/pillarbox bars
+are cut off (`content_box`). Two exceptions: compression needs the codec's own
+block grid, so it runs on a crop of at most 512 px of the full-resolution (or
+JPEG half-scale draft) pixels; resolution reads the ORIGINAL size.
+Costs are whole-array numpy passes; no filter is wider than 3 taps.
 
-Raw measure -> goodness curve (1 = fine, 0 = ruined). All curves are monotone
-in the raw figure, so a worse image can never score better on that measure:
+Raw figure -> goodness (1 = fine, 0 = ruined). Every curve is monotone in its
+raw figure, so a worse reading can never score better on that measure.
 
-sharpness      Crete-Roffet "perceptual blur" B in 0..1 (re-blur the image with
-               a 9-tap box filter; a sharp image loses much of its neighbour
-               differences, a blurred one loses little). Contrast-invariant.
-               goodness = clip((B_bad - B) / (B_bad - B_good)),
-               B_good = 0.20, B_bad = 0.75.
-noise          sigma of Gaussian noise in 0..1 units: Immerkaer's 3x3 residual
-               averaged per 16x16 block, the 10th percentile over blocks that
-               are not clipped (flat areas hold only noise; clipped areas hide it).
-               goodness = 1 for sigma <= 1/255, then exp(-(sigma - 1/255) / (6/255)).
-exposure       m = mean luma; lo/hi = fraction of pixels at <= 1/255 or >= 254/255
-               (crushed shadows, blown highlights); plus "darkness" and
-               "brightness", the mean distance below 0.1 / above 0.9 of the
-               pixels that are there (soft clipping, so a small EV step always
-               registers). goodness = g_mean * g_clip where
-               g_mean = exp(-(max(0, |m - 0.46| - 0.08) / 0.18)^2)
-               g_clip = exp(-(3*(lo + hi) + 4*(darkness + brightness))).
-contrast       RMS contrast: std of luma. goodness = clip(std / 0.20)
-               (0.20 and above is a full tonal range).
-colourfulness  Hasler & Suesstrunk M on 0..255 RGB (0 grey, 33 moderately,
-               59 quite colourful). goodness = clip(M / 30), low weight: a
-               deliberate black-and-white image loses at most that weight.
-compression    JPEG blockiness: mean |step| across 8x8 block boundaries over mean
-               |step| inside blocks, on a full-resolution crop (1.0 = no grid).
-               goodness = exp(-max(0, R - 1.02) / 0.35).
-resolution     megapixels of the ORIGINAL file. goodness = 0 at <= 0.1 MP,
-               1 at >= 2 MP, linear in log(MP) between.
+sharpness      Crete-Roffet "perceptual blur" B in 0..1: re-blur with a 9-tap box
+               filter; a sharp image loses much of its neighbour differences,
+               a blurred one loses little. Contrast-invariant. Steps below
+               2.5 x the noise sigma are cored away so noise does not pass for
+               detail. Taken per 64 px tile; B is the 25th percentile over the
+               more detailed half of the tiles, so a sharp subject on a soft
+               background is sharp. Sharp images read 0.15-0.30, a 1 px
+               Gaussian blur ~0.35-0.5, 4 px ~0.75-0.85.
+               goodness = (clip((1 - B) / (1 - 0.30)))^2
+noise          sigma of Gaussian noise (0..1 units): Immerkaer's 3x3 residual
+               |r| averaged per 8x8 block, 2nd percentile over blocks that are
+               not near black or white, sigma = sqrt(pi/2) * mean|r| / 6.
+               Dense texture with no flat block reads as noise (a foliage photo
+               reads ~2.4/255). goodness = exp(-max(0, sigma - 1/255) / (5/255))
+exposure       From the luma histogram: m = mean; crushed/blown = fraction at
+               <= 1/255 or >= 254/255; darkness/brightness = mean depth below 0.1
+               or above 0.9 (divided by 0.1), which moves with any EV step.
+               goodness = g_mean * g_clip,
+               g_mean = exp(-(max(0, |m - 0.46| - 0.08) / 0.18)^2),
+               g_clip = 1 / (1 + 2*crushed + 3*blown + 2*darkness + 4*brightness)^2.
+               Highlights weigh more than shadows: blown areas are lost, dark
+               ones are usually mood. High-key images (white backgrounds) read
+               as somewhat over-exposed.
+contrast       RMS contrast: std of luma. goodness = clip(std / 0.20).
+colourfulness  Hasler & Suesstrunk M on 0..255 RGB (15 slightly, 33 moderately,
+               59 quite colourful), on every other pixel. goodness = clip(M / 30);
+               low weight, so deliberate monochrome loses little.
+compression    the worse of (a) blockiness R = mean |step| across block
+               boundaries / mean |step| inside blocks (1.0 = no grid),
+               goodness = exp(-max(0, R - 1.02) / 0.35), and (b) for JPEG files
+               the quality Q implied by the luminance quantisation table (IJG
+               scaling), goodness = 1 - (clip((90 - Q) / 85))^1.5.
+resolution     megapixels of the original: goodness 0 at <= 0.1 MP, 1 at >= 2 MP,
+               linear in log(MP) between.
 """
 from __future__ import annotations
 
@@ -82,6 +92,32 @@ def _block_sums(x: np.ndarray, size: int) -> np.ndarray:
     """
     h, w = x.shape
     return x.reshape(h // size, size, w).sum(axis=1).reshape(h // size, w // size, size).sum(axis=2)
+
+
+# --- framing ---------------------------------------------------------------
+
+BAR_LEVEL = 6.0 / 255        # letterbox bars are black to within codec noise
+BAR_FRACTION = 0.9           # of a row/column; leaves room for a watermark in the bar
+MIN_CONTENT = 0.2            # an image that is mostly "bar" is just dark: keep it whole
+
+
+def content_box(y: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) inside black letterbox/pillarbox bars.
+
+    Bars would otherwise read as crushed shadows, and their straight edges,
+    which encoders put on the block grid, as blockiness.
+    """
+    h, w = y.shape
+    dark = y <= BAR_LEVEL
+    rows = np.flatnonzero(dark.mean(axis=1) < BAR_FRACTION)
+    cols = np.flatnonzero(dark.mean(axis=0) < BAR_FRACTION)
+    if rows.size == 0 or cols.size == 0:
+        return 0, h, 0, w
+    top, bottom = int(rows[0]), int(rows[-1]) + 1
+    left, right = int(cols[0]), int(cols[-1]) + 1
+    if bottom - top < MIN_CONTENT * h or right - left < MIN_CONTENT * w:
+        return 0, h, 0, w
+    return top, bottom, left, right
 
 
 # --- sharpness -------------------------------------------------------------

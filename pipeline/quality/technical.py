@@ -1,26 +1,29 @@
 """Stage 1 of the quality cascade: local technical assessment, no network, no models.
 
 An image is decoded small (JPEG via Pillow's draft mode, which lets libjpeg
-skip most of the IDCT work), downscaled to `max_edge`, and measured
-(pipeline/quality/measures.py, where every curve is documented). A video is
-measured on `video_frames` frames spread over its length, each extracted and
-scaled by ffmpeg and read as raw RGB from a pipe.
+skip most of the IDCT work), reduced by a whole factor to at most `max_edge`
+px, and measured (pipeline/quality/measures.py documents every curve). A video
+is measured on `video_frames` frames at the centres of equal slices of its
+length, each seeked, decoded and scaled by ffmpeg and read as raw RGB from a
+pipe; goodness values are averaged over the frames.
 
-Score: the weighted GEOMETRIC mean of the measures' goodness, times 100:
+Score: 100 times the product of the measures' goodness, each raised to its
+weight (weights are exponents, QualityConfig.weights):
 
-    score = 100 * exp( sum(w_i * ln(max(g_i, 0.005))) / sum(w_i) )
+    score = 100 * prod(max(g_i, 1e-4) ** w_i)
 
-over the measures that could be taken. A geometric mean lets one ruinous
-defect (a black frame, heavy blur) pull the score down however good the rest
-is; an arithmetic mean would average it away. Default weights (QualityConfig):
-sharpness 0.35, noise 0.15, exposure 0.20, contrast 0.08, colourfulness 0.04,
-compression 0.12, resolution 0.06. Stars come from `star_thresholds`
-(default 25 / 45 / 65 / 82 for 2 / 3 / 4 / 5 stars).
+    sharpness 0.60  noise 0.35  exposure 0.45  contrast 0.15
+    colourfulness 0.06  compression 0.40  resolution 0.12
 
-compression is the worse of two readings where both exist: pixel blockiness
-on a full-resolution crop, and for JPEG files the encoder quality implied by
-the luminance quantisation table (IJG scaling), goodness
-((Q - 5) / 85)^2 capped at 1 for Q >= 90.
+A product lets one ruinous defect (heavy blur, a black frame, Q10 JPEG) pull
+the score down however good the rest is, where an average would hide it; a
+perfect image scores 100, and a measure that cannot be taken (blockiness on a
+resampled copy) counts as 1. Stars: `star_thresholds` (default 25/45/65/82
+for 2/3/4/5 stars).
+
+Measured with the defaults on the corpus: sharp, well exposed originals score
+85-93 (5 stars); high-key illustrations 60-75; a 2.5 px blur, Q30 JPEG, or
++1.5 EV over-exposure land around 20-60.
 """
 from __future__ import annotations
 
@@ -95,9 +98,22 @@ def combine_measures(goodness: dict[str, float], weights: Any) -> float:
     return 100.0 * math.exp(acc)
 
 
-def _measure(small: np.ndarray, original: tuple[int, int], grid: np.ndarray | None,
-             period: int, jpeg_quality: float | None) -> tuple[dict[str, float], dict[str, float]]:
+def _measure(small: np.ndarray, original: tuple[int, int], full: np.ndarray | None, period: int,
+             jpeg_quality: float | None) -> tuple[dict[str, float], dict[str, float]]:
+    """Goodness and raw figures for one picture.
+
+    `small` is the working copy; `full` the same picture on the codec's block
+    grid (native or JPEG-draft resolution, grid period `period`), or None when
+    no such copy exists, in which case blockiness is not measured.
+    """
     y = m.luma(small)
+    framed_pixels = y.size
+    box = m.content_box(y)
+    top, bottom, left, right = box
+    whole = box == (0, y.shape[0], 0, y.shape[1])
+    grid = _grid_crop(full, period, _scale_box(box, y.shape, full.shape[:2])) if full is not None and period else None
+    if not whole:
+        small, y = small[top:bottom, left:right], y[top:bottom, left:right]
     sigma = m.noise_sigma(y)
     blur = m.blur_index(y, sigma)
     hist = m.histogram(y)
@@ -107,6 +123,9 @@ def _measure(small: np.ndarray, original: tuple[int, int], grid: np.ndarray | No
     raw: dict[str, float] = {"blur": blur, "noise_sigma": sigma, "contrast_std": std, "colourfulness_m": col,
                              "megapixels": original[0] * original[1] / 1e6}
     raw.update({f"exposure_{k}": v for k, v in expo.items()})
+    if not whole:
+        # Letterboxed: the measures describe the picture inside the bars.
+        raw["content_fraction"] = y.size / framed_pixels
     good = {
         "sharpness": m.sharpness_goodness(blur),
         "noise": m.noise_goodness(sigma),
@@ -133,9 +152,9 @@ def jpeg_quality_goodness(q: float) -> float:
     return 1.0 - short ** 1.5
 
 
-def _result(small: np.ndarray, original: tuple[int, int], grid: np.ndarray | None, period: int,
+def _result(small: np.ndarray, original: tuple[int, int], full: np.ndarray | None, period: int,
             jpeg_quality: float | None, cfg: QualityConfig, t0: float) -> TechnicalResult:
-    good, raw = _measure(small, original, grid, period, jpeg_quality)
+    good, raw = _measure(small, original, full, period, jpeg_quality)
     score = combine_measures(good, cfg.weights)
     return TechnicalResult(score=round(score, 3), stars=stars_for(score, cfg.star_thresholds),
                            measures={k: round(v, 4) for k, v in good.items()},
@@ -146,13 +165,24 @@ def _result(small: np.ndarray, original: tuple[int, int], grid: np.ndarray | Non
 
 # --- arrays ----------------------------------------------------------------
 
-def _grid_crop(rgb: np.ndarray, period: int) -> np.ndarray:
-    """A centre crop of at most BLOCK_CROP px whose origin sits on the codec's block grid."""
-    h, w = rgb.shape[:2]
-    ch, cw = min(h, BLOCK_CROP), min(w, BLOCK_CROP)
-    top = ((h - ch) // 2) // period * period
-    left = ((w - cw) // 2) // period * period
-    return rgb[top:top + ch, left:left + cw]
+def _scale_box(box: tuple[int, int, int, int], small: tuple[int, int], full: tuple[int, int]
+               ) -> tuple[int, int, int, int]:
+    """A (top, bottom, left, right) box on the working copy, in `full`'s pixels."""
+    fy, fx = full[0] / small[0], full[1] / small[1]
+    top, bottom, left, right = box
+    return int(math.ceil(top * fy)), int(bottom * fy), int(math.ceil(left * fx)), int(right * fx)
+
+
+def _grid_crop(rgb: np.ndarray, period: int, box: tuple[int, int, int, int]) -> np.ndarray:
+    """A centred crop of at most BLOCK_CROP px inside `box`, its origin on the codec's block grid."""
+    top, bottom, left, right = box
+    top, left = -(-top // period) * period, -(-left // period) * period
+    ch, cw = min(bottom - top, BLOCK_CROP), min(right - left, BLOCK_CROP)
+    if ch <= 0 or cw <= 0:
+        return rgb[:0, :0]
+    y0 = top + ((bottom - top - ch) // 2) // period * period
+    x0 = left + ((right - left - cw) // 2) // period * period
+    return rgb[y0:y0 + ch, x0:x0 + cw]
 
 
 def _check_array(rgb: Any) -> np.ndarray:
@@ -183,9 +213,8 @@ def assess_array(rgb: np.ndarray, original_size: tuple[int, int] | None = None,
     h, w = rgb.shape[:2]
     native = original_size is None or tuple(original_size) == (w, h)
     original = (w, h) if original_size is None else (int(original_size[0]), int(original_size[1]))
-    grid = _grid_crop(rgb, 8) if native else None
     small = _downscale(rgb, cfg.max_edge)
-    return _result(small, original, grid, 8, jpeg_quality, cfg, t0)
+    return _result(small, original, rgb if native else None, 8, jpeg_quality, cfg, t0)
 
 
 def _downscale(rgb: np.ndarray, max_edge: int) -> np.ndarray:
@@ -273,10 +302,8 @@ def assess_image(path: Path, cfg: QualityConfig | None = None) -> TechnicalResul
             raise AssessmentError(f"{path.name}: damaged or truncated image data ({exc})") from None
     reduction = original[0] // max(1, decoded[0])
     period = 8 // reduction if reduction in (1, 2) else 0
-    grid = _grid_crop(rgb, period) if period else None
     small = _downscale(rgb, cfg.max_edge)
-    del rgb
-    return _result(small, original, grid, period, quality, cfg, t0)
+    return _result(small, original, rgb if period else None, period, quality, cfg, t0)
 
 
 # --- video -----------------------------------------------------------------
@@ -352,7 +379,7 @@ def assess_video(path: Path, cfg: QualityConfig | None = None) -> TechnicalResul
         if frame is None or min(frame.shape[:2]) < m.MIN_SIDE:
             continue
         native = size == original
-        good, raw = _measure(frame, original, _grid_crop(frame, 8) if native else None, 8, None)
+        good, raw = _measure(frame, original, frame if native else None, 8, None)
         goods.append(good)
         raws.append(raw)
     if not goods:
