@@ -18,7 +18,7 @@ from typing import Any
 
 UNIT_NAME = "alice.service"
 ENABLE_COMMAND = f"systemctl --user daemon-reload && systemctl --user enable --now {UNIT_NAME}"
-DISABLE_COMMAND = f"systemctl --user disable --now {UNIT_NAME}"
+LOGS_COMMAND = f"journalctl --user -u {UNIT_NAME} -f"
 
 UNIT_TEMPLATE = """\
 # AliceMultiverse: `alice run` as a systemd user service.
@@ -164,7 +164,7 @@ def service_status() -> dict[str, Any]:
 
     Keys: unit_path, installed, enabled, up_to_date (the unit runs this install's
     alice), exec_start (as written), active / sub_state (None when systemctl is
-    unavailable), hint (the next command to run, or "").
+    unavailable), hint (the next command to run, or ""), logs (how to follow the journal).
     """
     path = unit_path()
     installed = path.is_file()
@@ -186,7 +186,7 @@ def service_status() -> dict[str, Any]:
         hint = ""
     return {"unit_path": str(path), "installed": installed, "enabled": enabled,
             "up_to_date": installed and written_exec == expected_exec, "exec_start": written_exec,
-            "active": active, "sub_state": sub_state, "hint": hint}
+            "active": active, "sub_state": sub_state, "hint": hint, "logs": LOGS_COMMAND}
 
 
 def _enablement_links() -> list[Path]:

@@ -71,6 +71,12 @@ def watchdog_ping() -> bool:
     return notify("WATCHDOG=1")
 
 
+def extend_timeout(seconds: float) -> bool:
+    """Ask systemd for `seconds` more before it gives up on a start or stop in progress
+    (a first start of the embedded PostgreSQL, or a long drain)."""
+    return notify(f"EXTEND_TIMEOUT_USEC={max(0, int(seconds * 1_000_000))}")
+
+
 def watchdog_interval() -> float | None:
     """Seconds within which systemd expects a WATCHDOG=1, or None if the watchdog is off
     (unset, unparsable, zero, or meant for another process per WATCHDOG_PID)."""

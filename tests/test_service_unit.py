@@ -77,6 +77,7 @@ def test_install_status_uninstall_round_trip(xdg):
     st = service_status()
     assert st["installed"] and st["up_to_date"] and not st["enabled"]
     assert st["hint"] == service.ENABLE_COMMAND
+    assert st["logs"] == "journalctl --user -u alice.service -f"
 
     assert install(config_path=Path("/srv/alice/config.yaml"))["changed"] is False
 

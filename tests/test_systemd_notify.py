@@ -46,6 +46,8 @@ def test_ready_status_stopping_on_a_filesystem_socket(fs_socket):
     assert recv(fs_socket) == "STOPPING=1"
     assert systemd.watchdog_ping()
     assert recv(fs_socket) == "WATCHDOG=1"
+    assert systemd.extend_timeout(90.5)
+    assert recv(fs_socket) == "EXTEND_TIMEOUT_USEC=90500000"
 
 
 def test_abstract_namespace_socket(abstract_socket):
