@@ -158,3 +158,17 @@ def test_controlnet_node_carrying_both_sides_does_not_mix_prompts() -> None:
     }
     generation, _ = read_graph(graph)
     assert (generation.prompt, generation.negative_prompt) == ("a castle", "lowres")
+
+
+def test_efficiency_nodes_loader_holding_both_prompts() -> None:
+    graph = {
+        "load": {"class_type": "Efficient Loader", "inputs": {"ckpt_name": "realvis.safetensors",
+                                                              "positive": "a meadow", "negative": "people",
+                                                              "lora_name": "None", "empty_latent_width": 768}},
+        "s": {"class_type": "KSampler (Efficient)", "inputs": {"seed": 3, "steps": 25, "cfg": 7,
+                                                               "sampler_name": "euler", "model": ["load", 0],
+                                                               "positive": ["load", 1], "negative": ["load", 2]}},
+    }
+    generation, _ = read_graph(graph)
+    assert (generation.prompt, generation.negative_prompt, generation.model) == ("a meadow", "people", "realvis")
+    assert generation.loras == []

@@ -116,14 +116,20 @@ class Graph:
         return (last or samplers)[-1]
 
 
-def _texts(graph: Graph, start: str | None, other_side: str) -> list[str]:
-    """Prompt texts feeding a conditioning input; `other_side` ("negative"/"positive") is not followed,
-    since nodes like ControlNetApplyAdvanced carry both sides."""
+def _texts(graph: Graph, start: str | None, side: str) -> list[str]:
+    """Prompt texts feeding the `side` ("positive"/"negative") conditioning of a sampler.
+
+    The other side's links are not followed (ControlNetApplyAdvanced carries
+    both), and loader nodes that hold both prompts as strings (Efficient
+    Loader, prompt stylers) are read by the side's own key.
+    """
+    other_side = "negative" if side == "positive" else "positive"
+    keys = (side, f"text_{side}", *_TEXT_KEYS)
     texts: list[str] = []
     follow = lambda name: name not in _NOT_CONDITIONING and name != other_side  # noqa: E731
     for node_id in graph.upstream(start, follow=follow):
         inputs = graph.inputs(node_id)
-        for key in _TEXT_KEYS:
+        for key in keys:
             if key not in inputs:
                 continue
             value = inputs[key]
@@ -214,8 +220,8 @@ def read_graph(nodes: dict[str, Any], fmt: str | None = None) -> tuple[Generatio
         model_start = graph.target(graph.inputs(sigmas).get("model"))
     model, loras = _model_and_loras(graph, model_start)
     width, height = _size(graph, graph.target(inputs.get("latent_image") or inputs.get("latent")))
-    positive_texts = _texts(graph, positive, "negative")
-    negative_texts = _texts(graph, negative, "positive") if negative else []
+    positive_texts = _texts(graph, positive, "positive")
+    negative_texts = _texts(graph, negative, "negative") if negative else []
     if cfg is None:
         cfg = next((graph.scalar(n, "guidance") for n in graph.upstream(positive)
                     if "Guidance" in graph.kind(n)), None)
