@@ -330,6 +330,11 @@ def test_forced_polling_uses_stable_size(dirs, run_watcher):
     (outside / "mv.png").write_bytes(b"m")
     os.rename(outside / "mv.png", inbox / "mv.png")
     got.wait_for(inbox / "mv.png")
+    (outside / "folder" / "inner").mkdir(parents=True)
+    (outside / "folder" / "inner" / "i.png").write_bytes(b"i")
+    os.rename(outside / "folder", inbox / "folder")
+    got.wait_for(inbox / "folder" / "inner" / "i.png")
+    assert len(got.paths()) == len(set(got.paths())) == 3
 
 
 def test_enospc_on_schedule_falls_back_to_polling(dirs, run_watcher, monkeypatch):
