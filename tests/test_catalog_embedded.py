@@ -44,9 +44,14 @@ for line in sys.stdin:
 
 
 class Child:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, wait: bool = True) -> None:
         self.proc = subprocess.Popen([sys.executable, "-c", CHILD, str(data_dir)], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True)
+        self.server_pid = 0
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
         words = self._line().split()
         assert words[0] == "ready", words
         self.server_pid = int(words[1])
@@ -140,6 +145,23 @@ def test_leaving_first_does_not_stop_the_server_under_a_live_process(data_dir: P
     finally:
         if child.proc.poll() is None:
             child.kill()
+
+
+def test_processes_starting_at_once_on_a_new_data_dir_share_one_server(data_dir: Path) -> None:
+    children = [Child(data_dir, wait=False) for _ in range(3)]
+    try:
+        for c in children:
+            c.wait_ready()
+        assert len({c.server_pid for c in children}) == 1
+        for c in children:
+            assert c.ask("query") == "rows 0"
+        for c in children:
+            c.exit()
+        assert wait_stopped(data_dir)
+    finally:
+        for c in children:
+            if c.proc.poll() is None:
+                c.kill()
 
 
 def test_a_killed_process_does_not_pin_the_server_forever(data_dir: Path) -> None:

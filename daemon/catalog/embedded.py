@@ -116,15 +116,19 @@ class EmbeddedServer:
                           port=info.port, database=database)
 
     def ensure_database(self, name: str) -> None:
-        """CREATE DATABASE `name` unless it exists (two processes may race here)."""
+        """CREATE DATABASE `name` unless it exists.
+
+        Under the file lock: two processes creating it at once would otherwise
+        collide on the catalog's unique index (a UniqueViolation, not the
+        DuplicateDatabase one might expect).
+        """
         url = self.url("postgres").set(drivername="postgresql").render_as_string(hide_password=False)
-        with psycopg.connect(url, autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-            if exists:
+        with _thread_lock, self._locked(), psycopg.connect(url, autocommit=True) as conn:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
                 return
             try:
                 conn.execute(f'CREATE DATABASE "{name}"')
-            except psycopg.errors.DuplicateDatabase:
+            except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
                 pass
 
     # -- internals, all called with the file lock held --
