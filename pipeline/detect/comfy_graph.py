@@ -15,7 +15,8 @@ from typing import Any, Iterator
 from alice.pipeline.detect.coerce import to_float, to_int, to_str
 from alice.pipeline.generation import Generation
 
-MAX_VISITS = 2_000
+MAX_VISITS = 2_000          # nodes one walk may visit
+MAX_CANDIDATES = 20         # output nodes / samplers considered when choosing the final sampler
 _SAMPLER_HINTS = ("seed", "noise_seed", "noise", "steps", "sigmas", "sampler_name", "sampler")
 _TEXT_KEYS = ("text", "text_g", "text_l", "prompt", "positive_prompt", "string", "value", "t5xxl", "clip_l")
 _MODEL_KEYS = ("ckpt_name", "unet_name", "model_name", "checkpoint_name", "gguf_name", "base_ckpt_name",
@@ -101,14 +102,21 @@ class Graph:
         return [node_id for node_id in self.nodes if self.is_sampler(node_id)]
 
     def final_sampler(self, fmt: str | None = None) -> str | None:
-        samplers = self.samplers()
+        """The sampler that made the saved image: nearest upstream of the output node.
+
+        Only the first MAX_CANDIDATES outputs/samplers are walked, so a hostile
+        graph of thousands of save nodes costs MAX_CANDIDATES * MAX_VISITS steps.
+        """
+        samplers = self.samplers()[:MAX_CANDIDATES]
         if not samplers:
             return None
-        outputs = [n for n in self.nodes if self.kind(n) in _OUTPUTS_BY_FORMAT.get(fmt or "", ())]
-        outputs += [n for n in self.nodes if n not in outputs and "save" in self.kind(n).lower()]
-        for output in outputs:
+        sampler_set = set(samplers)
+        preferred = _OUTPUTS_BY_FORMAT.get(fmt or "", ())
+        outputs = [n for n in self.nodes if self.kind(n) in preferred]
+        outputs += [n for n in self.nodes if self.kind(n) not in preferred and "save" in self.kind(n).lower()]
+        for output in outputs[:MAX_CANDIDATES]:
             for node_id in self.upstream(output):
-                if node_id in samplers:
+                if node_id in sampler_set:
                     return node_id
         # No output node: the sampler no other sampler depends on.
         feeding = {n for s in samplers for n in self.upstream(s) if n != s}

@@ -14,6 +14,7 @@ from alice.pipeline.detect.sources import load_json_object, text_evidence
 from alice.pipeline.generation import Detection, Generation
 from alice.pipeline.metadata import Metadata
 
+DREAM_CAP = 64 * 1024       # a v1 command line; shlex is slow on megabytes of hostile text
 _NEGATIVE = re.compile(r"\[([^\[\]]*)\]")
 
 
@@ -80,10 +81,11 @@ def _is_flag(token: str) -> bool:
 
 
 def _from_dream(text: str) -> tuple[Generation, dict]:
+    command = text[:DREAM_CAP]
     try:
-        tokens = shlex.split(text[:1_000_000])
+        tokens = shlex.split(command)
     except ValueError:
-        tokens = text.split()
+        tokens = command.split()
     prompt_words: list[str] = []
     values: dict[str, str] = {}
     index = 0
