@@ -41,3 +41,12 @@ def test_oversized_length_field_does_not_read_past_file(tmp_path) -> None:
     data = b"\xff\xd8\xff\xe1" + struct.pack(">H", 65535) + b"Exif\x00\x00"
     meta = extract(fg.write(tmp_path, "lie.jpg", data))
     assert meta.error and "APP1" in meta.error
+
+
+def test_xmp_inside_exif_tag_700_moves_to_meta_xmp(tmp_path) -> None:
+    from alice.pipeline.extract import extract as run
+
+    exif = fg.make_exif({0x02BC: b"<x:xmpmeta>in exif</x:xmpmeta>", fg.MAKE: "x"})
+    meta = run(fg.write(tmp_path, "x.jpg", fg.make_jpeg(exif)))
+    assert meta.xmp == "<x:xmpmeta>in exif</x:xmpmeta>"
+    assert "XMP" not in meta.exif

@@ -85,3 +85,16 @@ def test_text_budget_grants_until_spent() -> None:
     assert budget.grant(60) == 60
     assert budget.grant(60) == 40
     assert budget.grant(1) == 0
+
+
+def test_imagemagick_raw_profiles(tmp_path) -> None:
+    exif = fg.make_exif({fg.MAKE: "Ideogram AI"}, prefix=True)
+    xmp = b"<x:xmpmeta/>"
+
+    def profile(kind: str, blob: bytes) -> str:
+        return f"\n{kind}\n{len(blob):8d}\n{blob.hex()}\n"
+
+    meta = _png(tmp_path, before=[fg.ztxt_chunk("Raw profile type exif", profile("exif", exif)),
+                                  fg.ztxt_chunk("Raw profile type xmp", profile("xmp", xmp))])
+    assert meta.exif["Make"] == "Ideogram AI"
+    assert meta.xmp == "<x:xmpmeta/>"

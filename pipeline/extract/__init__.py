@@ -35,9 +35,6 @@ class UnreadableFile(OSError):
 def _read_tiff(f: BinaryIO, size: int, meta: Metadata, budget: TextBudget) -> None:
     f.seek(0)
     meta.exif = parse_exif(f.read(budget.grant(min(size, TEXT_CAP))), meta.warnings)
-    xmp = meta.exif.pop("XMP", None)
-    if isinstance(xmp, str):
-        meta.xmp = xmp
     meta.width = meta.exif.get("ImageWidth") if isinstance(meta.exif.get("ImageWidth"), int) else None
     meta.height = meta.exif.get("ImageLength") if isinstance(meta.exif.get("ImageLength"), int) else None
 
@@ -52,6 +49,13 @@ _READERS: dict[str, Callable[[BinaryIO, int, Metadata, TextBudget], None]] = {
     "avif": read_heif,
     "tiff": _read_tiff,
 }
+
+
+def _move_exif_xmp(meta: Metadata) -> None:
+    """TIFF tag 700 holds an XMP packet (TIFF files, some EXIF blocks): it belongs in Metadata.xmp."""
+    xmp = meta.exif.pop("XMP", None)
+    if isinstance(xmp, str) and meta.xmp is None:
+        meta.xmp = xmp
 
 
 def _fill_size_from_exif(meta: Metadata) -> None:
@@ -107,6 +111,7 @@ def extract(path: Path) -> Metadata:
                 meta.error = f"internal error while reading {fmt.upper()} metadata: {type(exc).__name__}: {exc}"
         elif fmt == "unknown":
             meta.error = f"not a recognised image, video or audio format (starts with {head[:8].hex(' ')})"
+    _move_exif_xmp(meta)
     _fill_size_from_exif(meta)
     if meta.animated and meta.media == "image":
         meta.media = "video"

@@ -80,10 +80,15 @@ def _raw_profile(text: str) -> bytes | None:
 def _store_text(key: str, value: str, meta: Metadata) -> None:
     if key == _XMP_KEY and meta.xmp is None:
         meta.xmp = value
-    if key.lower() in ("raw profile type exif", "raw profile type app1") and not meta.exif:
+    lowered = key.lower()
+    if lowered in ("raw profile type exif", "raw profile type app1") and not meta.exif:
         blob = _raw_profile(value)
         if blob:
             meta.exif = parse_exif(blob, meta.warnings)
+    elif lowered == "raw profile type xmp" and meta.xmp is None:
+        blob = _raw_profile(value)
+        if blob:
+            meta.xmp = blob.decode("utf-8", "replace")
     if key in meta.text:
         meta.warnings.append(f"PNG text {key!r} appears twice; kept the first")
         return
