@@ -320,14 +320,20 @@ def _ffmpeg() -> str:
         raise AssessmentError(f"no ffmpeg available for video frames: {exc}") from None
 
 
+def _ffmpeg_input(path: Path) -> str:
+    # The file: protocol stops ffmpeg reading a name like "concat:a|b" or
+    # "http://..." as something other than a local file.
+    return "file:" + str(path.resolve())
+
+
 def _probe(ffmpeg: str, path: Path, timeout: float) -> tuple[float | None, tuple[int, int]]:
     # `ffmpeg -i` with no output prints the container header and exits 1; that
     # is the cheapest probe the bundled binary offers (there is no ffprobe).
     try:
-        proc = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-noautorotate", "-i", str(path)],
+        proc = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-noautorotate", "-i", _ffmpeg_input(path)],
                               capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise AssessmentError(f"{path.name}: ffmpeg took over {timeout:.0f}s to read the header") from None
+        raise AssessmentError(f"{path.name}: ffmpeg took over {timeout:.3g}s to read the header") from None
     err = proc.stderr[-65536:]
     size = _VIDEO_SIZE.search(err)
     if not size:
@@ -340,15 +346,20 @@ def _probe(ffmpeg: str, path: Path, timeout: float) -> tuple[float | None, tuple
 def _frame(ffmpeg: str, path: Path, at: float, size: tuple[int, int], timeout: float) -> np.ndarray | None:
     w, h = size
     cmd = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-noautorotate",
-           "-ss", f"{at:.3f}", "-i", str(path), "-map", "0:v:0", "-frames:v", "1",
+           "-ss", f"{at:.3f}", "-i", _ffmpeg_input(path), "-map", "0:v:0", "-frames:v", "1",
            "-vf", f"scale={w}:{h}:flags=area", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise AssessmentError(f"{path.name}: ffmpeg took over {timeout:.0f}s for one frame") from None
+        raise AssessmentError(f"{path.name}: ffmpeg took over {timeout:.3g}s for one frame") from None
     if len(proc.stdout) < w * h * 3:
         return None
     return np.frombuffer(proc.stdout[:w * h * 3], dtype=np.uint8).reshape(h, w, 3)
+
+
+def _mean_of(readings: list[dict[str, float]]) -> dict[str, float]:
+    keys = dict.fromkeys(k for r in readings for k in r)
+    return {k: float(np.mean([r[k] for r in readings if k in r])) for k in keys}
 
 
 def assess_video(path: Path, cfg: QualityConfig | None = None) -> TechnicalResult:
@@ -360,7 +371,7 @@ def assess_video(path: Path, cfg: QualityConfig | None = None) -> TechnicalResul
         raise FileNotFoundError(path)
     ffmpeg = _ffmpeg()
     deadline = t0 + cfg.video_timeout_s
-    duration, original = _probe(ffmpeg, path, cfg.video_timeout_s)
+    duration, original = _probe(ffmpeg, path, cfg.video_timeout_s)  # raises AssessmentError on timeout
     if min(original) < m.MIN_SIDE:
         raise AssessmentError(f"{path.name}: video is {original[0]}x{original[1]} px, too small to judge")
     k = _factor(original, cfg.max_edge)
@@ -371,22 +382,30 @@ def assess_video(path: Path, cfg: QualityConfig | None = None) -> TechnicalResul
     times = [duration * (i + 0.5) / n for i in range(n)] if duration else [0.0]
     goods: list[dict[str, float]] = []
     raws: list[dict[str, float]] = []
+    warn: list[str] = []
+    native = size == original
     for at in times:
         left = deadline - time.perf_counter()
-        if left <= 0:
+        try:
+            if left <= 0:
+                raise AssessmentError(f"{path.name}: over quality.video_timeout_s={cfg.video_timeout_s:g}s")
+            frame = _frame(ffmpeg, path, at, size, left)
+        except AssessmentError as exc:
+            if not goods:
+                raise
+            warn.append(f"stopped early: {exc}")
             break
-        frame = _frame(ffmpeg, path, at, size, left)
-        if frame is None or min(frame.shape[:2]) < m.MIN_SIDE:
+        if frame is None:
             continue
-        native = size == original
         good, raw = _measure(frame, original, frame if native else None, 8, None)
         goods.append(good)
         raws.append(raw)
     if not goods:
         raise AssessmentError(f"{path.name}: ffmpeg could not decode any frame (damaged or unsupported video)")
-    warn = [] if len(goods) == len(times) else [f"only {len(goods)} of {len(times)} sampled frames decoded"]
-    good = {k: float(np.mean([g[k] for g in goods if k in g])) for k in goods[0]}
-    raw = {k: float(np.mean([r[k] for r in raws if k in r])) for k in raws[0]}
+    if len(goods) < len(times):
+        warn.append(f"{len(goods)} of {len(times)} sampled frames decoded")
+    good = _mean_of(goods)
+    raw = _mean_of(raws)
     score = combine_measures(good, cfg.weights)
     return TechnicalResult(score=round(score, 3), stars=stars_for(score, cfg.star_thresholds),
                            measures={k: round(v, 4) for k, v in good.items()},
