@@ -7,6 +7,8 @@ resync silently after lost or overwritten scan data and show grey or smeared
 blocks, so Pillow alone passes such a file. PNGs are decoded through png_pixels (text chunks left
 out). Animated images decode up to MAX_FRAMES frames. HEIC/AVIF decode through
 pillow-heif when it is installed; without a decoder they pass unchecked.
+Formats not checked at all pass: TIFF (camera raws are TIFF), JPEG 2000,
+JPEG XL, PSD, CR3.
 
 Video/audio: one ffmpeg run that demuxes every packet (stream copy) and
 decodes the first video frame; a failure, or the demuxer reporting a partial
@@ -35,7 +37,9 @@ from alice.pipeline.unreadable import UnreadableMedia
 # biggest allowed RGBA image takes ~640 MB.
 MAX_PIXELS = 160_000_000
 MAX_FRAMES = 500
-IMAGE_FORMATS = frozenset({"png", "jpeg", "webp", "gif", "bmp", "tiff", "avif", "heic", "heif"})
+# Not TIFF: camera raws (NEF, CR2, DNG, ARW) sniff as TIFF, and Pillow refuses
+# their compressions even to open them; a good raw must not be quarantined.
+IMAGE_FORMATS = frozenset({"png", "jpeg", "webp", "gif", "bmp", "avif", "heic", "heif"})
 NEEDS_PLUGIN = frozenset({"avif", "heic", "heif"})
 # Words in ffmpeg's error-level lines that mean lost or broken data (other
 # error lines, e.g. about odd but harmless tags, do not fail a file).

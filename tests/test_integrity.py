@@ -167,3 +167,14 @@ def test_video_with_missing_data_is_unreadable(tmp_path, faststart_mp4):
 def test_not_a_video_is_unreadable(tmp_path):
     with pytest.raises(UnreadableMedia, match="ffmpeg"):
         check(write(tmp_path, b"\0\0\0\x18ftypisom" + bytes(300), "x.mp4"), "mp4", "video")
+
+
+def test_tiff_based_camera_raw_with_undecodable_data_passes(tmp_path):
+    """NEF/CR2/DNG sniff as TIFF; a compression Pillow lacks must not quarantine them."""
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(buf, "TIFF")
+    data = bytearray(buf.getvalue())
+    tag = data.find(b"\x03\x01\x03\x00\x01\x00\x00\x00")        # Compression (259), SHORT, count 1
+    assert tag > 0
+    data[tag + 8:tag + 10] = (34713).to_bytes(2, "little")      # Nikon NEF compression
+    check(write(tmp_path, bytes(data), "x.nef"), "tiff", "image")
