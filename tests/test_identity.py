@@ -74,8 +74,12 @@ def test_png_text_chunks_do_not_change_content_id(tmp_path):
     after_idat = ident(tmp_path, insert_before_iend(make_png(), b"iTXt", b"XML:com.adobe.xmp\0\0\0\0\0<x/>"),
                        "png", name="itxt")
     zt = ident(tmp_path, insert_before_iend(make_png(), b"zTXt", b"k\0\0" + zlib.compress(b"v")), "png", name="z")
+    exif = Image.Exif()
+    exif[0x0131] = "a tool"
+    ex = ident(tmp_path, insert_before_iend(make_png(), b"eXIf", exif.tobytes()), "png", name="exif")
     assert base.payload == "png:pixels"
     assert base.content_id == with_text.content_id == rewritten.content_id == after_idat.content_id == zt.content_id
+    assert ex.content_id == base.content_id
     assert len({base.file_hash, with_text.file_hash, rewritten.file_hash, after_idat.file_hash}) == 4
 
 
