@@ -99,6 +99,7 @@ def enqueue(s: Session, path: str, inbox: str, size: int | None, mtime: float | 
     Nothing new: the path already has a queued or running job, or its latest
     job finished (done or failed) on a file of the same size and mtime. A
     failed file is re-queued only when it changes or through retry_failed.
+    A new job appends a "discovered" event in the same transaction.
     """
     path = clean_text(path)
     latest = s.execute(select(JobModel.state, JobModel.size, JobModel.mtime)
@@ -113,7 +114,10 @@ def enqueue(s: Session, path: str, inbox: str, size: int | None, mtime: float | 
                                        # literal, not bound: a prepared statement's parameters
                                        # cannot prove it matches the partial index
                                        index_where=text("state IN ('queued', 'running')"))
-    return s.execute(stmt.returning(JobModel.id)).scalar_one_or_none()
+    job_id = s.execute(stmt.returning(JobModel.id)).scalar_one_or_none()
+    if job_id is not None:
+        append_event(s, "discovered", None, path, {"job_id": job_id, "inbox": inbox, "size": size})
+    return job_id
 
 
 def claim(engine: Engine, worker: str, lease_s: float, limit: int = 1) -> list[Job]:

@@ -39,6 +39,9 @@ def test_enqueue_dedupes_live_and_unchanged_finished_paths(catalog: Catalog) -> 
     changed = add(catalog, mtime=2.5)
     assert changed is not None and changed != first             # the file changed: new work
     assert depth(catalog) == {"queued": 1, "running": 0, "done": 1, "failed": 0}
+    with catalog.session() as s:                                # one "discovered" per job created
+        found = [(e.kind, e.path, e.data["job_id"]) for e in events_since(s, 0, 10)]
+    assert found == [("discovered", "/in/a.png", first), ("discovered", "/in/a.png", changed)]
 
 
 def test_failed_path_is_not_requeued_until_it_changes(catalog: Catalog) -> None:
@@ -128,7 +131,7 @@ def test_transient_failure_backs_off_then_fails_after_max_attempts(catalog: Cata
     final = job(catalog, jid)
     assert final.state == "failed" and final.last_error == "still offline 3"
     with catalog.session() as s:
-        [event] = events_since(s, 0, 10)
+        [event] = [e for e in events_since(s, 0, 10) if e.kind == "failed"]
     assert (event.kind, event.path, event.data["error"], event.data["attempts"]) == \
         ("failed", "/in/a.png", "still offline 3", 3)
 
@@ -149,7 +152,7 @@ def test_a_job_that_keeps_losing_its_worker_is_failed_not_retried_forever(catalo
     final = job(catalog, jid)
     assert final.state == "failed" and "stopped responding 2 times" in final.last_error
     with catalog.session() as s:
-        assert [e.kind for e in events_since(s, 0, 10)] == ["failed"]
+        assert [e.kind for e in events_since(s, 0, 10)] == ["discovered", "failed"]
 
 
 def test_release_requeues_without_spending_an_attempt(catalog: Catalog) -> None:

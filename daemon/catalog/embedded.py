@@ -25,6 +25,7 @@ import os
 import subprocess
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import fasteners
 import psutil
@@ -32,6 +33,9 @@ import psycopg
 from sqlalchemy import URL
 
 from alice.daemon.catalog.errors import CatalogUnavailable
+
+if TYPE_CHECKING:   # pgserver is imported lazily: an external-URL setup never needs it
+    from pgserver.utils import PostmasterInfo
 
 _thread_lock = threading.RLock()
 _refs: dict[Path, "EmbeddedServer"] = {}
@@ -136,7 +140,7 @@ class EmbeddedServer:
     def _locked(self) -> fasteners.InterProcessLock:
         return self._file_lock
 
-    def _info(self):  # -> pgserver.utils.PostmasterInfo | None
+    def _info(self) -> PostmasterInfo | None:
         from pgserver.utils import PostmasterInfo
 
         try:
