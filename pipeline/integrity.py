@@ -20,7 +20,6 @@ Image.MAX_IMAGE_PIXELS says.
 """
 from __future__ import annotations
 
-import io
 from contextlib import ExitStack
 from pathlib import Path
 

@@ -145,7 +145,8 @@ class Layout:
                     shown = "{" + field + "}"
                     raise LayoutError(f"layout {template!r}: unknown placeholder {shown}; valid ones are {valid}")
                 if spec or conversion:
-                    raise LayoutError(f"layout {template!r}: placeholder {{{field}}} takes no format spec or conversion")
+                    raise LayoutError(
+                        f"layout {template!r}: placeholder {{{field}}} takes no format spec or conversion")
         return segments
 
     def render(self, record: AssetRecord) -> PurePosixPath:
