@@ -175,9 +175,12 @@ class Organizer:
         base = Result(str(src), ORGANIZED, content_id=rec.content_id, tool=rec.tool, ai=rec.ai,
                       project=rec.project)
         if self.catalog is not None:
+            # Same pixels AND same bytes: a duplicate, recorded as another location.
+            # Same pixels with other metadata is filed too: its bytes say something
+            # the first copy does not (another tool's record, added keywords).
             with self.catalog.session() as s:
                 existing = store.asset_by_content_id(s, rec.content_id)
-                filed = store.filed_copy(s, existing.id) if existing else None
+                filed = store.filed_copy_with_hash(s, existing.id, rec.file_hash) if existing else None
             if filed is not None and Path(filed.path).is_file() and Path(filed.path) != src:
                 return self._duplicate(rec, Path(filed.path), base)
 
@@ -235,11 +238,7 @@ class Organizer:
                                size=st.st_size, mtime_ns=st.st_mtime_ns)
             store.append_event(s, "duplicate", asset.id, str(src), {"of": str(filed)})
         if self.mode == "move":
-            # Only identical bytes may go: a copy with other metadata still holds something unique.
-            if file_hash(filed) == rec.file_hash:
-                self._finish_move(src, filed, rec.file_hash)
-            else:
-                base.reason += " (its metadata differs, so it stays in the inbox)"
+            self._finish_move(src, filed, rec.file_hash)   # re-verifies the filed bytes first
         return base
 
     def _finish_move(self, src: Path, kept: Path, expected_hash: str) -> None:

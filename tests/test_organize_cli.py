@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from alice.daemon.fileops import TEMP_PREFIX, hash_file
 from alice.pipeline import sidecar
+from alice.pipeline.inspect import inspect_file
 from tests.organize_env import FIXED_MTIME, AliceEnv, labels, media_files, tree_files
 
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -65,8 +66,9 @@ def test_corpus_is_filed_by_project_date_and_tool(env: AliceEnv):
         assert rec.project == project and rec.tool_folder == tool
         assert rec.source_path == str(placed[name])
         assert rec.file_hash == hash_file(dest)
-        if rec.generation.created_at is None:
-            assert day == fixed_day, (name, day)
+        stated = inspect_file(placed[name]).created_at
+        assert day == (stated.strftime("%Y-%m-%d") if stated else fixed_day), (name, day, stated)
+        assert rec.created_at.strftime("%Y-%m-%d") == day
 
     # catalog == tree
     organized = {str(p) for p in media_files(env.organized)}

@@ -318,6 +318,16 @@ def filed_copy(s: Session, asset_id: int) -> LocationRow | None:
     ).scalar_one_or_none())
 
 
+def filed_copy_with_hash(s: Session, asset_id: int, file_hash: str) -> LocationRow | None:
+    """A filed copy (organized or quarantined, still present) holding exactly these bytes."""
+    return _location_row(s.execute(
+        select(Location).where(Location.asset_id == asset_id, Location.present.is_(True),
+                               Location.file_hash == file_hash,
+                               Location.role.in_(("organized", "quarantine")))
+        .order_by(Location.id).limit(1)
+    ).scalar_one_or_none())
+
+
 def mark_location_gone(s: Session, path: str) -> bool:
     """Note that the file at `path` is no longer there; the row stays as history."""
     result = s.execute(update(Location).where(Location.path == clean_text(path), Location.present.is_(True))
