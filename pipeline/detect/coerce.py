@@ -7,6 +7,7 @@ None for that field, never an exception for the whole file.
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 from datetime import datetime, timezone
@@ -181,6 +182,10 @@ def to_iso(value: Any) -> str | None:
 
 def json_safe(value: Any, cap: int = RAW_STR_CAP, _depth: int = 0) -> Any:
     """A copy of `value` that json.dumps accepts, with strings and nesting capped."""
+    if _depth == 0 and isinstance(value, (dict, list)):
+        fast = _already_safe(value, cap)
+        if fast is not None:
+            return fast
     if _depth > RAW_DEPTH:
         return "…(nesting cut)"
     if value is None or isinstance(value, bool):
@@ -209,3 +214,19 @@ def json_safe(value: Any, cap: int = RAW_STR_CAP, _depth: int = 0) -> Any:
             out_list.append(f"…{len(items) - RAW_ITEMS} more items cut")
         return out_list
     return to_str(str(value), cap)
+
+
+def _already_safe(value: dict | list, cap: int) -> Any:
+    """Most records are small parsed JSON: one C round trip proves them safe (no string can
+    exceed `cap` if the whole text does not). None means "walk it"."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    if len(text) > cap or "\\u0000" in text:
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return json.loads(text)

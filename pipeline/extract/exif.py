@@ -77,7 +77,7 @@ def decode_text_bytes(raw: bytes) -> str:
 def _utf16_score(text: str) -> int:
     """How much a decoding looks like human text rather than mojibake."""
     score = 0
-    for char in text[:4000]:
+    for char in text[:1000]:
         code = ord(char)
         if 0x20 <= code < 0x7F or char in "\n\r\t":
             score += 2
