@@ -29,6 +29,8 @@ _VIDEO_BRANDS = {
 
 def _sniff_isobmff(head: bytes) -> tuple[str, str]:
     major = head[8:12]
+    if major in (b"avis", b"msf1", b"hevs"):       # image sequences: animated AVIF/HEIF
+        return ("avif" if major == b"avis" else "heif"), "video"
     compatible = [head[i:i + 4] for i in range(16, min(len(head), 64) - 3, 4)]
     found = [_IMAGE_BRANDS[b] for b in [major, *compatible] if b in _IMAGE_BRANDS]
     for specific in ("avif", "heic", "heif"):    # "mif1" alone only says "some HEIF"

@@ -22,6 +22,7 @@ def _ftyp(major: bytes, *compatible: bytes) -> bytes:
     (_ftyp(b"heic", b"mif1", b"heic"), ("heic", "image")),
     (_ftyp(b"mif1", b"mif1", b"heic"), ("heic", "image")),
     (_ftyp(b"avif", b"mif1", b"avif"), ("avif", "image")),
+    (_ftyp(b"avis", b"avif", b"msf1"), ("avif", "video")),
     (_ftyp(b"isom", b"isom", b"avc1"), ("mp4", "video")),
     (_ftyp(b"qt  ", b"qt  "), ("mov", "video")),
     (_ftyp(b"M4V ", b"M4V "), ("m4v", "video")),
