@@ -57,3 +57,12 @@ def test_iter_paths_walks_sorted_and_skips_hidden(tmp_path) -> None:
     single = tmp_path / ".dot.png"
     found = [p.relative_to(tmp_path).as_posix() for p in iter_paths([tmp_path, single])]
     assert found == ["a.png", "b/1.png", "b/2.png", ".dot.png"]
+
+
+def test_fifo_is_refused_without_blocking(tmp_path) -> None:
+    import os
+
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    info = inspect_file(fifo)
+    assert info.error and "not a regular file" in info.error

@@ -7,7 +7,9 @@ container is broken) or Metadata.warnings (something was capped or skipped).
 """
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from pathlib import Path
 from typing import BinaryIO, Callable
 
@@ -86,7 +88,13 @@ def extract(path: Path) -> Metadata:
     """Read what `path` says about itself. Raises UnreadableFile only if it cannot be opened."""
     path = Path(path)
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            # A FIFO would block open() forever; a device could be endless.
+            raise UnreadableFile(errno.EINVAL, f"{path} is not a regular file (a directory, pipe or device)",
+                                 str(path))
         handle = open(path, "rb")
+    except UnreadableFile:
+        raise
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise UnreadableFile(exc.errno, f"cannot open {path}: {reason}", str(path)) from exc
