@@ -6,8 +6,10 @@ appear either.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -29,7 +31,8 @@ FILES = sorted(p for p in CORPUS.glob("*") if p.is_file() and p.stat().st_size >
 SECONDS_PER_FILE = 5.0
 # ALICE_FUZZ_EXAMPLES=3000 for a deeper run by hand; the default keeps CI under a minute.
 FUZZ = settings(max_examples=int(os.environ.get("ALICE_FUZZ_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
-WORKDIR = Path(tempfile.mkdtemp(prefix="alice-fuzz-"))
+WORKDIR = Path(tempfile.mkdtemp(prefix="alice-fuzz-"))     # not tmp_path: hypothesis reruns one test body
+atexit.register(shutil.rmtree, WORKDIR, True)
 
 
 def _assert_sane(path: Path) -> None:
