@@ -2,7 +2,7 @@
 
 Every measure runs on the working copy (the original reduced by the smallest
 whole factor that brings its long edge within `QualityConfig.max_edge`,
-default 1024) as float32 luma in 0..1, after black letterbox/pillarbox bars
+default 1024) as integer luma (1/8 levels), after black letterbox/pillarbox bars
 are cut off (`content_box`). Two exceptions: compression needs the codec's own
 block grid, so it runs on a crop of at most 512 px of the full-resolution (or
 JPEG half-scale draft) pixels; resolution reads the ORIGINAL size.
@@ -54,7 +54,9 @@ import numpy as np
 
 # Rec. 709 luma weights on the encoded values: cheap and close enough to
 # perceived brightness for ranking.
-_LUMA_8BIT = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32) / np.float32(255.0)
+_LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+LUMA_SCALE = 8                 # luma units per 8-bit level
+FULL = 255 * LUMA_SCALE
 
 BLUR_GOOD = 0.30
 BLUR_BAD = 1.0
@@ -76,8 +78,16 @@ MIN_SIDE = 16
 
 
 def luma(rgb: np.ndarray) -> np.ndarray:
-    """float32 luma in 0..1 from an HxWx3 uint8 RGB array."""
-    return rgb.astype(np.float32) @ _LUMA_8BIT
+    """Luma in 1/8 levels (0..2040) from HxWx3 uint8 RGB, as int16.
+
+    Integers halve the memory traffic of every later pass against float32.
+    Whole levels are too coarse: in a heavily blurred image neighbours differ
+    by under one level, and rounding alone would read as detail. Signed 16
+    bits hold the widest value formed below (the noise residual, +-16320).
+    """
+    y = rgb.astype(np.float32) @ (_LUMA * np.float32(LUMA_SCALE))
+    y += np.float32(0.5)
+    return y.astype(np.int16)
 
 
 def _clip01(x: float) -> float:
@@ -91,12 +101,13 @@ def _block_sums(x: np.ndarray, size: int) -> np.ndarray:
     `size` times smaller for the short-axis reduction.
     """
     h, w = x.shape
-    return x.reshape(h // size, size, w).sum(axis=1).reshape(h // size, w // size, size).sum(axis=2)
+    acc = np.int32 if x.dtype.kind == "i" else x.dtype   # numpy would widen int16 to int64
+    return x.reshape(h // size, size, w).sum(axis=1, dtype=acc).reshape(h // size, w // size, size).sum(axis=2)
 
 
 # --- framing ---------------------------------------------------------------
 
-BAR_LEVEL = 6.0 / 255        # letterbox bars are black to within codec noise
+BAR_LEVEL = 6 * LUMA_SCALE  # letterbox bars are black to within codec noise
 BAR_FRACTION = 0.9           # of a row/column; leaves room for a watermark in the bar
 MIN_CONTENT = 0.2            # an image that is mostly "bar" is just dark: keep it whole
 
@@ -122,19 +133,18 @@ def content_box(y: np.ndarray) -> tuple[int, int, int, int]:
 
 # --- sharpness -------------------------------------------------------------
 
-def _steps(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray, core: np.float32
+def _steps(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray, core: int
            ) -> tuple[np.ndarray, np.ndarray]:
-    """|a - b| above the coring level, and how much of it the re-blur removes."""
+    """|a - b| above the coring level, and 9 x what survives the re-blur, as int16."""
     d_f = np.subtract(a, b)
     np.abs(d_f, out=d_f)
     if core > 0:
-        np.subtract(d_f, core, out=d_f)
-        np.maximum(d_f, 0.0, out=d_f)
+        np.subtract(d_f, np.int16(core), out=d_f)
+        np.maximum(d_f, 0, out=d_f)
     v = np.subtract(c, d)
     np.abs(v, out=v)
-    v *= np.float32(1.0 / 9.0)
-    np.subtract(d_f, v, out=v)
-    np.maximum(v, 0.0, out=v)
+    np.subtract(d_f * np.int16(9), v, out=v)
+    np.maximum(v, 0, out=v)
     return d_f, v
 
 
@@ -154,16 +164,17 @@ def blur_index(y: np.ndarray, noise: float = 0.0, tile: int = 64) -> float:
     tile = max(8, min(tile, (h - 9) // 2, (w - 9) // 2))
     th, tw = (h - 9) // tile, (w - 9) // tile
     rows, cols = th * tile, tw * tile
-    core = np.float32(CORING * noise)
+    core = int(round(CORING * noise * FULL))
     f1, v1 = _steps(y[5:5 + rows, :cols], y[4:4 + rows, :cols], y[9:9 + rows, :cols], y[:rows, :cols], core)
-    f1, v1 = _block_sums(f1, tile), _block_sums(v1, tile)
+    f1, v1 = _block_sums(f1, tile) * 9.0, _block_sums(v1, tile) * 1.0
     f2, v2 = _steps(y[:rows, 5:5 + cols], y[:rows, 4:4 + cols], y[:rows, 9:9 + cols], y[:rows, :cols], core)
-    f2, v2 = _block_sums(f2, tile), _block_sums(v2, tile)
+    f2, v2 = _block_sums(f2, tile) * 9.0, _block_sums(v2, tile) * 1.0
     activity = f1 + f2
     with np.errstate(divide="ignore", invalid="ignore"):
         b = np.maximum(np.where(f1 > 0, 1.0 - v1 / f1, 1.0), np.where(f2 > 0, 1.0 - v2 / f2, 1.0))
-    # A tile needs a mean step of at least 1/255 to have any detail to judge.
-    floor = 2.0 * tile * tile / 255.0
+    # A tile needs a mean step of at least 1 level to have any detail to judge
+    # (activity is 9 x the sum of steps in both directions).
+    floor = 9.0 * 2.0 * tile * tile * LUMA_SCALE
     detailed = b[activity >= max(float(np.median(activity)), floor)]
     if detailed.size == 0:
         return 1.0
@@ -190,19 +201,20 @@ def noise_sigma(y: np.ndarray, block: int = 8, percentile: float = 2.0) -> float
     if bh < 1 or bw < 1:
         return 0.0
     rows, cols = bh * block, bw * block
-    d2 = y[:rows + 2, 1:cols + 1] * np.float32(-2.0)
+    d2 = y[:rows + 2, 1:cols + 1] * np.int16(-2)
     d2 += y[:rows + 2, :cols]
     d2 += y[:rows + 2, 2:cols + 2]
-    r = d2[1:rows + 1] * np.float32(-2.0)
+    r = d2[1:rows + 1] * np.int16(-2)
     r += d2[:rows]
     r += d2[2:rows + 2]
     np.abs(r, out=r)
     residual = _block_sums(r, block)
-    level = _block_sums(np.ascontiguousarray(y[1:rows + 1, 1:cols + 1]), block) * (1.0 / (block * block))
-    usable = residual[(level > 3.0 / 255) & (level < 252.0 / 255)]
+    level = _block_sums(np.ascontiguousarray(y[1:rows + 1, 1:cols + 1]), block)
+    n = block * block
+    usable = residual[(level > 3 * LUMA_SCALE * n) & (level < 252 * LUMA_SCALE * n)]
     if usable.size == 0:
         return 0.0
-    mean_abs = float(np.percentile(usable, percentile)) / (block * block)
+    mean_abs = float(np.percentile(usable, percentile)) / n / FULL
     return mean_abs * math.sqrt(math.pi / 2.0) / 6.0
 
 
@@ -213,10 +225,17 @@ def noise_goodness(sigma: float) -> float:
 # --- exposure --------------------------------------------------------------
 
 def histogram(y: np.ndarray) -> np.ndarray:
-    """256-bin luma histogram, as fractions; exposure and contrast read only this."""
-    y8 = (y * np.float32(255.0) + np.float32(0.5)).astype(np.uint8)
-    counts = np.bincount(y8.ravel(), minlength=256).astype(np.float64)
-    return counts / max(1.0, counts.sum())
+    """256-bin histogram of `luma` output (bin k = level k), as fractions.
+
+    Exposure and contrast read only this.
+    """
+    counts = np.bincount(y.ravel(), minlength=FULL + 1)[:FULL + 1].astype(np.float64)
+    # Shift by half a level so bin k gathers units [8k - 4, 8k + 4), then fold 8 units per level.
+    half = LUMA_SCALE // 2
+    padded = np.zeros(256 * LUMA_SCALE)
+    padded[half:half + FULL + 1] = counts[:256 * LUMA_SCALE - half]
+    levels = padded.reshape(256, LUMA_SCALE).sum(axis=1)
+    return levels / max(1.0, float(levels.sum()))
 
 
 _LEVELS = np.arange(256, dtype=np.float64) / 255.0
