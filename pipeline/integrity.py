@@ -1,12 +1,14 @@
 """Can this media be decoded at all? The organizer quarantines what cannot.
 
-Images are opened with Pillow and decoded as cheaply as the format allows
-(JPEG via draft: DCT scaling to 1/8, which still entropy-decodes every scan).
-A JPEG is also walked for damage in its scans (payload/jpeg.py): decoders
-resync silently after lost or overwritten scan data and show grey or smeared
-blocks, so Pillow alone passes such a file. PNGs are decoded through png_pixels (text chunks left
-out). Animated images decode up to MAX_FRAMES frames. HEIC/AVIF decode through
-pillow-heif when it is installed; without a decoder they pass unchecked.
+PNGs are verified without decoding pixels (png_verify.py: CRCs, a full
+inflate, row filters and sizes), in constant memory. Other images are opened
+with Pillow and decoded as cheaply as the format allows (JPEG via draft: DCT
+scaling to 1/8, which still entropy-decodes every scan). A JPEG is also
+walked for damage in its scans (payload/jpeg.py): decoders resync silently
+after lost or overwritten scan data and show grey or smeared blocks, so
+Pillow alone passes such a file. Animated images decode up to MAX_FRAMES
+frames. HEIC/AVIF decode through pillow-heif when it is installed; without a
+decoder they pass unchecked.
 Formats not checked at all pass: TIFF (camera raws are TIFF), JPEG 2000,
 JPEG XL, PSD, CR3.
 
@@ -20,7 +22,6 @@ Image.MAX_IMAGE_PIXELS says.
 """
 from __future__ import annotations
 
-from contextlib import ExitStack
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -28,12 +29,13 @@ from PIL import Image, UnidentifiedImageError
 from alice.pipeline.ffmpeg import run_ffmpeg, timeout_for
 from alice.pipeline.payload import jpeg
 from alice.pipeline.payload.reader import HashingReader
-from alice.pipeline.png_pixels import open_pixels
+from alice.pipeline.png_verify import verify as verify_png
 from alice.pipeline.unreadable import UnreadableMedia
 
 # Above the largest camera sensors (151 MP medium format), below Pillow's own
-# error threshold (2 x 89.5 MP), so our check always runs first. Decoding the
-# biggest allowed RGBA image takes ~640 MB.
+# error threshold (2 x 89.5 MP), so our check always runs first. Pillow decodes
+# (WebP, GIF, HEIC; JPEG at 1/8 scale) of the biggest allowed image hold up to
+# ~640 MB; PNG verification holds a few MB whatever the size.
 MAX_PIXELS = 160_000_000
 MAX_FRAMES = 500
 # Not TIFF: camera raws (NEF, CR2, DNG, ARW) sniff as TIFF, and Pillow refuses
@@ -80,26 +82,27 @@ def _register_heif() -> bool:
 def _check_image(path: Path, fmt: str) -> None:
     if fmt in NEEDS_PLUGIN and not _register_heif():
         return
+    if fmt == "png":
+        verify_png(path, MAX_PIXELS)
+        return
     if fmt == "jpeg":
         _check_jpeg_scans(path)
-    with ExitStack() as stack:
-        source = stack.enter_context(open_pixels(path)) if fmt == "png" else path
-        try:
-            im = stack.enter_context(Image.open(source))
+    try:
+        with Image.open(path) as im:
             _decode(im, fmt)
-        except UnreadableMedia:
-            raise
-        except Image.DecompressionBombError as exc:
-            raise UnreadableMedia(f"decompression bomb: {exc}") from None
-        except UnidentifiedImageError:
-            if fmt in NEEDS_PLUGIN:
-                return      # the installed decoder does not handle this variant: say nothing
-            raise UnreadableMedia(f"not a decodable {fmt.upper()} image (Pillow cannot identify it)") from None
-        except MemoryError:
-            raise UnreadableMedia(f"the {fmt.upper()} image needs more memory to decode than is available") from None
-        except Exception as exc:  # decoders raise OSError, SyntaxError, ValueError, struct.error... on bad data
-            raise UnreadableMedia(
-                f"cannot decode the {fmt.upper()} image (damaged or unsupported data): {_describe(exc)}") from None
+    except UnreadableMedia:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise UnreadableMedia(f"decompression bomb: {exc}") from None
+    except UnidentifiedImageError:
+        if fmt in NEEDS_PLUGIN:
+            return      # the installed decoder does not handle this variant: say nothing
+        raise UnreadableMedia(f"not a decodable {fmt.upper()} image (Pillow cannot identify it)") from None
+    except MemoryError:
+        raise UnreadableMedia(f"the {fmt.upper()} image needs more memory to decode than is available") from None
+    except Exception as exc:  # decoders raise OSError, SyntaxError, ValueError, struct.error... on bad data
+        raise UnreadableMedia(
+            f"cannot decode the {fmt.upper()} image (damaged or unsupported data): {_describe(exc)}") from None
 
 
 def _decode(im: Image.Image, fmt: str) -> None:
