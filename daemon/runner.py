@@ -69,6 +69,7 @@ class Daemon:
         self.started_at = time.time()
         self.pool: ProcessPoolExecutor | None = None
         self.watcher: Any = None
+        self.last_turn = time.monotonic()
 
     # -- watcher side (runs on the observer thread) -----------------------------------------
     def on_ready(self, path: Path, inbox: Path) -> None:
@@ -108,6 +109,10 @@ class Daemon:
         return ProcessPoolExecutor(max_workers=self.cfg.worker_count,
                                    mp_context=multiprocessing.get_context("spawn"))
 
+    def healthy(self) -> bool:
+        return (not self.stopping.is_set() and time.monotonic() - self.last_turn < 60
+                and (self.watcher is None or self.watcher.healthy()))
+
     def request_stop(self, *_: Any) -> None:
         self.stopping.set()
         self.wake.set()
@@ -118,7 +123,8 @@ class Daemon:
         self.start()
         systemd.ready()
         systemd.status(f"watching {len(self.cfg.inboxes)} inbox(es)")
-        dog = systemd.Watchdog(lambda: not self.stopping.is_set())
+        # Ping only while the loop turns and the watcher lives: a hung daemon must be restarted.
+        dog = systemd.Watchdog(self.healthy)
         dog.start()
         log.info("alice is running", worker=self.worker, inboxes=[str(i) for i in self.cfg.inboxes],
                  catalog=self.catalog.display_url, workers=self.cfg.worker_count)
@@ -133,7 +139,9 @@ class Daemon:
 
     def loop(self) -> None:
         last_beat = time.monotonic()
+        last_metrics = 0.0
         while not self.stopping.is_set():
+            self.last_turn = time.monotonic()
             try:
                 self.collect()
                 if self.rescan_needed.is_set():
@@ -146,6 +154,9 @@ class Daemon:
                 if time.monotonic() - last_beat > self.cfg.queue.lease_seconds / 3:
                     self.heartbeat()
                     last_beat = time.monotonic()
+                if self.metrics is not None and time.monotonic() - last_metrics > 5:
+                    self.publish_metrics()
+                    last_metrics = time.monotonic()
                 if not self.catalog_ok:
                     log.info("catalog reachable again; resuming")
                     self.catalog_ok = True
@@ -263,6 +274,11 @@ class Daemon:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
+    def publish_metrics(self) -> None:
+        with self.catalog.session() as s:
+            self.metrics.set_queue_depth(queue.depth(s))
+        self.metrics.set_watcher_modes(self.watcher.mode_by_inbox())
+
     def _note_error(self, where: str, message: str) -> None:
         self.last_errors.append({"at": time.time(), "where": where, "error": message})
 
@@ -272,6 +288,7 @@ class Daemon:
             "inflight": len(self.inflight), "processed": self.processed,
             "catalog_ok": self.catalog_ok,
             "watchers": self.watcher.mode_by_inbox() if self.watcher else {},
+            "watcher_notes": self.watcher.notes_by_inbox() if self.watcher else {},
             "last_errors": list(self.last_errors),
         }
 
