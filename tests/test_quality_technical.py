@@ -12,13 +12,8 @@ import pytest
 from PIL import Image, ImageFilter
 
 from alice.pipeline.quality.config import QualityConfig
-from alice.pipeline.quality.technical import (
-    AssessmentError,
-    assess_array,
-    assess_image,
-    assess_video,
-    jpeg_quality,
-)
+from alice.pipeline.quality.measures import jpeg_quality
+from alice.pipeline.quality.technical import AssessmentError, assess_array, assess_image, assess_video
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "files"
 

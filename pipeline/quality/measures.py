@@ -49,6 +49,7 @@ resolution     megapixels of the original: goodness 0 at <= 0.1 MP, 1 at >= 2 MP
 from __future__ import annotations
 
 import math
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -318,6 +319,33 @@ def blockiness(y: np.ndarray, period: int = 8) -> float | None:
 
 def compression_goodness(ratio: float) -> float:
     return _clip01(math.exp(-max(0.0, ratio - BLOCK_FREE) / BLOCK_SCALE))
+
+
+# IJG (libjpeg) Annex K luminance table at quality 50; encoders scale it.
+_IJG_LUMA = np.array([
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
+    14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+    18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+], dtype=np.float64)
+JPEG_Q_FULL = 90.0
+
+
+def jpeg_quality(quantization: Mapping[int, Any] | None) -> float | None:
+    """Encoder quality 1..100 implied by a JPEG's luminance table, IJG scaling assumed."""
+    if not quantization or 0 not in quantization:
+        return None
+    table = np.asarray(list(quantization[0]), dtype=np.float64)
+    if table.size != 64:
+        return None
+    scale = 100.0 * table.sum() / _IJG_LUMA.sum()
+    q = (200.0 - scale) / 2.0 if scale <= 100.0 else 5000.0 / scale
+    return round(float(min(100.0, max(1.0, q))), 1)
+
+
+def jpeg_quality_goodness(q: float) -> float:
+    short = min(1.0, max(0.0, (JPEG_Q_FULL - q) / (JPEG_Q_FULL - 5.0)))
+    return 1.0 - short ** 1.5
 
 
 # --- resolution ------------------------------------------------------------

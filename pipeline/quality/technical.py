@@ -28,8 +28,6 @@ Measured with the defaults on the corpus: sharp, well exposed originals score
 from __future__ import annotations
 
 import math
-import re
-import subprocess
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -42,6 +40,8 @@ from PIL import Image, UnidentifiedImageError
 from alice.pipeline.quality import measures as m
 from alice.pipeline.quality.cascade import stars_for
 from alice.pipeline.quality.config import QualityConfig
+from alice.pipeline.quality.errors import AssessmentError
+from alice.pipeline.quality.frames import grab_frame, probe_video
 
 try:  # HEIC/AVIF from phones; without it those files get a clear AssessmentError
     import pillow_heif
@@ -54,20 +54,6 @@ DEFAULT_CONFIG = QualityConfig()
 
 GOODNESS_FLOOR = 1e-4
 BLOCK_CROP = 512          # full-resolution crop the blockiness reading uses
-JPEG_Q_FULL = 90.0
-
-# IJG (libjpeg) Annex K luminance table at quality 50; encoders scale it.
-_IJG_LUMA = np.array([
-    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
-    14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
-    18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
-    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
-], dtype=np.float64)
-
-
-class AssessmentError(Exception):
-    """The file cannot be assessed; the message says why in terms a user can act on."""
-
 
 @dataclass
 class TechnicalResult:
@@ -141,15 +127,10 @@ def _measure(small: np.ndarray, original: tuple[int, int], full: np.ndarray | No
         compression.append(m.compression_goodness(ratio))
     if jpeg_quality is not None:
         raw["jpeg_quality"] = float(jpeg_quality)
-        compression.append(jpeg_quality_goodness(jpeg_quality))
+        compression.append(m.jpeg_quality_goodness(jpeg_quality))
     if compression:
         good["compression"] = min(compression)
     return good, raw
-
-
-def jpeg_quality_goodness(q: float) -> float:
-    short = min(1.0, max(0.0, (JPEG_Q_FULL - q) / (JPEG_Q_FULL - 5.0)))
-    return 1.0 - short ** 1.5
 
 
 def _result(small: np.ndarray, original: tuple[int, int], full: np.ndarray | None, period: int,
@@ -236,18 +217,6 @@ def _factor(size: tuple[int, int], max_edge: int) -> int:
 
 # --- files -----------------------------------------------------------------
 
-def jpeg_quality(quantization: dict[int, Any] | None) -> float | None:
-    """Encoder quality 1..100 implied by a JPEG's luminance table, IJG scaling assumed."""
-    if not quantization or 0 not in quantization:
-        return None
-    table = np.asarray(list(quantization[0]), dtype=np.float64)
-    if table.size != 64:
-        return None
-    scale = 100.0 * table.sum() / _IJG_LUMA.sum()
-    q = (200.0 - scale) / 2.0 if scale <= 100.0 else 5000.0 / scale
-    return round(float(min(100.0, max(1.0, q))), 1)
-
-
 def _pixels(img: Image.Image) -> np.ndarray:
     """uint8 RGB from whatever mode the decoder produced."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
@@ -274,7 +243,7 @@ def assess_image(path: Path, cfg: QualityConfig | None = None) -> TechnicalResul
                 img = Image.open(fh)
                 original = img.size
                 fmt = img.format
-                quality = jpeg_quality(getattr(img, "quantization", None)) if fmt == "JPEG" else None
+                quality = m.jpeg_quality(getattr(img, "quantization", None)) if fmt == "JPEG" else None
                 if original[0] < m.MIN_SIDE or original[1] < m.MIN_SIDE:
                     raise AssessmentError(f"image is {original[0]}x{original[1]} px; "
                                           f"at least {m.MIN_SIDE} px a side is needed to judge it")
@@ -308,55 +277,6 @@ def assess_image(path: Path, cfg: QualityConfig | None = None) -> TechnicalResul
 
 # --- video -----------------------------------------------------------------
 
-_DURATION = re.compile(rb"Duration:\s*(\d+):(\d\d):(\d\d(?:\.\d+)?)")
-_VIDEO_SIZE = re.compile(rb"Stream #[^\n]*?Video:[^\n]*?\b(\d{2,5})x(\d{2,5})\b")
-
-
-def _ffmpeg() -> str:
-    try:
-        import imageio_ffmpeg
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except (ImportError, RuntimeError) as exc:
-        raise AssessmentError(f"no ffmpeg available for video frames: {exc}") from None
-
-
-def _ffmpeg_input(path: Path) -> str:
-    # The file: protocol stops ffmpeg reading a name like "concat:a|b" or
-    # "http://..." as something other than a local file.
-    return "file:" + str(path.resolve())
-
-
-def _probe(ffmpeg: str, path: Path, timeout: float) -> tuple[float | None, tuple[int, int]]:
-    # `ffmpeg -i` with no output prints the container header and exits 1; that
-    # is the cheapest probe the bundled binary offers (there is no ffprobe).
-    try:
-        proc = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-noautorotate", "-i", _ffmpeg_input(path)],
-                              capture_output=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise AssessmentError(f"{path.name}: ffmpeg took over {timeout:.3g}s to read the header") from None
-    err = proc.stderr[-65536:]
-    size = _VIDEO_SIZE.search(err)
-    if not size:
-        raise AssessmentError(f"{path.name}: no video stream ffmpeg can read")
-    dur = _DURATION.search(err)
-    duration = int(dur.group(1)) * 3600 + int(dur.group(2)) * 60 + float(dur.group(3)) if dur else None
-    return duration, (int(size.group(1)), int(size.group(2)))
-
-
-def _frame(ffmpeg: str, path: Path, at: float, size: tuple[int, int], timeout: float) -> np.ndarray | None:
-    w, h = size
-    cmd = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-noautorotate",
-           "-ss", f"{at:.3f}", "-i", _ffmpeg_input(path), "-map", "0:v:0", "-frames:v", "1",
-           "-vf", f"scale={w}:{h}:flags=area", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise AssessmentError(f"{path.name}: ffmpeg took over {timeout:.3g}s for one frame") from None
-    if len(proc.stdout) < w * h * 3:
-        return None
-    return np.frombuffer(proc.stdout[:w * h * 3], dtype=np.uint8).reshape(h, w, 3)
-
-
 def _mean_of(readings: list[dict[str, float]]) -> dict[str, float]:
     keys = dict.fromkeys(k for r in readings for k in r)
     return {k: float(np.mean([r[k] for r in readings if k in r])) for k in keys}
@@ -369,9 +289,8 @@ def assess_video(path: Path, cfg: QualityConfig | None = None) -> TechnicalResul
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(path)
-    ffmpeg = _ffmpeg()
     deadline = t0 + cfg.video_timeout_s
-    duration, original = _probe(ffmpeg, path, cfg.video_timeout_s)  # raises AssessmentError on timeout
+    duration, original = probe_video(path, cfg.video_timeout_s)
     if min(original) < m.MIN_SIDE:
         raise AssessmentError(f"{path.name}: video is {original[0]}x{original[1]} px, too small to judge")
     k = _factor(original, cfg.max_edge)
@@ -389,7 +308,7 @@ def assess_video(path: Path, cfg: QualityConfig | None = None) -> TechnicalResul
         try:
             if left <= 0:
                 raise AssessmentError(f"{path.name}: over quality.video_timeout_s={cfg.video_timeout_s:g}s")
-            frame = _frame(ffmpeg, path, at, size, left)
+            frame = grab_frame(path, at, size, left)
         except AssessmentError as exc:
             if not goods:
                 raise
