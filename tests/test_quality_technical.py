@@ -293,3 +293,19 @@ def test_sora_clip_from_the_corpus() -> None:
     r = assess_video(corpus("c2pa-sora.mp4"))
     assert (r.width, r.height) == (480, 720) and r.frames == 5
     assert r.raw["content_fraction"] < 0.7             # black bars above and below the slide
+
+
+def test_postscript_is_not_handed_to_ghostscript(tmp_path: Path) -> None:
+    path = tmp_path / "x.eps"
+    path.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 100 100\nshowpage\n")
+    with pytest.raises(AssessmentError, match="not an image"):
+        assess_image(path)
+
+
+def test_multi_picture_jpeg_from_a_phone_is_read_as_jpeg(tmp_path: Path) -> None:
+    path = tmp_path / "phone.jpg"
+    img = photo((800, 600))
+    img.save(path, "MPO", save_all=True, append_images=[img.reduce(4)], quality=85)
+    assert Image.open(path).format == "MPO"
+    r = assess_image(path)
+    assert r.raw["jpeg_quality"] == pytest.approx(85, abs=1)

@@ -55,6 +55,14 @@ DEFAULT_CONFIG = QualityConfig()
 GOODNESS_FLOOR = 1e-4
 BLOCK_CROP = 512          # full-resolution crop the blockiness reading uses
 
+# Formats decoded in-process by Pillow's own (or pillow-heif's) decoders. Left
+# out on purpose: EPS/PDF, which Pillow hands to Ghostscript, and exotic
+# plugins nobody generates images in.
+# (The JPEG opener also yields MPO, the multi-picture JPEG phones write.)
+IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP", "HEIF", "AVIF")
+JPEG_FAMILY = ("JPEG", "MPO")
+
+
 @dataclass
 class TechnicalResult:
     score: float                     # 0..100
@@ -217,6 +225,11 @@ def _factor(size: tuple[int, int], max_edge: int) -> int:
 
 # --- files -----------------------------------------------------------------
 
+def _openers() -> list[str]:
+    Image.init()
+    return [f for f in IMAGE_FORMATS if f in Image.OPEN]
+
+
 def _pixels(img: Image.Image) -> np.ndarray:
     """uint8 RGB from whatever mode the decoder produced."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
@@ -240,14 +253,15 @@ def assess_image(path: Path, cfg: QualityConfig | None = None) -> TechnicalResul
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                img = Image.open(fh)
+                img = Image.open(fh, formats=_openers())
                 original = img.size
                 fmt = img.format
-                quality = m.jpeg_quality(getattr(img, "quantization", None)) if fmt == "JPEG" else None
+                jpeg = fmt in JPEG_FAMILY
+                quality = m.jpeg_quality(getattr(img, "quantization", None)) if jpeg else None
                 if original[0] < m.MIN_SIDE or original[1] < m.MIN_SIDE:
-                    raise AssessmentError(f"image is {original[0]}x{original[1]} px; "
+                    raise AssessmentError(f"{path.name}: image is {original[0]}x{original[1]} px; "
                                           f"at least {m.MIN_SIDE} px a side is needed to judge it")
-                if fmt == "JPEG":
+                if jpeg:
                     # draft() keeps the decoded size >= the request, so ask for
                     # the final working size and let _downscale finish the job.
                     k = _factor(original, cfg.max_edge)
@@ -255,15 +269,16 @@ def assess_image(path: Path, cfg: QualityConfig | None = None) -> TechnicalResul
                 decoded = img.size
                 if decoded[0] * decoded[1] > cfg.max_pixels:
                     raise AssessmentError(
-                        f"image is {original[0]}x{original[1]} px, more than quality.max_pixels="
+                        f"{path.name}: image is {original[0]}x{original[1]} px, more than quality.max_pixels="
                         f"{cfg.max_pixels}; refusing to decode it (raise the limit if it is genuine)")
                 rgb = _pixels(img)
         except AssessmentError:
             raise
         except Image.DecompressionBombError as exc:
-            raise AssessmentError(f"refusing a possible decompression bomb: {exc}") from None
+            raise AssessmentError(f"{path.name}: refusing a possible decompression bomb: {exc}") from None
         except UnidentifiedImageError:
-            raise AssessmentError(f"{path.name}: not an image format Pillow can decode") from None
+            raise AssessmentError(f"{path.name}: not an image in a format the quality stage reads "
+                                  f"({', '.join(IMAGE_FORMATS)})") from None
         except (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError, TypeError,
                 MemoryError, RuntimeError) as exc:
             # Decoder failures surface as any of these depending on the plugin;
