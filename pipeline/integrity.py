@@ -129,12 +129,8 @@ def _describe(exc: Exception) -> str:
 
 
 def _check_jpeg_scans(path: Path) -> None:
-    class _Discard:
-        def update(self, data: bytes | memoryview, /) -> None:
-            pass
-
     with open(path, "rb") as fh:
-        report = jpeg.walk(HashingReader(fh, _Discard()))
+        report = jpeg.walk(HashingReader(fh))
     if report.damage:
         more = f" (and {len(report.damage) - 1} more)" if len(report.damage) > 1 else ""
         raise UnreadableMedia(f"damaged JPEG image data: {report.damage[0]}{more}")
@@ -144,8 +140,9 @@ def _check_jpeg_scans(path: Path) -> None:
 
 def _check_av(path: Path) -> None:
     size = path.stat().st_size
-    run = run_ffmpeg(path, ["-map", "0:v?", "-map", "0:a?", "-c", "copy", "-f", "null", "-",
-                            "-map", "0:v:0?", "-frames:v", "1", "-f", "null", "-"], timeout_for(size))
+    # 0:V leaves out attached pictures: damaged cover art does not make the audio unreadable.
+    run = run_ffmpeg(path, ["-map", "0:V?", "-map", "0:a?", "-c", "copy", "-f", "null", "-",
+                            "-map", "0:V:0?", "-frames:v", "1", "-f", "null", "-"], timeout_for(size))
     if run.returncode != 0:
         raise UnreadableMedia(f"ffmpeg cannot read the file: {run.last_error}")
     damage = run.first_with(FFMPEG_DAMAGE)

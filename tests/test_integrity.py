@@ -178,3 +178,20 @@ def test_tiff_based_camera_raw_with_undecodable_data_passes(tmp_path):
     assert tag > 0
     data[tag + 8:tag + 10] = (34713).to_bytes(2, "little")      # Nikon NEF compression
     check(write(tmp_path, bytes(data), "x.nef"), "tiff", "image")
+
+
+def test_audio_passes_even_with_damaged_cover_art(tmp_path):
+    ff = [ffmpeg_exe(), "-v", "error", "-nostdin", "-y"]
+    audio, cover, covered = tmp_path / "a.mp3", tmp_path / "cover.jpg", tmp_path / "c.mp3"
+    subprocess.run(ff + ["-f", "lavfi", "-i", "sine=duration=0.3", "-c:a", "libmp3lame", str(audio)], check=True)
+    check(audio, "mp3", "audio")
+    subprocess.run(ff + ["-f", "lavfi", "-i", "testsrc=size=64x64:duration=0.04", "-frames:v", "1", str(cover)],
+                   check=True)
+    subprocess.run(ff + ["-i", str(audio), "-i", str(cover), "-map", "0", "-map", "1", "-c", "copy",
+                         "-disposition:v", "attached_pic", str(covered)], check=True)
+    data = bytearray(covered.read_bytes())
+    sos = data.index(b"\xff\xda")
+    start = sos + 2 + int.from_bytes(data[sos + 2:sos + 4], "big")
+    data[start:start + 200] = b"\x5a" * 200          # the cover picture's scan data overwritten
+    covered.write_bytes(bytes(data))
+    check(covered, "mp3", "audio")

@@ -24,13 +24,13 @@ class Truncated(EOFError):
 
 
 class HashingReader:
-    """Sequential reads from `fh`, every byte fed to `whole` as it enters the buffer.
+    """Sequential reads from `fh`, every byte fed to `whole` (if given) as it enters the buffer.
 
     The buffer holds at most one block plus an unread tail, whatever the
     sizes the walkers ask to skip or copy.
     """
 
-    def __init__(self, fh: BinaryIO, whole: Sink, block: int = BLOCK) -> None:
+    def __init__(self, fh: BinaryIO, whole: Sink | None = None, block: int = BLOCK) -> None:
         self._fh = fh
         self._whole = whole
         self._block = block
@@ -51,7 +51,8 @@ class HashingReader:
         if not data:
             self.eof = True
             return False
-        self._whole.update(data)
+        if self._whole is not None:
+            self._whole.update(data)
         self._base += self.pos
         self.buf = self.buf[self.pos:] + data
         self.pos = 0
