@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageFilter
 
 from alice.pipeline.quality.config import QualityConfig
@@ -309,3 +311,34 @@ def test_multi_picture_jpeg_from_a_phone_is_read_as_jpeg(tmp_path: Path) -> None
     assert Image.open(path).format == "MPO"
     r = assess_image(path)
     assert r.raw["jpeg_quality"] == pytest.approx(85, abs=1)
+
+
+_SAMPLES: dict[str, bytes] = {}
+
+
+def _sample(fmt: str) -> bytes:
+    if fmt not in _SAMPLES:
+        buf = io.BytesIO()
+        photo((96, 64)).save(buf, fmt)
+        _SAMPLES[fmt] = buf.getvalue()
+    return _SAMPLES[fmt]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(fmt=st.sampled_from(["PNG", "JPEG", "WEBP", "GIF", "TIFF", "BMP"]),
+       flips=st.lists(st.tuples(st.integers(min_value=0), st.integers(0, 255)), min_size=1, max_size=8),
+       cut=st.one_of(st.none(), st.integers(min_value=1)))
+def test_damaged_files_never_escape_as_other_exceptions(tmp_path: Path, fmt: str, flips: list, cut: int | None) -> None:
+    data = bytearray(_sample(fmt))
+    for pos, value in flips:
+        data[pos % len(data)] = value
+    if cut is not None:
+        data = data[: cut % len(data)]
+    path = tmp_path / "fuzz.bin"
+    path.write_bytes(bytes(data))
+    try:
+        r = assess_image(path)
+    except AssessmentError as exc:
+        assert "fuzz.bin" in str(exc)
+    else:
+        assert 0 <= r.score <= 100 and 1 <= r.stars <= 5

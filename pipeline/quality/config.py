@@ -2,14 +2,15 @@
 
     quality:
       enabled: true
-      weights: {sharpness: 0.35, noise: 0.15}   # merged over the defaults below
+      weights: {sharpness: 0.8}                 # exponents, merged over DEFAULT_WEIGHTS
       star_thresholds: [25, 45, 65, 82]         # score cut points for 2, 3, 4, 5 stars
       max_edge: 1024                            # measures run on a copy this big
-      max_pixels: 80000000                      # refuse to decode more than this
+      max_pixels: 50000000                      # refuse to decode more than this (after JPEG draft)
       video_frames: 5
       video_timeout_s: 30
       stages: [technical, vision]               # the cascade, cheapest first
       gates: {vision: 60}                       # min score of the stage before to go on
+      default_gate: 60                          # for stages without a gate
       stage_weights: {technical: 1, vision: 2}  # for the final combination
 
 `technical` (pipeline/quality/technical.py) is always the first stage; later
@@ -56,7 +57,7 @@ class QualityConfig:
     weights: Mapping[str, float] = field(default_factory=lambda: DEFAULT_WEIGHTS)
     star_thresholds: tuple[float, float, float, float] = DEFAULT_THRESHOLDS
     max_edge: int = 1024
-    max_pixels: int = 80_000_000
+    max_pixels: int = 50_000_000
     video_frames: int = 5
     video_timeout_s: float = 30.0
     stages: tuple[str, ...] = (TECHNICAL,)
