@@ -44,6 +44,9 @@ Restart=on-failure
 RestartSec=5
 # SIGTERM starts a graceful drain: files in flight finish or go back to the queue.
 KillSignal=SIGTERM
+# mixed: SIGTERM reaches alice alone, so the embedded PostgreSQL (a child) keeps
+# serving the drain; whatever is left gets SIGKILL after TimeoutStopSec.
+KillMode=mixed
 TimeoutStopSec=60
 
 [Install]

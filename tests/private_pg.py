@@ -39,7 +39,11 @@ class PrivatePostgres:
         cmd = [str(BIN / args[0]), *args[1:]]
         if self.user:
             cmd = ["runuser", "-u", self.user, "--", *cmd]
-        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            log = self.root / "log"
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise RuntimeError(f"{' '.join(args[:1])} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}\n{tail}")
 
     def init(self) -> "PrivatePostgres":
         self.root.mkdir(parents=True, exist_ok=True)
@@ -67,6 +71,6 @@ class PrivatePostgres:
     def destroy(self) -> None:
         try:
             self.stop()
-        except subprocess.CalledProcessError:
+        except RuntimeError:
             pass
         shutil.rmtree(self.root, ignore_errors=True)

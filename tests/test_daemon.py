@@ -142,7 +142,11 @@ def test_two_daemons_share_one_catalog_and_inbox(env: AliceEnv):
 def test_catalog_outage_mid_burst_pauses_and_resumes(tmp_path):
     from tests.private_pg import PrivatePostgres
 
-    pg = PrivatePostgres(tmp_path / "pg").init()
+    # Not under tmp_path: pytest resets /tmp/pytest-of-<user> to 0700, which would lock
+    # out the server's own user (PostgreSQL runs as "pgserver" when we are root).
+    import tempfile
+
+    pg = PrivatePostgres(Path(tempfile.mkdtemp(prefix="alice-pg-")) / "pg").init()
     pg.start()
     env = AliceEnv(tmp_path / "alice", pg.url)
     env.write_config(workers=2, watch={"settle_seconds": 1, "rescan_minutes": 0},
