@@ -367,3 +367,35 @@ def test_audio_cover_art_is_metadata(tmp_path):
     a, b = identify(plain, "mp3", "audio"), identify(covered, "mp3", "audio")
     assert a.payload == "ffmpeg:streams"
     assert a.content_id == b.content_id and a.file_hash != b.file_hash
+
+
+def riff_without(data: bytes, drop: set[bytes]) -> bytes:
+    """A WebP with the given chunks removed, VP8X flags and RIFF size left as they were."""
+    out, pos = [data[:12]], 12
+    while pos + 8 <= len(data):
+        size = int.from_bytes(data[pos + 4:pos + 8], "little")
+        end = pos + 8 + size + (size & 1)
+        if data[pos:pos + 4] not in drop:
+            out.append(data[pos:end])
+        pos = end
+    body = b"".join(out)
+    return body[:4] + (len(body) - 8).to_bytes(4, "little") + body[8:]
+
+
+@pytest.mark.parametrize("name, strip", [
+    ("comfyui-flux-dev.png", lambda d: png_build([c for c in png_chunks(d) if c[0] not in (b"tEXt", b"iTXt", b"zTXt")])),
+    ("c2pa-amazon-titan.png", lambda d: png_build([c for c in png_chunks(d) if c[0] != b"caBX"])),
+    ("camera-nikon-gps.jpg", strip_app),
+    ("c2pa-camera-capture.jpg", strip_app),
+    ("comfyui-animated-i2v.webp", lambda d: riff_without(d, {b"EXIF", b"XMP "})),
+    ("comfyui-kontext.webp", lambda d: riff_without(d, {b"EXIF", b"XMP ", b"ICCP"})),
+])
+def test_real_files_keep_their_id_when_metadata_is_stripped(tmp_path, name, strip):
+    original = (CORPUS / name).read_bytes()
+    stripped = strip(original)
+    assert len(stripped) < len(original)
+    fmt = fmt_of(CORPUS / name)[0]
+    a, b = identify(CORPUS / name, fmt, "image"), ident(tmp_path, stripped, fmt)
+    assert a.content_id == b.content_id and a.file_hash != b.file_hash
+    with Image.open(io.BytesIO(stripped)) as im:
+        im.load()       # what we stripped to was still a valid image
