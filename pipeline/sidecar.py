@@ -84,11 +84,13 @@ _Dumper.add_representer(set, _other)    # a list, not YAML's !!set, so the catal
 
 
 def dump(record: AssetRecord) -> str:
-    """The sidecar text for `record`."""
+    """The sidecar text for `record`; SidecarError if a datetime lacks its UTC offset (load would refuse it)."""
     data: dict[str, Any] = {VERSION_KEY: VERSION}
     for name in ORDER:
         value = getattr(record, name)
         if isinstance(value, datetime):
+            if value.utcoffset() is None:
+                raise SidecarError(f"'{name}' is {value.isoformat()} without a UTC offset: make it timezone-aware")
             value = value.isoformat()
         elif isinstance(value, Generation):
             value = value.to_dict()

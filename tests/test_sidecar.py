@@ -149,3 +149,8 @@ def test_non_json_values_still_dump_as_their_plain_form():
     got = load(dump(r)).quality
     assert got == {"score": 0.5, "n": 3, "pair": [1, 2], "tags": ["a"], "p": "/x"}
     assert type(got["score"]) is float and type(got["n"]) is int
+
+
+def test_naive_datetimes_are_refused_when_writing():
+    with pytest.raises(SidecarError, match="'organized_at' .* without a UTC offset"):
+        dump(record(organized_at=datetime(2024, 5, 1, 12, 0)))
