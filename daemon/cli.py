@@ -40,13 +40,14 @@ class CliContext:
                 fail(f"configuration error: {exc}", EXIT_CONFIG)
         return self._config
 
-    def catalog(self):
-        from alice.daemon.catalog.engine import Catalog, CatalogUnavailable
+    def catalog(self, application_name: str = "alice"):
+        from alice.daemon.catalog.engine import Catalog
+        from alice.daemon.catalog.errors import CatalogError
 
         cfg = self.config()
         try:
-            return Catalog.open(cfg.database.url or None, cfg.data_dir)
-        except CatalogUnavailable as exc:
+            return Catalog.open(cfg.database.url or None, cfg.data_dir, application_name=application_name)
+        except CatalogError as exc:
             fail(f"catalog unavailable: {exc}", EXIT_CATALOG)
 
 
@@ -293,7 +294,14 @@ def _print_inspection(d: dict[str, Any]) -> None:
 @json_option
 @pass_ctx
 def status(ctx: CliContext, as_json: bool) -> None:
-    """What is in the catalog: location, counts per tool, project and media."""
+    """Catalog location, running daemons, queue, watchers, last errors, and counts.
+
+    \b
+    Daemons on this machine report their watcher mode per inbox (inotify or
+    polling, and why) and their last errors; daemons on other machines that
+    share the catalog are listed by their live connection.
+    """
+    from alice.daemon import presence, queue
     from alice.daemon.catalog import store
 
     cfg = ctx.config()
@@ -301,8 +309,13 @@ def status(ctx: CliContext, as_json: bool) -> None:
     try:
         with catalog.session() as s:
             counts = store.counts(s)
+            depth = queue.depth(s)
+            connected = presence.connected_daemons(s)
+            failed = queue.recent_failures(s, 5)
         info = {"catalog": catalog.display_url, "embedded": catalog.embedded, "config": str(cfg.source),
-                "inboxes": [str(i) for i in cfg.inboxes], "organized": str(cfg.organized), **counts}
+                "inboxes": [str(i) for i in cfg.inboxes], "organized": str(cfg.organized),
+                "daemons": connected, "local_daemons": presence.local_daemons(cfg.data_dir),
+                "queue": depth, "failed_jobs": failed, **counts}
     finally:
         catalog.close()
     if as_json:
@@ -310,6 +323,19 @@ def status(ctx: CliContext, as_json: bool) -> None:
         return
     click.echo(f"Catalog:   {info['catalog']}{' (embedded)' if info['embedded'] else ''}")
     click.echo(f"Organized: {info['organized']}")
+    if not connected:
+        click.echo("Daemons:   none running (start one with `alice run` or `systemctl --user start alice`)")
+    for d in connected:
+        click.echo(f"Daemon:    {d['worker']} (connected since {d['connected_since'][:19]})")
+    for d in info["local_daemons"]:
+        for inbox, mode in (d.get("watchers") or {}).items():
+            note = (d.get("watcher_notes") or {}).get(inbox)
+            click.echo(f"  watching {inbox}: {mode}{f' ({note})' if note else ''}")
+        for err in (d.get("last_errors") or [])[-5:]:
+            click.echo(f"  error: {err.get('where')}: {err.get('error')}")
+    click.echo("Queue:     " + ", ".join(f"{k} {v}" for k, v in depth.items()))
+    for job in failed:
+        click.echo(f"  failed #{job['id']}: {job['path']}: {job['error']}  (alice retry {job['id']})")
     for key, value in counts.items():
         if isinstance(value, dict):
             click.echo(f"{key}:")
@@ -340,14 +366,18 @@ def run(ctx: CliContext, workers: int | None) -> None:
     if workers is not None:
         cfg.workers = max(0, workers)
     configure_logging(cfg.log.level, cfg.log.json)
-    catalog = ctx.catalog()
+    from alice.daemon import queue
+    from alice.daemon.presence import APP_PREFIX
+
+    worker = queue.worker_name()
+    catalog = ctx.catalog(application_name=APP_PREFIX + worker)
     metrics = None
     if cfg.metrics.enabled:
         from alice.daemon.metrics import DaemonMetrics
 
         metrics = DaemonMetrics.serve(cfg.metrics.host, cfg.metrics.port)
     try:
-        code = Daemon(cfg, catalog, quality=_quality_config(cfg), metrics=metrics).run_forever()
+        code = Daemon(cfg, catalog, quality=_quality_config(cfg), metrics=metrics, worker=worker).run_forever()
     finally:
         catalog.close()
     sys.exit(code)
@@ -437,6 +467,12 @@ def service_status(as_json: bool) -> None:
     else:
         for k, v in info.items():
             click.echo(f"{k}: {v}")
+
+
+# -- generate, recreate, generations, projects, providers (daemon/cli_generate.py) -------
+from alice.daemon.cli_generate import register_generation_commands  # noqa: E402  (needs the names above)
+
+register_generation_commands(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

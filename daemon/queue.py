@@ -259,3 +259,10 @@ def depth(s: Session) -> dict[str, int]:
 def get_job(s: Session, job_id: int) -> Job | None:
     row = s.get(JobModel, job_id)
     return None if row is None else _job(row)
+
+
+def recent_failures(s: Session, limit: int = 10) -> list[dict[str, Any]]:
+    """The newest failed jobs, for `alice status`."""
+    rows = s.execute(select(JobModel.id, JobModel.path, JobModel.last_error, JobModel.updated_at)
+                     .where(JobModel.state == "failed").order_by(JobModel.updated_at.desc()).limit(limit)).all()
+    return [{"id": r.id, "path": r.path, "error": r.last_error, "at": r.updated_at.isoformat()} for r in rows]

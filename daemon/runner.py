@@ -30,7 +30,7 @@ from typing import Any
 
 import structlog
 
-from alice.daemon import queue, systemd
+from alice.daemon import presence, queue, systemd
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.errors import CatalogUnavailable
 from alice.daemon.config import Config
@@ -103,6 +103,7 @@ class Daemon:
             force_polling=self.cfg.watch.poll,
         )
         self.watcher.start()  # starts with a reconciliation scan: files that arrived while we were down
+        presence.publish(self.cfg.data_dir, self.worker, self.status())
 
     def _new_pool(self) -> ProcessPoolExecutor:
         # spawn, not fork: this process has threads (watcher, watchdog) and open sockets.
@@ -134,6 +135,7 @@ class Daemon:
             systemd.stopping()
             self.drain()
             dog.stop()
+            presence.withdraw(self.cfg.data_dir, self.worker)
         log.info("alice stopped", processed=self.processed)
         return 0
 
@@ -154,8 +156,8 @@ class Daemon:
                 if time.monotonic() - last_beat > self.cfg.queue.lease_seconds / 3:
                     self.heartbeat()
                     last_beat = time.monotonic()
-                if self.metrics is not None and time.monotonic() - last_metrics > 5:
-                    self.publish_metrics()
+                if time.monotonic() - last_metrics > 5:
+                    self.publish_status()
                     last_metrics = time.monotonic()
                 if not self.catalog_ok:
                     log.info("catalog reachable again; resuming")
@@ -274,10 +276,12 @@ class Daemon:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def publish_metrics(self) -> None:
-        with self.catalog.session() as s:
-            self.metrics.set_queue_depth(queue.depth(s))
-        self.metrics.set_watcher_modes(self.watcher.mode_by_inbox())
+    def publish_status(self) -> None:
+        presence.publish(self.cfg.data_dir, self.worker, self.status())
+        if self.metrics is not None:
+            with self.catalog.session() as s:
+                self.metrics.set_queue_depth(queue.depth(s))
+            self.metrics.set_watcher_modes(self.watcher.mode_by_inbox())
 
     def _note_error(self, where: str, message: str) -> None:
         self.last_errors.append({"at": time.time(), "where": where, "error": message})

@@ -62,10 +62,18 @@ def test_every_way_a_file_arrives_is_filed_once(env: AliceEnv, tmp_path):
         wait_until(lambda: organized_count(env) >= 6, 60, what="six files filed")
         wait_until(lambda: job_states(env.db_url).get("queued", 0) + job_states(env.db_url).get("running", 0) == 0,
                    30, what="queue drained")
+        import json
+
+        status = wait_until(lambda: (lambda st: st if st["local_daemons"] else None)(
+            json.loads(env.run("status", "--json").stdout)), 15, what="daemon status file")
+        assert [x["worker"].split(":")[1] for x in status["daemons"]] == [str(d.proc.pid)]
+        assert status["local_daemons"][0]["watchers"] == {str(env.inbox): "inotify"}
+        assert status["queue"]["done"] >= 6 and status["queue"]["queued"] == 0
         assert d.terminate() == 0
     finally:
         if d.proc.poll() is None:
             d.kill()
+    assert json.loads(env.run("status", "--json").stdout)["daemons"] == []
     names = sorted(p.name for p in media_files(env.organized))
     assert names == sorted(["before.png", "copied.png", "moved.png", "slow.png", "download.png", "inside.png"])
     slow = next(p for p in media_files(env.organized) if p.name == "slow.png")

@@ -85,7 +85,8 @@ class Catalog:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @classmethod
-    def open(cls, url: str | None, data_dir: Path, *, pool_size: int = 5) -> "Catalog":
+    def open(cls, url: str | None, data_dir: Path, *, pool_size: int = 5,
+             application_name: str = "alice") -> "Catalog":
         server = None
         if url and url.strip():
             sa_url = normalize_url(url)
@@ -104,7 +105,8 @@ class Catalog:
             pool_pre_ping=True,
             pool_size=pool_size,
             max_overflow=pool_size,
-            connect_args={"connect_timeout": 10, "application_name": "alice"},
+            # The name shows in pg_stat_activity: `alice status` finds running daemons by it.
+            connect_args={"connect_timeout": 10, "application_name": application_name[:63]},
         )
         catalog = cls(engine=engine, display_url=sa_url.render_as_string(hide_password=True),
                       embedded=server is not None, server=server)
