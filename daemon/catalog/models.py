@@ -81,6 +81,8 @@ class Project(Base):
     budget: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))     # provider spend cap, in USD
     settings: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     created_at: Mapped[datetime] = _now()
+    # Set when spending reached the budget; generation requests are refused until the budget is raised.
+    paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Asset(Base):
@@ -232,3 +234,55 @@ class Job(Base):
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+REQUEST_STATES = ("recorded", "submitted", "running", "done", "failed", "refused")
+
+
+class GenerationRequest(Base):
+    """One request alice sent (or refused to send) to a generation provider.
+
+    Written in state `recorded` before anything goes over the network, so a
+    crash mid-request still leaves a row saying what was asked and what it may cost.
+    """
+
+    __tablename__ = "generation_requests"
+    __table_args__ = (
+        CheckConstraint("state IN ('recorded', 'submitted', 'running', 'done', 'failed', 'refused')",
+                        name="state_known"),
+        # Spend per project by provider and model (daemon/catalog/spend.py).
+        Index("ix_generation_requests_project_id_provider_model", "project_id", "provider", "model"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), nullable=False)
+    provider: Mapped[str] = mapped_column(Text, nullable=False)
+    model: Mapped[str] = mapped_column(Text, nullable=False)
+    prompt: Mapped[str | None] = mapped_column(Text)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    # Content ids of the input files ("references" is an SQL keyword, hence the name).
+    reference_ids: Mapped[list[str]] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    state: Mapped[str] = mapped_column(Text, nullable=False, server_default="recorded")
+    provider_request_id: Mapped[str | None] = mapped_column(Text)
+    job: Mapped[dict[str, Any] | None] = mapped_column(JSONB)          # enough to poll it again (results.Job)
+    estimate_usd: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))
+    cost_usd: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+    recreated_from: Mapped[int | None] = mapped_column(ForeignKey("generation_requests.id"))
+
+
+class RequestOutput(Base):
+    """A file a request produced, delivered into the inbox; the asset is the one with this content_id."""
+
+    __tablename__ = "request_outputs"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("generation_requests.id", ondelete="CASCADE"),
+                                            nullable=False, index=True)
+    content_id: Mapped[str] = mapped_column(Text, nullable=False, index=True)
+    path: Mapped[str] = mapped_column(Text, nullable=False)            # where it was delivered
+    file_hash: Mapped[str] = mapped_column(Text, nullable=False)       # of the delivered file (record included)
+    embedded: Mapped[bool] = mapped_column(Boolean, nullable=False)    # does the file carry the record itself
+    created_at: Mapped[datetime] = _now()

@@ -1,0 +1,395 @@
+"""Generating images and videos through the providers, tracked in the catalog.
+
+One request, in order:
+  1. price it (Provider.estimate) and, under the project's row lock, admit it
+     against the budget and record it (state `recorded`) - or record it as
+     `refused` and raise BudgetExceeded; nothing has been sent either way;
+  2. send it; record the provider's request id and how to poll it (`submitted`);
+  3. wait for the result; download each output to data_dir/generations/<id>/,
+     stamp the generation record into it and copy it into <first inbox>/<project>/
+     (daemon/deliver.py), where the daemon organizes it like any other file;
+  4. record outputs (by content id), the cost, `done`; pause the project when
+     its spending reached the budget.
+Every step appends an event (generation.recorded/refused/submitted/done/failed,
+project.paused).
+
+Provider calls are async. A Generator runs them on its own event loop thread,
+so callers (the CLI, the daemon's socket server) stay synchronous.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alice.daemon import budget, provider_inputs
+from alice.daemon.catalog import requests, spend, store
+from alice.daemon.catalog.engine import Catalog
+from alice.daemon.catalog.models import Asset, Generation
+from alice.daemon.config import Config
+from alice.daemon.deliver import deliver
+from alice.daemon.references import Reference, ReferenceError, from_path, is_content_id, resolve
+from alice.pipeline.alice_record import VERSION
+from alice.pipeline.inspect import inspect_file
+from alice.pipeline.plan import sanitize_segment
+from alice.providers.base import Provider
+from alice.providers.download import download
+from alice.providers.errors import BudgetExceeded, ProviderError
+from alice.providers.results import GenerationResult, Job
+
+log = structlog.get_logger("alice.generate")
+
+
+class GenerateError(Exception):
+    """A generation request cannot be made as asked; the message says what to change."""
+
+
+class RequestNotFound(GenerateError):
+    """No generation request with that id (or none that made that asset)."""
+
+
+class Generator:
+    def __init__(self, cfg: Config, catalog: Catalog, providers: Mapping[str, Provider]) -> None:
+        self.cfg = cfg
+        self.catalog = catalog
+        self.providers = dict(providers)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._running: dict[int, Future] = {}
+        self._submitted: dict[int, threading.Event] = {}
+
+    # -- public API --------------------------------------------------------------------------
+    def submit(self, provider: str, model: str, prompt: str | None, params: Mapping[str, Any] | None = None,
+               references: Sequence[str | Path] = (), project: str | None = None, *,
+               recreated_from: int | None = None, wait: bool = False) -> int:
+        """Record and send a request; return its id. With wait=True, return once its
+        outputs are in the inbox (or it failed: see status()).
+
+        Raises GenerateError (unknown provider/model, bad params or references) and
+        BudgetExceeded (refused by the project's budget) before anything is sent.
+        """
+        client = self._provider(provider)
+        if params is None:
+            params = {}
+        if not isinstance(params, Mapping):
+            raise GenerateError(f"params must be a mapping of name -> value, got {type(params).__name__}")
+        if prompt is not None and not isinstance(prompt, str):
+            raise GenerateError(f"prompt must be text, got {type(prompt).__name__}")
+        project_name = sanitize_segment(project or self.cfg.default_project)
+        try:
+            refs = [resolve(r, self.catalog) for r in references]
+            send, inputs = provider_inputs.build(provider, prompt, params, refs)
+            estimate = client.estimate(model, send)
+        except (ReferenceError, provider_inputs.InputError) as exc:
+            raise GenerateError(str(exc)) from None
+        except ProviderError as exc:
+            raise GenerateError(str(exc)) from None
+
+        ref_ids = [r.content_id for r in refs]
+        refused: BudgetExceeded | None = None
+        with self.catalog.session() as s:
+            proj = spend.lock_project(s, project_name)
+            try:
+                budget.admit(proj, estimate)
+            except BudgetExceeded as exc:
+                refused = exc
+            rid = requests.record_request(
+                s, project_id=proj.id, provider=provider, model=model, prompt=prompt, params=dict(params),
+                reference_ids=ref_ids, estimate_usd=estimate.usd, state="refused" if refused else "recorded",
+                error=str(refused) if refused else None, recreated_from=recreated_from)
+            store.append_event(s, "generation.refused" if refused else "generation.recorded", None, None, {
+                "request_id": rid, "project": project_name, "provider": provider, "model": model,
+                "estimate_usd": str(estimate.usd), "recreated_from": recreated_from,
+                **({"error": str(refused)} if refused else {})})
+        if refused is not None:
+            log.info("generation.refused", request_id=rid, project=project_name, error=str(refused))
+            refused.request_id = rid        # type: ignore[attr-defined]  # so callers can show the row
+            raise refused
+        log.info("generation.recorded", request_id=rid, project=project_name, provider=provider, model=model,
+                 estimate_usd=str(estimate.usd))
+        base = _record(provider, model, prompt, dict(params), ref_ids)
+        self._start(rid, self._send(rid, client, model, send, inputs, base, project_name))
+        if wait:
+            self.wait(rid)
+        return rid
+
+    def status(self, request_id: int) -> dict[str, Any]:
+        """The request as the catalog has it: state, ids, estimate, cost, outputs, error."""
+        with self.catalog.session() as s:
+            row = requests.get_request(s, int(request_id))
+        if row is None:
+            raise RequestNotFound(f"no generation request {request_id}")
+        return row.to_json()
+
+    def wait(self, request_id: int, timeout: float | None = None) -> dict[str, Any]:
+        """Block until this process's work on the request ends; return its status."""
+        future = self._running.get(request_id)
+        if future is not None:
+            try:
+                future.result(timeout)
+            except FutureTimeout:
+                raise TimeoutError(f"generation request {request_id} still running after {timeout}s") from None
+        return self.status(request_id)
+
+    def wait_submitted(self, request_id: int, timeout: float | None = None) -> dict[str, Any]:
+        """Block until the provider accepted (or refused) the request; return its status."""
+        event = self._submitted.get(request_id)
+        if event is not None:
+            event.wait(timeout)
+        return self.status(request_id)
+
+    def recreate(self, ref: str | int | Path, *, project: str | None = None, wait: bool = False) -> int:
+        """Re-submit the exact request that made `ref`: a request id, a content id, `asset:<id>`
+        or a file path. Returns the new request's id; its recreated_from names the original."""
+        original = self._original(ref)
+        if original.get("id") is None and not original.get("provider"):
+            raise RequestNotFound(f"{ref} was not made through alice's providers: nothing to recreate")
+        return self.submit(original["provider"], original["model"], original.get("prompt"),
+                           original.get("params") or {}, original.get("references") or [],
+                           project or original.get("project"), recreated_from=original.get("id"), wait=wait)
+
+    def resume(self, request_id: int, *, wait: bool = False) -> int:
+        """Finish a request this or another process sent but did not finish (it died, or
+        `alice generate --no-wait`): poll it by its recorded job, then deliver as usual."""
+        with self.catalog.session() as s:
+            row = requests.get_request(s, request_id)
+        if row is None:
+            raise RequestNotFound(f"no generation request {request_id}")
+        if row.state not in ("submitted", "running") or not row.job:
+            raise GenerateError(f"request {request_id} is {row.state}; only a submitted or running request "
+                                "with a recorded job can be resumed")
+        client = self._provider(row.provider)
+        job = Job(row.provider, row.model, row.provider_request_id or row.job["request_id"],
+                  dict(row.job.get("urls") or {}), row.estimate_usd)
+        base = _record(row.provider, row.model, row.prompt, row.params, row.reference_ids)
+        self._start(request_id, self._finish(request_id, client, job, base, row.project))
+        if wait:
+            self.wait(request_id)
+        return request_id
+
+    def close(self) -> None:
+        """Stop the event loop. Requests still running stay `submitted` and can be resumed."""
+        loop = self._loop
+        if loop is None:
+            return
+
+        async def shutdown() -> None:
+            for task in [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]:
+                task.cancel()
+            for client in self.providers.values():
+                await client.aclose()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(30)
+        self._loop = self._thread = None
+
+    # -- the request's life on the event loop --------------------------------------------------
+    async def _send(self, rid: int, client: Provider, model: str, send: dict[str, Any], inputs: dict[str, Any],
+                    base: dict[str, Any], project: str) -> None:
+        try:
+            if _synchronous(client):
+                self._update(rid, "submitted", "generation.submitted", {"provider_request_id": None})
+                self._submitted_now(rid)
+                result = await client.generate(model, send, **inputs)
+                await self._complete(rid, result, base, project)
+                return
+            job = await client.submit(model, send, **inputs)
+            self._update(rid, "submitted", "generation.submitted", {"provider_request_id": job.request_id},
+                         provider_request_id=job.request_id, job=job.to_dict())
+            self._submitted_now(rid)
+        except Exception as exc:  # noqa: BLE001 - any failure ends the request as failed, with its reason
+            self._failed(rid, exc, cost=None)
+            return
+        await self._finish(rid, client, job, base, project)
+
+    async def _finish(self, rid: int, client: Provider, job: Job, base: dict[str, Any], project: str) -> None:
+        try:
+            self._update(rid, "running", None, {})
+            result = await client.wait(job)
+        except Exception as exc:  # noqa: BLE001
+            self._failed(rid, exc, cost=None)
+            return
+        await self._complete(rid, result, base, project)
+
+    async def _complete(self, rid: int, result: GenerationResult, base: dict[str, Any], project: str) -> None:
+        # From here the provider has done (and billed) the work: a failure still records the cost.
+        record = dict(base, request_id=result.request_id, created_at=datetime.now(timezone.utc).isoformat())
+        staging = self.cfg.data_dir / "generations" / str(rid)
+        dest = self.cfg.inboxes[0] / project
+        client = self.providers[base["provider"]]
+        delivered = []
+        try:
+            staging.mkdir(parents=True, exist_ok=True)
+            for n, output in enumerate(result.outputs, 1):
+                stem = f"{base['provider']}-{rid}-{n}"
+                staged = await download(output, staging, max_bytes=client.settings.max_download_bytes, stem=stem)
+                item = await asyncio.to_thread(deliver, staged, record, dest)
+                delivered.append(item)
+                with self.catalog.session() as s:
+                    requests.add_output(s, rid, item.content_id, str(item.path), item.file_hash, item.embedded)
+                for warning in item.warnings:
+                    log.warning("generation.output_warning", request_id=rid, path=str(item.path), warning=warning)
+            try:
+                staging.rmdir()
+            except OSError:
+                pass
+        except Exception as exc:  # noqa: BLE001
+            self._failed(rid, exc, cost=result.cost_usd)
+            return
+        with self.catalog.session() as s:
+            requests.update_request(s, rid, state="done", cost_usd=result.cost_usd,
+                                    provider_request_id=result.request_id)
+            store.append_event(s, "generation.done", None, str(delivered[0].path) if delivered else None, {
+                "request_id": rid, "project": project, "provider": base["provider"], "model": base["model"],
+                "cost_usd": None if result.cost_usd is None else str(result.cost_usd),
+                "outputs": [{"path": str(d.path), "content_id": d.content_id, "embedded": d.embedded}
+                            for d in delivered]})
+            self._pause_if_spent(s, project)
+        log.info("generation.done", request_id=rid, outputs=[str(d.path) for d in delivered])
+
+    # -- catalog bookkeeping ----------------------------------------------------------------
+    def _update(self, rid: int, state: str, event: str | None, data: dict[str, Any], **fields: Any) -> None:
+        with self.catalog.session() as s:
+            requests.update_request(s, rid, state=state, **fields)
+            if event:
+                store.append_event(s, event, None, None, {"request_id": rid, **data})
+
+    def _failed(self, rid: int, exc: BaseException, cost: Decimal | None) -> None:
+        message = str(exc) if isinstance(exc, ProviderError | GenerateError) else f"{type(exc).__name__}: {exc}"
+        log.warning("generation.failed", request_id=rid, error=message)
+        self._submitted_now(rid)
+        with self.catalog.session() as s:
+            requests.update_request(s, rid, state="failed", error=message, cost_usd=cost)
+            store.append_event(s, "generation.failed", None, None, {
+                "request_id": rid, "error": message, "cost_usd": None if cost is None else str(cost)})
+            if cost:
+                row = requests.get_request(s, rid)
+                if row is not None:
+                    self._pause_if_spent(s, row.project)
+
+    @staticmethod
+    def _pause_if_spent(s: Session, project: str) -> None:
+        proj = spend.lock_project(s, project)
+        if budget.exhausted(proj) and spend.pause(s, proj.id):
+            store.append_event(s, "project.paused", None, None, {
+                "project": project, "budget_usd": str(proj.budget), "spent_usd": str(proj.spent)})
+            log.warning("project.paused", project=project, budget_usd=str(proj.budget), spent_usd=str(proj.spent))
+
+    # -- plumbing -----------------------------------------------------------------------------
+    def _provider(self, name: str) -> Provider:
+        client = self.providers.get(name)
+        if client is None:
+            raise GenerateError(f"unknown or disabled provider {name!r}; available: "
+                                f"{', '.join(sorted(self.providers)) or 'none'} (see `alice providers`)")
+        return client
+
+    def _start(self, rid: int, coro: Any) -> None:
+        loop = self._ensure_loop()
+        self._submitted.setdefault(rid, threading.Event())
+        self._running[rid] = asyncio.run_coroutine_threadsafe(coro, loop)
+
+    def _submitted_now(self, rid: int) -> None:
+        event = self._submitted.get(rid)
+        if event is not None:
+            event.set()
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(target=loop.run_forever, name="alice-generate", daemon=True)
+                self._thread.start()
+                self._loop = loop
+            return self._loop
+
+    def _original(self, ref: str | int | Path) -> dict[str, Any]:
+        """The recorded request behind `ref`, as a dict (id None when only the file's record is known)."""
+        text = str(ref).strip()
+        embedded: dict[str, Any] | None = None
+        with self.catalog.session() as s:
+            if isinstance(ref, int) or text.isdigit():
+                row = requests.get_request(s, int(text))
+                if row is None:
+                    raise RequestNotFound(f"no generation request {text}")
+                return row.to_json()
+            if text.startswith("asset:") and text[6:].isdigit():
+                asset = store.asset_by_id(s, int(text[6:]))
+                if asset is None:
+                    raise RequestNotFound(f"no asset {text[6:]} in the catalog")
+                content_id = asset.content_id
+            elif is_content_id(text):
+                content_id = text
+            else:
+                path = Path(text).expanduser()
+                try:
+                    content_id = from_path(path).content_id
+                except ReferenceError as exc:
+                    raise GenerateError(str(exc)) from None
+                embedded = _embedded_record(path)
+            rid = requests.request_for_content(s, content_id)
+            if rid is not None:
+                return requests.get_request(s, rid).to_json()  # type: ignore[union-attr]
+            if embedded is None:
+                embedded = _catalog_record(s, content_id)
+        if embedded is None:
+            raise RequestNotFound(f"{ref} was not made through alice's providers (no request links to it and it "
+                                  "carries no alice:generation record): nothing to recreate")
+        return {"id": None, **embedded}
+
+
+def _synchronous(client: Provider) -> bool:
+    """Providers whose one call returns the result (OpenAI images) override generate() itself."""
+    return type(client).generate is not Provider.generate
+
+
+def _record(provider: str, model: str, prompt: str | None, params: dict[str, Any],
+            references: list[str]) -> dict[str, Any]:
+    return {"alice_generation": VERSION, "provider": provider, "model": model, "prompt": prompt,
+            "params": params, "references": references}
+
+
+def _embedded_record(path: Path) -> dict[str, Any] | None:
+    raw = inspect_file(path).raw or {}
+    return _from_raw(raw)
+
+
+def _catalog_record(s: Session, content_id: str) -> dict[str, Any] | None:
+    raw = s.execute(select(Generation.raw).join(Asset, Asset.id == Generation.asset_id)
+                    .where(Asset.content_id == content_id)).scalar_one_or_none()
+    return _from_raw(raw or {})
+
+
+def _from_raw(raw: dict[str, Any]) -> dict[str, Any] | None:
+    if raw.get("alice_generation") != VERSION or not raw.get("provider") or not raw.get("model"):
+        return None
+    return {"provider": raw["provider"], "model": raw["model"], "prompt": raw.get("prompt"),
+            "params": raw.get("params") or {}, "references": raw.get("references") or []}
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    """`k=v` from the command line; v is read as JSON when it is JSON (numbers, true, objects), else text."""
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise GenerateError(f"--param takes key=value, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
+
+
+__all__ = ["Generator", "GenerateError", "RequestNotFound", "BudgetExceeded", "parse_param", "Reference"]

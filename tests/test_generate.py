@@ -1,0 +1,233 @@
+"""Generator against the fake fal/BFL/OpenAI services and a real catalog: record before send,
+delivery with the embedded record, budgets and pausing, failures, recreate."""
+from __future__ import annotations
+
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from alice.daemon.catalog import spend
+from alice.daemon.catalog.engine import Catalog
+from alice.daemon.generate import GenerateError, Generator, RequestNotFound
+from alice.pipeline.identity import identify
+from alice.pipeline.inspect import inspect_file
+from alice.providers.errors import BudgetExceeded
+from tests.fakes.bfl import FakeBfl
+from tests.fakes.fal import FakeFal
+from tests.fakes.openai import FakeOpenAI
+from tests.fakes.server import png_bytes
+from tests.generate_env import make_generator
+
+FLUX = "fal-ai/flux/dev"
+PARAMS = {"image_size": "square_hd", "seed": 1234, "num_inference_steps": 28}   # $0.025 per image
+
+
+@pytest.fixture
+def fal():
+    with FakeFal() as server:
+        yield server
+
+
+@pytest.fixture
+def gen(tmp_path: Path, catalog: Catalog, fal: FakeFal):
+    g = make_generator(tmp_path, catalog, fal=fal)
+    yield g
+    g.close()
+
+
+def events(catalog: Catalog) -> list[tuple[str, dict]]:
+    with catalog.session() as s:
+        return [(k, d) for k, d in s.execute(text("SELECT kind, data FROM events ORDER BY id"))]
+
+
+def set_budget(catalog: Catalog, project: str, usd: str | None) -> str | None:
+    with catalog.session() as s:
+        _, change = spend.set_budget(s, project, None if usd is None else Decimal(usd))
+    return change
+
+
+def test_outputs_land_in_the_project_inbox_stamped_with_the_record(gen: Generator, fal: FakeFal,
+                                                                   tmp_path: Path) -> None:
+    rid = gen.submit("fal", FLUX, "a red fox in snow", dict(PARAMS, num_images=2), project="foxes", wait=True)
+    status = gen.status(rid)
+    assert status["state"] == "done", status
+    assert status["provider_request_id"] in fal.jobs
+    assert status["estimate_usd"] == status["cost_usd"] == "0.0500"
+    paths = [Path(o["path"]) for o in status["outputs"]]
+    assert [p.parent for p in paths] == [tmp_path / "inbox" / "foxes"] * 2
+    assert paths[0] != paths[1] and all(p.is_file() for p in paths)
+
+    info = inspect_file(paths[0])
+    assert info.tool == "fal" and info.ai
+    assert info.generation.prompt == "a red fox in snow"
+    assert info.generation.seed == 1234 and info.generation.steps == 28 and info.generation.model == FLUX
+    assert info.raw["request_id"] == status["provider_request_id"]
+    # The record changes metadata only: the content id is that of the bytes fal sent.
+    raw = tmp_path / "raw.png"
+    raw.write_bytes(png_bytes())
+    assert status["outputs"][0]["content_id"] == identify(raw, "png", "image").content_id
+    assert identify(paths[0], "png", "image").content_id == status["outputs"][0]["content_id"]
+    assert status["outputs"][0]["embedded"] is True
+    # Nothing half-made is left: no temp names in the inbox, no staging folder.
+    assert sorted(p.name for p in paths[0].parent.iterdir()) == sorted(p.name for p in paths)
+    assert not (tmp_path / "data" / "generations" / str(rid)).exists()
+    kinds = [k for k, _ in events(gen.catalog)]
+    assert kinds == ["generation.recorded", "generation.submitted", "generation.done"]
+
+
+def test_the_request_is_recorded_before_anything_is_sent(gen: Generator, fal: FakeFal) -> None:
+    fal.delays["submit"] = 1.0
+    rid = gen.submit("fal", FLUX, "slow", PARAMS, project="p")
+    deadline = time.monotonic() + 5
+    while fal.count("submit") == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fal.count("submit") == 1
+    # The service has the request in hand and has not answered: the catalog already holds it.
+    assert gen.status(rid)["state"] == "recorded"
+    assert gen.wait(rid)["state"] == "done"
+
+
+def test_an_estimate_over_what_is_left_is_refused_before_any_http(gen: Generator, fal: FakeFal) -> None:
+    set_budget(gen.catalog, "tight", "0.05")
+    with pytest.raises(BudgetExceeded) as err:
+        gen.submit("fal", FLUX, "too many", dict(PARAMS, num_images=4), project="tight")
+    message = str(err.value)
+    assert "'tight'" in message and "$0.1000" in message and "$0.0500" in message
+    assert "alice projects set-budget tight" in message
+    assert fal.seen == []
+    with gen.catalog.session() as s:
+        state, error = s.execute(text("SELECT state, error FROM generation_requests")).one()
+    assert state == "refused" and "$0.1000" in error
+    assert [k for k, _ in events(gen.catalog)] == ["generation.refused"]
+
+
+def test_spending_that_reaches_the_budget_pauses_until_it_is_raised(gen: Generator, fal: FakeFal) -> None:
+    set_budget(gen.catalog, "p", "0.05")
+    assert gen.wait(gen.submit("fal", FLUX, "two", dict(PARAMS, num_images=2), project="p"))["state"] == "done"
+    with gen.catalog.session() as s:
+        proj = spend.project_spend(s, "p")
+    assert proj.paused_at is not None and proj.spent == Decimal("0.05") and proj.remaining == 0
+    paused = [d for k, d in events(gen.catalog) if k == "project.paused"]
+    assert paused == [{"project": "p", "budget_usd": "0.0500", "spent_usd": "0.0500"}]
+
+    sent = len(fal.seen)
+    with pytest.raises(BudgetExceeded, match="'p' is paused.*set-budget p"):
+        gen.submit("fal", FLUX, "one more", PARAMS, project="p")
+    assert len(fal.seen) == sent
+
+    assert set_budget(gen.catalog, "p", "0.04") is None          # still under what was spent: stays paused
+    assert set_budget(gen.catalog, "p", "1.00") == "resumed"
+    assert gen.wait(gen.submit("fal", FLUX, "one more", PARAMS, project="p"))["state"] == "done"
+
+
+def test_requests_in_flight_hold_their_estimate(gen: Generator, fal: FakeFal) -> None:
+    set_budget(gen.catalog, "p", "0.05")
+    fal.delays["submit"] = 0.5
+    first = gen.submit("fal", FLUX, "a", dict(PARAMS, num_images=1), project="p")
+    second = gen.submit("fal", FLUX, "b", dict(PARAMS, num_images=1), project="p")
+    with pytest.raises(BudgetExceeded, match=r"\$0.0500 is held by requests still running"):
+        gen.submit("fal", FLUX, "c", dict(PARAMS, num_images=1), project="p")
+    assert gen.wait(first)["state"] == gen.wait(second)["state"] == "done"
+
+
+def test_concurrent_submits_cannot_overspend(gen: Generator, fal: FakeFal) -> None:
+    set_budget(gen.catalog, "p", "0.05")
+    outcomes: list[object] = []
+    barrier = threading.Barrier(4)
+
+    def go(i: int) -> None:
+        barrier.wait()
+        try:
+            outcomes.append(gen.submit("fal", FLUX, f"n{i}", dict(PARAMS, num_images=1), project="p"))
+        except BudgetExceeded as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    admitted = [o for o in outcomes if isinstance(o, int)]
+    assert len(admitted) == 2 and len(outcomes) == 4
+    for rid in admitted:
+        gen.wait(rid)
+
+
+def test_a_failed_job_is_recorded_with_the_services_reason_and_frees_its_reservation(
+        gen: Generator, fal: FakeFal) -> None:
+    fal.job_error = "GPU on fire"
+    set_budget(gen.catalog, "p", "0.05")
+    status = gen.wait(gen.submit("fal", FLUX, "x", PARAMS, project="p"))
+    assert status["state"] == "failed" and "GPU on fire" in status["error"] and status["outputs"] == []
+    assert [k for k, _ in events(gen.catalog)][-1] == "generation.failed"
+    with gen.catalog.session() as s:
+        proj = spend.project_spend(s, "p")
+    assert proj.remaining == Decimal("0.05") and proj.paused_at is None
+
+
+def test_unknown_provider_model_and_bad_params_are_clear_errors(gen: Generator, fal: FakeFal) -> None:
+    with pytest.raises(GenerateError, match="unknown or disabled provider 'bfl'"):
+        gen.submit("bfl", "flux-dev", "x", {}, project="p")
+    with pytest.raises(GenerateError, match="unknown model 'nope'"):
+        gen.submit("fal", "nope", "x", {}, project="p")
+    with pytest.raises(GenerateError, match="params must be a mapping"):
+        gen.submit("fal", FLUX, "x", ["seed", 1], project="p")      # type: ignore[arg-type]
+    with pytest.raises(GenerateError, match="not a file"):
+        gen.submit("fal", FLUX, "x", {}, ["/nonexistent/ref.png"], project="p")
+    with pytest.raises(RequestNotFound):
+        gen.status(999)
+    assert fal.seen == []
+
+
+def test_references_are_sent_inline_but_recorded_as_content_ids(gen: Generator, fal: FakeFal,
+                                                                tmp_path: Path) -> None:
+    ref = tmp_path / "ref.png"
+    ref.write_bytes(png_bytes(8, 8, (1, 2, 3)))
+    rid = gen.submit("fal", "fal-ai/flux-pro/kontext", "make it blue", {"seed": 5}, [ref], project="p", wait=True)
+    status = gen.status(rid)
+    assert status["state"] == "done"
+    cid = identify(ref, "png", "image").content_id
+    assert status["references"] == [cid] and status["params"] == {"seed": 5}
+    body = next(s for s in fal.seen if s.route == "submit").json()
+    assert body["image_url"].startswith("data:image/png;base64,") and body["prompt"] == "make it blue"
+    record = inspect_file(Path(status["outputs"][0]["path"])).raw
+    assert record["references"] == [cid] and "image_url" not in record["params"]
+
+
+def test_recreate_resubmits_the_recorded_request(gen: Generator, fal: FakeFal) -> None:
+    first = gen.submit("fal", FLUX, "a lighthouse", PARAMS, project="sea", wait=True)
+    out = gen.status(first)["outputs"][0]
+    by_content = gen.recreate(out["content_id"], wait=True)
+    by_file = gen.recreate(out["path"], wait=True)
+    by_id = gen.recreate(first, wait=True)
+    for rid in (by_content, by_file, by_id):
+        again = gen.status(rid)
+        assert again["recreated_from"] == first and again["state"] == "done"
+        assert (again["provider"], again["model"], again["prompt"], again["params"], again["project"]) == \
+            ("fal", FLUX, "a lighthouse", PARAMS, "sea")
+    bodies = [s.json() for s in fal.seen if s.route == "submit"]
+    assert len(bodies) == 4 and all(b == bodies[0] for b in bodies)
+
+
+def test_recreate_of_a_file_alice_did_not_make_says_so(gen: Generator, tmp_path: Path) -> None:
+    other = tmp_path / "other.png"
+    other.write_bytes(png_bytes(4, 4))
+    with pytest.raises(RequestNotFound, match="not made through alice"):
+        gen.recreate(other)
+
+
+def test_bfl_and_synchronous_openai_deliver_too(tmp_path: Path, catalog: Catalog) -> None:
+    with FakeBfl() as bfl, FakeOpenAI() as openai:
+        g = make_generator(tmp_path, catalog, bfl=bfl, openai=openai)
+        try:
+            b = g.status(g.submit("bfl", "flux-pro-1.1", "a cat", {"seed": 3}, project="cats", wait=True))
+            o = g.status(g.submit("openai", "gpt-image-1", "a dog", {"n": 2}, project="dogs", wait=True))
+        finally:
+            g.close()
+    assert b["state"] == "done" and inspect_file(Path(b["outputs"][0]["path"])).tool == "bfl"
+    assert o["state"] == "done" and len(o["outputs"]) == 2 and o["provider_request_id"].startswith("openai-")
+    assert inspect_file(Path(o["outputs"][1]["path"])).generation.prompt == "a dog"
