@@ -199,10 +199,11 @@ class Organizer:
         if self.catalog is not None:
             st = src.stat()
             with self.catalog.session() as s:
-                asset_id, created = store.record_asset(s, rec)
-                store.add_location(s, asset_id, str(dest), rec.file_hash, "organized")
+                asset_id, created = store.record_asset(s, rec, refresh=False)
+                store.add_location(s, asset_id, str(dest), rec.file_hash, "organized", refresh=False)
                 store.add_location(s, asset_id, str(src), rec.file_hash, "source",
-                                   size=st.st_size, mtime_ns=st.st_mtime_ns)
+                                   size=st.st_size, mtime_ns=st.st_mtime_ns, refresh=False)
+                store.refresh_search(s, asset_id)
                 store.append_event(s, "organized", asset_id, str(dest),
                                    {"source": str(src), "tool": rec.tool, "project": rec.project})
             checkpoint("organize: recorded")

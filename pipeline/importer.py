@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from alice.pipeline.identity import UnreadableMedia, identify
+from alice.pipeline.identity import MediaTimeout, UnreadableMedia, identify
 from alice.pipeline.inspect import inspect_file
 from alice.pipeline.integrity import check
 from alice.pipeline.record import AssetRecord
@@ -66,6 +66,9 @@ def analyze(path: Path, project: str, quality: Any = None) -> AssetRecord | Reje
         ident = identify(path, info.format, info.media)
         if info.media in ("image", "video", "audio"):
             check(path, info.format, info.media)
+    except MediaTimeout as exc:
+        # Slowness is not damage: a busy machine or a huge video. Retry later, don't quarantine.
+        raise TimeoutError(f"{path}: {exc}") from exc
     except UnreadableMedia as exc:
         return Rejected(path, str(exc), info.format, info.media, st.st_size)
 

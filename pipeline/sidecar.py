@@ -52,6 +52,14 @@ class _Dumper(yaml.SafeDumper):
         return True     # a shared list would otherwise come out as &id001 / *id001
 
 
+# libyaml's emitter, when PyYAML has it, is 4-5x faster, and a sidecar is written
+# for every file filed. It cannot encode lone surrogates (non-UTF-8 file names
+# decoded with surrogateescape), which the Python emitter escapes; dump() falls
+# back to _Dumper for those.
+class _FastDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    ignore_aliases = _Dumper.ignore_aliases
+
+
 # PyYAML writes these raw in plain, single-quoted and block scalars, and its
 # reader then takes them for line breaks (NEL, LS, PS) or a byte-order mark.
 # Only the double-quoted style escapes them.
@@ -78,9 +86,10 @@ def _other(dumper: yaml.SafeDumper, value: Any) -> yaml.Node:
     return _str(dumper, str(value))    # str subclasses (StrEnum), Path, anything else: its text
 
 
-_Dumper.add_representer(str, _str)
-_Dumper.add_multi_representer(object, _other)
-_Dumper.add_representer(set, _other)    # a list, not YAML's !!set, so the catalog's JSON can hold it
+for _cls in (_Dumper, _FastDumper):
+    _cls.add_representer(str, _str)
+    _cls.add_multi_representer(object, _other)
+    _cls.add_representer(set, _other)    # a list, not YAML's !!set, so the catalog's JSON can hold it
 
 
 def dump(record: AssetRecord) -> str:
@@ -95,8 +104,11 @@ def dump(record: AssetRecord) -> str:
         elif isinstance(value, Generation):
             value = value.to_dict()
         data[name] = value
-    return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, default_flow_style=False,
-                     width=120)
+    options = dict(allow_unicode=True, sort_keys=False, default_flow_style=False, width=120)
+    try:
+        return yaml.dump(data, Dumper=_FastDumper, **options)
+    except UnicodeEncodeError:
+        return yaml.dump(data, Dumper=_Dumper, **options)
 
 
 # -- load -------------------------------------------------------------------------------

@@ -134,7 +134,7 @@ def project_id(s: Session, name: str) -> int:
     return s.execute(select(Project.id).where(Project.name == name)).scalar_one()
 
 
-def record_asset(s: Session, rec: AssetRecord) -> tuple[int, bool]:
+def record_asset(s: Session, rec: AssetRecord, *, refresh: bool = True) -> tuple[int, bool]:
     """Insert the asset for `rec.content_id` unless it exists; return (asset id, created).
 
     An existing asset row is left as it is (the first copy recorded defines
@@ -168,7 +168,8 @@ def record_asset(s: Session, rec: AssetRecord) -> tuple[int, bool]:
     if not created:
         asset_id = s.execute(select(Asset.id).where(Asset.content_id == rec.content_id)).scalar_one()
     _upsert_generation(s, asset_id, rec)
-    refresh_search(s, asset_id)
+    if refresh:
+        refresh_search(s, asset_id)
     return asset_id, created
 
 
@@ -274,7 +275,7 @@ def refresh_search(s: Session, asset_id: int) -> None:
 # -- locations --
 
 def add_location(s: Session, asset_id: int, path: str, file_hash: str, role: str, *,
-                 size: int | None = None, mtime_ns: int | None = None) -> int:
+                 size: int | None = None, mtime_ns: int | None = None, refresh: bool = True) -> int:
     """Record that `path` holds this asset (idempotent on path); return the location id.
 
     A path seen again is marked present again; if it now holds other content
@@ -293,7 +294,8 @@ def add_location(s: Session, asset_id: int, path: str, file_hash: str, role: str
                   present=True, gone_at=None, last_seen=func.now()),
     )
     location_id = s.execute(stmt.returning(Location.id)).scalar_one()
-    refresh_search(s, asset_id)
+    if refresh:   # callers adding several locations at once refresh once, at the end
+        refresh_search(s, asset_id)
     return location_id
 
 
