@@ -22,7 +22,7 @@ import asyncio
 import json
 import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -141,6 +141,8 @@ class Generator:
                 future.result(timeout)
             except FutureTimeout:
                 raise TimeoutError(f"generation request {request_id} still running after {timeout}s") from None
+            except CancelledError:
+                pass            # close() stopped it; the catalog says how far it got
         return self.status(request_id)
 
     def wait_submitted(self, request_id: int, timeout: float | None = None) -> dict[str, Any]:
@@ -154,8 +156,6 @@ class Generator:
         """Re-submit the exact request that made `ref`: a request id, a content id, `asset:<id>`
         or a file path. Returns the new request's id; its recreated_from names the original."""
         original = self._original(ref)
-        if original.get("id") is None and not original.get("provider"):
-            raise RequestNotFound(f"{ref} was not made through alice's providers: nothing to recreate")
         return self.submit(original["provider"], original["model"], original.get("prompt"),
                            original.get("params") or {}, original.get("references") or [],
                            project or original.get("project"), recreated_from=original.get("id"), wait=wait)
@@ -300,7 +300,16 @@ class Generator:
     def _start(self, rid: int, coro: Any) -> None:
         loop = self._ensure_loop()
         self._submitted.setdefault(rid, threading.Event())
-        self._running[rid] = asyncio.run_coroutine_threadsafe(coro, loop)
+        future = asyncio.run_coroutine_threadsafe(coro, loop)
+        self._running[rid] = future
+        # A daemon runs one Generator for months: forget requests once they end (wait() then reads the catalog).
+        future.add_done_callback(lambda _f: self._forget(rid))
+
+    def _forget(self, rid: int) -> None:
+        self._running.pop(rid, None)
+        event = self._submitted.pop(rid, None)
+        if event is not None:
+            event.set()
 
     def _submitted_now(self, rid: int) -> None:
         event = self._submitted.get(rid)

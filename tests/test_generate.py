@@ -231,3 +231,36 @@ def test_bfl_and_synchronous_openai_deliver_too(tmp_path: Path, catalog: Catalog
     assert b["state"] == "done" and inspect_file(Path(b["outputs"][0]["path"])).tool == "bfl"
     assert o["state"] == "done" and len(o["outputs"]) == 2 and o["provider_request_id"].startswith("openai-")
     assert inspect_file(Path(o["outputs"][1]["path"])).generation.prompt == "a dog"
+
+
+def test_a_request_left_running_is_finished_by_another_generator(tmp_path: Path, catalog: Catalog,
+                                                                  fal: FakeFal) -> None:
+    first = make_generator(tmp_path, catalog, fal=fal)
+    fal.delays["status"] = 0.3
+    rid = first.submit("fal", FLUX, "patience", PARAMS, project="p")
+    assert first.wait_submitted(rid, timeout=10)["state"] in ("submitted", "running")
+    first.close()                                   # e.g. `alice generate --no-wait` exits, or Ctrl-C
+    assert gen_state(catalog, rid) in ("submitted", "running")
+    fal.delays["status"] = 0.0
+
+    second = make_generator(tmp_path, catalog, fal=fal)
+    try:
+        with pytest.raises(GenerateError, match="only a submitted or running request"):
+            second.resume(_refused_request(second))
+        status = second.wait(second.resume(rid))
+    finally:
+        second.close()
+    assert status["state"] == "done" and len(status["outputs"]) == 1
+    assert fal.count("submit") == 1                 # polled again, never sent twice
+
+
+def gen_state(catalog: Catalog, rid: int) -> str:
+    with catalog.session() as s:
+        return s.execute(text("SELECT state FROM generation_requests WHERE id = :id"), {"id": rid}).scalar_one()
+
+
+def _refused_request(gen: Generator) -> int:
+    set_budget(gen.catalog, "broke", "0")
+    with pytest.raises(BudgetExceeded) as err:
+        gen.submit("fal", FLUX, "x", PARAMS, project="broke")
+    return err.value.request_id
