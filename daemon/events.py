@@ -8,7 +8,7 @@ follower that was away catches up from the table.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from alice.daemon.catalog import store
@@ -26,7 +26,13 @@ def event_json(ev: store.EventRow) -> dict[str, Any]:
 
 
 def follow_events(catalog: Catalog, since: int | None = None, follow: bool = True,
-                  poll_s: float = 1.0) -> Iterator[dict[str, Any]]:
+                  poll_s: float = 1.0,
+                  should_stop: Callable[[], bool] = lambda: False) -> Iterator[dict[str, Any]]:
+    """Events after `since` (default: the last 20), then new ones as they commit.
+
+    `should_stop()` is checked at least every `poll_s` seconds, so a thread
+    following events (the socket server's feed) can be ended.
+    """
     with catalog.session() as s:
         last = store.last_event_id(s)
     floor = max(0, last - 20) if since is None else since   # never print at or below this
@@ -56,7 +62,7 @@ def follow_events(catalog: Catalog, since: int | None = None, follow: bool = Tru
         conn = raw.driver_connection
         conn.autocommit = True
         conn.execute(f"LISTEN {store.EVENTS_CHANNEL}")
-        while True:
+        while not should_stop():
             # Wake on a NOTIFY, or every poll_s anyway (a NOTIFY is lost if the
             # connection drops; the table is the truth).
             for _ in conn.notifies(timeout=poll_s, stop_after=1):

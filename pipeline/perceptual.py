@@ -32,7 +32,7 @@ def perceptual_hash(path: Path | str) -> int | None:
                     return None
                 img.draft("L", (_GRID_W * 8, _GRID_H * 8))   # JPEG: decode at 1/2..1/8 scale
                 grey = img.convert("L").resize((_GRID_W, _GRID_H), Image.Resampling.BOX)
-                return dhash_pixels(list(grey.getdata()))
+                return dhash_pixels(list(grey.tobytes()))
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError,
             Image.DecompressionBombWarning, MemoryError, EOFError):
         return None
