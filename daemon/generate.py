@@ -44,6 +44,7 @@ from alice.pipeline.alice_record import VERSION
 from alice.pipeline.inspect import inspect_file
 from alice.pipeline.plan import sanitize_segment
 from alice.providers.base import Provider
+from alice.providers.config import ENV_KEYS
 from alice.providers.download import download
 from alice.providers.errors import BudgetExceeded, ProviderError
 from alice.providers.results import GenerationResult, Job
@@ -81,6 +82,10 @@ class Generator:
         BudgetExceeded (refused by the project's budget) before anything is sent.
         """
         client = self._provider(provider)
+        if not client.settings.has_key:
+            env = " or ".join(ENV_KEYS.get(provider, ())) or "the service's key variable"
+            raise GenerateError(f"no API key for {provider}: set providers.{provider}.api_key in the config "
+                                f"or {env} in the environment")
         if params is None:
             params = {}
         if not isinstance(params, Mapping):

@@ -16,11 +16,12 @@ from alice.daemon.generate import GenerateError, Generator, RequestNotFound
 from alice.pipeline.identity import identify
 from alice.pipeline.inspect import inspect_file
 from alice.providers.errors import BudgetExceeded
+from alice.providers.registry import build_providers
 from tests.fakes.bfl import FakeBfl
 from tests.fakes.fal import FakeFal
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.server import png_bytes
-from tests.generate_env import make_generator
+from tests.generate_env import make_config, make_generator, provider_config
 
 FLUX = "fal-ai/flux/dev"
 PARAMS = {"image_size": "square_hd", "seed": 1234, "num_inference_steps": 28}   # $0.025 per image
@@ -180,6 +181,19 @@ def test_unknown_provider_model_and_bad_params_are_clear_errors(gen: Generator, 
         gen.submit("fal", FLUX, "x", {}, ["/nonexistent/ref.png"], project="p")
     with pytest.raises(RequestNotFound):
         gen.status(999)
+    assert fal.seen == []
+
+
+def test_a_provider_without_a_key_is_refused_before_recording(tmp_path: Path, catalog: Catalog,
+                                                              fal: FakeFal) -> None:
+    section = provider_config(fal=fal)
+    del section["fal"]["api_key"]
+    cfg = make_config(tmp_path, section)
+    g = Generator(cfg, catalog, build_providers(section, env={}))
+    with pytest.raises(GenerateError, match="no API key for fal.*FAL_KEY"):
+        g.submit("fal", FLUX, "x", PARAMS, project="p")
+    with catalog.session() as s:
+        assert s.execute(text("SELECT count(*) FROM generation_requests")).scalar_one() == 0
     assert fal.seen == []
 
 
