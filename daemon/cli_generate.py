@@ -167,15 +167,32 @@ def recreate(ctx: CliContext, asset: str, project: str | None, wait: bool, as_js
 @click.argument("request_id", type=int, required=False)
 @click.option("--finish", is_flag=True, help="Poll a submitted request to the end and deliver its outputs "
                                              "(after --no-wait or an interrupted run).")
+@click.option("--abandon", is_flag=True, help="Give up on a request left unfinished (after a crash): it is "
+                                              "marked failed and stops holding the project's budget.")
 @click.option("--limit", type=int, default=20, show_default=True, help="How many recent requests to list.")
 @json_option
 @pass_ctx
-def generations(ctx: CliContext, request_id: int | None, finish: bool, limit: int, as_json: bool) -> None:
+def generations(ctx: CliContext, request_id: int | None, finish: bool, abandon: bool, limit: int,
+                as_json: bool) -> None:
     """List recent generation requests, or show one (REQUEST_ID)."""
+    if (finish or abandon) and request_id is None:
+        fail("--finish and --abandon need a REQUEST_ID", EXIT_CONFIG)
+    if finish and abandon:
+        fail("--finish and --abandon exclude each other", EXIT_CONFIG)
     if finish:
-        if request_id is None:
-            fail("--finish needs a REQUEST_ID", EXIT_CONFIG)
         _run_request(ctx, as_json, lambda gen: gen.resume(request_id), True)
+        return
+    if abandon:
+        from alice.daemon.generate import GenerateError
+
+        gen = _generator(ctx)
+        try:
+            status = gen.abandon(request_id)
+        except GenerateError as exc:
+            fail(str(exc), EXIT_CONFIG)
+        finally:
+            gen.catalog.close()
+        emit(status) if as_json else _show_request(status)
         return
     from alice.daemon.catalog import requests
 

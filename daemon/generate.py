@@ -184,6 +184,23 @@ class Generator:
             self.wait(request_id)
         return request_id
 
+    def abandon(self, request_id: int) -> dict[str, Any]:
+        """Give up on a request some process left unfinished: it becomes `failed` and its estimate
+        stops holding the budget. For a request that may never have reached the provider (`recorded`,
+        after a crash) or whose result can no longer be fetched."""
+        if request_id in self._running:
+            raise GenerateError(f"request {request_id} is running in this process; wait for it instead")
+        with self.catalog.session() as s:
+            row = requests.get_request(s, request_id)
+            if row is None:
+                raise RequestNotFound(f"no generation request {request_id}")
+            if row.state not in requests.IN_FLIGHT:
+                raise GenerateError(f"request {request_id} is already {row.state}")
+            message = f"abandoned while {row.state}: the outputs, if any, were not collected"
+            requests.update_request(s, request_id, state="failed", error=message)
+            store.append_event(s, "generation.failed", None, None, {"request_id": request_id, "error": message})
+        return self.status(request_id)
+
     def close(self) -> None:
         """Stop the event loop. Requests still running stay `submitted` and can be resumed."""
         loop = self._loop

@@ -278,3 +278,17 @@ def _refused_request(gen: Generator) -> int:
     with pytest.raises(BudgetExceeded) as err:
         gen.submit("fal", FLUX, "x", PARAMS, project="broke")
     return err.value.request_id
+
+
+def test_abandoning_a_stuck_request_frees_its_reservation(gen: Generator, fal: FakeFal) -> None:
+    set_budget(gen.catalog, "p", "0.03")
+    with gen.catalog.session() as s:       # what a crash between recording and sending leaves behind
+        stuck = s.execute(text("INSERT INTO generation_requests (project_id, provider, model, state, estimate_usd) "
+                               "SELECT id, 'fal', :m, 'recorded', 0.025 FROM projects WHERE name = 'p' RETURNING id"),
+                          {"m": FLUX}).scalar_one()
+    with pytest.raises(BudgetExceeded, match="held by requests still running"):
+        gen.submit("fal", FLUX, "x", PARAMS, project="p")
+    assert gen.abandon(stuck)["state"] == "failed"
+    with pytest.raises(GenerateError, match="already failed"):
+        gen.abandon(stuck)
+    assert gen.wait(gen.submit("fal", FLUX, "x", PARAMS, project="p"))["state"] == "done"
