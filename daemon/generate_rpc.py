@@ -1,0 +1,124 @@
+"""Socket methods generate.submit / generate.status / generate.recreate (daemon/rpc registry).
+
+The daemon's generator is made on first use from the RPC context's config and
+catalog, and lives as long as the daemon: a request submitted over the socket
+keeps running after the call returns, and generate.status follows it.
+Reference paths must lie inside the configured roots, like every path the
+socket API reads.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from alice.daemon.generate import GenerateError, Generator, RequestNotFound
+from alice.daemon.references import is_content_id
+from alice.daemon.rpc import protocol as p
+from alice.daemon.rpc.registry import Method
+from alice.providers.errors import BudgetExceeded, ProviderConfigError
+from alice.providers.registry import build_providers
+
+BUDGET_EXCEEDED = -32010          # refused by the project's budget (or the project is paused); nothing was sent
+
+_generators: dict[int, Generator] = {}
+_lock = threading.Lock()
+
+
+def generator_for(ctx: Any) -> Generator:
+    """The daemon's one Generator (a hook's, if the daemon lends one)."""
+    lent = getattr(ctx.hooks, "generator", None)
+    if lent is not None:
+        return lent
+    with _lock:
+        gen = _generators.get(id(ctx.catalog))
+        if gen is None:
+            try:
+                providers = build_providers(ctx.cfg.providers)
+            except ProviderConfigError as exc:
+                raise p.RpcError(p.NOT_AVAILABLE, f"providers are misconfigured: {exc}") from None
+            gen = _generators[id(ctx.catalog)] = Generator(ctx.cfg, ctx.catalog, providers)
+        return gen
+
+
+def _rpc_error(exc: Exception) -> p.RpcError:
+    if isinstance(exc, BudgetExceeded):
+        return p.RpcError(BUDGET_EXCEEDED, exc.message, {"request_id": getattr(exc, "request_id", None)})
+    if isinstance(exc, RequestNotFound):
+        return p.RpcError(p.NOT_FOUND, str(exc))
+    return p.RpcError(p.INVALID_PARAMS, str(exc))
+
+
+def _submit(ctx: Any, provider: str, model: str, project: str, prompt: str | None = None,
+            params: dict[str, Any] | None = None, references: list[str] | None = None) -> dict[str, Any]:
+    refs = [r if is_content_id(r) else str(ctx.guard.check_in(r)) for r in references or []]
+    gen = generator_for(ctx)
+    try:
+        rid = gen.submit(provider, model, prompt, params or {}, refs, project)
+    except (BudgetExceeded, GenerateError) as exc:
+        raise _rpc_error(exc) from None
+    return ctx.guard.scrub(gen.status(rid))
+
+
+def _status(ctx: Any, request_id: int) -> dict[str, Any]:
+    try:
+        return ctx.guard.scrub(generator_for(ctx).status(request_id))
+    except RequestNotFound as exc:
+        raise _rpc_error(exc) from None
+
+
+def _recreate(ctx: Any, of: int | str, project: str | None = None) -> dict[str, Any]:
+    if isinstance(of, str) and not (of.isdigit() or is_content_id(of) or of.startswith("asset:")):
+        of = str(ctx.guard.check_in(of))
+    gen = generator_for(ctx)
+    try:
+        rid = gen.recreate(of, project=project)
+    except (BudgetExceeded, GenerateError) as exc:
+        raise _rpc_error(exc) from None
+    return ctx.guard.scrub(gen.status(rid))
+
+
+_MONEY = {"type": ["string", "null"], "description": "US dollars, as a decimal string"}
+_OUTPUT = {"type": "object", "additionalProperties": False, "properties": {
+    "content_id": {"type": "string"}, "path": {"type": ["string", "null"]}, "file_hash": {"type": "string"},
+    "embedded": {"type": "boolean", "description": "false: the format cannot carry the record"},
+    "asset_id": {"type": ["integer", "null"], "description": "set once the daemon has filed it"}}}
+REQUEST = {"type": "object", "additionalProperties": False, "required": ["id", "state", "provider", "model"],
+           "properties": {
+               "id": {"type": "integer"}, "project": {"type": "string"}, "provider": {"type": "string"},
+               "model": {"type": "string"}, "prompt": {"type": ["string", "null"]}, "params": {"type": "object"},
+               "references": {"type": "array", "items": {"type": "string"}},
+               "state": {"enum": ["recorded", "submitted", "running", "done", "failed", "refused"]},
+               "provider_request_id": {"type": ["string", "null"]}, "estimate_usd": _MONEY, "cost_usd": _MONEY,
+               "error": {"type": ["string", "null"]}, "created_at": {"type": "string"},
+               "updated_at": {"type": "string"}, "recreated_from": {"type": ["integer", "null"]},
+               "outputs": {"type": "array", "items": _OUTPUT}}}
+_NAME = {"type": "string", "minLength": 1, "maxLength": 200}
+
+METHODS = [
+    Method("generate.submit",
+           "Generate with a provider (fal, bfl, hedra, openai). The request is priced and checked against the "
+           "project's budget (refused with code -32010 before anything is sent), recorded, sent, and returns "
+           "at once; poll generate.status. Outputs go to <inbox>/<project>/ with the generation record inside "
+           "and are then filed like any other file.",
+           {"type": "object", "additionalProperties": False, "required": ["provider", "model", "project"],
+            "properties": {
+                "provider": _NAME, "model": {**_NAME, "maxLength": 500},
+                "project": {**_NAME, "maxLength": 100},
+                "prompt": {"type": ["string", "null"], "maxLength": 100_000},
+                "params": {"type": "object", "description": "the model's own parameters (seed, image_size, ...)"},
+                "references": {"type": "array", "maxItems": 16,
+                               "items": {"type": "string", "minLength": 1, "maxLength": 4096},
+                               "description": "input files: absolute paths inside alice's folders, or content ids"},
+            }},
+           REQUEST, _submit),
+    Method("generate.status", "A generation request: state, cost, outputs (with asset ids once filed), error.",
+           {"type": "object", "additionalProperties": False, "required": ["request_id"],
+            "properties": {"request_id": {"type": "integer", "minimum": 1}}},
+           REQUEST, _status),
+    Method("generate.recreate", "Send the exact request that made an asset again (by request id, content id, "
+           "asset:<id> or file path); the new request's recreated_from names the original.",
+           {"type": "object", "additionalProperties": False, "required": ["of"],
+            "properties": {"of": {"type": ["integer", "string"], "minLength": 1, "maxLength": 4096},
+                           "project": {"type": ["string", "null"], "minLength": 1, "maxLength": 100}}},
+           REQUEST, _recreate),
+]
