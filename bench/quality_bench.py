@@ -1,11 +1,11 @@
 """How fast is the local quality stage? Prints images/s and ms per image.
 
-    python bench/quality_bench.py [--repeat 20] [--max-edge 1024]
+    python bench/quality_bench.py [--repeat 15] [--work-edge 512]
 
 Cases: synthetic and real pictures at about 1 MP and 4 MP, each as PNG and
 JPEG, through `assess_image` (decode + reduce + measure: what the daemon pays
 per file) and through `assess_array` on the working copy (the measures alone).
-Then the cost of each measure on one 1024 px working copy. The median of
+Then the cost of each measure on one working copy of that size. The median of
 `--repeat` runs is reported; the machine's other load shows up as spread.
 """
 from __future__ import annotations
@@ -56,9 +56,9 @@ def timed(fn: Callable[[], object], repeat: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=15)
-    ap.add_argument("--max-edge", type=int, default=QualityConfig().max_edge)
+    ap.add_argument("--work-edge", type=int, default=QualityConfig().work_edge)
     args = ap.parse_args()
-    cfg = QualityConfig(max_edge=args.max_edge)
+    cfg = QualityConfig(work_edge=args.work_edge)
 
     sizes = {"1MP": (1024, 1024), "4MP": (2304, 1728)}
     pictures: list[tuple[str, str, Image.Image]] = []
@@ -69,7 +69,7 @@ def main() -> None:
             if img is not None:
                 pictures.append((name.split(".")[0], label, img))
 
-    print(f"local quality stage, max_edge={cfg.max_edge}, median of {args.repeat} runs")
+    print(f"local quality stage, work_edge={cfg.work_edge}, median of {args.repeat} runs")
     print(f"{'picture':26} {'size':4} {'path':14} {'ms/image':>9} {'images/s':>9} {'score':>7}")
     with tempfile.TemporaryDirectory() as tmp:
         for source, label, img in pictures:
@@ -83,11 +83,11 @@ def main() -> None:
             ms = timed(lambda: assess_array(rgb, cfg=cfg), args.repeat)
             print(f"{source:26} {label:4} {'array':14} {ms:9.1f} {1000.0 / ms:9.1f}")
 
-    work = _downscale(np.asarray(synthetic((1024, 1024))), 1024)
+    work = _downscale(np.asarray(synthetic((1024, 1024))), cfg.work_edge)
     y = m.luma(work)
     sigma = m.noise_sigma(y)
     hist = m.histogram(y)
-    print("\nper measure on one 1024x1024 working copy (ms)")
+    print(f"\nper measure on one {work.shape[1]}x{work.shape[0]} working copy (ms)")
     steps: dict[str, Callable[[], object]] = {
         "luma": lambda: m.luma(work),
         "content_box": lambda: m.content_box(y),

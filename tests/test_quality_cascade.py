@@ -131,7 +131,7 @@ def test_invalid_user_ratings_are_refused(bad: object) -> None:
 def test_defaults_and_empty_mapping_agree() -> None:
     assert QualityConfig.from_mapping({}) == QualityConfig() == QualityConfig.from_mapping(None)
     cfg = QualityConfig()
-    assert cfg.max_edge == 1024 and cfg.stages == ("technical",)
+    assert cfg.work_edge == 512 and cfg.stages == ("technical",)
     assert list(cfg.star_thresholds) == sorted(cfg.star_thresholds)
 
 
@@ -144,7 +144,7 @@ def test_partial_weights_merge_over_defaults() -> None:
 def test_config_is_immutable() -> None:
     cfg = QualityConfig()
     with pytest.raises(dataclasses.FrozenInstanceError):
-        cfg.max_edge = 10  # type: ignore[misc]
+        cfg.work_edge = 10  # type: ignore[misc]
     with pytest.raises(TypeError):
         cfg.weights["sharpness"] = 0  # type: ignore[index]
 
@@ -154,7 +154,7 @@ def test_enabled_is_accepted() -> None:
 
 
 @pytest.mark.parametrize("data,key", [
-    ({"max_egde": 512}, "max_egde"),
+    ({"work_egde": 512}, "work_egde"),
     ({"weights": {"sharpnes": 1}}, "sharpnes"),
     ({"weights": {"noise": "lots"}}, "weights.noise"),
     ({"weights": {"noise": -1}}, "weights.noise"),
@@ -162,9 +162,9 @@ def test_enabled_is_accepted() -> None:
     ({"star_thresholds": [10, 20, 30]}, "star_thresholds"),
     ({"star_thresholds": [10, 30, 20, 40]}, "star_thresholds"),
     ({"star_thresholds": [10, 20, 30, 400]}, "star_thresholds[3]"),
-    ({"max_edge": 10}, "max_edge"),
-    ({"max_edge": 512.5}, "max_edge"),
-    ({"max_edge": True}, "max_edge"),
+    ({"work_edge": 10}, "work_edge"),
+    ({"work_edge": 512.5}, "work_edge"),
+    ({"work_edge": True}, "work_edge"),
     ({"video_frames": 0}, "video_frames"),
     ({"video_timeout_s": "30s"}, "video_timeout_s"),
     ({"enabled": "yes"}, "enabled"),
@@ -183,8 +183,8 @@ def test_bad_settings_name_the_key(data: dict, key: str) -> None:
 
 
 def test_unknown_key_suggests_the_right_one() -> None:
-    with pytest.raises(QualityConfigError, match="did you mean 'max_edge'"):
-        QualityConfig.from_mapping({"max_egde": 512})
+    with pytest.raises(QualityConfigError, match="did you mean 'work_edge'"):
+        QualityConfig.from_mapping({"work_egde": 512})
 
 
 def test_not_a_mapping() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import struct
 import subprocess
+import warnings
 import zlib
 from pathlib import Path
 
@@ -342,3 +343,16 @@ def test_damaged_files_never_escape_as_other_exceptions(tmp_path: Path, fmt: str
         assert "fuzz.bin" in str(exc)
     else:
         assert 0 <= r.score <= 100 and 1 <= r.stars <= 5
+
+
+def test_decoder_warnings_land_in_the_result_not_on_stderr(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    photo((96, 64)).save(buf, "TIFF")
+    data = bytearray(buf.getvalue())
+    data[51] = 169            # the compression tag's count now points past the end of the file
+    path = tmp_path / "odd.tif"
+    path.write_bytes(bytes(data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")            # any warning escaping would fail the test
+        r = assess_image(path)
+    assert any(w.startswith("decoder: ") and "Skipping tag" in w for w in r.warnings), r.warnings

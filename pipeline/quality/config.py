@@ -4,7 +4,7 @@
       enabled: true
       weights: {sharpness: 0.8}                 # exponents, merged over DEFAULT_WEIGHTS
       star_thresholds: [25, 45, 65, 82]         # score cut points for 2, 3, 4, 5 stars
-      max_edge: 1024                            # measures run on a copy this big
+      work_edge: 512                            # long edge of the measured copy, at least (technical.py)
       max_pixels: 50000000                      # refuse to decode more than this (after JPEG draft)
       video_frames: 5
       video_timeout_s: 30
@@ -56,7 +56,7 @@ class QualityConfig:
     enabled: bool = False
     weights: Mapping[str, float] = field(default_factory=lambda: DEFAULT_WEIGHTS)
     star_thresholds: tuple[float, float, float, float] = DEFAULT_THRESHOLDS
-    max_edge: int = 1024
+    work_edge: int = 512
     max_pixels: int = 50_000_000
     video_frames: int = 5
     video_timeout_s: float = 30.0
@@ -92,8 +92,8 @@ class QualityConfig:
             kw["weights"] = _weights(data["weights"])
         if "star_thresholds" in data:
             kw["star_thresholds"] = _thresholds(data["star_thresholds"])
-        if "max_edge" in data:
-            kw["max_edge"] = _int("max_edge", data["max_edge"], 64, 4096)
+        if "work_edge" in data:
+            kw["work_edge"] = _int("work_edge", data["work_edge"], 64, 4096)
         if "max_pixels" in data:
             kw["max_pixels"] = _int("max_pixels", data["max_pixels"], 1_000_000, 1_000_000_000)
         if "video_frames" in data:

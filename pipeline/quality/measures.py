@@ -1,8 +1,8 @@
 """Technical image measures: pixels in, raw figures and 0-1 goodness out.
 
-Every measure runs on the working copy (the original reduced by the smallest
-whole factor that brings its long edge within `QualityConfig.max_edge`,
-default 1024) as integer luma (1/8 levels), after black letterbox/pillarbox bars
+Every measure runs on the working copy (the original reduced by the largest
+whole factor that keeps its long edge at least `QualityConfig.work_edge`,
+default 512, so 512..1023 px) as integer luma (1/8 levels), after black letterbox/pillarbox bars
 are cut off (`content_box`). Two exceptions: compression needs the codec's own
 block grid, so it runs on a crop of at most 512 px of the full-resolution (or
 JPEG half-scale draft) pixels; resolution reads the ORIGINAL size.

@@ -1,8 +1,9 @@
 """Stage 1 of the quality cascade: local technical assessment, no network, no models.
 
 An image is decoded small (JPEG via Pillow's draft mode, which lets libjpeg
-skip most of the IDCT work), reduced by a whole factor to at most `max_edge`
-px, and measured (pipeline/quality/measures.py documents every curve). A video
+skip most of the IDCT work), reduced by the largest whole factor that keeps
+its long edge at least `work_edge` px (default 512: a 1024 px image is
+measured at 512, a 640 px one at 640; always 512..1023 px), and measured (pipeline/quality/measures.py documents every curve). A video
 is measured on `video_frames` frames at the centres of equal slices of its
 length, each seeked, decoded and scaled by ffmpeg and read as raw RGB from a
 pipe; goodness values are averaged over the frames.
@@ -54,6 +55,7 @@ DEFAULT_CONFIG = QualityConfig()
 
 GOODNESS_FLOOR = 1e-4
 BLOCK_CROP = 512          # full-resolution crop the blockiness reading uses
+MAX_WARNINGS = 5
 
 # Formats decoded in-process by Pillow's own (or pillow-heif's) decoders. Left
 # out on purpose: EPS/PDF, which Pillow hands to Ghostscript, and exotic
@@ -202,25 +204,27 @@ def assess_array(rgb: np.ndarray, original_size: tuple[int, int] | None = None,
     h, w = rgb.shape[:2]
     native = original_size is None or tuple(original_size) == (w, h)
     original = (w, h) if original_size is None else (int(original_size[0]), int(original_size[1]))
-    small = _downscale(rgb, cfg.max_edge)
+    small = _downscale(rgb, cfg.work_edge)
     return _result(small, original, rgb if native else None, 8, jpeg_quality, cfg, t0)
 
 
-def _downscale(rgb: np.ndarray, max_edge: int) -> np.ndarray:
-    """Reduce by the smallest whole factor that brings the long edge within max_edge.
+def _downscale(rgb: np.ndarray, work_edge: int) -> np.ndarray:
+    """Reduce by the largest whole factor that keeps the long edge >= work_edge.
 
     A whole-factor box reduction is several times cheaper than resampling to an
-    exact size, and averaging k x k pixels treats every image alike.
+    exact size, and averaging k x k pixels treats every image alike. Rounding
+    the factor down, not up, means no picture is judged below work_edge: dense
+    texture at a third of its size would read as noise.
     """
     h, w = rgb.shape[:2]
-    k = _factor((w, h), max_edge)
+    k = _factor((w, h), work_edge)
     if k == 1:
         return np.ascontiguousarray(rgb)
     return np.asarray(Image.fromarray(np.ascontiguousarray(rgb), "RGB").reduce(k))
 
 
-def _factor(size: tuple[int, int], max_edge: int) -> int:
-    return max(1, -(-max(size) // max_edge))
+def _factor(size: tuple[int, int], work_edge: int) -> int:
+    return max(1, max(size) // work_edge)
 
 
 # --- files -----------------------------------------------------------------
@@ -251,8 +255,10 @@ def assess_image(path: Path, cfg: QualityConfig | None = None) -> TechnicalResul
     path = Path(path)
     with open(path, "rb") as fh:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Decoder warnings ("Truncated File Read", "Corrupt EXIF data")
+            # belong to this file's result, not to the daemon's stderr.
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
                 img = Image.open(fh, formats=_openers())
                 original = img.size
                 fmt = img.format
@@ -264,7 +270,7 @@ def assess_image(path: Path, cfg: QualityConfig | None = None) -> TechnicalResul
                 if jpeg:
                     # draft() keeps the decoded size >= the request, so ask for
                     # the final working size and let _downscale finish the job.
-                    k = _factor(original, cfg.max_edge)
+                    k = _factor(original, cfg.work_edge)
                     img.draft("RGB", (max(1, original[0] // k), max(1, original[1] // k)))
                 decoded = img.size
                 if decoded[0] * decoded[1] > cfg.max_pixels:
@@ -286,8 +292,12 @@ def assess_image(path: Path, cfg: QualityConfig | None = None) -> TechnicalResul
             raise AssessmentError(f"{path.name}: damaged or truncated image data ({exc})") from None
     reduction = original[0] // max(1, decoded[0])
     period = 8 // reduction if reduction in (1, 2) else 0
-    small = _downscale(rgb, cfg.max_edge)
-    return _result(small, original, rgb if period else None, period, quality, cfg, t0)
+    small = _downscale(rgb, cfg.work_edge)
+    result = _result(small, original, rgb if period else None, period, quality, cfg, t0)
+    notes = dict.fromkeys(f"decoder: {w.message}" for w in caught
+                          if not issubclass(w.category, Image.DecompressionBombWarning))
+    result.warnings.extend(list(notes)[:MAX_WARNINGS])
+    return result
 
 
 # --- video -----------------------------------------------------------------
@@ -308,7 +318,7 @@ def assess_video(path: Path, cfg: QualityConfig | None = None) -> TechnicalResul
     duration, original = probe_video(path, cfg.video_timeout_s)
     if min(original) < m.MIN_SIDE:
         raise AssessmentError(f"{path.name}: video is {original[0]}x{original[1]} px, too small to judge")
-    k = _factor(original, cfg.max_edge)
+    k = _factor(original, cfg.work_edge)
     size = (max(1, original[0] // k), max(1, original[1] // k))
     n = cfg.video_frames if duration and duration > 0 else 1
     # Frame centres of n equal slices: never the first frame (often black or a
