@@ -4,6 +4,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from alice.pipeline.quality.cascade import (
     RatingError,
@@ -190,3 +192,23 @@ def test_unknown_key_suggests_the_right_one() -> None:
 def test_not_a_mapping() -> None:
     with pytest.raises(QualityConfigError, match="mapping"):
         QualityConfig.from_mapping(["technical"])  # type: ignore[arg-type]
+
+
+# --- properties ------------------------------------------------------------------
+
+_score = st.floats(min_value=0, max_value=100, allow_nan=False)
+
+
+@given(t=_score, a=_score, v=_score, wa=st.floats(0, 10), wv=st.floats(0, 10))
+def test_combined_score_lies_between_the_stage_scores(t: float, a: float, v: float, wa: float, wv: float) -> None:
+    cfg = QualityConfig.from_mapping({"stages": ["technical", "aesthetic", "vision"],
+                                      "stage_weights": {"aesthetic": wa, "vision": wv}})
+    score, stars = combine({"technical": tech(t), "aesthetic": {"score": a}, "vision": {"score": v}}, cfg)
+    assert min(t, a, v) - 0.01 <= score <= max(t, a, v) + 0.01
+    assert stars == stars_for(score, cfg.star_thresholds)
+
+
+@given(x=_score, y=_score)
+def test_more_score_never_means_fewer_stars(x: float, y: float) -> None:
+    lo, hi = sorted((x, y))
+    assert stars_for(lo, QualityConfig().star_thresholds) <= stars_for(hi, QualityConfig().star_thresholds)
