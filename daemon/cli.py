@@ -40,13 +40,14 @@ class CliContext:
                 fail(f"configuration error: {exc}", EXIT_CONFIG)
         return self._config
 
-    def catalog(self, application_name: str = "alice"):
+    def catalog(self, application_name: str = "alice", pool_size: int = 5):
         from alice.daemon.catalog.engine import Catalog
         from alice.daemon.catalog.errors import CatalogError
 
         cfg = self.config()
         try:
-            return Catalog.open(cfg.database.url or None, cfg.data_dir, application_name=application_name)
+            return Catalog.open(cfg.database.url or None, cfg.data_dir, application_name=application_name,
+                                pool_size=pool_size)
         except CatalogError as exc:
             fail(f"catalog unavailable: {exc}", EXIT_CATALOG)
 
@@ -370,7 +371,8 @@ def run(ctx: CliContext, workers: int | None) -> None:
     from alice.daemon.presence import APP_PREFIX
 
     worker = queue.worker_name()
-    catalog = ctx.catalog(application_name=APP_PREFIX + worker)
+    # Effect threads each hold a lock connection and a session; the watcher and the loop one each.
+    catalog = ctx.catalog(application_name=APP_PREFIX + worker, pool_size=12)
     metrics = None
     if cfg.metrics.enabled:
         from alice.daemon.metrics import DaemonMetrics
@@ -469,10 +471,13 @@ def service_status(as_json: bool) -> None:
             click.echo(f"{k}: {v}")
 
 
-# -- generate, recreate, generations, projects, providers (daemon/cli_generate.py) -------
-from alice.daemon.cli_generate import register_generation_commands  # noqa: E402  (needs the names above)
+# -- generate, recreate, generations, projects, providers: daemon/cli_generate.py adds them to `main`
+import alice.daemon.cli_generate  # noqa: E402,F401  (last: it needs the names above)
 
-register_generation_commands(main)
+# -- search, mcp (daemon/cli_assistant.py) -----------------------------------------------
+from alice.daemon.cli_assistant import register_assistant_commands  # noqa: E402  (needs the names above)
+
+register_assistant_commands(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

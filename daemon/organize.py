@@ -171,6 +171,12 @@ class Organizer:
 
     # -- new content or a duplicate ----------------------------------------------------------
     def _file(self, rec: AssetRecord) -> Result:
+        if self.catalog is None or self.dry_run:
+            return self._file_locked(rec)
+        with store.content_lock(self.catalog.engine, rec.content_id):
+            return self._file_locked(rec)
+
+    def _file_locked(self, rec: AssetRecord) -> Result:
         src = Path(rec.source_path)
         base = Result(str(src), ORGANIZED, content_id=rec.content_id, tool=rec.tool, ai=rec.ai,
                       project=rec.project)

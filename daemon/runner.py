@@ -22,7 +22,7 @@ import signal
 import threading
 import time
 from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,8 +45,14 @@ class InFlight:
     job: queue.Job
     source: Source
     project: str
-    future: Future
+    future: Future                  # the analysis, in a worker process
     started: float
+    effect: Future | None = None    # the filing, in an effect thread
+
+
+# Filing is I/O (fsync, catalog round trips), not CPU: a few threads keep the
+# disk and the catalog busy while the process pool analyses the next files.
+EFFECT_THREADS = 4
 
 
 class Daemon:
@@ -62,7 +68,8 @@ class Daemon:
         self.wake = threading.Event()
         self.rescan_needed = threading.Event()
         self.inflight: dict[int, InFlight] = {}
-        self.max_inflight = max(2, cfg.worker_count * 2)
+        self.max_inflight = cfg.worker_count * 2 + EFFECT_THREADS
+        self.effects = ThreadPoolExecutor(EFFECT_THREADS, thread_name_prefix="alice-file")
         self.last_errors: deque[dict[str, Any]] = deque(maxlen=20)
         self.catalog_ok = True
         self.processed = 0
@@ -203,38 +210,58 @@ class Daemon:
         self.inflight[job.id] = InFlight(job, src, project, fut, time.perf_counter())
 
     def collect(self) -> None:
+        """Move finished analyses on to filing, and finished filings on to the queue."""
         for job_id, item in list(self.inflight.items()):
-            if not item.future.done():
+            if item.effect is None:
+                if item.future.done():
+                    self._start_effect(job_id, item)
+                continue
+            if not item.effect.done():
                 continue
             try:
-                reading = item.future.result()
-                result = self.organizer.apply(reading, item.project)
-            except BrokenProcessPool:
-                # A worker died (out of memory on a hostile file?): retry, counting the attempt.
-                self.pool = self._new_pool()
-                del self.inflight[job_id]
-                queue.fail(self.catalog.engine, job_id, self.worker,
-                           "a worker process died while reading this file", transient=True)
-                continue
-            except CatalogUnavailable:
-                raise  # the loop pauses; the finished future is applied once the catalog is back
-            except OSError as exc:
-                del self.inflight[job_id]
-                res = failure(item.source.path, exc)
-                queue.fail(self.catalog.engine, job_id, self.worker, res.reason or "error", transient=True)
-                self._note_error(str(item.source.path), res.reason or "")
-                continue
+                result = item.effect.result()
             except Exception as exc:
                 if _is_unavailable(exc):
+                    item.effect = None   # filing is idempotent: redo it once the catalog is back
                     raise
                 del self.inflight[job_id]
-                log.exception("pipeline error", path=str(item.source.path))
-                queue.fail(self.catalog.engine, job_id, self.worker, f"internal error: {exc!r}", transient=False)
-                self._note_error(str(item.source.path), repr(exc))
+                if isinstance(exc, OSError):
+                    res = failure(item.source.path, exc)
+                    queue.fail(self.catalog.engine, job_id, self.worker, res.reason or "error", transient=True)
+                    self._note_error(str(item.source.path), res.reason or "")
+                else:
+                    log.error("filing error", path=str(item.source.path), error=repr(exc))
+                    queue.fail(self.catalog.engine, job_id, self.worker, f"internal error: {exc!r}", transient=False)
+                    self._note_error(str(item.source.path), repr(exc))
                 continue
             del self.inflight[job_id]
             result.elapsed_ms = round((time.perf_counter() - item.started) * 1000, 2)
             self.finish(item.job, result)
+
+    def _start_effect(self, job_id: int, item: InFlight) -> None:
+        try:
+            reading = item.future.result()
+        except BrokenProcessPool:
+            # A worker died (out of memory on a hostile file?): retry, counting the attempt.
+            self.pool = self._new_pool()
+            del self.inflight[job_id]
+            queue.fail(self.catalog.engine, job_id, self.worker,
+                       "a worker process died while reading this file", transient=True)
+            return
+        except OSError as exc:
+            del self.inflight[job_id]
+            res = failure(item.source.path, exc)
+            queue.fail(self.catalog.engine, job_id, self.worker, res.reason or "error", transient=True)
+            self._note_error(str(item.source.path), res.reason or "")
+            return
+        except Exception as exc:
+            del self.inflight[job_id]
+            log.error("pipeline error", path=str(item.source.path), error=repr(exc))
+            queue.fail(self.catalog.engine, job_id, self.worker, f"internal error: {exc!r}", transient=False)
+            self._note_error(str(item.source.path), repr(exc))
+            return
+        item.effect = self.effects.submit(self.organizer.apply, reading, item.project)
+        item.effect.add_done_callback(lambda _f: self.wake.set())
 
     def finish(self, job: queue.Job, result: Result) -> None:
         if result.status == FAILED:
@@ -273,6 +300,7 @@ class Daemon:
                 queue.release(self.catalog.engine, list(self.inflight), self.worker)
             except Exception as exc:
                 log.warning("could not release jobs; their leases will expire", error=str(exc))
+        self.effects.shutdown(wait=True, cancel_futures=True)
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
 

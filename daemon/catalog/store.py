@@ -10,13 +10,16 @@ creates the row and the other finds it.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import json
 import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy import Connection, Engine, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -318,6 +321,23 @@ def filed_copy(s: Session, asset_id: int) -> LocationRow | None:
                                Location.role.in_(("organized", "quarantine")))
         .order_by((Location.role == "organized").desc(), Location.id.desc()).limit(1)
     ).scalar_one_or_none())
+
+
+@contextmanager
+def content_lock(engine: Engine, content_id: str) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock on one content id, across threads, processes and machines.
+
+    Filing checks "is this content already filed?" and then copies; without
+    the lock two workers given the same bytes at once would both copy them.
+    """
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(hashtextextended(:c, 0))"), {"c": content_id})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:c, 0))"), {"c": content_id})
+            conn.commit()
 
 
 def filed_copy_with_hash(s: Session, asset_id: int, file_hash: str) -> LocationRow | None:
