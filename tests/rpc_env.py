@@ -14,10 +14,13 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from alice.daemon import config as config_mod
+from alice.daemon.catalog import store
 from alice.daemon.catalog.engine import Catalog
+from alice.daemon.catalog.similar import set_perceptual_hash
 from alice.daemon.organize import Organizer, Source
 from alice.daemon.rpc.methods import Hooks
 from alice.daemon.rpc.server import RpcServer
+from alice.pipeline.perceptual import perceptual_hash
 
 
 def short_dir() -> Path:
@@ -103,6 +106,28 @@ class Line:
 
     def close(self) -> None:
         self.s.close()
+
+
+def fill_sample(env: RpcEnv) -> dict[str, dict]:
+    """Four files organized by the real organizer (two near-identical), perceptual hashes set."""
+    inbox = env.cfg.inboxes[0]
+    files = {
+        "fox": picture(inbox / "cyber" / "fox.png", 1, prompt="cyberpunk portrait of a fox, neon rain"),
+        "fox2": picture(inbox / "cyber" / "fox-again.png", 1, shift=1, prompt="cyberpunk portrait of a fox, neon"),
+        "castle": picture(inbox / "fantasy" / "castle.png", 7, prompt="watercolor castle on a hill"),
+        "plain": picture(inbox / "fantasy" / "IMG_0042.png", 12),
+    }
+    out = {}
+    for name, path in files.items():
+        res = env.organize(path)
+        assert res["status"] == "organized", res
+        out[name] = res
+    with env.catalog.session() as s:
+        for res in out.values():
+            asset = store.asset_by_content_id(s, res["content_id"])
+            res["id"] = asset.id
+            set_perceptual_hash(s, asset.id, perceptual_hash(Path(res["dest"])))
+    return out
 
 
 @contextmanager

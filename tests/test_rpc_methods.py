@@ -5,38 +5,16 @@ import threading
 from pathlib import Path
 
 import pytest
+from jsonschema import Draft202012Validator
 from sqlalchemy import text
 
 from alice.daemon.catalog import store
 from alice.daemon.catalog.engine import Catalog
-from alice.daemon.catalog.similar import set_perceptual_hash
 from alice.daemon.rpc import protocol as p
 from alice.daemon.rpc.client import RpcCallError, RpcClient
-from alice.daemon.rpc.methods import Hooks
+from alice.daemon.rpc.methods import REGISTRY, Hooks
 from alice.pipeline import sidecar
-from alice.pipeline.perceptual import perceptual_hash
-from tests.rpc_env import RpcEnv, picture, running_server, short_dir
-
-
-def _fill(env: RpcEnv) -> dict[str, dict]:
-    inbox = env.cfg.inboxes[0]
-    files = {
-        "fox": picture(inbox / "cyber" / "fox.png", 1, prompt="cyberpunk portrait of a fox, neon rain"),
-        "fox2": picture(inbox / "cyber" / "fox-again.png", 1, shift=1, prompt="cyberpunk portrait of a fox, neon"),
-        "castle": picture(inbox / "fantasy" / "castle.png", 7, prompt="watercolor castle on a hill"),
-        "plain": picture(inbox / "fantasy" / "IMG_0042.png", 12),
-    }
-    out = {}
-    for name, path in files.items():
-        res = env.organize(path)
-        assert res["status"] == "organized", res
-        out[name] = res
-    with env.catalog.session() as s:
-        for res in out.values():
-            asset = store.asset_by_content_id(s, res["content_id"])
-            res["id"] = asset.id
-            set_perceptual_hash(s, asset.id, perceptual_hash(Path(res["dest"])))
-    return out
+from tests.rpc_env import RpcEnv, fill_sample, running_server
 
 
 @pytest.fixture
@@ -46,13 +24,16 @@ def env(catalog: Catalog):
                   scan=lambda paths: scans.append(paths) or {"queued": len(paths or [1, 2])})
     with running_server(catalog, hooks, cfg_extra={"layout": "{project}/{stars}"}) as e:
         e.scans = scans           # type: ignore[attr-defined]
-        e.assets = _fill(e)       # type: ignore[attr-defined]
+        e.assets = fill_sample(e)       # type: ignore[attr-defined]
         yield e
 
 
 def call(env: RpcEnv, method: str, **params):
+    """The result, checked against the method's result schema (what rpc.discover and MCP promise)."""
     with RpcClient(env.sock) as c:
-        return c.call(method, params)
+        result = c.call(method, params)
+    Draft202012Validator(REGISTRY.methods[method].result).validate(result)
+    return result
 
 
 def error(env: RpcEnv, method: str, **params) -> RpcCallError:
@@ -234,6 +215,5 @@ def test_events_are_pushed_to_subscribers(env: RpcEnv) -> None:
 
 
 def test_subscribe_is_not_offered_where_there_is_no_connection(env: RpcEnv) -> None:
-    from alice.daemon.rpc.methods import REGISTRY
     assert not REGISTRY.methods["events.subscribe"].mcp
     assert REGISTRY.methods["assets.search"].mcp

@@ -130,9 +130,13 @@ ASSET_ITEM = obj({
 SEARCH_RESULT = obj({
     "items": {"type": "array", "items": ASSET_ITEM},
     "total": NINT,
-    "total_exact": {"type": "boolean", "description": f"false above {search_mod.COUNT_CAP:,} matches: "
-                                                       "total is then the planner's estimate"},
+    "total_exact": {"type": "boolean", "description": f"false above {search_mod.COUNT_CAP:,} matches, or when "
+                                                       "counting would be slow: total is then the planner's "
+                                                       "estimate"},
     "next_cursor": NSTR,
+    "relevance_sampled": {"type": "boolean", "description": f"sort=relevance only: true when more than "
+                                                            f"{search_mod.RANK_CANDIDATES:,} assets matched and "
+                                                            "a sample of them was ranked; narrow the text"},
 }, ("items", "total", "total_exact", "next_cursor"))
 ASSET_ONLY = obj({"asset": ASSET_REF}, ("asset",))
 TAGS_PARAMS = obj({"asset": ASSET_REF, "tags": {"type": "array", "items": {"type": "string", "minLength": 1,
@@ -274,7 +278,7 @@ REGISTRY = Registry([
     Method("rpc.discover", "Every method with its params and result JSON Schemas (OpenRPC).",
            obj({}), ANY_OBJ, _discover, mcp=False),
     Method("assets.search", "Find assets by free text and/or filters; newest first by default. Pages with "
-           "next_cursor; the total is exact up to 10,000 matches, estimated above.",
+           "next_cursor; the total is exact up to 5,000 matches, estimated above (total_exact says which).",
            SEARCH_PARAMS, SEARCH_RESULT, _search),
     Method("assets.get", "One asset: what it is, where its copies are, its tags, stars and prompt.",
            ASSET_ONLY, obj({"id": INT, "content_id": STR, "path": NSTR, "locations": {"type": "array"}},
