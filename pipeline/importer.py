@@ -101,11 +101,11 @@ def _assess(path: Path, media: str, record: AssetRecord, quality: Any) -> None:
     from alice.pipeline.quality.cascade import stars_for
 
     try:
-        result = assess_image(path) if media == "image" else assess_video(path)
-    except AssessmentError as exc:
+        result = assess_image(path, quality) if media == "image" else assess_video(path, quality)
+    except (AssessmentError, OSError) as exc:
         record.warnings.append(f"quality: {exc}")
         return
-    record.quality = {"technical": result.to_dict() if hasattr(result, "to_dict") else vars(result)}
+    record.quality = {"score": result.score, "technical": result.to_dict()}
     record.stars = stars_for(result.score, quality.star_thresholds)
 
 
