@@ -34,7 +34,17 @@ from alice.daemon import presence, queue, systemd
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.errors import CatalogUnavailable
 from alice.daemon.config import Config
-from alice.daemon.organize import FAILED, Organizer, Result, Source, failure, is_ignored, startup_sweep
+from alice.daemon.logs import bind_job
+from alice.daemon.organize import (
+    FAILED,
+    Organizer,
+    Result,
+    Source,
+    failure,
+    inbox_files,
+    is_ignored,
+    startup_sweep,
+)
 from alice.pipeline.importer import analyze
 
 log = structlog.get_logger("alice.run")
@@ -76,6 +86,7 @@ class Daemon:
         self.started_at = time.time()
         self.pool: ProcessPoolExecutor | None = None
         self.watcher: Any = None
+        self.rpc: Any = None
         self.last_turn = time.monotonic()
 
     # -- watcher side (runs on the observer thread) -----------------------------------------
@@ -111,6 +122,23 @@ class Daemon:
         )
         self.watcher.start()  # starts with a reconciliation scan: files that arrived while we were down
         presence.publish(self.cfg.data_dir, self.worker, self.status())
+        from alice.daemon.rpc.methods import Hooks
+        from alice.daemon.rpc.server import RpcServer
+
+        self.rpc = RpcServer(self.cfg, self.catalog, Hooks(status=self.status, scan=self.scan_now))
+        self.rpc.start()  # False (logged) if another daemon serves the socket; this one still works the queue
+
+    def scan_now(self, paths: list[str] | None) -> dict[str, Any]:
+        """organize.scan over the socket: queue the files under `paths` (inside an inbox) now,
+        or have the watcher offer every inbox file again."""
+        if not paths:
+            self.watcher.reconcile()
+            return {"queued": None, "reconcile": "requested"}
+        queued = 0
+        for src in inbox_files(self.cfg, [Path(p) for p in paths]):
+            self.on_ready(src.path, src.inbox)
+            queued += 1
+        return {"queued": queued}
 
     def _new_pool(self) -> ProcessPoolExecutor:
         # spawn, not fork: this process has threads (watcher, watchdog) and open sockets.
@@ -260,18 +288,28 @@ class Daemon:
             queue.fail(self.catalog.engine, job_id, self.worker, f"internal error: {exc!r}", transient=False)
             self._note_error(str(item.source.path), repr(exc))
             return
-        item.effect = self.effects.submit(self.organizer.apply, reading, item.project)
+        item.effect = self.effects.submit(self._apply, item.job, reading, item.project)
         item.effect.add_done_callback(lambda _f: self.wake.set())
 
+    def _apply(self, job: queue.Job, reading: Any, project: str) -> Result:
+        # The effect thread's log lines (organizer, catalog, fileops) carry the job's id.
+        with bind_job(f"job-{job.id}", path=job.path):
+            log.debug("filing", project=project)
+            return self.organizer.apply(reading, project)
+
     def finish(self, job: queue.Job, result: Result) -> None:
+        with bind_job(f"job-{job.id}", path=job.path):
+            self._finish(job, result)
+
+    def _finish(self, job: queue.Job, result: Result) -> None:
         if result.status == FAILED:
             queue.fail(self.catalog.engine, job.id, self.worker, result.reason or "failed", transient=True)
             self._note_error(result.path, result.reason or "")
         else:
             queue.complete(self.catalog.engine, job.id, self.worker, result.to_json())
         self.processed += 1
-        log.info("file", job=job.id, path=result.path, status=result.status, dest=result.dest,
-                 tool=result.tool, ms=result.elapsed_ms)
+        log.info("file", status=result.status, dest=result.dest, tool=result.tool, ms=result.elapsed_ms,
+                 reason=result.reason)
         if self.metrics is not None:
             self.metrics.observe_file(result)
 
@@ -284,6 +322,8 @@ class Daemon:
 
     def drain(self, timeout: float = 30.0) -> None:
         """Finish what is in flight (up to timeout), give the rest back, stop the watcher."""
+        if self.rpc is not None:
+            self.rpc.stop()
         if self.watcher is not None:
             self.watcher.stop()
         deadline = time.monotonic() + timeout

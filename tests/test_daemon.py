@@ -82,6 +82,12 @@ def test_every_way_a_file_arrives_is_filed_once(env: AliceEnv, tmp_path):
     assert len(organized_events) == 6
     assert "STOPPING=1" in "\n".join(d.messages)
     assert_tree_matches_catalog(env)
+    # JSON log lines (not a terminal), one correlation id per job on each of its lines
+    lines = [json.loads(x) for x in (env.root / "daemon-d.log").read_text().splitlines() if x.startswith("{")]
+    filed = [x for x in lines if x.get("event") == "file" and x.get("status") == "organized"]
+    assert len(filed) == 6
+    assert len({x["correlation_id"] for x in filed}) == 6
+    assert all(x["correlation_id"].startswith("job-") and x["path"] for x in filed)
 
 
 @pytest.mark.slow

@@ -167,3 +167,27 @@ def test_bad_config_exits_2_with_the_key(env: AliceEnv):
     proc = env.run("organize", check=False)
     assert proc.returncode == 2
     assert "unknown key 'mdoe'" in proc.stderr and "mode" in proc.stderr
+
+
+def test_embedded_catalog_from_init_to_second_run(tmp_path):
+    """The README path: no server configured, `alice init`, organize, organize again."""
+    import json
+    import tempfile
+
+    # data_dir outside pytest's 0700 tmp root: as root the embedded server runs as "pgserver".
+    data_dir = Path(tempfile.mkdtemp(prefix="alice-embedded-")) / "data"
+    env = AliceEnv(tmp_path, "")
+    proc = env.run("init", "--inbox", str(env.inbox), "--organized", str(env.organized),
+                   "--data-dir", str(data_dir), "--json")
+    info = json.loads(proc.stdout)
+    assert info["config_written"] and "host=" in info["catalog"]
+    env.drop_corpus()
+    first = env.organize_json()
+    assert {r["status"] for r in first} == {"organized", "quarantined"}
+    second = env.organize_json()
+    assert {r["status"] for r in second} == {"unchanged"}
+    status = json.loads(env.run("status", "--json").stdout)
+    assert status["embedded"] is True
+    assert status["assets"] == len({r["content_id"] for r in first})
+    # the last user stopped the server: nothing listens on its socket any more
+    assert not list((data_dir / "pg").glob(".s.PGSQL.*"))
