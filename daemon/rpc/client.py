@@ -91,8 +91,11 @@ class RpcClient:
             return msg.get("result")
 
     def events(self, since: int | None = None) -> Iterator[dict[str, Any]]:
-        """Subscribe, then yield each event as it happens (blocks; set timeout=None for a long follow)."""
+        """Subscribe now; the iterator yields each event as it happens (blocking; timeout=None to follow long)."""
         self.call("events.subscribe", {} if since is None else {"since": since})
+        return self._event_stream()
+
+    def _event_stream(self) -> Iterator[dict[str, Any]]:
         while True:
             msg = self._notifications.popleft() if self._notifications else self._read()
             if msg.get("method") == "events.event":

@@ -136,15 +136,17 @@ class RpcServer:
     async def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close()
-        tasks = list(self._tasks)
+        # Closing the transports ends each connection's read loop by itself; cancelling a
+        # connection task instead makes asyncio (3.11) log a spurious error for it.
         for conn in list(self._connections):
-            conn.writer.close()
             if conn.pusher is not None:
-                tasks.append(conn.pusher)
-        for task in tasks:
-            task.cancel()
+                conn.pusher.cancel()
+            conn.writer.close()
+        tasks = list(self._tasks)
         if tasks:
-            await asyncio.wait(tasks, timeout=2)
+            _, pending = await asyncio.wait(tasks, timeout=2)
+            for task in pending:
+                task.cancel()
 
     def _unlink_own_socket(self) -> None:
         # Only our own socket: a newer daemon may have replaced it since.
