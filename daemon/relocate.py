@@ -11,21 +11,25 @@ changes what the layout template reads). The order keeps a crash harmless:
 
 A crash before 3 leaves the old file authoritative and an identical copy at
 the new path, which the next attempt plans again and reuses; after 3 the new
-file is authoritative and at worst the old one lingers. Never neither.
+file is authoritative and the old one lingers until the asset's next
+relocation removes it (after verifying the new copy). Never neither.
 """
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alice.daemon import fileops
 from alice.daemon.catalog import store
 from alice.daemon.catalog.engine import Catalog
+from alice.daemon.catalog.models import Location
 from alice.daemon.config import Config
 from alice.daemon.crashpoints import checkpoint
 from alice.pipeline import sidecar
@@ -95,7 +99,11 @@ def relocate(cfg: Config, catalog: Catalog, asset_id: int, change: Callable[[Ses
     """
     with catalog.session() as s:
         filed = store.filed_copy(s, asset_id)
+        earlier = _left_behind(s, asset_id)
     old = Path(filed.path) if filed is not None and filed.role == "organized" else None
+    if old is not None and old.is_file():
+        for path in earlier:
+            _remove_with_sidecar(path, old, filed.file_hash)
     if old is None or not old.is_file():
         # Nothing filed on disk (only quarantined, or the file is gone): the catalog change is all there is.
         with catalog.session() as s:
@@ -128,9 +136,21 @@ def relocate(cfg: Config, catalog: Catalog, asset_id: int, change: Callable[[Ses
         store.append_event(s, event, asset_id, str(new), {**data, "from": str(old)} if new != old else data)
     checkpoint("relocate: recorded, old file not yet removed")
     if new != old:
-        if fileops.remove_source(old, new, rec.file_hash):
-            try:
-                sidecar.sidecar_path(old).unlink()
-            except FileNotFoundError:
-                pass
+        _remove_with_sidecar(old, new, rec.file_hash)
     return Relocation(asset_id, str(old), str(new), moved=new != old)
+
+
+def _left_behind(s: Session, asset_id: int) -> list[Path]:
+    """Organized copies the catalog already moved away from (a crash came before their removal)."""
+    rows = s.execute(select(Location.path).where(Location.asset_id == asset_id, Location.role == "organized",
+                                                 Location.present.is_(False))).scalars()
+    return [Path(p) for p in rows if os.path.isfile(p)]
+
+
+def _remove_with_sidecar(path: Path, kept: Path, expected_hash: str) -> None:
+    """Remove a superseded copy, only if `kept` verifiably holds the same bytes."""
+    if fileops.remove_source(path, kept, expected_hash):
+        try:
+            sidecar.sidecar_path(path).unlink()
+        except FileNotFoundError:
+            pass
