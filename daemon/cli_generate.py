@@ -2,11 +2,12 @@
 
 Generation runs in this process (it needs the catalog, not the daemon): the
 outputs land in `<first inbox>/<project>/`, where a running daemon (or the
-next `alice organize`) files them with their generation record. cli.py adds
-these commands to the `alice` group with `register_generation_commands`.
+next `alice organize`) files them with their generation record. Importing this
+module adds its commands to the `alice` group (cli.py imports it last).
 """
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
@@ -22,10 +23,23 @@ from alice.daemon.cli import (
     emit,
     fail,
     json_option,
+    main,
     pass_ctx,
 )
 
 EPILOG_EXIT = "Exit codes: 0 done, 1 refused by the budget or failed, 2 bad request or configuration, 3 catalog down."
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    """`k=v` from the command line; v is read as JSON when it is JSON (numbers, true, objects), else text."""
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise click.BadParameter(f"takes key=value, got {text!r}", param_hint="--param")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
 
 
 def _providers(ctx: CliContext) -> dict[str, Any]:
@@ -136,12 +150,7 @@ def generate(ctx: CliContext, provider: str, model: str, prompt: str | None, par
           --param image_size=square_hd --param seed=42 --project foxes
     With --json: the request as one object (id, state, cost_usd, outputs, ...).
     """
-    from alice.daemon.generate import GenerateError, parse_param
-
-    try:
-        parsed = dict(parse_param(p) for p in params)
-    except GenerateError as exc:
-        fail(str(exc), EXIT_CONFIG)
+    parsed = dict(parse_param(p) for p in params)
     _run_request(ctx, as_json, lambda gen: gen.submit(provider, model, prompt, parsed, list(references), project),
                  wait)
 
@@ -311,6 +320,5 @@ def providers(ctx: CliContext, as_json: bool) -> None:
         click.echo(describe_text(rows) if rows else "No providers enabled.")
 
 
-def register_generation_commands(group: click.Group) -> None:
-    for command in (generate, recreate, generations, projects, providers):
-        group.add_command(command)
+for _command in (generate, recreate, generations, projects, providers):
+    main.add_command(_command)

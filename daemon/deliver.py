@@ -3,21 +3,26 @@
 The file is downloaded to a staging folder under data_dir (providers/download.py),
 stamped there (PNG iTXt, JPEG/WebP XMP, MP4/MOV metadata tag via an ffmpeg stream
 copy), checked to still have the content id of the bytes the provider sent, and
-only then copied into `<inbox>/<project>/` by fileops.place_copy: temp dot-name,
-fsync, verify, link. The daemon's watcher therefore sees the finished, stamped
-file exactly once. Staged files are removed only after the inbox copy is in
-place, so a crash at any point leaves the paid-for output somewhere.
+only then copied into `<inbox>/<project>/`: temp dot-name (ignored by the
+watcher), fsync, verify, then a rename that never replaces (atomic_rename.py).
+The daemon's watcher therefore sees the finished, stamped file exactly once,
+as a file moved in, which it takes at once. Staged files are removed only
+after the inbox copy is in place, so a crash at any point leaves the paid-for
+output somewhere.
 """
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from alice.daemon import fileops
+from alice.daemon.atomic_rename import NoReplaceUnsupported, rename_no_replace
 from alice.pipeline.alice_record import InvalidRecord, dump_record
 from alice.pipeline.embed_record import EmbedError, embed_jpeg, embed_png, embed_webp
 from alice.pipeline.ffmpeg import FfmpegUnavailable, ffmpeg_exe, timeout_for
@@ -124,14 +129,35 @@ def _stamp_video(src: Path, out: Path, muxer: str, text: str, warnings: list[str
 
 
 def _place(src: Path, wanted: Path, file_hash: str) -> Path:
-    """Copy into the inbox under `wanted`'s name, or name-2, name-3 ... if taken; never overwrite."""
-    stem, suffix = wanted.stem, wanted.suffix
-    for n in range(1, 1000):
-        target = wanted if n == 1 else wanted.with_name(f"{stem}-{n}{suffix}")
-        if target.exists():
-            continue
-        try:
-            return fileops.place_copy(src, target, file_hash)
-        except FileExistsError:
-            continue
-    raise fileops.PlacementError(f"no free name for {wanted.name} in {wanted.parent}")
+    """A verified, fsynced copy of `src` in the inbox under `wanted`'s name, or name-2, name-3 ...
+    if taken; never overwriting. It appears by rename, which the watcher takes as a finished file."""
+    fileops.make_dirs(wanted.parent)
+    tmp = wanted.parent / f"{fileops.TEMP_PREFIX}{uuid.uuid4().hex[:12]}-{wanted.name}"[:255]
+    try:
+        with open(src, "rb") as inp, open(tmp, "xb") as out:
+            shutil.copyfileobj(inp, out, 1 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+        if fileops.hash_file(tmp) != file_hash:
+            raise fileops.PlacementError(f"the copy of {src.name} in {wanted.parent} does not match what was "
+                                         "downloaded (disk trouble?); the download is kept in data_dir")
+        stem, suffix = wanted.stem, wanted.suffix
+        for n in range(1, 1000):
+            target = wanted if n == 1 else wanted.with_name(f"{stem}-{n}{suffix}")
+            try:
+                _appear(tmp, target)
+            except FileExistsError:
+                continue
+            fileops.fsync_dir(target.parent)
+            return target
+        raise fileops.PlacementError(f"no free name for {wanted.name} in {wanted.parent}")
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _appear(tmp: Path, target: Path) -> None:
+    try:
+        rename_no_replace(tmp, target)
+    except NoReplaceUnsupported:
+        # Still never overwrites; the watcher just takes longer to trust a linked file.
+        os.link(tmp, target)

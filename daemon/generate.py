@@ -19,7 +19,6 @@ so callers (the CLI, the daemon's socket server) stay synchronous.
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import CancelledError, Future
@@ -30,18 +29,17 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alice.daemon import budget, provider_inputs
 from alice.daemon.catalog import requests, spend, store
 from alice.daemon.catalog.engine import Catalog
-from alice.daemon.catalog.models import Asset, Generation
 from alice.daemon.config import Config
 from alice.daemon.deliver import deliver
-from alice.daemon.references import Reference, ReferenceError, from_path, is_content_id, resolve
+from alice.daemon.generation_errors import GenerateError, RequestNotFound
+from alice.daemon.references import ReferenceError, resolve
+from alice.daemon.request_origin import original_request
 from alice.pipeline.alice_record import VERSION
-from alice.pipeline.inspect import inspect_file
 from alice.pipeline.plan import sanitize_segment
 from alice.providers.base import Provider
 from alice.providers.config import ENV_KEYS
@@ -50,14 +48,6 @@ from alice.providers.errors import BudgetExceeded, ProviderError
 from alice.providers.results import GenerationResult, Job
 
 log = structlog.get_logger("alice.generate")
-
-
-class GenerateError(Exception):
-    """A generation request cannot be made as asked; the message says what to change."""
-
-
-class RequestNotFound(GenerateError):
-    """No generation request with that id (or none that made that asset)."""
 
 
 class Generator:
@@ -160,7 +150,7 @@ class Generator:
     def recreate(self, ref: str | int | Path, *, project: str | None = None, wait: bool = False) -> int:
         """Re-submit the exact request that made `ref`: a request id, a content id, `asset:<id>`
         or a file path. Returns the new request's id; its recreated_from names the original."""
-        original = self._original(ref)
+        original = original_request(self.catalog, ref)
         return self.submit(original["provider"], original["model"], original.get("prompt"),
                            original.get("params") or {}, original.get("references") or [],
                            project or original.get("project"), recreated_from=original.get("id"), wait=wait)
@@ -347,41 +337,6 @@ class Generator:
                 self._loop = loop
             return self._loop
 
-    def _original(self, ref: str | int | Path) -> dict[str, Any]:
-        """The recorded request behind `ref`, as a dict (id None when only the file's record is known)."""
-        text = str(ref).strip()
-        embedded: dict[str, Any] | None = None
-        with self.catalog.session() as s:
-            if isinstance(ref, int) or text.isdigit():
-                row = requests.get_request(s, int(text))
-                if row is None:
-                    raise RequestNotFound(f"no generation request {text}")
-                return row.to_json()
-            if text.startswith("asset:") and text[6:].isdigit():
-                asset = store.asset_by_id(s, int(text[6:]))
-                if asset is None:
-                    raise RequestNotFound(f"no asset {text[6:]} in the catalog")
-                content_id = asset.content_id
-            elif is_content_id(text):
-                content_id = text
-            else:
-                path = Path(text).expanduser()
-                try:
-                    content_id = from_path(path).content_id
-                except ReferenceError as exc:
-                    raise GenerateError(str(exc)) from None
-                embedded = _embedded_record(path)
-            rid = requests.request_for_content(s, content_id)
-            if rid is not None:
-                return requests.get_request(s, rid).to_json()  # type: ignore[union-attr]
-            if embedded is None:
-                embedded = _catalog_record(s, content_id)
-        if embedded is None:
-            raise RequestNotFound(f"{ref} was not made through alice's providers (no request links to it and it "
-                                  "carries no alice:generation record): nothing to recreate")
-        return {"id": None, **embedded}
-
-
 def _synchronous(client: Provider) -> bool:
     """Providers whose one call returns the result (OpenAI images) override generate() itself."""
     return type(client).generate is not Provider.generate
@@ -393,34 +348,4 @@ def _record(provider: str, model: str, prompt: str | None, params: dict[str, Any
             "params": params, "references": references}
 
 
-def _embedded_record(path: Path) -> dict[str, Any] | None:
-    raw = inspect_file(path).raw or {}
-    return _from_raw(raw)
-
-
-def _catalog_record(s: Session, content_id: str) -> dict[str, Any] | None:
-    raw = s.execute(select(Generation.raw).join(Asset, Asset.id == Generation.asset_id)
-                    .where(Asset.content_id == content_id)).scalar_one_or_none()
-    return _from_raw(raw or {})
-
-
-def _from_raw(raw: dict[str, Any]) -> dict[str, Any] | None:
-    if raw.get("alice_generation") != VERSION or not raw.get("provider") or not raw.get("model"):
-        return None
-    return {"provider": raw["provider"], "model": raw["model"], "prompt": raw.get("prompt"),
-            "params": raw.get("params") or {}, "references": raw.get("references") or []}
-
-
-def parse_param(text: str) -> tuple[str, Any]:
-    """`k=v` from the command line; v is read as JSON when it is JSON (numbers, true, objects), else text."""
-    key, sep, value = text.partition("=")
-    key = key.strip()
-    if not sep or not key:
-        raise GenerateError(f"--param takes key=value, got {text!r}")
-    try:
-        return key, json.loads(value)
-    except ValueError:
-        return key, value
-
-
-__all__ = ["Generator", "GenerateError", "RequestNotFound", "BudgetExceeded", "parse_param", "Reference"]
+__all__ = ["Generator", "GenerateError", "RequestNotFound", "BudgetExceeded"]

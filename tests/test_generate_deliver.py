@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from alice.daemon.atomic_rename import rename_no_replace
 from alice.daemon.deliver import deliver
 from alice.daemon.provider_inputs import InputError, build
 from alice.daemon.references import Reference, ReferenceError, from_path, resolve
@@ -58,6 +59,16 @@ def test_an_existing_name_is_never_overwritten(tmp_path: Path) -> None:
     got = deliver(staged(tmp_path, "out.png", png_bytes()), RECORD, dest)
     assert got.path.name == "out-2.png"
     assert (dest / "out.png").read_bytes() == b"someone else's file"
+
+
+def test_rename_no_replace_refuses_an_existing_target(tmp_path: Path) -> None:
+    (tmp_path / "a").write_bytes(b"new")
+    (tmp_path / "b").write_bytes(b"old")
+    with pytest.raises(FileExistsError):
+        rename_no_replace(tmp_path / "a", tmp_path / "b")
+    assert (tmp_path / "b").read_bytes() == b"old" and (tmp_path / "a").exists()
+    rename_no_replace(tmp_path / "a", tmp_path / "c")
+    assert (tmp_path / "c").read_bytes() == b"new" and not (tmp_path / "a").exists()
 
 
 def test_a_format_that_cannot_carry_the_record_is_still_delivered(tmp_path: Path) -> None:
