@@ -48,6 +48,7 @@ from alice.providers.errors import BudgetExceeded, ProviderError
 from alice.providers.results import GenerationResult, Job
 
 log = structlog.get_logger("alice.generate")
+GENERATIVE_KINDS = ("image", "video", "audio", "avatar_video")
 
 
 class Generator:
@@ -76,6 +77,13 @@ class Generator:
             env = " or ".join(ENV_KEYS.get(provider, ())) or "the service's key variable"
             raise GenerateError(f"no API key for {provider}: set providers.{provider}.api_key in the config "
                                 f"or {env} in the environment")
+        try:
+            kind = client.model(model).kind
+        except ProviderError as exc:
+            raise GenerateError(str(exc)) from None
+        if kind not in GENERATIVE_KINDS:
+            raise GenerateError(f"{provider} {model} is a {kind} model, not one that generates files; "
+                                f"`alice providers` lists the {provider} models that do")
         if params is None:
             params = {}
         if not isinstance(params, Mapping):

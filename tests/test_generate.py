@@ -170,11 +170,15 @@ def test_a_failed_job_is_recorded_with_the_services_reason_and_frees_its_reserva
     assert proj.remaining == Decimal("0.05") and proj.paused_at is None
 
 
-def test_unknown_provider_model_and_bad_params_are_clear_errors(gen: Generator, fal: FakeFal) -> None:
+def test_unknown_provider_model_and_bad_params_are_clear_errors(gen: Generator, fal: FakeFal,
+                                                                tmp_path: Path) -> None:
     with pytest.raises(GenerateError, match="unknown or disabled provider 'bfl'"):
         gen.submit("bfl", "flux-dev", "x", {}, project="p")
     with pytest.raises(GenerateError, match="unknown model 'nope'"):
         gen.submit("fal", "nope", "x", {}, project="p")
+    rater = make_generator(tmp_path / "o", gen.catalog, openai=fal)     # any URL: nothing gets sent
+    with pytest.raises(GenerateError, match="gpt-4o-mini is a vision model, not one that generates"):
+        rater.submit("openai", "gpt-4o-mini", "x", {}, project="p")
     with pytest.raises(GenerateError, match="params must be a mapping"):
         gen.submit("fal", FLUX, "x", ["seed", 1], project="p")      # type: ignore[arg-type]
     with pytest.raises(GenerateError, match="not a file"):

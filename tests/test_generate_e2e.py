@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from alice.daemon.rpc.client import RpcClient
 from alice.pipeline.identity import identify
 from tests.daemon_env import DaemonProc, rows, wait_until
 from tests.fakes.fal import FakeFal
@@ -91,6 +92,16 @@ def test_generate_is_filed_with_its_record_searchable_and_recreated(env: AliceEn
             (first["prompt"], first["params"], "foxes")
         bodies = [s.json() for s in fal.seen if s.route == "submit"]
         assert len(bodies) == 2 and bodies[0] == bodies[1]
+
+        # The same through the daemon's socket: submit returns at once, status follows it.
+        with RpcClient(env.root / "run" / "alice" / "alice.sock") as client:
+            started = client.call("generate.submit", {"provider": "fal", "model": FLUX, "project": "owls",
+                                                      "prompt": "an owl at night", "params": {"seed": 5}})
+            assert started["state"] in ("recorded", "submitted", "running", "done")
+            done = wait_until(lambda: (s := client.call("generate.status", {"request_id": started["id"]}))
+                              ["state"] in ("done", "failed") and s, 30, what="the socket request")
+        assert done["state"] == "done", done
+        assert Path(done["outputs"][0]["path"]).parent == env.inbox / "owls"
     finally:
         daemon.terminate()
 
