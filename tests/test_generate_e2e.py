@@ -79,8 +79,9 @@ def test_generate_is_filed_with_its_record_searchable_and_recreated(env: AliceEn
                                   "JOIN assets a ON a.content_id = o.content_id")
         asset_id = linked[0][1]
         assert linked == [(first["id"], asset_id)]
-        hits = rows(env.db_url, "SELECT id FROM assets WHERE search @@ plainto_tsquery('english', 'fox snow')")
-        assert hits == [(asset_id,)]
+        found = [json.loads(line) for line in env.run("search", "fox snow", "--tool", "fal", "--json")
+                 .stdout.splitlines() if line.strip()]
+        assert [(h["id"], h["seed"], h["model"]) for h in found if "id" in h] == [(asset_id, 77, FLUX)]
         shown = json.loads(env.run("generations", str(first["id"]), "--json").stdout)
         assert shown["outputs"][0]["asset_id"] == asset_id
 
