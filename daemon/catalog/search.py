@@ -320,6 +320,31 @@ def search(s: Session, q: SearchQuery) -> SearchPage:
     # index walks take to finish; they only help the full scans search avoids.
     s.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     where = conditions(s, q)
+    page = page_statement(q, where)
+    rows = s.execute(page).all()
+    more = len(rows) > q.limit
+    rows = rows[:q.limit]
+    next_cursor = None
+    if more and rows:
+        last = rows[-1]
+        next_cursor = encode_cursor(q, [*last[1:], last[0]])
+    items = describe(s, [r[0] for r in rows])
+    extra: dict[str, Any] = {}
+    if q.sort == "relevance":
+        for item, row in zip(items, rows):
+            item["rank"] = round(float(row[1]), 6)
+        if not q.count:
+            matches = select(Asset.id).where(*where).limit(RANK_CANDIDATES + 1).subquery()
+            extra["relevance_sampled"] = s.execute(select(func.count()).select_from(matches)).scalar_one() \
+                > RANK_CANDIDATES
+    total, exact = count(s, where) if q.count else (None, False)     # last: it may set a statement timeout
+    if q.sort == "relevance" and total is not None:
+        extra["relevance_sampled"] = total > RANK_CANDIDATES
+    return SearchPage(items=items, total=total, total_exact=exact, next_cursor=next_cursor, extra=extra)
+
+
+def page_statement(q: SearchQuery, where: list[Any]) -> Any:
+    """The SELECT of one page: (id, sort key...) rows, one more than the limit to see if more follow."""
     desc = q.order == "desc"
     if q.sort == "relevance":
         # Ranking needs every match's vector from the heap (~3 us a row): a common word
@@ -336,28 +361,7 @@ def search(s: Session, q: SearchQuery) -> SearchPage:
     if q.cursor:
         after = decode_cursor(q, q.cursor)
         page = page.where(tuple_(*key).op("<" if desc else ">")(tuple_(*[literal(v) for v in after])))
-    page = page.order_by(*[k.desc() if desc else k.asc() for k in key]).limit(q.limit + 1)
-    rows = s.execute(page).all()
-    more = len(rows) > q.limit
-    rows = rows[:q.limit]
-    next_cursor = None
-    if more and rows:
-        last = rows[-1]
-        next_cursor = encode_cursor(q, [*last[1:], last[0]])
-    items = describe(s, [r[0] for r in rows])
-    total, exact = count(s, where) if q.count else (None, False)     # last: it may set a statement timeout
-    if q.sort == "relevance":
-        sampled = (total > RANK_CANDIDATES if total is not None else
-                   s.execute(select(func.count()).select_from(
-                       select(Asset.id).where(*where).limit(RANK_CANDIDATES + 1).subquery())).scalar_one()
-                   > RANK_CANDIDATES)
-    if q.sort == "relevance":
-        for item, row in zip(items, rows):
-            item["rank"] = round(float(row[1]), 6)
-    page_out = SearchPage(items=items, total=total, total_exact=exact, next_cursor=next_cursor)
-    if q.sort == "relevance":
-        page_out.extra["relevance_sampled"] = sampled
-    return page_out
+    return page.order_by(*[k.desc() if desc else k.asc() for k in key]).limit(q.limit + 1)
 
 
 def estimate(s: Session, where: list[Any]) -> int:
