@@ -2,6 +2,7 @@
 delivery with the embedded record, budgets and pausing, failures, recreate."""
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from decimal import Decimal
@@ -13,12 +14,14 @@ from sqlalchemy import text
 from alice.daemon.catalog import spend
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.generate import GenerateError, Generator, RequestNotFound
+from alice.pipeline.ffmpeg import ffmpeg_exe
 from alice.pipeline.identity import identify
 from alice.pipeline.inspect import inspect_file
 from alice.providers.errors import BudgetExceeded
 from alice.providers.registry import build_providers
 from tests.fakes.bfl import FakeBfl
 from tests.fakes.fal import FakeFal
+from tests.fakes.hedra import FakeHedra
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.server import png_bytes
 from tests.generate_env import make_config, make_generator, provider_config
@@ -296,3 +299,25 @@ def test_abandoning_a_stuck_request_frees_its_reservation(gen: Generator, fal: F
     with pytest.raises(GenerateError, match="already failed"):
         gen.abandon(stuck)
     assert gen.wait(gen.submit("fal", FLUX, "x", PARAMS, project="p"))["state"] == "done"
+
+
+def test_hedra_uploads_both_references_and_records_them(tmp_path: Path, catalog: Catalog) -> None:
+    portrait, voice = tmp_path / "face.png", tmp_path / "voice.wav"
+    portrait.write_bytes(png_bytes(32, 32))
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=0.3",
+                    str(voice)], check=True, timeout=60)
+    with FakeHedra() as hedra:
+        g = make_generator(tmp_path, catalog, hedra=hedra)
+        try:
+            status = g.wait(g.submit("hedra", "character-3", "hello there", {"duration_s": 4},
+                                     [portrait, voice], project="talk"))
+        finally:
+            g.close()
+        uploads = [s for s in hedra.seen if s.route == "upload"]
+    assert status["state"] == "done", status
+    assert status["estimate_usd"] == "0.2000"                   # 4 s x $0.05
+    assert status["references"] == [identify(portrait, "png", "image").content_id,
+                                    identify(voice, "wav", "audio").content_id]
+    assert len(uploads) == 2 and portrait.read_bytes() in uploads[0].body
+    # The fake's "video" is not a real MP4: it is delivered all the same, the record kept in the catalog.
+    assert status["outputs"][0]["embedded"] is False and Path(status["outputs"][0]["path"]).is_file()
