@@ -6,23 +6,39 @@ GET response_url -> the model's output ({"images": [...]} or {"video": {...}}).
 Auth: `Authorization: Key $FAL_KEY`. The status and result paths drop a
 model's subpath (fal-ai/flux/dev -> fal-ai/flux/requests/...), so we use the
 URLs fal returns and only build them ourselves if an answer lacks them.
+
+Image quality (issue 6, the "aesthetics API" stage): fal-ai/arbiter/image
+runs no-reference quality metrics through the same queue. Input
+{measurements: [name], inputs: [{hypothesis: <image URL or data URI>}]},
+output {values: [{name: number}, ...]} (one object per input), billed per
+compute second (about $0.0011/s; one image takes a second or two, so the
+default price is $0.0025 an image, overridable in config).
 """
 from __future__ import annotations
 
 import base64
 import binascii
+import math
 from collections.abc import Mapping
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from .base import ModelInfo, Provider
+from .errors import ProviderRequestError
 from .pricing import Price, Unit
-from .results import GenerationResult, Job, JobState, JobStatus, OutputFile
+from .results import GenerationResult, Job, JobState, JobStatus, OutputFile, QualityMeasurement
+from .vision import prepare_image
 
 _IMAGE_SIZES = {   # fal's named sizes, for pricing by megapixel
     "square_hd": (1024, 1024), "square": (512, 512),
     "portrait_4_3": (768, 1024), "portrait_16_9": (576, 1024),
     "landscape_4_3": (1024, 768), "landscape_16_9": (1024, 576),
+}
+QUALITY_MODEL = "fal-ai/arbiter/image"
+# Each metric's native range, mapped linearly onto 0..100 (MUSIQ is already on it).
+MEASUREMENT_RANGES: dict[str, tuple[float, float]] = {
+    "musiq": (0.0, 100.0), "nima": (1.0, 10.0), "arniqa": (0.0, 1.0), "clip_iqa": (0.0, 1.0),
 }
 _STATES = {"IN_QUEUE": JobState.QUEUED, "IN_PROGRESS": JobState.RUNNING, "COMPLETED": JobState.COMPLETED,
            "FAILED": JobState.FAILED, "CANCELED": JobState.FAILED, "CANCELLED": JobState.FAILED}
@@ -37,6 +53,7 @@ class FalProvider(Provider):
         ModelInfo("fal-ai/kling-video/v2.1/master/text-to-video", "video", "Kling 2.1 Master text-to-video"),
         ModelInfo("fal-ai/kling-video/v2.1/master/image-to-video", "video", "Kling 2.1 Master image-to-video"),
         ModelInfo("fal-ai/mmaudio-v2", "audio", "MMAudio v2: a soundtrack for a video"),
+        ModelInfo(QUALITY_MODEL, "quality", "Arbiter: no-reference image quality (MUSIQ, NIMA, ARNIQA, CLIP-IQA)"),
     )
     DEFAULT_PRICES = {
         "fal-ai/flux/dev": Price(Unit.MEGAPIXEL, Decimal("0.025")),
@@ -45,12 +62,16 @@ class FalProvider(Provider):
         "fal-ai/kling-video/v2.1/master/text-to-video": Price(Unit.VIDEO_SECOND, Decimal("0.28"), default_quantity=Decimal(5)),
         "fal-ai/kling-video/v2.1/master/image-to-video": Price(Unit.VIDEO_SECOND, Decimal("0.28"), default_quantity=Decimal(5)),
         "fal-ai/mmaudio-v2": Price(Unit.VIDEO_SECOND, Decimal("0.001"), default_quantity=Decimal(8)),
+        QUALITY_MODEL: Price(Unit.IMAGE, Decimal("0.0025")),
     }
 
     def _auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Key {self._key()}"}
 
     def _billing_params(self, model: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        if self.model(model).kind == "quality":
+            inputs = params.get("inputs")
+            return {"num_images": len(inputs) if isinstance(inputs, list) and inputs else 1}
         out: dict[str, Any] = {"num_images": params.get("num_images", 1)}
         size = params.get("image_size", "landscape_4_3")
         if isinstance(size, Mapping):
@@ -88,11 +109,45 @@ class FalProvider(Provider):
         data = await self._request("GET", job.urls["result"], what="result")
         if not isinstance(data, dict):
             raise self._malformed("result answer", "not a JSON object")
+        if self.model(job.model).kind == "quality":    # figures, not files
+            return GenerationResult(self.name, job.model, job.request_id, JobState.COMPLETED, [],
+                                    job.cost_usd, data)
         outputs = [self._output(item, job.model) for item in _output_items(data)]
         if not outputs:
             raise self._malformed("result answer", f"no images, video or audio in keys {sorted(data)[:10]}")
         return GenerationResult(self.name, job.model, job.request_id, JobState.COMPLETED, outputs,
                                 job.cost_usd, data)
+
+    async def measure_quality(self, image: bytes | Path | str, *, model: str = QUALITY_MODEL,
+                              measurement: str = "musiq") -> QualityMeasurement:
+        """One no-reference quality metric for one image, as a 0..100 score.
+
+        The image goes inline as a data URI (fal accepts those wherever it takes
+        a file URL), downscaled like a vision rating so upload stays small."""
+        if self.model(model).kind != "quality":
+            raise ProviderRequestError(self.name, f"{model} does not measure image quality; use {QUALITY_MODEL}")
+        if measurement not in MEASUREMENT_RANGES:
+            raise ProviderRequestError(
+                self.name, f"unknown measurement {measurement!r}; known: {', '.join(MEASUREMENT_RANGES)}")
+        blob, media_type, _w, _h = prepare_image(self.name, image)
+        data_url = f"data:{media_type};base64,{base64.b64encode(blob).decode('ascii')}"
+        result = await self.generate(model, {"measurements": [measurement], "inputs": [{"hypothesis": data_url}]})
+        value = self._measured(result.raw, measurement)
+        lo, hi = MEASUREMENT_RANGES[measurement]
+        score = min(100.0, max(0.0, (value - lo) / (hi - lo) * 100.0))
+        self._emit("info", "provider.measured", model=model, measurement=measurement, value=value)
+        return QualityMeasurement(score=round(score, 2), measurement=measurement, value=value,
+                                  raw=result.raw, cost_usd=result.cost_usd, provider=self.name, model=model)
+
+    def _measured(self, data: Any, measurement: str) -> float:
+        values = data.get("values") if isinstance(data, dict) else None
+        first = values[0] if isinstance(values, list) and values else None
+        if not isinstance(first, dict):
+            raise self._malformed("quality answer", f"no values list of objects in {str(data)[:200]}")
+        value = first.get(measurement)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self._malformed("quality answer", f"{measurement} is not a number: {str(value)[:100]!r}")
+        return float(value)
 
     def _output(self, item: Any, model: str) -> OutputFile:
         if not isinstance(item, dict) or not isinstance(item.get("url"), str) or not item["url"]:

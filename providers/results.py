@@ -78,3 +78,21 @@ class VisionRating:
             "summary": self.summary, "raw": self.raw, "provider": self.provider, "model": self.model,
             "cost_usd": None if self.cost_usd is None else str(self.cost_usd),
         }
+
+
+@dataclass(frozen=True)
+class QualityMeasurement:
+    """A quality/aesthetics service's reading of one image."""
+
+    score: float                      # 0..100, the metric mapped linearly from its native range
+    measurement: str                  # which metric: musiq, nima, ...
+    value: float                      # the metric as the service gave it
+    raw: Any                          # the service's answer
+    cost_usd: Decimal | None          # the estimate the request was admitted with
+    provider: str = ""
+    model: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"score": self.score, "measurement": self.measurement, "value": self.value, "raw": self.raw,
+                "provider": self.provider, "model": self.model,
+                "cost_usd": None if self.cost_usd is None else str(self.cost_usd)}

@@ -286,3 +286,17 @@ class RequestOutput(Base):
     file_hash: Mapped[str] = mapped_column(Text, nullable=False)       # of the delivered file (record included)
     embedded: Mapped[bool] = mapped_column(Boolean, nullable=False)    # does the file carry the record itself
     created_at: Mapped[datetime] = _now()
+
+
+class QualityCache(Base):
+    """A paid quality stage's answer for one content (daemon/assess.py): never bought twice."""
+
+    __tablename__ = "quality_cache"
+
+    content_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    stage: Mapped[str] = mapped_column(Text, primary_key=True)       # stage kind: vision | aesthetic
+    provider: Mapped[str] = mapped_column(Text, primary_key=True)
+    model: Mapped[str] = mapped_column(Text, primary_key=True)
+    result: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    cost_usd: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))   # what the answer cost when bought
+    created_at: Mapped[datetime] = _now()

@@ -1,0 +1,301 @@
+"""Running the quality cascade on one file: the local stage, then paid stages, with effects.
+
+`run_cascade` is the effectful half of pipeline/quality/cascade.py: it runs
+the stage that cascade.next_stages says is due, one at a time, until the
+cascade stops, then combines the scores. A paid stage (a vision-language
+rating or an aesthetics metric, see pipeline/quality/stages.py) goes through:
+
+  1. the cache (daemon/catalog/quality_cache.py): an answer bought before for
+     this content_id, provider and model is used as is, and nothing is sent;
+  2. the project's budget (daemon/budget.py, the same rules and the same
+     request rows as generation): the estimate is admitted and recorded as a
+     generation request, or refused, which ends the cascade with
+     {"skipped": "budget"};
+  3. the provider call; its cost is recorded on the request row (so the
+     project's spend and `alice projects` include quality spending) and the
+     answer is cached.
+
+An error, a timeout or a malformed answer from a stage is recorded as that
+stage's {"error": ...} and ends the cascade; the file keeps the score of the
+stages before it. Nothing here touches the file itself.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+from collections.abc import Coroutine, Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+from alice.daemon import budget
+from alice.daemon.catalog import quality_cache, requests, spend, store
+from alice.daemon.catalog.engine import Catalog
+from alice.pipeline.quality.cascade import StageResultError, combine, next_stages
+from alice.pipeline.quality.config import TECHNICAL, QualityConfig
+from alice.pipeline.quality.errors import AssessmentError
+from alice.pipeline.quality.stages import PaidStage, parse_stage
+from alice.providers.base import Provider
+from alice.providers.errors import BudgetExceeded, ProviderError, ProviderMalformedResponse
+from alice.providers.pricing import CostEstimate
+from alice.providers.vision import PROMPT, VisionProvider
+
+T = TypeVar("T")
+
+# Upper bound of a vision rating's tokens: the image at the largest size the
+# APIs keep (~1600 tokens), the instructions, the metadata context, the answer cap.
+_VISION_INPUT_TOKENS = 1600 + len(PROMPT) // 3 + 700
+_MAX_CONTEXT = 2000
+
+
+class AssessError(ValueError):
+    """The assessment cannot be made as asked (unknown stage, missing file)."""
+
+
+# -- one event loop for every provider call ------------------------------------------------
+# A provider's httpx client keeps connections bound to the loop that opened
+# them, so all calls go through one long-lived loop in a daemon thread.
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    global _loop
+    with _loop_lock:
+        if _loop is None or _loop.is_closed():
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, name="alice-assess-loop", daemon=True).start()
+        loop = _loop
+    return asyncio.run_coroutine_threadsafe(coro, loop).result()
+
+
+def close_providers(providers: Mapping[str, Provider]) -> None:
+    """Close the providers' HTTP clients on the loop they were used on."""
+    async def close_all() -> None:
+        for p in providers.values():
+            await p.aclose()
+
+    _run(close_all())
+
+
+# -- the cascade ---------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Target:
+    """What run_cascade needs to know about the file besides its bytes."""
+
+    path: Path
+    content_id: str | None = None
+    media: str | None = None           # image | video; None: read from the file
+    project: str | None = None         # whose budget pays; None: the asset's, if catalogued
+    context: str | None = None         # e.g. the prompt, so a vision model can judge fidelity
+
+
+def stages_for(cfg: QualityConfig, stages: Sequence[str] | None) -> QualityConfig:
+    """The config with `stages` (if given) as its cascade; unknown stage names raise AssessError."""
+    if stages is not None:
+        if not stages or stages[0] != TECHNICAL:
+            raise AssessError(f"stages must start with '{TECHNICAL}', got {list(stages)!r}")
+        cfg = dataclasses.replace(cfg, stages=tuple(stages))
+    for name in cfg.stages[1:]:
+        try:
+            parse_stage(name)
+        except ValueError as exc:
+            raise AssessError(str(exc)) from None
+    return cfg
+
+
+def paid_stages(cfg: QualityConfig) -> list[PaidStage]:
+    return [parse_stage(name) for name in cfg.stages[1:]]
+
+
+def run_cascade(target: Target | Path | str, cfg: QualityConfig, providers: Mapping[str, Provider],
+                catalog: Catalog | None, stages: Sequence[str] | None = None) -> dict[str, Any]:
+    """Score one file through the cascade; never raises for a bad file or a failing service.
+
+    Returns {"path", "content_id", "media", "project", "score", "stars",
+    "stages": {name: result}, "cost_usd", "error"}. score/stars are None only
+    when the technical stage itself failed (then "error" says why).
+    Paid stages need `catalog` (cache and budget); without it they are
+    recorded as {"skipped": "catalog"}.
+    """
+    cfg = stages_for(cfg, stages)
+    if not isinstance(target, Target):
+        target = Target(Path(target))
+    _identify(target)
+    out: dict[str, Any] = {"path": str(target.path), "content_id": target.content_id, "media": target.media,
+                           "project": target.project, "score": None, "stars": None, "stages": {},
+                           "cost_usd": "0", "error": None}
+    results: dict[str, Any] = out["stages"]
+    spent = Decimal(0)
+    while due := next_stages(results, cfg):
+        name = due[0]
+        if name == TECHNICAL:
+            results[name] = _technical(target, cfg)
+            continue
+        result, cost = _paid_stage(parse_stage(name), target, providers, catalog)
+        results[name] = result
+        spent += cost
+    out["cost_usd"] = str(spent)
+    technical = results[TECHNICAL]
+    if technical.get("error"):
+        out["error"] = technical["error"]
+        return out
+    try:
+        out["score"], out["stars"] = combine(results, cfg)
+    except StageResultError as exc:      # a cached or provider score out of range: keep what is sound
+        out["error"] = str(exc)
+    return out
+
+
+def _identify(target: Target) -> None:
+    if target.content_id is not None and target.media is not None:
+        return
+    from alice.pipeline.identity import UnreadableMedia, identify
+    from alice.pipeline.inspect import inspect_file
+
+    try:
+        info = inspect_file(target.path)
+    except OSError as exc:
+        raise AssessError(f"cannot read {target.path}: {exc.strerror or exc}") from None
+    target.media = target.media or info.media
+    if target.context is None and info.generation.prompt:
+        target.context = str(info.generation.prompt)[:_MAX_CONTEXT]
+    if target.content_id is None:
+        try:
+            target.content_id = identify(target.path, info.format, info.media).content_id
+        except UnreadableMedia:
+            target.content_id = None       # the technical stage will say what is wrong
+        except OSError as exc:
+            raise AssessError(f"cannot read {target.path}: {exc.strerror or exc}") from None
+
+
+def _technical(target: Target, cfg: QualityConfig) -> dict[str, Any]:
+    from alice.pipeline.quality.technical import assess_image, assess_video
+
+    if target.media not in ("image", "video"):
+        return {"error": f"{target.path}: not an image or video ({target.media}); nothing to assess"}
+    try:
+        result = assess_image(target.path, cfg) if target.media == "image" else assess_video(target.path, cfg)
+    except (AssessmentError, OSError) as exc:
+        return {"error": str(exc)}
+    return result.to_dict()
+
+
+def _paid_stage(stage: PaidStage, target: Target, providers: Mapping[str, Provider],
+                catalog: Catalog | None) -> tuple[dict[str, Any], Decimal]:
+    """(the stage's result, what this run paid for it)."""
+    def skipped(why: str, reason: str) -> tuple[dict[str, Any], Decimal]:
+        return {"skipped": why, "reason": reason, "provider": stage.provider, "model": stage.model}, Decimal(0)
+
+    if target.media != "image":
+        return skipped("media", f"{stage.kind} stages rate still images; this is a {target.media}")
+    if target.content_id is None:
+        return skipped("content", "the file's content id could not be computed")
+    if catalog is None:
+        return skipped("catalog", "paid stages need the catalog for their cache and the project budget")
+    provider = providers.get(stage.provider)
+    if provider is None:
+        return skipped("provider", f"provider {stage.provider!r} is not configured or is disabled "
+                                   f"(providers.{stage.provider} in the config)")
+    if not _can_run(provider, stage):
+        return skipped("provider", f"{stage.provider} cannot run {stage.kind} stages")
+    with catalog.session() as s:
+        hit = quality_cache.lookup(s, target.content_id, stage.kind, stage.provider, stage.model)
+        project = target.project or _asset_project(s, target.content_id)
+    if hit is not None:
+        return {**hit.result, "cached": True, "paid_usd": _money(hit.cost_usd)}, Decimal(0)
+    if project is None:
+        return skipped("project", "no project to charge: pass a project for files not in the catalog")
+    target.project = project
+    try:
+        estimate = _estimate(provider, stage)
+    except ProviderError as exc:
+        return _error(stage, exc), Decimal(0)
+
+    with catalog.session() as s:
+        proj = spend.lock_project(s, project)
+        refused: BudgetExceeded | None = None
+        try:
+            budget.admit(proj, estimate)
+        except BudgetExceeded as exc:
+            refused = exc
+        rid = requests.record_request(
+            s, project_id=proj.id, provider=stage.provider, model=stage.model, prompt=None,
+            params={"purpose": "quality", "stage": stage.name}, reference_ids=[target.content_id],
+            estimate_usd=estimate.usd, state="refused" if refused else "recorded",
+            error=str(refused) if refused else None)
+    if refused is not None:
+        return skipped("budget", str(refused))
+
+    try:
+        answer = _call(provider, stage, target)
+    except ProviderError as exc:
+        # A malformed answer was still produced, and billed, by the service.
+        cost = estimate.usd if isinstance(exc, ProviderMalformedResponse) else None
+        _finish(catalog, rid, project, "failed", cost, error=str(exc))
+        return _error(stage, exc), cost or Decimal(0)
+    cost = answer.pop("cost_usd_decimal")
+    with catalog.session() as s:
+        requests.update_request(s, rid, state="done", cost_usd=cost)
+        quality_cache.store_answer(s, target.content_id, stage.kind, stage.provider, stage.model, answer, cost)
+        _pause_if_spent(s, project)
+    return {**answer, "cached": False, "paid_usd": _money(cost)}, cost or Decimal(0)
+
+
+def _asset_project(s: Any, content_id: str) -> str | None:
+    row = store.asset_by_content_id(s, content_id)
+    return None if row is None else row.project_name
+
+
+def _estimate(provider: Provider, stage: PaidStage) -> CostEstimate:
+    if stage.kind == "vision":
+        return provider.estimate(stage.model, {"input_tokens": _VISION_INPUT_TOKENS,
+                                               "output_tokens": VisionProvider.MAX_OUTPUT_TOKENS})
+    return provider.estimate(stage.model, {"inputs": [{}]})
+
+
+def _can_run(provider: Provider, stage: PaidStage) -> bool:
+    if stage.kind == "vision":
+        return isinstance(provider, VisionProvider)
+    return callable(getattr(provider, "measure_quality", None))
+
+
+def _call(provider: Provider, stage: PaidStage, target: Target) -> dict[str, Any]:
+    """The provider's answer as a JSON-ready dict (with its cost under cost_usd_decimal)."""
+    if stage.kind == "vision":
+        assert isinstance(provider, VisionProvider)
+        rating = _run(provider.rate_image(target.path, model=stage.model, context=target.context))
+        data = rating.to_dict()
+        cost = rating.cost_usd
+    else:
+        reading = _run(provider.measure_quality(target.path, model=stage.model))  # type: ignore[attr-defined]
+        data = reading.to_dict()
+        cost = reading.cost_usd
+    data.pop("cost_usd", None)
+    data["cost_usd_decimal"] = cost
+    return data
+
+
+def _finish(catalog: Catalog, rid: int, project: str, state: str, cost: Decimal | None, error: str) -> None:
+    with catalog.session() as s:
+        requests.update_request(s, rid, state=state, cost_usd=cost, error=error)
+        _pause_if_spent(s, project)
+
+
+def _pause_if_spent(s: Any, project: str) -> None:
+    proj = spend.lock_project(s, project)
+    if budget.exhausted(proj) and spend.pause(s, proj.id):
+        store.append_event(s, "project.paused", None, None, {
+            "project": project, "budget_usd": str(proj.budget), "spent_usd": str(proj.spent)})
+
+
+def _error(stage: PaidStage, exc: ProviderError) -> dict[str, Any]:
+    return {"error": str(exc), "error_type": type(exc).__name__, "provider": stage.provider, "model": stage.model}
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+

@@ -1,0 +1,208 @@
+"""The paid quality stages against local fakes: cascade gating, budget stop, cache, failures."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageFilter
+from sqlalchemy import select
+
+from alice.daemon.assess import Target, close_providers, run_cascade
+from alice.daemon.catalog import spend
+from alice.daemon.catalog.engine import Catalog
+from alice.daemon.catalog.models import GenerationRequest, QualityCache
+from alice.pipeline.quality.cascade import stars_for
+from alice.pipeline.quality.config import QualityConfig
+from alice.providers.anthropic import AnthropicProvider
+from alice.providers.fal import FalProvider
+from alice.providers.openai import OpenAIProvider
+from tests.fakes.anthropic import FakeAnthropic
+from tests.fakes.fal import FakeFal
+from tests.fakes.harness import settings_for
+from tests.fakes.openai import FakeOpenAI
+from tests.fakes.server import Fault
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "files"
+SOURCE = CORPUS / "comfyui-flux-dev.png"
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A sharp image (technical ~78, 4 stars) and the same blurred to ruin (~8, 1 star)."""
+    if not SOURCE.exists():
+        pytest.skip(f"corpus file {SOURCE} not present")
+    root = tmp_path_factory.mktemp("assess-images")
+    img = Image.open(SOURCE).convert("RGB").resize((512, 512))
+    good, blurred = root / "good.png", root / "blurred.png"
+    img.save(good)
+    img.filter(ImageFilter.GaussianBlur(6)).save(blurred)
+    return {"good": good, "blurred": blurred}
+
+
+@pytest.fixture
+def fakes() -> Iterator[dict[str, object]]:
+    with FakeAnthropic() as anthropic, FakeOpenAI() as openai, FakeFal() as fal:
+        yield {"anthropic": anthropic, "openai": openai, "fal": fal}
+
+
+def make_providers(fakes: dict[str, object], **overrides: object) -> dict[str, object]:
+    return {
+        "anthropic": AnthropicProvider(settings_for("anthropic", fakes["anthropic"], **overrides)),
+        "openai": OpenAIProvider(settings_for("openai", fakes["openai"], **overrides)),
+        "fal": FalProvider(settings_for("fal", fakes["fal"], **overrides)),
+    }
+
+
+@pytest.fixture
+def providers(fakes: dict[str, object]) -> Iterator[dict[str, object]]:
+    built = make_providers(fakes)
+    yield built
+    close_providers(built)
+
+
+def cfg(*stages: str, gate: float = 50.0, **weights: float) -> QualityConfig:
+    return QualityConfig.from_mapping({
+        "stages": ["technical", *stages], "default_gate": gate,
+        "stage_weights": {"technical": 1, **{s: weights.get(s.split(":")[0], 1) for s in stages}},
+    })
+
+
+def requests_of(catalog: Catalog) -> list[GenerationRequest]:
+    with catalog.session() as s:
+        rows = s.execute(select(GenerationRequest).order_by(GenerationRequest.id)).scalars().all()
+        s.expunge_all()
+        return list(rows)
+
+
+def test_vision_stage_rates_combines_records_cost_and_caches(images, fakes, providers, catalog) -> None:
+    conf = cfg("vision:anthropic", vision=3)
+    first = run_cascade(Target(images["good"], project="shoot"), conf, providers, catalog)
+
+    vision = first["stages"]["vision:anthropic"]
+    technical = first["stages"]["technical"]["score"]
+    assert vision["score"] == 64 and vision["defects"] == ["extra fingers", "garbled text"]
+    assert vision["cached"] is False
+    # Weighted mean: technical x1, vision x3.
+    assert first["score"] == pytest.approx(round((technical + 3 * 64) / 4, 2))
+    assert first["stars"] == stars_for(first["score"], conf.star_thresholds)
+    # 1200 tokens in x $1/M + 80 out x $5/M = $0.0016, on the request row and in the project's spend.
+    assert Decimal(first["cost_usd"]) == Decimal("0.0016")
+    (row,) = requests_of(catalog)
+    assert (row.provider, row.model, row.state, row.cost_usd) == ("anthropic", "claude-haiku-4-5", "done",
+                                                                  Decimal("0.0016"))
+    assert row.reference_ids == [first["content_id"]] and row.params["purpose"] == "quality"
+    with catalog.session() as s:
+        assert spend.project_spend(s, "shoot").spent == Decimal("0.0016")
+        cached = s.execute(select(QualityCache)).scalar_one()
+        assert (cached.content_id, cached.stage, cached.provider) == (first["content_id"], "vision", "anthropic")
+    assert fakes["anthropic"].count("messages") == 1
+
+    second = run_cascade(Target(images["good"], project="shoot"), conf, providers, catalog)
+    assert fakes["anthropic"].count("messages") == 1, "a cached answer must not be bought again"
+    assert second["stages"]["vision:anthropic"]["cached"] is True
+    assert second["score"] == first["score"] and Decimal(second["cost_usd"]) == 0
+    assert len(requests_of(catalog)) == 1
+
+
+def test_low_technical_score_never_reaches_a_paid_stage(images, fakes, providers, catalog) -> None:
+    out = run_cascade(Target(images["blurred"], project="shoot"), cfg("vision:anthropic", gate=60),
+                      providers, catalog)
+    assert out["stages"]["technical"]["score"] < 60
+    assert "vision:anthropic" not in out["stages"]
+    assert fakes["anthropic"].seen == [] and requests_of(catalog) == []
+    assert out["stars"] == out["stages"]["technical"]["stars"] == 1
+
+
+def test_budget_refusal_stops_the_cascade_and_keeps_technical_stars(images, fakes, providers, catalog) -> None:
+    with catalog.session() as s:
+        spend.set_budget(s, "tight", Decimal("0.001"))    # a haiku rating is estimated at ~$0.0063
+    out = run_cascade(Target(images["good"], project="tight"), cfg("vision:anthropic", "aesthetic:fal"),
+                      providers, catalog)
+    vision = out["stages"]["vision:anthropic"]
+    assert vision["skipped"] == "budget" and "tight" in vision["reason"] and "set-budget" in vision["reason"]
+    assert "aesthetic:fal" not in out["stages"]
+    assert fakes["anthropic"].seen == [] and fakes["fal"].seen == []
+    assert out["stars"] == out["stages"]["technical"]["stars"]
+    (row,) = requests_of(catalog)
+    assert row.state == "refused" and row.cost_usd is None
+
+
+@pytest.mark.parametrize("failure", ["http500", "timeout", "malformed"])
+def test_vision_failure_is_that_stages_error_and_ends_the_cascade(images, fakes, catalog, failure) -> None:
+    built = make_providers(fakes, timeout_s=0.3, max_retries=1)
+    anthropic: FakeAnthropic = fakes["anthropic"]   # type: ignore[assignment]
+    if failure == "http500":
+        anthropic.fail("messages", Fault(500, {"type": "error", "error": {"type": "api_error", "message": "boom"}}),
+                       Fault(500, {"type": "error", "error": {"type": "api_error", "message": "boom"}}))
+    elif failure == "timeout":
+        anthropic.fail("messages", Fault(delay_s=1.0), Fault(delay_s=1.0))
+    else:
+        anthropic.vision_text = "I would rate this image quite highly, around eighty."
+    try:
+        out = run_cascade(Target(images["good"], project="shoot"), cfg("vision:anthropic", "aesthetic:fal"),
+                          built, catalog)
+    finally:
+        close_providers(built)
+    vision = out["stages"]["vision:anthropic"]
+    expected = {"http500": "ProviderTransientError", "timeout": "ProviderTimeout",
+                "malformed": "ProviderMalformedResponse"}[failure]
+    assert vision["error_type"] == expected and vision["error"]
+    assert "aesthetic:fal" not in out["stages"] and fakes["fal"].seen == []
+    assert out["score"] == pytest.approx(out["stages"]["technical"]["score"], abs=0.01)
+    assert out["stars"] == out["stages"]["technical"]["stars"]
+    (row,) = requests_of(catalog)
+    assert row.state == "failed" and row.error
+    # Only a malformed answer was produced (and billed) by the service.
+    assert (row.cost_usd is not None) == (failure == "malformed")
+    with catalog.session() as s:
+        assert s.execute(select(QualityCache)).first() is None, "errors are not cached"
+
+
+def test_aesthetic_then_openai_vision_cascade(images, fakes, providers, catalog) -> None:
+    out = run_cascade(Target(images["good"], project="shoot"),
+                      cfg("aesthetic:fal", "vision:openai", gate=60), providers, catalog)
+    aesthetic, vision = out["stages"]["aesthetic:fal"], out["stages"]["vision:openai"]
+    assert aesthetic["measurement"] == "musiq" and aesthetic["score"] == 71.5
+    assert vision["score"] == 82 and vision["tags"] == ["cat", "portrait"]
+    technical = out["stages"]["technical"]["score"]
+    assert out["score"] == pytest.approx(round((technical + 71.5 + 82) / 3, 2))
+    submitted = [s for s in fakes["fal"].seen if s.route == "submit"]
+    assert len(submitted) == 1 and submitted[0].path == "/fal-ai/arbiter/image"
+    body = submitted[0].json()
+    assert body["measurements"] == ["musiq"] and body["inputs"][0]["hypothesis"].startswith("data:image/png;base64,")
+    states = [(r.provider, r.state) for r in requests_of(catalog)]
+    assert states == [("fal", "done"), ("openai", "done")]
+
+
+def test_aesthetic_gate_uses_the_stage_before(images, fakes, providers, catalog) -> None:
+    fakes["fal"].quality_value = 30.0
+    out = run_cascade(Target(images["good"], project="shoot"),
+                      cfg("aesthetic:fal", "vision:openai", gate=60), providers, catalog)
+    assert out["stages"]["aesthetic:fal"]["score"] == 30.0
+    assert "vision:openai" not in out["stages"] and fakes["openai"].seen == []
+
+
+@pytest.mark.parametrize("answer", [{"values": [{"musiq": "high"}]}, {"values": []}, {"result": 3}])
+def test_malformed_aesthetic_answer_is_an_error(images, fakes, providers, catalog, answer) -> None:
+    fakes["fal"].quality_answer = answer
+    out = run_cascade(Target(images["good"], project="shoot"), cfg("aesthetic:fal"), providers, catalog)
+    stage = out["stages"]["aesthetic:fal"]
+    assert stage["error_type"] == "ProviderMalformedResponse"
+    assert out["stars"] == out["stages"]["technical"]["stars"]
+
+
+def test_paid_stage_without_catalog_is_skipped_not_sent(images, fakes, providers) -> None:
+    out = run_cascade(images["good"], cfg("vision:anthropic"), providers, None)
+    assert out["stages"]["vision:anthropic"]["skipped"] == "catalog"
+    assert fakes["anthropic"].seen == []
+    assert out["stars"] == out["stages"]["technical"]["stars"]
+
+
+def test_undecodable_file_reports_error_and_no_stars(tmp_path, providers, catalog) -> None:
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    out = run_cascade(Target(bad, project="shoot"), cfg("vision:anthropic"), providers, catalog)
+    assert out["score"] is None and out["stars"] is None and out["error"]
+    assert "vision:anthropic" not in out["stages"]
