@@ -40,6 +40,16 @@ def generator_for(ctx: Any) -> Generator:
         return gen
 
 
+def close_generators() -> None:
+    """For the daemon's shutdown: stop the generators' event loops. Requests still running
+    stay `submitted` in the catalog; `alice generations ID --finish` completes them."""
+    with _lock:
+        gens = list(_generators.values())
+        _generators.clear()
+    for gen in gens:
+        gen.close()
+
+
 def _rpc_error(exc: Exception) -> p.RpcError:
     if isinstance(exc, BudgetExceeded):
         return p.RpcError(BUDGET_EXCEEDED, exc.message, {"request_id": getattr(exc, "request_id", None)})

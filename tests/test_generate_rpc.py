@@ -32,7 +32,7 @@ def ctx(tmp_path: Path, catalog: Catalog, fal: FakeFal):
     cfg = make_config(tmp_path, provider_config(fal=fal))
     context = RpcContext(cfg, catalog, Hooks(), PathGuard(cfg.roots()))
     yield context
-    generate_rpc.generator_for(context).close()
+    generate_rpc.close_generators()
 
 
 def call(ctx: RpcContext, method: str, **params):
