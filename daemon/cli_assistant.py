@@ -3,7 +3,8 @@
 `alice search` asks the running daemon over its socket; when no daemon runs it
 reads the catalog itself (search only reads). `alice mcp` is the MCP server an
 assistant (Claude Desktop, Claude Code) starts; it needs the daemon running.
-cli.py adds both to the `alice` group with `register_assistant_commands`.
+cli.py adds both to the `alice` group with `register_assistant_commands`; the
+cli names are imported there, not at the top, since cli.py imports this module.
 """
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-
-from alice.daemon.cli import EXIT_CONFIG, EXIT_OK, CliContext, emit, fail, pass_ctx
 
 
 def parse_range(text: str, kind: type = int) -> tuple[Any, Any]:
@@ -55,8 +54,9 @@ def search_params(text: tuple[str, ...], **o: Any) -> dict[str, Any]:
     return params
 
 
-def run_search(ctx: CliContext, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
+def run_search(ctx: Any, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """The page of results, and where it came from ("daemon" or "catalog")."""
+    from alice.daemon.cli import EXIT_CONFIG, fail
     from alice.daemon.rpc.client import DaemonNotRunning, RpcCallError, RpcClient
 
     cfg = ctx.config()
@@ -100,6 +100,8 @@ def print_page(page: dict[str, Any]) -> None:
 
 
 def register_assistant_commands(main: click.Group) -> None:
+    from alice.daemon.cli import EXIT_OK, CliContext, emit, pass_ctx
+
     @main.command()
     @click.argument("text", nargs=-1)
     @click.option("--tool", multiple=True, help="Tool slug (midjourney, comfyui, a1111, ...); repeat for any of several.")
