@@ -268,7 +268,9 @@ class Generator:
             except OSError:
                 pass
         except Exception as exc:  # noqa: BLE001
-            self._failed(rid, exc, cost=result.cost_usd)
+            kept = sorted(p.name for p in staging.iterdir()) if staging.is_dir() else []
+            self._failed(rid, exc, cost=result.cost_usd,
+                         note=f"; downloaded but not delivered: {', '.join(kept)} in {staging}" if kept else "")
             return
         with self.catalog.session() as s:
             requests.update_request(s, rid, state="done", cost_usd=result.cost_usd,
@@ -288,8 +290,9 @@ class Generator:
             if event:
                 store.append_event(s, event, None, None, {"request_id": rid, **data})
 
-    def _failed(self, rid: int, exc: BaseException, cost: Decimal | None) -> None:
+    def _failed(self, rid: int, exc: BaseException, cost: Decimal | None, note: str = "") -> None:
         message = str(exc) if isinstance(exc, ProviderError | GenerateError) else f"{type(exc).__name__}: {exc}"
+        message += note
         log.warning("generation.failed", request_id=rid, error=message)
         self._submitted_now(rid)
         with self.catalog.session() as s:

@@ -321,3 +321,13 @@ def test_hedra_uploads_both_references_and_records_them(tmp_path: Path, catalog:
     assert len(uploads) == 2 and portrait.read_bytes() in uploads[0].body
     # The fake's "video" is not a real MP4: it is delivered all the same, the record kept in the catalog.
     assert status["outputs"][0]["embedded"] is False and Path(status["outputs"][0]["path"]).is_file()
+
+
+def test_an_output_that_cannot_be_delivered_stays_in_data_dir_and_says_where(gen: Generator, fal: FakeFal,
+                                                                            tmp_path: Path) -> None:
+    (tmp_path / "inbox" / "blocked").write_text("a file where the project folder should be")
+    status = gen.wait(gen.submit("fal", FLUX, "x", PARAMS, project="blocked"))
+    assert status["state"] == "failed" and status["cost_usd"] == "0.0250"      # the provider did the work
+    staging = tmp_path / "data" / "generations" / str(status["id"])
+    assert f"fal-{status['id']}-1.png in {staging}" in status["error"]
+    assert inspect_file(staging / f"fal-{status['id']}-1.png").tool is None     # the bytes as fal sent them
