@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime, timezone
@@ -34,6 +35,7 @@ from sqlalchemy.orm import Session
 from alice.daemon import budget, provider_inputs
 from alice.daemon.catalog import requests, spend, store
 from alice.daemon.catalog.engine import Catalog
+from alice.daemon.catalog.errors import CatalogUnavailable
 from alice.daemon.config import Config
 from alice.daemon.deliver import deliver
 from alice.daemon.generation_errors import GenerateError, RequestNotFound
@@ -49,6 +51,7 @@ from alice.providers.results import GenerationResult, Job
 
 log = structlog.get_logger("alice.generate")
 GENERATIVE_KINDS = ("image", "video", "audio", "avatar_video")
+CATALOG_PATIENCE_S = 300.0
 
 
 class Generator:
@@ -166,6 +169,8 @@ class Generator:
     def resume(self, request_id: int, *, wait: bool = False) -> int:
         """Finish a request this or another process sent but did not finish (it died, or
         `alice generate --no-wait`): poll it by its recorded job, then deliver as usual."""
+        if request_id in self._running:
+            raise GenerateError(f"request {request_id} is already running in this process")
         with self.catalog.session() as s:
             row = requests.get_request(s, request_id)
         if row is None:
@@ -259,8 +264,8 @@ class Generator:
                 staged = await download(output, staging, max_bytes=client.settings.max_download_bytes, stem=stem)
                 item = await asyncio.to_thread(deliver, staged, record, dest)
                 delivered.append(item)
-                with self.catalog.session() as s:
-                    requests.add_output(s, rid, item.content_id, str(item.path), item.file_hash, item.embedded)
+                self._write(lambda s, item=item: requests.add_output(
+                    s, rid, item.content_id, str(item.path), item.file_hash, item.embedded))
                 for warning in item.warnings:
                     log.warning("generation.output_warning", request_id=rid, path=str(item.path), warning=warning)
             try:
@@ -272,7 +277,8 @@ class Generator:
             self._failed(rid, exc, cost=result.cost_usd,
                          note=f"; downloaded but not delivered: {', '.join(kept)} in {staging}" if kept else "")
             return
-        with self.catalog.session() as s:
+
+        def done(s: Session) -> None:
             requests.update_request(s, rid, state="done", cost_usd=result.cost_usd,
                                     provider_request_id=result.request_id)
             store.append_event(s, "generation.done", None, str(delivered[0].path) if delivered else None, {
@@ -281,21 +287,40 @@ class Generator:
                 "outputs": [{"path": str(d.path), "content_id": d.content_id, "embedded": d.embedded}
                             for d in delivered]})
             self._pause_if_spent(s, project)
+        self._write(done)
         log.info("generation.done", request_id=rid, outputs=[str(d.path) for d in delivered])
 
     # -- catalog bookkeeping ----------------------------------------------------------------
+    def _write(self, work: Callable[[Session], None]) -> None:
+        """Run `work` in one catalog transaction, waiting out an outage of up to CATALOG_PATIENCE_S:
+        what a paid request became (its provider id, its outputs) must not be lost to a restart."""
+        deadline = time.monotonic() + CATALOG_PATIENCE_S
+        while True:
+            try:
+                with self.catalog.session() as s:
+                    work(s)
+                return
+            except CatalogUnavailable:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise
+                log.warning("generation.catalog_unavailable", retry_for_s=round(left))
+                self.catalog.wait_available(timeout=left)
+
     def _update(self, rid: int, state: str, event: str | None, data: dict[str, Any], **fields: Any) -> None:
-        with self.catalog.session() as s:
+        def work(s: Session) -> None:
             requests.update_request(s, rid, state=state, **fields)
             if event:
                 store.append_event(s, event, None, None, {"request_id": rid, **data})
+        self._write(work)
 
     def _failed(self, rid: int, exc: BaseException, cost: Decimal | None, note: str = "") -> None:
         message = str(exc) if isinstance(exc, ProviderError | GenerateError) else f"{type(exc).__name__}: {exc}"
         message += note
         log.warning("generation.failed", request_id=rid, error=message)
         self._submitted_now(rid)
-        with self.catalog.session() as s:
+
+        def work(s: Session) -> None:
             requests.update_request(s, rid, state="failed", error=message, cost_usd=cost)
             store.append_event(s, "generation.failed", None, None, {
                 "request_id": rid, "error": message, "cost_usd": None if cost is None else str(cost)})
@@ -303,6 +328,7 @@ class Generator:
                 row = requests.get_request(s, rid)
                 if row is not None:
                     self._pause_if_spent(s, row.project)
+        self._write(work)
 
     @staticmethod
     def _pause_if_spent(s: Session, project: str) -> None:
@@ -326,9 +352,14 @@ class Generator:
         future = asyncio.run_coroutine_threadsafe(coro, loop)
         self._running[rid] = future
         # A daemon runs one Generator for months: forget requests once they end (wait() then reads the catalog).
-        future.add_done_callback(lambda _f: self._forget(rid))
+        future.add_done_callback(lambda f: self._forget(rid, f))
 
-    def _forget(self, rid: int) -> None:
+    def _forget(self, rid: int, future: Future) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            # Only the catalog staying away longer than CATALOG_PATIENCE_S gets here.
+            log.error("generation.abandoned", request_id=rid,
+                      error=f"{type(future.exception()).__name__}: {future.exception()}",
+                      hint=f"`alice generations {rid} --finish` once the catalog is back")
         self._running.pop(rid, None)
         event = self._submitted.pop(rid, None)
         if event is not None:

@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from alice.daemon.catalog import spend
 from alice.daemon.catalog.engine import Catalog
+from alice.daemon.catalog.errors import CatalogUnavailable
 from alice.daemon.generate import GenerateError, Generator, RequestNotFound
 from alice.pipeline.ffmpeg import ffmpeg_exe
 from alice.pipeline.identity import identify
@@ -331,3 +332,22 @@ def test_an_output_that_cannot_be_delivered_stays_in_data_dir_and_says_where(gen
     staging = tmp_path / "data" / "generations" / str(status["id"])
     assert f"fal-{status['id']}-1.png in {staging}" in status["error"]
     assert inspect_file(staging / f"fal-{status['id']}-1.png").tool is None     # the bytes as fal sent them
+
+
+def test_a_catalog_outage_mid_request_is_waited_out(gen: Generator, fal: FakeFal, monkeypatch) -> None:
+    real_session = gen.catalog.session
+    outages = {"left": 2}
+    waited: list[float | None] = []
+
+    def flaky_session():
+        # The first two writes after the request is sent find the catalog gone.
+        if fal.count("submit") and outages["left"]:
+            outages["left"] -= 1
+            raise CatalogUnavailable("lost the connection to the catalog (test)")
+        return real_session()
+
+    monkeypatch.setattr(gen.catalog, "session", flaky_session)
+    monkeypatch.setattr(gen.catalog, "wait_available", lambda timeout=None, **_: waited.append(timeout) or True)
+    status = gen.wait(gen.submit("fal", FLUX, "x", PARAMS, project="p"))
+    assert status["state"] == "done" and status["provider_request_id"] in fal.jobs
+    assert len(waited) == 2 and outages["left"] == 0 and fal.count("submit") == 1
