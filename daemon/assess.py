@@ -88,7 +88,8 @@ class Target:
     path: Path
     content_id: str | None = None
     media: str | None = None           # image | video; None: read from the file
-    project: str | None = None         # whose budget pays; None: the asset's, if catalogued
+    project: str | None = None         # whose budget pays; None: the asset's, if catalogued,
+    fallback_project: str | None = None  # ... else this one
     context: str | None = None         # e.g. the prompt, so a vision model can judge fidelity
 
 
@@ -203,7 +204,7 @@ def _paid_stage(stage: PaidStage, target: Target, providers: Mapping[str, Provid
         return skipped("provider", f"{stage.provider} cannot run {stage.kind} stages")
     with catalog.session() as s:
         hit = quality_cache.lookup(s, target.content_id, stage.kind, stage.provider, stage.model)
-        project = target.project or _asset_project(s, target.content_id)
+        project = target.project or _asset_project(s, target.content_id) or target.fallback_project
     if hit is not None:
         return {**hit.result, "cached": True, "paid_usd": _money(hit.cost_usd)}, Decimal(0)
     if project is None:

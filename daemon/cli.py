@@ -479,6 +479,9 @@ from alice.daemon.cli_assistant import register_assistant_commands  # noqa: E402
 
 register_assistant_commands(main)
 
+# -- assess, rate (daemon/cli_quality.py) -------------------------------------------------
+import alice.daemon.cli_quality  # noqa: E402,F401  (needs the names above)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()
