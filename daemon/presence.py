@@ -71,7 +71,8 @@ def connected_daemons(s: Session) -> list[dict[str, Any]]:
     rows = s.execute(text(
         "SELECT application_name, min(backend_start) AS since, "
         "       max(host(client_addr)) AS addr "
-        "FROM pg_stat_activity WHERE application_name LIKE :p GROUP BY application_name ORDER BY 1"),
+        "FROM pg_stat_activity WHERE application_name LIKE :p AND datname = current_database() "
+        "GROUP BY application_name ORDER BY 1"),
         {"p": APP_PREFIX + "%"}).all()
     return [{"worker": r.application_name[len(APP_PREFIX):], "connected_since": r.since.isoformat(),
              "client_addr": r.addr} for r in rows]

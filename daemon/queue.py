@@ -83,17 +83,7 @@ def _transaction(engine: Engine) -> Iterator[Connection]:
     # A lost server surfaces as CatalogUnavailable, which the daemon answers
     # by pausing and retrying (Catalog.wait_available), like catalog sessions.
     with unavailable_on_disconnect(engine.url.render_as_string(hide_password=True)), engine.begin() as conn:
-        _async_commit(conn)
         yield conn
-
-
-def _async_commit(conn: Connection | Session) -> None:
-    # Job bookkeeping need not wait for the WAL flush (one fsync per commit, the
-    # daemon's main cost). If the server crashes and loses the last few job
-    # updates, a job runs again (filing is idempotent) or the startup
-    # reconciliation finds the file again. The catalog records of filed files
-    # stay synchronous: they are in the organizer's transactions, not here.
-    conn.execute(text("SET LOCAL synchronous_commit = off"))
 
 
 def _job(row: Any) -> Job:
@@ -111,7 +101,6 @@ def enqueue(s: Session, path: str, inbox: str, size: int | None, mtime: float | 
     failed file is re-queued only when it changes or through retry_failed.
     A new job appends a "discovered" event in the same transaction.
     """
-    _async_commit(s)
     path = clean_text(path)
     latest = s.execute(select(JobModel.state, JobModel.size, JobModel.mtime)
                        .where(JobModel.path == path).order_by(JobModel.id.desc()).limit(1)).first()
