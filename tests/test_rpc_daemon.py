@@ -48,7 +48,7 @@ def test_every_method_over_the_socket_of_a_running_daemon(env: AliceEnv) -> None
         assert c.call("assets.get", {"asset": fox["id"]})["content_id"] == fox["content_id"]
         gen = c.call("assets.generation", {"asset": fox["content_id"]})
         assert gen["generation"]["prompt"] == fox["prompt"] and gen["outputs"][0]["path"] == fox["path"]
-        assert isinstance(c.call("assets.similar", {"asset": fox["id"], "max_distance": 12})["items"], list)
+        assert isinstance(c.call("assets.similar", {"asset": fox["id"], "max_distance": 10})["items"], list)
         assert c.call("assets.tag", {"asset": castle["id"], "tags": ["keeper"]})["tags"] == ["keeper"]
         assert search(tags_all=["keeper"])["items"][0]["id"] == castle["id"]
         assert c.call("assets.untag", {"asset": castle["id"], "tags": ["keeper"]})["tags"] == []

@@ -99,6 +99,25 @@ def test_slow_and_idle_clients_are_dropped_without_blocking_others(catalog: Cata
         assert idle.closed() and slow.closed()
 
 
+def test_a_client_that_never_reads_its_answers_is_dropped(catalog: Catalog) -> None:
+    with running_server(catalog, write_timeout=0.5) as env:
+        hog = Line(env.sock)
+        request = b'{"jsonrpc": "2.0", "id": 1, "method": "rpc.discover"}\n'
+        sent = 0
+        try:
+            for _ in range(3000):                 # ~60 MB of answers it never reads
+                hog.s.sendall(request)
+                sent += 1
+        except (BrokenPipeError, ConnectionResetError, TimeoutError, OSError):
+            pass                                  # dropped while still sending: fine too
+        with RpcClient(env.sock) as c:
+            assert c.call("stats")["assets"] == 0      # others are served meanwhile
+        deadline = time.monotonic() + 10
+        while env.server.info()["connections"] > 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert env.server.info()["connections"] == 0, "the stalled client still holds a connection"
+
+
 def test_two_hundred_concurrent_connections(catalog: Catalog) -> None:
     with running_server(catalog) as env:
         lines = [Line(env.sock, timeout=60) for _ in range(200)]
