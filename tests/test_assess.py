@@ -18,12 +18,15 @@ from alice.pipeline.quality.config import QualityConfig
 from alice.providers.anthropic import AnthropicProvider
 from alice.providers.fal import FalProvider
 from alice.providers.openai import OpenAIProvider
+from tests.fakes.anthropic import GOOD_RATING as ANTHROPIC_RATING
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.fal import FakeFal
 from tests.fakes.harness import settings_for
+from tests.fakes.openai import GOOD_RATING as OPENAI_RATING
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.server import Fault
 
+FAKE_RATINGS = {"anthropic": ANTHROPIC_RATING, "openai": OPENAI_RATING}
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "files"
 SOURCE = CORPUS / "comfyui-flux-dev.png"
 
@@ -129,35 +132,72 @@ def test_budget_refusal_stops_the_cascade_and_keeps_technical_stars(images, fake
     assert row.state == "refused" and row.cost_usd is None
 
 
-@pytest.mark.parametrize("failure", ["http500", "timeout", "malformed"])
-def test_vision_failure_is_that_stages_error_and_ends_the_cascade(images, fakes, catalog, failure) -> None:
-    built = make_providers(fakes, timeout_s=0.3, max_retries=1)
-    anthropic: FakeAnthropic = fakes["anthropic"]   # type: ignore[assignment]
+# stage -> (fake, the route its answer comes from, how to make the answer the wrong shape)
+FAILING_STAGES = {
+    "vision:anthropic": ("anthropic", "messages",
+                         lambda f: setattr(f, "vision_text", "I would rate this quite highly, around eighty.")),
+    "vision:openai": ("openai", "chat", lambda f: setattr(f, "vision_text", '{"score": "high", "defects": []}')),
+    "aesthetic:fal": ("fal", "result", lambda f: setattr(f, "quality_answer", {"values": [{"musiq": "high"}]})),
+}
+EXPECTED_ERROR = {"http500": "ProviderTransientError", "timeout": "ProviderTimeout",
+                  "not_json": "ProviderMalformedResponse", "bad_shape": "ProviderMalformedResponse"}
+
+
+@pytest.mark.parametrize("failure", list(EXPECTED_ERROR))
+@pytest.mark.parametrize("stage", list(FAILING_STAGES))
+def test_stage_failure_is_recorded_and_ends_the_cascade(images, fakes, catalog, stage, failure) -> None:
+    name, route, wrong_shape = FAILING_STAGES[stage]
+    fake = fakes[name]
     if failure == "http500":
-        anthropic.fail("messages", Fault(500, {"type": "error", "error": {"type": "api_error", "message": "boom"}}),
-                       Fault(500, {"type": "error", "error": {"type": "api_error", "message": "boom"}}))
+        fake.fail(route, *[Fault(500, {"error": {"type": "api_error", "message": "boom"}})] * 2)
     elif failure == "timeout":
-        anthropic.fail("messages", Fault(delay_s=1.0), Fault(delay_s=1.0))
+        fake.fail(route, *[Fault(delay_s=1.0)] * 2)
+    elif failure == "not_json":
+        fake.fail(route, *[Fault(200, "<html>502 Bad Gateway</html>")] * 2)
     else:
-        anthropic.vision_text = "I would rate this image quite highly, around eighty."
+        wrong_shape(fake)
+    # A second paid stage after the failing one must never be reached.
+    after = "vision:anthropic" if stage != "vision:anthropic" else "aesthetic:fal"
+    built = make_providers(fakes, timeout_s=0.3, max_retries=1)
     try:
-        out = run_cascade(Target(images["good"], project="shoot"), cfg("vision:anthropic", "aesthetic:fal"),
-                          built, catalog)
+        out = run_cascade(Target(images["good"], project="shoot"), cfg(stage, after), built, catalog)
     finally:
         close_providers(built)
-    vision = out["stages"]["vision:anthropic"]
-    expected = {"http500": "ProviderTransientError", "timeout": "ProviderTimeout",
-                "malformed": "ProviderMalformedResponse"}[failure]
-    assert vision["error_type"] == expected and vision["error"]
-    assert "aesthetic:fal" not in out["stages"] and fakes["fal"].seen == []
+    result = out["stages"][stage]
+    assert result["error_type"] == EXPECTED_ERROR[failure] and result["error"]
+    assert after not in out["stages"] and fakes[FAILING_STAGES[after][0]].seen == []
     assert out["score"] == pytest.approx(out["stages"]["technical"]["score"], abs=0.01)
     assert out["stars"] == out["stages"]["technical"]["stars"]
     (row,) = requests_of(catalog)
-    assert row.state == "failed" and row.error
-    # Only a malformed answer was produced (and billed) by the service.
-    assert (row.cost_usd is not None) == (failure == "malformed")
+    assert row.state == "failed" and row.error and row.provider == name
+    # A malformed answer was produced, and billed, by the service; a refusal or timeout was not.
+    assert (row.cost_usd is not None) == (EXPECTED_ERROR[failure] == "ProviderMalformedResponse")
     with catalog.session() as s:
         assert s.execute(select(QualityCache)).first() is None, "errors are not cached"
+    # The failure is not remembered: once the service behaves, the next run asks again.
+    fake.faults.clear()
+    if name == "fal":
+        fake.quality_answer = None
+    else:
+        fake.vision_text = FAKE_RATINGS[name]
+    healthy = make_providers(fakes)
+    try:
+        again = run_cascade(Target(images["good"], project="shoot"), cfg(stage), healthy, catalog)
+    finally:
+        close_providers(healthy)
+    assert again["stages"][stage]["cached"] is False and again["stages"][stage]["score"] > 0
+
+
+def test_another_model_is_another_cache_entry(images, fakes, providers, catalog) -> None:
+    run_cascade(Target(images["good"], project="shoot"), cfg("vision:anthropic"), providers, catalog)
+    out = run_cascade(Target(images["good"], project="shoot"), cfg("vision:anthropic@claude-sonnet-4-5"),
+                      providers, catalog)
+    assert out["stages"]["vision:anthropic@claude-sonnet-4-5"]["cached"] is False
+    models = [s.json()["model"] for s in fakes["anthropic"].seen]
+    assert models == ["claude-haiku-4-5", "claude-sonnet-4-5"]
+    again = run_cascade(Target(images["good"], project="shoot"), cfg("vision"), providers, catalog)
+    assert again["stages"]["vision"]["cached"] is True      # "vision" is vision:anthropic@claude-haiku-4-5
+    assert len(fakes["anthropic"].seen) == 2
 
 
 def test_aesthetic_then_openai_vision_cascade(images, fakes, providers, catalog) -> None:
