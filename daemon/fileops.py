@@ -15,6 +15,8 @@ from __future__ import annotations
 import errno
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import blake3
@@ -81,16 +83,32 @@ def _link_no_replace(tmp: Path, dest: Path) -> None:
     os.unlink(tmp)
 
 
+@contextmanager
+def _temp_beside(dest: Path) -> Iterator[Path]:
+    """A temporary name in dest's folder (same file system, so the final link/rename is
+    atomic), removed if the block fails."""
+    make_dirs(dest.parent)
+    # File names are limited to 255 bytes, not characters.
+    tail = dest.name.encode()[:200].decode(errors="ignore")
+    tmp = dest.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex[:12]}-{tail}"
+    try:
+        yield tmp
+    except BaseException:
+        try:
+            tmp.unlink()
+        except FileNotFoundError:
+            pass
+        raise
+
+
 def place_copy(source: Path, dest: Path, expected_hash: str) -> Path:
     """Copy source to dest (which must not exist), verified and durable.
 
     Raises FileExistsError if dest appeared meanwhile (the caller plans a new
     name), SourceChanged if the copied bytes do not hash to expected_hash.
     """
-    make_dirs(dest.parent)
-    tmp = dest.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex[:12]}-{dest.name}"[:255]
     h = blake3.blake3()
-    try:
+    with _temp_beside(dest) as tmp:
         with open(source, "rb") as src, open(tmp, "xb") as out:
             while chunk := src.read(_CHUNK):
                 h.update(chunk)
@@ -109,33 +127,19 @@ def place_copy(source: Path, dest: Path, expected_hash: str) -> Path:
         except OSError:
             pass
         _link_no_replace(tmp, dest)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except FileNotFoundError:
-            pass
-        raise
     fsync_dir(dest.parent)
     return dest
 
 
 def write_text_atomic(dest: Path, text: str) -> None:
     """Replace dest with text, never leaving a half-written file (sidecars, reason files)."""
-    make_dirs(dest.parent)
-    tmp = dest.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex[:12]}-{dest.name}"[:255]
-    try:
+    with _temp_beside(dest) as tmp:
         with open(tmp, "x", encoding="utf-8") as out:
             out.write(text)
             out.flush()
             os.fsync(out.fileno())
         checkpoint("text: temp written")
         os.replace(tmp, dest)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except FileNotFoundError:
-            pass
-        raise
     fsync_dir(dest.parent)
 
 

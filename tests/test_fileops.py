@@ -70,3 +70,12 @@ def test_write_text_atomic_replaces(tmp_path):
     fileops.write_text_atomic(p, "two")
     assert p.read_text() == "two"
     assert len(list(p.parent.iterdir())) == 1
+
+
+def test_long_utf8_names_get_a_valid_temp_name(tmp_path):
+    src = tmp_path / "s"
+    src.write_bytes(b"x")
+    dest = tmp_path / ("é" * 120 + ".png")      # 245 bytes: a temp prefix must not push it past 255
+    fileops.place_copy(src, dest, fileops.hash_file(src))
+    fileops.write_text_atomic(dest.with_name("é" * 120 + ".yaml"), "t")
+    assert dest.read_bytes() == b"x"
