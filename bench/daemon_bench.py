@@ -8,7 +8,10 @@ at a steady rate, and reads back from the event log when each one was filed.
     python bench/daemon_bench.py --files 1000 --rate 200
 
 Prints latency p50/p95/p99 (file closed in the inbox -> its "organized" event
-committed) and throughput (files filed per second over the burst).
+committed) and throughput (files filed per second over the burst). Meanwhile a
+thread asks the daemon's socket for `daemon.status` every 200 ms and prints
+how long those answers took: the socket must stay responsive during a burst
+(try --files 10000 --rate 0).
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -66,7 +70,8 @@ def main() -> None:
     inbox.mkdir()
     cfg = {"inboxes": [str(inbox)], "organized": str(organized), "data_dir": str(root / "data"),
            "workers": args.workers, "database": {"url": url},
-           "watch": {"settle_seconds": 1, "rescan_minutes": 0}, "log": {"level": "warning"}}
+           "watch": {"settle_seconds": 1, "rescan_minutes": 0}, "log": {"level": "warning"},
+           "socket": str(root / "alice.sock")}
     (root / "config.yaml").write_text(yaml.safe_dump(cfg))
     env = {**os.environ, "ALICE_CONFIG": str(root / "config.yaml")}
     payloads = [png(i) for i in range(args.files)]
@@ -80,6 +85,23 @@ def main() -> None:
             if subprocess.run([str(ALICE), "status", "--json"], env=env, capture_output=True).returncode == 0:
                 break
             time.sleep(0.1)
+        probes: list[float] = []
+        stop_probe = threading.Event()
+
+        def probe() -> None:
+            from alice.daemon.rpc.client import RpcClient
+
+            while not stop_probe.wait(0.2):
+                t = time.perf_counter()
+                try:
+                    with RpcClient(root / "alice.sock", timeout=30) as c:
+                        c.call("daemon.status", {})
+                    probes.append((time.perf_counter() - t) * 1000)
+                except Exception:
+                    probes.append(float("inf"))
+
+        prober = threading.Thread(target=probe, daemon=True)
+        prober.start()
         dropped: dict[str, float] = {}
         t0 = time.time()
         for i, data in enumerate(payloads):
@@ -106,6 +128,7 @@ def main() -> None:
             rows = c.execute("SELECT data->>'source', extract(epoch FROM at)::float8 FROM events "
                              "WHERE kind = 'organized'").fetchall()
     finally:
+        stop_probe.set()
         daemon.terminate()
         daemon.wait(60)
     lat = [(at - dropped[src]) * 1000 for src, at in rows if src in dropped]
@@ -115,6 +138,10 @@ def main() -> None:
     print(f"drop-to-indexed latency ms: p50 {pct(lat, 50):.0f}  p95 {pct(lat, 95):.0f}  "
           f"p99 {pct(lat, 99):.0f}  max {max(lat):.0f}  mean {statistics.mean(lat):.0f}")
     print(f"throughput: {len(lat) / span:.1f} files/s over {span:.1f} s")
+    ok = [p for p in probes if p != float("inf")]
+    if ok:
+        print(f"socket daemon.status during the burst ms: p50 {pct(ok, 50):.1f}  p95 {pct(ok, 95):.1f}  "
+              f"max {max(ok):.1f}  ({len(ok)} answered, {len(probes) - len(ok)} failed)")
     if not args.embedded:
         with psycopg.connect(admin, autocommit=True) as c:
             c.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
