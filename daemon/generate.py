@@ -52,6 +52,7 @@ from alice.providers.results import GenerationResult, Job
 log = structlog.get_logger("alice.generate")
 GENERATIVE_KINDS = ("image", "video", "audio", "avatar_video")
 CATALOG_PATIENCE_S = 300.0
+LEASE_S = 90.0                  # a request this process works on is renewed every LEASE_S / 3
 
 
 class Generator:
@@ -114,7 +115,8 @@ class Generator:
             rid = requests.record_request(
                 s, project_id=proj.id, provider=provider, model=model, prompt=prompt, params=dict(params),
                 reference_ids=ref_ids, estimate_usd=estimate.usd, state="refused" if refused else "recorded",
-                error=str(refused) if refused else None, recreated_from=recreated_from)
+                error=str(refused) if refused else None, recreated_from=recreated_from,
+                lease_s=None if refused else LEASE_S)
             store.append_event(s, "generation.refused" if refused else "generation.recorded", None, None, {
                 "request_id": rid, "project": project_name, "provider": provider, "model": model,
                 "estimate_usd": str(estimate.usd), "recreated_from": recreated_from,
@@ -179,13 +181,46 @@ class Generator:
             raise GenerateError(f"request {request_id} is {row.state}; only a submitted or running request "
                                 "with a recorded job can be resumed")
         client = self._provider(row.provider)
+        with self.catalog.session() as s:
+            held_until = requests.claim(s, request_id, LEASE_S)
+        if held_until is not None:
+            raise GenerateError(f"request {request_id} is being finished by another alice process (its lease "
+                                f"runs until {held_until.isoformat(timespec='seconds')}); if that process is "
+                                "gone, try again after that")
+        self._resume_row(row, client)
+        if wait:
+            self.wait(request_id)
+        return request_id
+
+    def resume_orphans(self, limit: int = 20) -> list[int]:
+        """Take over requests other processes sent but left unfinished (their lease lapsed) and
+        finish them here. Returns their ids. The daemon runs this periodically."""
+        with self.catalog.session() as s:
+            claimed = requests.claim_orphans(s, LEASE_S, limit)
+            rows = [requests.get_request(s, rid) for rid in claimed]
+        started = []
+        for row in rows:
+            if row is None or row.id in self._running:
+                continue
+            client = self.providers.get(row.provider)
+            if client is None:
+                log.warning("generation.orphan_skipped", request_id=row.id,
+                            reason=f"provider {row.provider} is not enabled here")
+                with self.catalog.session() as s:
+                    requests.release(s, [row.id])
+                continue
+            log.info("generation.resumed", request_id=row.id, state=row.state)
+            self._resume_row(row, client)
+            started.append(row.id)
+        return started
+
+    def _resume_row(self, row: requests.RequestRow, client: Provider) -> None:
+        assert row.job is not None
+        request_id = row.id
         job = Job(row.provider, row.model, row.provider_request_id or row.job["request_id"],
                   dict(row.job.get("urls") or {}), row.estimate_usd)
         base = _record(row.provider, row.model, row.prompt, row.params, row.reference_ids)
         self._start(request_id, self._finish(request_id, client, job, base, row.project))
-        if wait:
-            self.wait(request_id)
-        return request_id
 
     def abandon(self, request_id: int) -> dict[str, Any]:
         """Give up on a request some process left unfinished: it becomes `failed` and its estimate
@@ -199,6 +234,10 @@ class Generator:
                 raise RequestNotFound(f"no generation request {request_id}")
             if row.state not in requests.IN_FLIGHT:
                 raise GenerateError(f"request {request_id} is already {row.state}")
+            held_until = requests.claim(s, request_id, LEASE_S)
+            if held_until is not None:
+                raise GenerateError(f"request {request_id} is being finished by another alice process (its lease "
+                                    f"runs until {held_until.isoformat(timespec='seconds')})")
             message = f"abandoned while {row.state}: the outputs, if any, were not collected"
             requests.update_request(s, request_id, state="failed", error=message)
             store.append_event(s, "generation.failed", None, None, {"request_id": request_id, "error": message})
@@ -216,7 +255,15 @@ class Generator:
             for client in self.providers.values():
                 await client.aclose()
 
+        unfinished = list(self._running)
         asyncio.run_coroutine_threadsafe(shutdown(), loop).result(30)
+        if unfinished:
+            try:
+                # Another process (the daemon) may take them over now rather than after the lease.
+                with self.catalog.session() as s:
+                    requests.release(s, unfinished)
+            except CatalogUnavailable:
+                pass        # the leases lapse by themselves
         loop.call_soon_threadsafe(loop.stop)
         if self._thread is not None:
             self._thread.join(30)
@@ -377,7 +424,31 @@ class Generator:
                 self._thread = threading.Thread(target=loop.run_forever, name="alice-generate", daemon=True)
                 self._thread.start()
                 self._loop = loop
+                asyncio.run_coroutine_threadsafe(self._renew_leases(), loop)
             return self._loop
+
+    async def _renew_leases(self) -> None:
+        while True:
+            await asyncio.sleep(LEASE_S / 3)
+            mine = list(self._running)
+            if not mine:
+                continue
+            try:
+                await asyncio.to_thread(self._write, lambda s: requests.renew(s, mine, LEASE_S))
+            except CatalogUnavailable:
+                log.warning("generation.lease_not_renewed", requests=mine)
+
+    def start_orphan_sweeps(self, interval_s: float = 60.0) -> None:
+        """Every interval_s, take over requests other processes left unfinished (for the daemon)."""
+        async def sweep() -> None:
+            while True:
+                try:
+                    await asyncio.to_thread(self.resume_orphans)
+                except CatalogUnavailable:
+                    pass    # next round
+                await asyncio.sleep(interval_s)
+
+        asyncio.run_coroutine_threadsafe(sweep(), self._ensure_loop())
 
 def _synchronous(client: Provider) -> bool:
     """Providers whose one call returns the result (OpenAI images) override generate() itself."""

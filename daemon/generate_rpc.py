@@ -1,8 +1,9 @@
 """Socket methods generate.submit / generate.status / generate.recreate (daemon/rpc registry).
 
-The daemon's generator is made on first use from the RPC context's config and
-catalog, and lives as long as the daemon: a request submitted over the socket
-keeps running after the call returns, and generate.status follows it.
+The daemon's generator (daemon_generator) is made on first use, or at start if
+the daemon calls daemon_generator itself, and lives as long as the daemon: a
+request submitted over the socket keeps running after the call returns, and
+generate.status follows it. close_generators() is for the daemon's shutdown.
 Reference paths must lie inside the configured roots, like every path the
 socket API reads.
 """
@@ -11,6 +12,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from alice.daemon.catalog.engine import Catalog
+from alice.daemon.config import Config
 from alice.daemon.generate import GenerateError, Generator, RequestNotFound
 from alice.daemon.references import is_content_id
 from alice.daemon.rpc import protocol as p
@@ -24,20 +27,26 @@ _generators: dict[int, Generator] = {}
 _lock = threading.Lock()
 
 
+def daemon_generator(cfg: Config, catalog: Catalog) -> Generator:
+    """The daemon's one Generator, made on first use; it also finishes, every minute, requests
+    other processes sent and left (an `alice generate --no-wait`, a crash). Raises ProviderConfigError."""
+    with _lock:
+        gen = _generators.get(id(catalog))
+        if gen is None:
+            gen = _generators[id(catalog)] = Generator(cfg, catalog, build_providers(cfg.providers))
+            gen.start_orphan_sweeps()
+        return gen
+
+
 def generator_for(ctx: Any) -> Generator:
-    """The daemon's one Generator (a hook's, if the daemon lends one)."""
+    """The generator the socket methods use: one the daemon lends in its hooks, else daemon_generator."""
     lent = getattr(ctx.hooks, "generator", None)
     if lent is not None:
         return lent
-    with _lock:
-        gen = _generators.get(id(ctx.catalog))
-        if gen is None:
-            try:
-                providers = build_providers(ctx.cfg.providers)
-            except ProviderConfigError as exc:
-                raise p.RpcError(p.NOT_AVAILABLE, f"providers are misconfigured: {exc}") from None
-            gen = _generators[id(ctx.catalog)] = Generator(ctx.cfg, ctx.catalog, providers)
-        return gen
+    try:
+        return daemon_generator(ctx.cfg, ctx.catalog)
+    except ProviderConfigError as exc:
+        raise p.RpcError(p.NOT_AVAILABLE, f"providers are misconfigured: {exc}") from None
 
 
 def close_generators() -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from alice.daemon.catalog import requests as catalog_requests
 from alice.daemon.catalog import spend
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.errors import CatalogUnavailable
@@ -351,3 +352,63 @@ def test_a_catalog_outage_mid_request_is_waited_out(gen: Generator, fal: FakeFal
     status = gen.wait(gen.submit("fal", FLUX, "x", PARAMS, project="p"))
     assert status["state"] == "done" and status["provider_request_id"] in fal.jobs
     assert len(waited) == 2 and outages["left"] == 0 and fal.count("submit") == 1
+
+
+def test_a_request_another_process_is_finishing_is_not_taken_over(tmp_path: Path, catalog: Catalog,
+                                                                   fal: FakeFal) -> None:
+    first, second = (make_generator(tmp_path / n, catalog, fal=fal) for n in ("a", "b"))
+    try:
+        fal.delays["status"] = 0.2
+        rid = first.submit("fal", FLUX, "mine", PARAMS, project="p")
+        first.wait_submitted(rid, timeout=10)
+        with pytest.raises(GenerateError, match="being finished by another alice process"):
+            second.resume(rid)
+        with pytest.raises(GenerateError, match="being finished by another alice process"):
+            second.abandon(rid)
+        assert second.resume_orphans() == []
+        assert first.wait(rid)["state"] == "done"
+    finally:
+        first.close()
+        second.close()
+    assert fal.count("result") == 1
+
+
+def test_the_orphan_sweep_finishes_what_a_departed_process_left(tmp_path: Path, catalog: Catalog,
+                                                                fal: FakeFal) -> None:
+    first = make_generator(tmp_path / "cli", catalog, fal=fal)
+    fal.delays["status"] = 0.3
+    rid = first.submit("fal", FLUX, "left behind", PARAMS, project="p")
+    first.wait_submitted(rid, timeout=10)
+    first.close()                                   # `alice generate --no-wait` exits: its lease is released
+    fal.delays["status"] = 0.0
+    daemon = make_generator(tmp_path / "daemon", catalog, fal=fal)
+    try:
+        daemon.start_orphan_sweeps(interval_s=0.05)
+        deadline = time.monotonic() + 15
+        while gen_state(catalog, rid) != "done" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        status = daemon.status(rid)
+    finally:
+        daemon.close()
+    assert status["state"] == "done" and len(status["outputs"]) == 1
+    assert fal.count("submit") == 1
+
+
+def test_only_sent_requests_with_a_lapsed_lease_are_orphans(catalog: Catalog) -> None:
+    with catalog.session() as s:
+        pid = s.execute(text("INSERT INTO projects (name) VALUES ('p') RETURNING id")).scalar_one()
+        ids = {}
+        for name, state, job, lease in [("crashed", "running", True, "now() - interval '1 s'"),
+                                        ("never_leased", "submitted", True, "NULL"),
+                                        ("alive", "running", True, "now() + interval '1 min'"),
+                                        ("unsent", "recorded", False, "now() - interval '1 s'"),
+                                        ("finished", "done", True, "NULL")]:
+            ids[name] = s.execute(text(
+                f"INSERT INTO generation_requests (project_id, provider, model, state, job, lease_until) "
+                f"VALUES (:p, 'fal', 'm', :state, :job, {lease}) RETURNING id"),
+                {"p": pid, "state": state, "job": '{"request_id": "x"}' if job else None}).scalar_one()
+    with catalog.session() as s:
+        claimed = catalog_requests.claim_orphans(s, 60)
+    assert claimed == sorted([ids["crashed"], ids["never_leased"]])
+    with catalog.session() as s:
+        assert catalog_requests.claim_orphans(s, 60) == []                 # now leased to the claimer

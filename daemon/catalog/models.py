@@ -271,6 +271,8 @@ class GenerationRequest(Base):
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
     recreated_from: Mapped[int | None] = mapped_column(ForeignKey("generation_requests.id"))
+    # Renewed by the process finishing the request; once it lapses another process may take over.
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class RequestOutput(Base):

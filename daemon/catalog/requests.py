@@ -6,7 +6,7 @@ what commits together (a request's state change and its event, say).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -68,13 +68,14 @@ def _money(value: Decimal | None) -> str | None:
 def record_request(s: Session, *, project_id: int, provider: str, model: str, prompt: str | None,
                    params: dict[str, Any], reference_ids: list[str], estimate_usd: Decimal | None,
                    state: str = "recorded", error: str | None = None,
-                   recreated_from: int | None = None) -> int:
-    """Insert a request row; return its id."""
+                   recreated_from: int | None = None, lease_s: float | None = None) -> int:
+    """Insert a request row (leased to the caller for `lease_s`); return its id."""
     _check_state(state)
     row = GenerationRequest(
         project_id=project_id, provider=provider, model=model, prompt=clean_text(prompt),
         params=clean_json(params), reference_ids=clean_json(list(reference_ids)), state=state,
         estimate_usd=estimate_usd, error=clean_text(error), recreated_from=recreated_from,
+        lease_until=None if lease_s is None else func.now() + timedelta(seconds=lease_s),
     )
     s.add(row)
     s.flush()
@@ -132,6 +133,51 @@ def recent(s: Session, limit: int = 20, project: str | None = None) -> list[Requ
     if project is not None:
         q = q.join(Project, Project.id == GenerationRequest.project_id).where(Project.name == project)
     return [row for rid in s.execute(q).scalars() if (row := get_request(s, rid)) is not None]
+
+
+# -- leases: which process finishes a request ---------------------------------------------
+
+def _lapsed() -> Any:
+    return (GenerationRequest.lease_until.is_(None)) | (GenerationRequest.lease_until < func.now())
+
+
+def claim(s: Session, request_id: int, lease_s: float) -> datetime | None:
+    """Take over an unfinished request whose lease lapsed. None if it was taken; else,
+    when the claim fails, the time the current holder's lease ends."""
+    taken = s.execute(update(GenerationRequest)
+                      .where(GenerationRequest.id == request_id, GenerationRequest.state.in_(IN_FLIGHT), _lapsed())
+                      .values(lease_until=func.now() + timedelta(seconds=lease_s))
+                      .returning(GenerationRequest.id)).scalar_one_or_none()
+    if taken is not None:
+        return None
+    return s.execute(select(GenerationRequest.lease_until).where(GenerationRequest.id == request_id)
+                     ).scalar_one_or_none()
+
+
+def renew(s: Session, request_ids: list[int], lease_s: float) -> None:
+    if request_ids:
+        s.execute(update(GenerationRequest).where(GenerationRequest.id.in_(request_ids),
+                                                  GenerationRequest.state.in_(IN_FLIGHT))
+                  .values(lease_until=func.now() + timedelta(seconds=lease_s)))
+
+
+def release(s: Session, request_ids: list[int]) -> None:
+    """Let another process take these over at once (this one stops working on them)."""
+    if request_ids:
+        s.execute(update(GenerationRequest).where(GenerationRequest.id.in_(request_ids))
+                  .values(lease_until=None))
+
+
+def claim_orphans(s: Session, lease_s: float, limit: int = 20) -> list[int]:
+    """Claim requests sent but left unfinished by a process that is gone (lease lapsed).
+    Only those with a recorded job can be polled again; `recorded` ones may never have been sent."""
+    orphans = (select(GenerationRequest.id)
+               .where(GenerationRequest.state.in_(("submitted", "running")),
+                      GenerationRequest.job.is_not(None), _lapsed())
+               .order_by(GenerationRequest.id).limit(limit).with_for_update(skip_locked=True))
+    return sorted(s.execute(update(GenerationRequest).where(GenerationRequest.id.in_(orphans.scalar_subquery()))
+                            .values(lease_until=func.now() + timedelta(seconds=lease_s))
+                            .returning(GenerationRequest.id)).scalars())
 
 
 def in_flight(s: Session) -> list[int]:
