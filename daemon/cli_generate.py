@@ -270,7 +270,7 @@ def set_budget(ctx: CliContext, project: str, amount: str, as_json: bool) -> Non
     what was spent pauses the project.
     """
     from alice.daemon.budget import BudgetValueError, parse_budget
-    from alice.daemon.catalog import spend, store
+    from alice.daemon.catalog import spend
     from alice.pipeline.plan import sanitize_segment
 
     try:
@@ -281,13 +281,7 @@ def set_budget(ctx: CliContext, project: str, amount: str, as_json: bool) -> Non
     catalog = ctx.catalog()
     try:
         with catalog.session() as s:
-            after, change = spend.set_budget(s, name, value)
-            store.append_event(s, "project.budget_set", None, None,
-                               {"project": name, "budget_usd": None if value is None else str(value)})
-            if change:
-                store.append_event(s, f"project.{change}", None, None, {
-                    "project": name, "budget_usd": None if value is None else str(value),
-                    "spent_usd": str(after.spent)})
+            after, change = spend.change_budget(s, name, value)
     finally:
         catalog.close()
     info = after.to_json()

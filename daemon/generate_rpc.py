@@ -1,4 +1,4 @@
-"""Socket methods generate.submit / generate.status / generate.recreate (daemon/rpc registry).
+"""Socket methods generate.submit / status / recreate and projects.spending / set_budget (daemon/rpc).
 
 The daemon's generator (daemon_generator) is made on first use, or at start if
 the daemon calls daemon_generator itself, and lives as long as the daemon: a
@@ -12,12 +12,15 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from alice.daemon.budget import BudgetValueError, parse_budget
+from alice.daemon.catalog import spend
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.config import Config
 from alice.daemon.generate import GenerateError, Generator, RequestNotFound
 from alice.daemon.references import is_content_id
 from alice.daemon.rpc import protocol as p
 from alice.daemon.rpc.registry import Method
+from alice.pipeline.plan import sanitize_segment
 from alice.providers.errors import BudgetExceeded, ProviderConfigError
 from alice.providers.registry import build_providers
 
@@ -96,6 +99,22 @@ def _recreate(ctx: Any, of: int | str, project: str | None = None) -> dict[str, 
     return ctx.guard.scrub(gen.status(rid))
 
 
+def _spending(ctx: Any) -> dict[str, Any]:
+    with ctx.catalog.session() as s:
+        return {"projects": spend.overview(s)}
+
+
+def _set_budget(ctx: Any, project: str, budget_usd: float | str | None) -> dict[str, Any]:
+    try:
+        value = parse_budget(budget_usd)
+    except BudgetValueError as exc:
+        raise p.RpcError(p.INVALID_PARAMS, str(exc)) from None
+    name = sanitize_segment(project)
+    with ctx.catalog.session() as s:
+        after, change = spend.change_budget(s, name, value)
+    return {**after.to_json(), "change": change}
+
+
 _MONEY = {"type": ["string", "null"], "description": "US dollars, as a decimal string"}
 _OUTPUT = {"type": "object", "additionalProperties": False, "properties": {
     "content_id": {"type": "string"}, "path": {"type": ["string", "null"]}, "file_hash": {"type": "string"},
@@ -140,4 +159,20 @@ METHODS = [
             "properties": {"of": {"type": ["integer", "string"], "minLength": 1, "maxLength": 4096},
                            "project": {"type": ["string", "null"], "minLength": 1, "maxLength": 100}}},
            REQUEST, _recreate),
+    Method("projects.spending", "Every project's budget, spent, in flight, remaining and pause state, "
+           "with requests and spend by provider and model.",
+           {"type": "object", "additionalProperties": False, "properties": {}},
+           {"type": "object", "required": ["projects"], "properties": {"projects": {"type": "array", "items": {
+               "type": "object", "additionalProperties": True,
+               "required": ["project", "budget_usd", "spent_usd", "remaining_usd", "paused"]}}}},
+           _spending),
+    # A budget is a person's cap on what assistants may spend, so it is not offered to them over MCP.
+    Method("projects.set_budget", "Set a project's budget in US dollars (null removes it). Raising it above "
+           "what was spent lifts a pause; lowering it to or below pauses the project.",
+           {"type": "object", "additionalProperties": False, "required": ["project", "budget_usd"],
+            "properties": {"project": {**_NAME, "maxLength": 100},
+                           "budget_usd": {"type": ["number", "string", "null"], "maxLength": 20}}},
+           {"type": "object", "required": ["project", "budget_usd", "paused", "change"], "additionalProperties": True,
+            "properties": {"change": {"enum": ["resumed", "paused", None]}}},
+           _set_budget, mcp=False),
 ]

@@ -88,3 +88,18 @@ def test_bad_requests_are_rejected_with_what_to_fix(ctx: RpcContext, tmp_path: P
     with pytest.raises(p.RpcError) as err:
         call(ctx, "generate.status", request_id=404)
     assert err.value.code == p.NOT_FOUND
+
+
+def test_budgets_over_the_socket(ctx: RpcContext, fal: FakeFal) -> None:
+    set_to = call(ctx, "projects.set_budget", project="art", budget_usd="0.025")
+    assert set_to["budget_usd"] == "0.0250" and set_to["change"] is None
+    assert until_done(ctx, call(ctx, "generate.submit", provider="fal", model=FLUX, project="art",
+                                prompt="x", params={"image_size": "square_hd"})["id"])["state"] == "done"
+    art = next(pr for pr in call(ctx, "projects.spending")["projects"] if pr["project"] == "art")
+    assert art["paused"] is True and art["by_model"][0]["spent_usd"] == "0.0250"
+    assert call(ctx, "projects.set_budget", project="art", budget_usd=1)["change"] == "resumed"
+    with pytest.raises(p.RpcError) as err:
+        call(ctx, "projects.set_budget", project="art", budget_usd="lots")
+    assert err.value.code == p.INVALID_PARAMS and "dollars" in err.value.message
+    # Assistants may spend within a budget but not raise it.
+    assert not REGISTRY.get("projects.set_budget").mcp and REGISTRY.get("generate.submit").mcp

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from alice.daemon.catalog.models import GenerationRequest, Project
 from alice.daemon.catalog.requests import IN_FLIGHT
+from alice.daemon.catalog.store import append_event
 from alice.daemon.catalog.store import project_id as ensure_project
 
 _ZERO = Decimal("0")
@@ -125,3 +126,13 @@ def set_budget(s: Session, name: str, budget: Decimal | None) -> tuple[ProjectSp
     paused_at = s.execute(update(Project).where(Project.id == before.id).values(**values)
                           .returning(Project.paused_at)).scalar_one()
     return ProjectSpend(before.id, before.name, budget, before.spent, before.reserved, paused_at), change
+
+
+def change_budget(s: Session, name: str, budget: Decimal | None) -> tuple[ProjectSpend, str | None]:
+    """set_budget, with its events: project.budget_set, and project.resumed / project.paused."""
+    after, change = set_budget(s, name, budget)
+    data = {"project": name, "budget_usd": _money(budget)}
+    append_event(s, "project.budget_set", None, None, data)
+    if change:
+        append_event(s, f"project.{change}", None, None, {**data, "spent_usd": str(after.spent)})
+    return after, change
