@@ -90,7 +90,8 @@ class Target:
     media: str | None = None           # image | video; None: read from the file
     project: str | None = None         # whose budget pays; None: the asset's, if catalogued,
     fallback_project: str | None = None  # ... else this one
-    context: str | None = None         # e.g. the prompt, so a vision model can judge fidelity
+    context: str | None = None         # e.g. the prompt, so a vision model can judge fidelity;
+                                       # None: read from the file's metadata when a vision stage runs
 
 
 def stages_for(cfg: QualityConfig, stages: Sequence[str] | None) -> QualityConfig:
@@ -151,25 +152,33 @@ def run_cascade(target: Target | Path | str, cfg: QualityConfig, providers: Mapp
 
 
 def _identify(target: Target) -> None:
+    """Media kind and content id from the file. Sniffing the head is enough for both;
+    the full metadata read (for the prompt) waits until a vision stage needs it."""
     if target.content_id is not None and target.media is not None:
         return
     from alice.pipeline.identity import UnreadableMedia, identify
+    from alice.pipeline.sniff import HEAD_SIZE, sniff
+
+    try:
+        with open(target.path, "rb") as fh:
+            fmt, media = sniff(fh.read(HEAD_SIZE))
+        target.media = target.media or media
+        if target.content_id is None:
+            target.content_id = identify(target.path, fmt, media).content_id
+    except UnreadableMedia:
+        target.content_id = None           # the technical stage will say what is wrong
+    except OSError as exc:
+        raise AssessError(f"cannot read {target.path}: {exc.strerror or exc}") from None
+
+
+def _prompt_of(path: Path) -> str | None:
     from alice.pipeline.inspect import inspect_file
 
     try:
-        info = inspect_file(target.path)
-    except OSError as exc:
-        raise AssessError(f"cannot read {target.path}: {exc.strerror or exc}") from None
-    target.media = target.media or info.media
-    if target.context is None and info.generation.prompt:
-        target.context = str(info.generation.prompt)[:_MAX_CONTEXT]
-    if target.content_id is None:
-        try:
-            target.content_id = identify(target.path, info.format, info.media).content_id
-        except UnreadableMedia:
-            target.content_id = None       # the technical stage will say what is wrong
-        except OSError as exc:
-            raise AssessError(f"cannot read {target.path}: {exc.strerror or exc}") from None
+        prompt = inspect_file(path).generation.prompt
+    except OSError:
+        return None
+    return str(prompt)[:_MAX_CONTEXT] if prompt else None
 
 
 def _technical(target: Target, cfg: QualityConfig) -> dict[str, Any]:
@@ -267,7 +276,9 @@ def _call(provider: Provider, stage: PaidStage, target: Target) -> dict[str, Any
     """The provider's answer as a JSON-ready dict (with its cost under cost_usd_decimal)."""
     if stage.kind == "vision":
         assert isinstance(provider, VisionProvider)
-        rating = _run(provider.rate_image(target.path, model=stage.model, context=target.context))
+        if target.context is None:
+            target.context = _prompt_of(target.path) or ""
+        rating = _run(provider.rate_image(target.path, model=stage.model, context=target.context or None))
         data = rating.to_dict()
         cost = rating.cost_usd
     else:
