@@ -16,7 +16,10 @@ from typing import Any
 from sqlalchemy import select, text
 
 from alice.daemon import generate_rpc
-from alice.daemon.catalog import asset_detail, curation, search as search_mod, similar as similar_mod, stats as stats_mod
+from alice.daemon.catalog import asset_detail, curation, store
+from alice.daemon.catalog import search as search_mod
+from alice.daemon.catalog import similar as similar_mod
+from alice.daemon.catalog import stats as stats_mod
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.errors import CatalogUnavailable
 from alice.daemon.catalog.models import Asset
@@ -199,7 +202,6 @@ def _tag(ctx: RpcContext, asset: int | str, tags: list[str]) -> dict[str, Any]:
     with ctx.catalog.session() as s:
         asset_id = curation.resolve_asset(s, asset)
         after = curation.tag(s, asset_id, tags)
-        from alice.daemon.catalog import store
         store.append_event(s, "tagged", asset_id, None, {"tags": curation.normalize_tags(tags)})
     return {"asset_id": asset_id, "tags": after}
 
@@ -208,7 +210,6 @@ def _untag(ctx: RpcContext, asset: int | str, tags: list[str]) -> dict[str, Any]
     with ctx.catalog.session() as s:
         asset_id = curation.resolve_asset(s, asset)
         after = curation.untag(s, asset_id, tags)
-        from alice.daemon.catalog import store
         store.append_event(s, "untagged", asset_id, None, {"tags": curation.normalize_tags(tags)})
     return {"asset_id": asset_id, "tags": after}
 

@@ -139,14 +139,14 @@ class RpcServer:
         # Closing the transports ends each connection's read loop by itself; cancelling a
         # connection task instead makes asyncio (3.11) log a spurious error for it.
         for conn in list(self._connections):
-            if conn.pusher is not None:
-                conn.pusher.cancel()
             conn.writer.close()
         tasks = list(self._tasks)
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=2)
             for task in pending:
-                task.cancel()
+                task.cancel()        # event pushers wait on their queue; nothing else should be left
+            if pending:
+                await asyncio.wait(pending, timeout=1)
 
     def _unlink_own_socket(self) -> None:
         # Only our own socket: a newer daemon may have replaced it since.
@@ -226,6 +226,13 @@ class RpcServer:
             if isinstance(err.data, dict) and "id" in err.data and len(err.data) == 1:
                 rid, err.data = err.data["id"], None
             await self._send(conn, p.error_message(rid, err))
+        except (ConnectionError, asyncio.TimeoutError):
+            raise                           # the connection itself failed: _serve closes it
+        except Exception as exc:            # e.g. the catalog went away during events.subscribe
+            err = error_for(exc)
+            if err.code == p.INTERNAL_ERROR:
+                log.exception("rpc request failed")
+            await self._send(conn, p.error_message(rid, err))
 
     def _call(self, method: Any, params: dict[str, Any]) -> Any:
         try:
@@ -247,6 +254,8 @@ class RpcServer:
         if conn.events is None:
             conn.events = asyncio.Queue(SUBSCRIBER_QUEUE)
             conn.pusher = asyncio.create_task(self._push(conn))
+            self._tasks.add(conn.pusher)
+            conn.pusher.add_done_callback(self._tasks.discard)
         conn.after = max(conn.after, last)
         for ev in replay:
             conn.events.put_nowait(ev)
