@@ -69,7 +69,8 @@ def _show_request(status: dict[str, Any]) -> None:
         click.echo(f"  recreated from request {status['recreated_from']}")
     for out in status["outputs"]:
         note = "" if out["embedded"] else "  (record in the catalog only)"
-        click.echo(f"  {out['path']}{note}")
+        filed = f"  -> filed at {out['filed_path']}" if out.get("filed_path") else ""
+        click.echo(f"  {out['path']}{note}{filed}")
     if status.get("error"):
         click.echo(f"  error: {status['error']}", err=True)
 

@@ -119,7 +119,8 @@ _MONEY = {"type": ["string", "null"], "description": "US dollars, as a decimal s
 _OUTPUT = {"type": "object", "additionalProperties": False, "properties": {
     "content_id": {"type": "string"}, "path": {"type": ["string", "null"]}, "file_hash": {"type": "string"},
     "embedded": {"type": "boolean", "description": "false: the format cannot carry the record"},
-    "asset_id": {"type": ["integer", "null"], "description": "set once the daemon has filed it"}}}
+    "asset_id": {"type": ["integer", "null"], "description": "set once the daemon has filed it"},
+    "filed_path": {"type": ["string", "null"], "description": "where the daemon filed it"}}}
 REQUEST = {"type": "object", "additionalProperties": False, "required": ["id", "state", "provider", "model"],
            "properties": {
                "id": {"type": "integer"}, "project": {"type": "string"}, "provider": {"type": "string"},

@@ -83,7 +83,7 @@ def test_generate_is_filed_with_its_record_searchable_and_recreated(env: AliceEn
                  .stdout.splitlines() if line.strip()]
         assert [(h["id"], h["seed"], h["model"]) for h in found if "id" in h] == [(asset_id, 77, FLUX)]
         shown = json.loads(env.run("generations", str(first["id"]), "--json").stdout)
-        assert shown["outputs"][0]["asset_id"] == asset_id
+        assert shown["outputs"][0]["asset_id"] == asset_id and shown["outputs"][0]["filed_path"] == str(filed)
 
         # Recreate from the filed copy: the exact request again, linked to the first.
         proc = env.run("recreate", str(filed), "--json", timeout=120)

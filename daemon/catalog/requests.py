@@ -13,7 +13,14 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from alice.daemon.catalog.models import REQUEST_STATES, Asset, GenerationRequest, Project, RequestOutput
+from alice.daemon.catalog.models import (
+    REQUEST_STATES,
+    Asset,
+    GenerationRequest,
+    Location,
+    Project,
+    RequestOutput,
+)
 from alice.daemon.catalog.store import clean_json, clean_text
 
 IN_FLIGHT = ("recorded", "submitted", "running")
@@ -26,6 +33,7 @@ class OutputRow:
     file_hash: str
     embedded: bool
     asset_id: int | None          # set once the organizer has filed it
+    filed_path: str | None        # where the organizer filed it (present copy)
 
 
 @dataclass(frozen=True)
@@ -57,7 +65,8 @@ class RequestRow:
             "created_at": self.created_at.isoformat(), "updated_at": self.updated_at.isoformat(),
             "recreated_from": self.recreated_from,
             "outputs": [{"content_id": o.content_id, "path": o.path, "file_hash": o.file_hash,
-                         "embedded": o.embedded, "asset_id": o.asset_id} for o in self.outputs],
+                         "embedded": o.embedded, "asset_id": o.asset_id, "filed_path": o.filed_path}
+                        for o in self.outputs],
         }
 
 
@@ -109,9 +118,14 @@ def get_request(s: Session, request_id: int) -> RequestRow | None:
     if row is None:
         return None
     r, project = row
-    outputs = [OutputRow(o.content_id, o.path, o.file_hash, o.embedded, asset_id) for o, asset_id in s.execute(
-        select(RequestOutput, Asset.id).outerjoin(Asset, Asset.content_id == RequestOutput.content_id)
-        .where(RequestOutput.request_id == request_id).order_by(RequestOutput.id))]
+    filed = (select(Location.path).where(Location.asset_id == Asset.id, Location.role == "organized",
+                                         Location.present.is_(True))
+             .order_by(Location.id.desc()).limit(1).scalar_subquery())
+    outputs = [OutputRow(o.content_id, o.path, o.file_hash, o.embedded, asset_id, filed_path)
+               for o, asset_id, filed_path in s.execute(
+                   select(RequestOutput, Asset.id, filed)
+                   .outerjoin(Asset, Asset.content_id == RequestOutput.content_id)
+                   .where(RequestOutput.request_id == request_id).order_by(RequestOutput.id))]
     return RequestRow(
         id=r.id, project=project, provider=r.provider, model=r.model, prompt=r.prompt, params=r.params,
         reference_ids=list(r.reference_ids), state=r.state, provider_request_id=r.provider_request_id, job=r.job,
