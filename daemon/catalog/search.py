@@ -37,7 +37,7 @@ from sqlalchemy.sql.expression import ClauseElement, Executable
 from alice.daemon.catalog.models import Asset, AssetTag, Generation, Location, Project, Tag
 
 COUNT_CAP = 5_000
-COUNT_BUDGET_MS = 10
+COUNT_BUDGET_MS = 6
 RANK_CANDIDATES = 1_000
 MAX_LIMIT = 200
 MAX_TEXT = 1_000
