@@ -15,6 +15,12 @@ project.paused).
 
 Provider calls are async. A Generator runs them on its own event loop thread,
 so callers (the CLI, the daemon's socket server) stay synchronous.
+
+The process working on a request holds a lease on its row (renewed every
+LEASE_S / 3). A request sent and then left (`alice generate --no-wait`, a
+crash) is finished by whoever takes it over once the lease lapsed: `resume`,
+or the daemon's `start_orphan_sweeps`. Catalog writes wait out an outage of
+up to CATALOG_PATIENCE_S rather than forget a paid request's provider id.
 """
 from __future__ import annotations
 
