@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -36,6 +36,7 @@ from alice.pipeline.quality.cascade import StageResultError, combine, next_stage
 from alice.pipeline.quality.config import TECHNICAL, QualityConfig
 from alice.pipeline.quality.errors import AssessmentError
 from alice.pipeline.quality.stages import PaidStage, parse_stage
+from alice.pipeline.record import AssetRecord
 from alice.providers.base import Provider
 from alice.providers.errors import BudgetExceeded, ProviderError, ProviderMalformedResponse
 from alice.providers.pricing import CostEstimate
@@ -92,6 +93,7 @@ class Target:
     fallback_project: str | None = None  # ... else this one
     context: str | None = None         # e.g. the prompt, so a vision model can judge fidelity;
                                        # None: read from the file's metadata when a vision stage runs
+    technical: dict[str, Any] | None = None  # the local stage's result if already taken (filing)
 
 
 def stages_for(cfg: QualityConfig, stages: Sequence[str] | None) -> QualityConfig:
@@ -134,7 +136,7 @@ def run_cascade(target: Target | Path | str, cfg: QualityConfig, providers: Mapp
     while due := next_stages(results, cfg):
         name = due[0]
         if name == TECHNICAL:
-            results[name] = _technical(target, cfg)
+            results[name] = target.technical if target.technical is not None else _technical(target, cfg)
             continue
         result, cost = _paid_stage(parse_stage(name), target, providers, catalog)
         results[name] = result
@@ -149,6 +151,37 @@ def run_cascade(target: Target | Path | str, cfg: QualityConfig, providers: Mapp
     except StageResultError as exc:      # a cached or provider score out of range: keep what is sound
         out["error"] = str(exc)
     return out
+
+
+def record_rescorer(cfg: QualityConfig, providers: Mapping[str, Provider],
+                    catalog: Catalog) -> Callable[[AssetRecord], None] | None:
+    """For filing: a function that runs the paid stages on a freshly analysed record (whose
+    technical stage the importer already ran) and sets its quality and stars. None when
+    the cascade has no paid stage, so filing stays free of network calls."""
+    if len(cfg.stages) == 1:
+        return None
+    stages_for(cfg, None)           # unknown stage names fail now, not per file
+
+    def rescore(rec: AssetRecord) -> None:
+        technical = (rec.quality or {}).get(TECHNICAL)
+        if not isinstance(technical, dict) or rec.media != "image":
+            return
+        target = Target(Path(rec.source_path), content_id=rec.content_id, media=rec.media, project=rec.project,
+                        context=rec.generation.prompt or "", technical=technical)
+        try:
+            out = run_cascade(target, cfg, providers, catalog)
+        except AssessError as exc:
+            rec.warnings.append(f"quality: {exc}")
+            return
+        if out["score"] is None:
+            return
+        rec.quality = {"score": out["score"], "stars": out["stars"], **out["stages"]}
+        rec.stars = out["stars"]
+        for name, result in out["stages"].items():
+            if result.get("error"):
+                rec.warnings.append(f"quality: {name}: {result['error']}")
+
+    return rescore
 
 
 def _identify(target: Target) -> None:

@@ -183,7 +183,8 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
     catalog = None if dry_run else ctx.catalog()
     if not dry_run:
         startup_sweep(cfg, catalog)
-    organizer = Organizer(cfg, catalog, mode=mode, dry_run=dry_run, quality=_quality_config(cfg))
+    organizer = Organizer(cfg, catalog, mode=mode, dry_run=dry_run, quality=_quality_config(cfg),
+                          rescore=None if dry_run else _rescorer(ctx, catalog))
     counts: Counter[str] = Counter()
     try:
         with _progress(sources, as_json, "Organizing") as bar:
@@ -243,6 +244,13 @@ def _quality_config(cfg: Config) -> Any:
     from alice.pipeline.quality.config import QualityConfig
 
     return QualityConfig.from_mapping({k: v for k, v in cfg.quality.items() if k != "enabled"})
+
+
+def _rescorer(ctx: CliContext, catalog: Any) -> Any:
+    """The paid quality stages for filing (None unless quality is on and names one)."""
+    from alice.daemon.cli_quality import filing_rescorer
+
+    return filing_rescorer(ctx, catalog)
 
 
 # -- inspect ----------------------------------------------------------------------------
@@ -379,7 +387,8 @@ def run(ctx: CliContext, workers: int | None) -> None:
 
         metrics = DaemonMetrics.serve(cfg.metrics.host, cfg.metrics.port)
     try:
-        code = Daemon(cfg, catalog, quality=_quality_config(cfg), metrics=metrics, worker=worker).run_forever()
+        code = Daemon(cfg, catalog, quality=_quality_config(cfg), metrics=metrics, worker=worker,
+                      rescore=_rescorer(ctx, catalog)).run_forever()
     finally:
         catalog.close()
     sys.exit(code)

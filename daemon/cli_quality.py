@@ -50,6 +50,19 @@ def _providers_for(ctx: CliContext, qcfg: Any) -> dict[str, Any]:
     return _providers(ctx)
 
 
+def filing_rescorer(ctx: CliContext, catalog: Any) -> Any:
+    """For `alice organize` / `alice run`: the paid stages of quality.stages, run on each
+    file before it is filed; None when quality is off or only the technical stage is set."""
+    cfg = ctx.config()
+    if not cfg.quality_enabled or catalog is None:
+        return None
+    from alice.daemon.assess import record_rescorer
+
+    qcfg = _quality(ctx, None)
+    providers = _providers_for(ctx, qcfg)
+    return record_rescorer(qcfg, providers, catalog) if providers else None
+
+
 def _print(report: dict[str, Any]) -> None:
     stars = report.get("stars")
     head = f"{report.get('score') if report.get('score') is not None else '-':>6}  {stars or '-'}*  {report['path']}"

@@ -109,13 +109,15 @@ def owning_inbox(cfg: Config, path: Path) -> Path | None:
 
 class Organizer:
     def __init__(self, cfg: Config, catalog: Catalog | None, *, mode: str | None = None,
-                 dry_run: bool = False, quality: Any = None):
+                 dry_run: bool = False, quality: Any = None, rescore: Any = None):
         self.cfg = cfg
         self.catalog = catalog
         self.mode = mode or cfg.mode
         self.dry_run = dry_run
         self.layout = Layout(cfg.layout)
         self.quality = quality
+        # Paid quality stages (daemon/assess.record_rescorer), run on each record before it is filed.
+        self.rescore = rescore
 
     # -- the whole file ---------------------------------------------------------------
     def organize(self, src: Source) -> Result:
@@ -173,6 +175,8 @@ class Organizer:
     def _file(self, rec: AssetRecord) -> Result:
         if self.catalog is None or self.dry_run:
             return self._file_locked(rec)
+        if self.rescore is not None:
+            self.rescore(rec)       # network calls: before taking the content lock, not under it
         with store.content_lock(self.catalog.engine, rec.content_id):
             return self._file_locked(rec)
 

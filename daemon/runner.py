@@ -67,13 +67,13 @@ EFFECT_THREADS = 4
 
 class Daemon:
     def __init__(self, cfg: Config, catalog: Catalog, *, quality: Any = None,
-                 metrics: Any = None, worker: str | None = None):
+                 metrics: Any = None, worker: str | None = None, rescore: Any = None):
         self.cfg = cfg
         self.catalog = catalog
         self.quality = quality
         self.metrics = metrics
         self.worker = worker or queue.worker_name()
-        self.organizer = Organizer(cfg, catalog, quality=quality)
+        self.organizer = Organizer(cfg, catalog, quality=quality, rescore=rescore)
         self.stopping = threading.Event()
         self.wake = threading.Event()
         self.rescan_needed = threading.Event()

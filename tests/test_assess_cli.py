@@ -168,3 +168,21 @@ def test_paid_vision_stage_through_the_cli_is_cached(env: AliceEnv, tmp_path) ->
     spent = rows(env.db_url, "SELECT sum(cost_usd) FROM generation_requests WHERE state = 'done'")
     assert str(spent[0][0]) == "0.0016"
     assert yaml.safe_load(env.config.read_text())["quality"]["enabled"] is True
+
+
+def test_filing_runs_the_paid_stages_of_quality_stages(env: AliceEnv) -> None:
+    with FakeAnthropic() as fake:
+        fake.vision_text = '{"score": 10, "defects": ["melted hands"], "tags": ["portrait"]}'
+        env.write_config(layout="{project}/{stars}",
+                         quality={"enabled": True, "stages": ["technical", "vision:anthropic"]},
+                         providers={"anthropic": {"base_url": fake.url, "api_key": fake.api_key}})
+        make_images(env.inbox / "shoot")
+        assert {r["status"] for r in env.organize_json()} == {"organized"}
+        assert fake.count("messages") == 1          # the blurred file never passed the technical gate
+    filed = assert_tree_matches_catalog(env)
+    # Technical ~78 alone is 4 stars; the vision rating of 10 pulls the mean to ~44: 2 stars.
+    assert Path(filed["good.png"][0]).parent.name == "2-star"
+    assert Path(filed["blurred.png"][0]).parent.name == "1-star"
+    rec = sidecar.load(sidecar.sidecar_path(Path(filed["good.png"][0])).read_text())
+    assert rec.quality["vision:anthropic"]["defects"] == ["melted hands"]
+    assert rec.quality["technical"]["score"] > 60
