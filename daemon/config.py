@@ -311,9 +311,13 @@ def _check_quality(quality: dict[str, Any]) -> None:
         from alice.pipeline.quality.config import QualityConfig, QualityConfigError
     except ImportError:
         return
+    from alice.pipeline.quality.stages import StageNameError, parse_stage
+
     try:
-        QualityConfig.from_mapping({k: v for k, v in quality.items() if k != "enabled"})
-    except QualityConfigError as exc:
+        stages = QualityConfig.from_mapping({k: v for k, v in quality.items() if k != "enabled"}).stages
+        for name in stages[1:]:
+            parse_stage(name)
+    except (QualityConfigError, StageNameError) as exc:
         raise ConfigError(f"'quality': {exc}") from None
 
 
