@@ -127,6 +127,20 @@ class Daemon:
 
         self.rpc = RpcServer(self.cfg, self.catalog, Hooks(status=self.status, scan=self.scan_now))
         self.rpc.start()  # False (logged) if another daemon serves the socket; this one still works the queue
+        self._start_generator()
+
+    def _start_generator(self) -> None:
+        """Finish generation requests other processes sent and left (`alice generate --no-wait`, a crash)."""
+        if not self.cfg.providers:
+            return
+        from alice.daemon import generate_rpc
+        from alice.providers.errors import ProviderConfigError
+
+        try:
+            generate_rpc.daemon_generator(self.cfg, self.catalog)
+        except ProviderConfigError as exc:
+            log.warning("providers are misconfigured; generation is off until fixed", error=str(exc))
+            self._note_error("providers", str(exc))
 
     def scan_now(self, paths: list[str] | None) -> dict[str, Any]:
         """organize.scan over the socket: queue the files under `paths` (inside an inbox) now,
@@ -324,6 +338,10 @@ class Daemon:
         """Finish what is in flight (up to timeout), give the rest back, stop the watcher."""
         if self.rpc is not None:
             self.rpc.stop()
+        if self.cfg.providers:
+            from alice.daemon import generate_rpc
+
+            generate_rpc.close_generators()
         if self.watcher is not None:
             self.watcher.stop()
         deadline = time.monotonic() + timeout
