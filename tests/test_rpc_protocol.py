@@ -24,6 +24,8 @@ def test_garbage_and_malformed_requests_get_json_rpc_errors_and_the_connection_s
             (b"this is not json\n", p.PARSE_ERROR),
             (b"\xff\xfe\x00garbage\n", p.PARSE_ERROR),
             (b'{"jsonrpc": "2.0", "id": 1, "method": "x", "params": {"a": NaN}}\n', p.PARSE_ERROR),
+            (b'{"jsonrpc": "2.0", "id": 1, "method": "stats", "params": {"x": ' + b"[" * 200_000 + b"\n",
+             p.PARSE_ERROR),                                                            # nesting bomb
             (b"[1, 2]\n", p.INVALID_REQUEST),
             (b'"just a string"\n', p.INVALID_REQUEST),
             (b'{"id": 3, "method": "stats"}\n', p.INVALID_REQUEST),                      # no jsonrpc
