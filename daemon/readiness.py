@@ -104,10 +104,20 @@ class ReadinessTracker:
         if sig is None or self._delivered.get(key) == sig:
             # Gone already, or a replayed event for a file we handed over unchanged.
             return
+        if expect_close and self._hard_link(key):
+            # `ln`/`cp -l` into an inbox creates a name for bytes that are already
+            # complete: no writer opened it, so no close event will come.
+            expect_close = False
         if expect_close:
             self._track(key, _Entry(inbox, True, None, now, 0.0), now + self.open_quiet_s)
         else:
             self._track(key, _Entry(inbox, False, sig, now, 0.0), now + self.settle_s)
+
+    def _hard_link(self, key: str) -> bool:
+        try:
+            return self._stat(key).st_nlink > 1
+        except OSError:
+            return False
 
     def seen(self, path: Path, inbox: Path, signature: Signature, now: float) -> None:
         """Found by a scan. Already-tracked files are left to their events."""

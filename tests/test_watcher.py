@@ -121,6 +121,15 @@ def test_explicit_reconcile_offers_unchanged_files_again(dirs, run_watcher):
     assert got.paths() == [inbox / "kept.png"] * 2
 
 
+def test_hard_link_into_the_inbox_is_taken_after_settling_not_after_the_open_file_wait(dirs, run_watcher):
+    inbox, outside = dirs
+    (outside / "l.png").write_bytes(b"l" * 1000)
+    got = Collector()
+    run_watcher([inbox], got, settle_s=0.3, open_quiet_s=300)   # no close event comes for a link
+    os.link(outside / "l.png", inbox / "l.png")
+    got.wait_for(inbox / "l.png", timeout=WAIT)
+
+
 def test_move_in_from_outside(dirs, run_watcher):
     inbox, outside = dirs
     (outside / "m.webp").write_bytes(b"m" * 1000)
@@ -214,20 +223,25 @@ def test_ignored_files_and_nested_organized_tree_are_never_taken(dirs, run_watch
     assert got.paths() == [inbox / "real.png"]
 
 
-def test_hard_link_without_close_is_taken_after_an_overflow(dirs, run_watcher):
-    inbox, outside = dirs
-    (outside / "h.png").write_bytes(b"h" * 100)
+def test_open_file_without_close_is_taken_after_an_overflow(dirs, run_watcher):
+    inbox, _ = dirs
     got = Collector()
     w = run_watcher([inbox], got, settle_s=0.2)
-    os.link(outside / "h.png", inbox / "h.png")  # IN_CREATE only: no close event ever comes
-    time.sleep(0.6)
-    assert got.paths() == [], "a created-but-not-closed file waits for its close (or open_quiet_s)"
-    # The kernel reports a queue overflow as an event with wd -1; feed one through watchdog's reader.
-    fd = w._inotify._inotify_fd
-    with capture_logs() as logs:
-        fd.handle_event(InotifyEvent(-1, InotifyConstants.IN_Q_OVERFLOW, 0, b""))
-        got.wait_for(inbox / "h.png")
-    assert any(e.get("reason") == "inotify queue overflow" for e in logs)
+    writer = open(inbox / "h.png", "wb")       # created and written, never closed (yet)
+    try:
+        writer.write(b"h" * 100)
+        writer.flush()
+        time.sleep(0.6)
+        assert got.paths() == [], "a created-but-not-closed file waits for its close (or open_quiet_s)"
+        # An overflow may have eaten the close event: after one, stability decides.
+        # The kernel reports it as an event with wd -1; feed one through watchdog's reader.
+        fd = w._inotify._inotify_fd
+        with capture_logs() as logs:
+            fd.handle_event(InotifyEvent(-1, InotifyConstants.IN_Q_OVERFLOW, 0, b""))
+            got.wait_for(inbox / "h.png")
+        assert any(e.get("reason") == "inotify queue overflow" for e in logs)
+    finally:
+        writer.close()
 
 
 def test_on_ready_failure_is_retried_by_the_next_scan(dirs, run_watcher):
