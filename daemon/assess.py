@@ -273,13 +273,12 @@ def _paid_stage(stage: PaidStage, target: Target, providers: Mapping[str, Provid
         return skipped("budget", str(refused))
 
     try:
-        answer = _call(provider, stage, target)
+        answer, cost = _call(provider, stage, target)
     except ProviderError as exc:
         # A malformed answer was still produced, and billed, by the service.
         cost = estimate.usd if isinstance(exc, ProviderMalformedResponse) else None
         _finish(catalog, rid, project, "failed", cost, error=str(exc))
         return _error(stage, exc), cost or Decimal(0)
-    cost = answer.pop("cost_usd_decimal")
     with catalog.session() as s:
         requests.update_request(s, rid, state="done", cost_usd=cost)
         quality_cache.store_answer(s, target.content_id, stage.kind, stage.provider, stage.model, answer, cost)
@@ -305,22 +304,18 @@ def _can_run(provider: Provider, stage: PaidStage) -> bool:
     return callable(getattr(provider, "measure_quality", None))
 
 
-def _call(provider: Provider, stage: PaidStage, target: Target) -> dict[str, Any]:
-    """The provider's answer as a JSON-ready dict (with its cost under cost_usd_decimal)."""
+def _call(provider: Provider, stage: PaidStage, target: Target) -> tuple[dict[str, Any], Decimal | None]:
+    """The provider's answer as a JSON-ready dict, and what it cost."""
     if stage.kind == "vision":
         assert isinstance(provider, VisionProvider)
         if target.context is None:
             target.context = _prompt_of(target.path) or ""
-        rating = _run(provider.rate_image(target.path, model=stage.model, context=target.context or None))
-        data = rating.to_dict()
-        cost = rating.cost_usd
+        answer: Any = _run(provider.rate_image(target.path, model=stage.model, context=target.context or None))
     else:
-        reading = _run(provider.measure_quality(target.path, model=stage.model))  # type: ignore[attr-defined]
-        data = reading.to_dict()
-        cost = reading.cost_usd
-    data.pop("cost_usd", None)
-    data["cost_usd_decimal"] = cost
-    return data
+        answer = _run(provider.measure_quality(target.path, model=stage.model))  # type: ignore[attr-defined]
+    data = answer.to_dict()
+    data.pop("cost_usd", None)       # a string there; the cost is reported as paid_usd
+    return data, answer.cost_usd
 
 
 def _finish(catalog: Catalog, rid: int, project: str, state: str, cost: Decimal | None, error: str) -> None:

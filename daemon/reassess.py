@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from alice.daemon import fileops
 from alice.daemon.assess import Target, run_cascade
 from alice.daemon.catalog import store
+from alice.daemon.catalog.curation import MAX_TAG, normalize_tags
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.models import Asset, Generation, Location, Project
 from alice.daemon.config import Config
@@ -87,9 +88,13 @@ def reassess_asset(cfg: Config, catalog: Catalog, qcfg: QualityConfig, providers
         return report
     quality = {"score": out["score"], "stars": out["stars"], **out["stages"]}
 
+    tags = _stage_tags(out["stages"])
+
     def change(s: Session) -> None:
         s.execute(update(Asset).where(Asset.id == asset_id).values(
             stars=out["stars"], quality_score=out["score"], quality=store.clean_json(quality)))
+        if tags:
+            store.add_tags(s, asset_id, tags, source="vision")
 
     _carry_quality(old, quality)
     try:
@@ -102,6 +107,16 @@ def reassess_asset(cfg: Config, catalog: Catalog, qcfg: QualityConfig, providers
                   score=out["score"], computed_stars=out["stars"],
                   stars=effective_stars(out["stars"], asset.user_stars), **{"from": str(old) if moved.moved else None})
     return report
+
+
+def _stage_tags(stages: Mapping[str, Any]) -> list[str]:
+    """Tags a vision stage saw, so search finds "cat" or "neon"; unusable ones are dropped."""
+    found: list[str] = []
+    for result in stages.values():
+        if isinstance(result, dict) and isinstance(result.get("tags"), list):
+            found.extend(t for t in result["tags"]
+                         if isinstance(t, str) and len(t.strip()) <= MAX_TAG and "\x00" not in t)
+    return normalize_tags(found)
 
 
 def _carry_quality(path: Path, quality: dict[str, Any]) -> None:

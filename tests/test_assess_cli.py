@@ -186,3 +186,23 @@ def test_filing_runs_the_paid_stages_of_quality_stages(env: AliceEnv) -> None:
     rec = sidecar.load(sidecar.sidecar_path(Path(filed["good.png"][0])).read_text())
     assert rec.quality["vision:anthropic"]["defects"] == ["melted hands"]
     assert rec.quality["technical"]["score"] > 60
+
+
+def test_apply_with_a_vision_stage_keeps_its_answer_and_tags(env: AliceEnv) -> None:
+    organized(env)
+    with FakeAnthropic() as fake:
+        env.write_config(layout="{project}/{stars}", quality={"enabled": True},
+                         providers={"anthropic": {"base_url": fake.url, "api_key": fake.api_key}})
+        args = ("assess", "--project", "shoot", "--apply", "--json", "--stages", "technical,vision:anthropic")
+        first = {Path(r["path"]).name: r for r in lines(env.run(*args))}
+        again = {Path(r["path"]).name: r for r in lines(env.run(*args))}
+        assert fake.count("messages") == 1
+    assert first["good.png"]["stages"]["vision:anthropic"]["score"] == 64
+    assert again["good.png"]["stages"]["vision:anthropic"]["cached"] is True
+    assert again["good.png"]["score"] == first["good.png"]["score"]
+    filed = assert_tree_matches_catalog(env)
+    rec = sidecar.load(sidecar.sidecar_path(Path(filed["good.png"][0])).read_text())
+    assert rec.quality["vision:anthropic"]["defects"] == ["extra fingers", "garbled text"]
+    tags = rows(env.db_url, "SELECT t.name, at.source FROM asset_tags at JOIN tags t ON t.id = at.tag_id "
+                            "ORDER BY t.name")
+    assert tags == [("neon", "vision"), ("portrait", "vision")]
