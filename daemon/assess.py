@@ -110,10 +110,6 @@ def stages_for(cfg: QualityConfig, stages: Sequence[str] | None) -> QualityConfi
     return cfg
 
 
-def paid_stages(cfg: QualityConfig) -> list[PaidStage]:
-    return [parse_stage(name) for name in cfg.stages[1:]]
-
-
 def run_cascade(target: Target | Path | str, cfg: QualityConfig, providers: Mapping[str, Provider],
                 catalog: Catalog | None, stages: Sequence[str] | None = None) -> dict[str, Any]:
     """Score one file through the cascade; never raises for a bad file or a failing service.
@@ -229,34 +225,76 @@ def _technical(target: Target, cfg: QualityConfig) -> dict[str, Any]:
 def _paid_stage(stage: PaidStage, target: Target, providers: Mapping[str, Provider],
                 catalog: Catalog | None) -> tuple[dict[str, Any], Decimal]:
     """(the stage's result, what this run paid for it)."""
-    def skipped(why: str, reason: str) -> tuple[dict[str, Any], Decimal]:
-        return {"skipped": why, "reason": reason, "provider": stage.provider, "model": stage.model}, Decimal(0)
-
-    if target.media != "image":
-        return skipped("media", f"{stage.kind} stages rate still images; this is a {target.media}")
-    if target.content_id is None:
-        return skipped("content", "the file's content id could not be computed")
-    if catalog is None:
-        return skipped("catalog", "paid stages need the catalog for their cache and the project budget")
     provider = providers.get(stage.provider)
+    why = _why_not(stage, target, provider, catalog)
+    if why is not None:
+        return _skipped(stage, *why), Decimal(0)
+    assert catalog is not None and provider is not None and target.content_id is not None
+    # Held across lookup, call and store: two processes given the same bytes buy one answer.
+    key = f"quality:{target.content_id}:{stage.kind}:{stage.provider}:{stage.model}"
+    with store.content_lock(catalog.engine, key):
+        return _cached_or_bought(stage, target, provider, catalog)
+
+
+def _why_not(stage: PaidStage, target: Target, provider: Provider | None,
+             catalog: Catalog | None) -> tuple[str, str] | None:
+    """(skip code, reason) when the stage cannot run for this file, else None."""
+    if target.media != "image":
+        return "media", f"{stage.kind} stages rate still images; this is a {target.media}"
+    if target.content_id is None:
+        return "content", "the file's content id could not be computed"
+    if catalog is None:
+        return "catalog", "paid stages need the catalog for their cache and the project budget"
     if provider is None:
-        return skipped("provider", f"provider {stage.provider!r} is not configured or is disabled "
-                                   f"(providers.{stage.provider} in the config)")
+        return "provider", (f"provider {stage.provider!r} is not configured or is disabled "
+                            f"(providers.{stage.provider} in the config)")
     if not _can_run(provider, stage):
-        return skipped("provider", f"{stage.provider} cannot run {stage.kind} stages")
+        return "provider", f"{stage.provider} cannot run {stage.kind} stages"
+    if not provider.settings.has_key:
+        return "key", f"no API key for {stage.provider}: set providers.{stage.provider}.api_key or its variable"
+    return None
+
+
+def _cached_or_bought(stage: PaidStage, target: Target, provider: Provider,
+                      catalog: Catalog) -> tuple[dict[str, Any], Decimal]:
+    assert target.content_id is not None
     with catalog.session() as s:
         hit = quality_cache.lookup(s, target.content_id, stage.kind, stage.provider, stage.model)
         project = target.project or _asset_project(s, target.content_id) or target.fallback_project
     if hit is not None:
         return {**hit.result, "cached": True, "paid_usd": _money(hit.cost_usd)}, Decimal(0)
     if project is None:
-        return skipped("project", "no project to charge: pass a project for files not in the catalog")
+        return _skipped(stage, "project", "no project to charge: pass a project for files not in the catalog"), \
+            Decimal(0)
     target.project = project
     try:
         estimate = _estimate(provider, stage)
     except ProviderError as exc:
         return _error(stage, exc), Decimal(0)
+    rid, refused = _admit(catalog, stage, project, estimate, target.content_id)
+    if refused is not None:
+        return _skipped(stage, "budget", str(refused)), Decimal(0)
 
+    try:
+        answer, cost = _call(provider, stage, target)
+    except ProviderError as exc:
+        # A malformed answer was still produced, and billed, by the service.
+        cost = estimate.usd if isinstance(exc, ProviderMalformedResponse) else None
+        with catalog.session() as s:
+            requests.update_request(s, rid, state="failed", cost_usd=cost, error=str(exc))
+            _pause_if_spent(s, project)
+        return _error(stage, exc), cost or Decimal(0)
+    with catalog.session() as s:
+        requests.update_request(s, rid, state="done", cost_usd=cost)
+        quality_cache.store_answer(s, target.content_id, stage.kind, stage.provider, stage.model, answer, cost)
+        _pause_if_spent(s, project)
+    return {**answer, "cached": False, "paid_usd": _money(cost)}, cost or Decimal(0)
+
+
+def _admit(catalog: Catalog, stage: PaidStage, project: str, estimate: CostEstimate,
+           content_id: str) -> tuple[int, BudgetExceeded | None]:
+    """Admit the estimate against the project's budget and record the request, under the
+    project lock (daemon/catalog/spend.py) as generation does: (request id, refusal or None)."""
     with catalog.session() as s:
         proj = spend.lock_project(s, project)
         refused: BudgetExceeded | None = None
@@ -266,24 +304,14 @@ def _paid_stage(stage: PaidStage, target: Target, providers: Mapping[str, Provid
             refused = exc
         rid = requests.record_request(
             s, project_id=proj.id, provider=stage.provider, model=stage.model, prompt=None,
-            params={"purpose": "quality", "stage": stage.name}, reference_ids=[target.content_id],
+            params={"purpose": "quality", "stage": stage.name}, reference_ids=[content_id],
             estimate_usd=estimate.usd, state="refused" if refused else "recorded",
             error=str(refused) if refused else None)
-    if refused is not None:
-        return skipped("budget", str(refused))
+    return rid, refused
 
-    try:
-        answer, cost = _call(provider, stage, target)
-    except ProviderError as exc:
-        # A malformed answer was still produced, and billed, by the service.
-        cost = estimate.usd if isinstance(exc, ProviderMalformedResponse) else None
-        _finish(catalog, rid, project, "failed", cost, error=str(exc))
-        return _error(stage, exc), cost or Decimal(0)
-    with catalog.session() as s:
-        requests.update_request(s, rid, state="done", cost_usd=cost)
-        quality_cache.store_answer(s, target.content_id, stage.kind, stage.provider, stage.model, answer, cost)
-        _pause_if_spent(s, project)
-    return {**answer, "cached": False, "paid_usd": _money(cost)}, cost or Decimal(0)
+
+def _skipped(stage: PaidStage, why: str, reason: str) -> dict[str, Any]:
+    return {"skipped": why, "reason": reason, "provider": stage.provider, "model": stage.model}
 
 
 def _asset_project(s: Any, content_id: str) -> str | None:
@@ -316,12 +344,6 @@ def _call(provider: Provider, stage: PaidStage, target: Target) -> tuple[dict[st
     data = answer.to_dict()
     data.pop("cost_usd", None)       # a string there; the cost is reported as paid_usd
     return data, answer.cost_usd
-
-
-def _finish(catalog: Catalog, rid: int, project: str, state: str, cost: Decimal | None, error: str) -> None:
-    with catalog.session() as s:
-        requests.update_request(s, rid, state=state, cost_usd=cost, error=error)
-        _pause_if_spent(s, project)
 
 
 def _pause_if_spent(s: Any, project: str) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
@@ -246,3 +247,25 @@ def test_undecodable_file_reports_error_and_no_stars(tmp_path, providers, catalo
     out = run_cascade(Target(bad, project="shoot"), cfg("vision:anthropic"), providers, catalog)
     assert out["score"] is None and out["stars"] is None and out["error"]
     assert "vision:anthropic" not in out["stages"]
+
+
+def test_provider_without_key_is_skipped_before_anything_is_recorded(images, fakes, catalog) -> None:
+    built = make_providers(fakes)
+    built["anthropic"] = AnthropicProvider(settings_for("anthropic", fakes["anthropic"], api_key=None))
+    try:
+        out = run_cascade(Target(images["good"], project="shoot"), cfg("vision:anthropic"), built, catalog)
+    finally:
+        close_providers(built)
+    assert out["stages"]["vision:anthropic"]["skipped"] == "key"
+    assert fakes["anthropic"].seen == [] and requests_of(catalog) == []
+
+
+def test_two_processes_rating_the_same_content_buy_one_answer(images, fakes, providers, catalog) -> None:
+    fakes["anthropic"].delays["messages"] = 0.5       # both ask while the first answer is in flight
+    conf = cfg("vision:anthropic")
+    with ThreadPoolExecutor(2) as pool:
+        outs = list(pool.map(lambda _: run_cascade(Target(images["good"], project="shoot"), conf, providers,
+                                                   catalog), range(2)))
+    assert fakes["anthropic"].count("messages") == 1
+    assert sorted(o["stages"]["vision:anthropic"]["cached"] for o in outs) == [False, True]
+    assert [r.state for r in requests_of(catalog)] == ["done"]
