@@ -206,3 +206,15 @@ def test_apply_with_a_vision_stage_keeps_its_answer_and_tags(env: AliceEnv) -> N
     tags = rows(env.db_url, "SELECT t.name, at.source FROM asset_tags at JOIN tags t ON t.id = at.tag_id "
                             "ORDER BY t.name")
     assert tags == [("neon", "vision"), ("portrait", "vision")]
+
+
+def test_assess_reports_an_unreadable_file_and_exits_1(tmp_path) -> None:
+    images = make_images(tmp_path / "loose")
+    (tmp_path / "loose" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    e = AliceEnv(tmp_path, "postgresql://postgres@127.0.0.1:1/unreachable")
+    e.write_config()
+    proc = e.run("assess", "--json", str(tmp_path / "loose"), check=False)
+    assert proc.returncode == 1
+    out = {Path(r["path"]).name: r for r in lines(proc)}
+    assert out["broken.png"]["stars"] is None and out["broken.png"]["error"]
+    assert out["good.png"]["stars"] == 4 and images["good"].exists()
