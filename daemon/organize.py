@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from alice.daemon import fileops
-from alice.daemon.catalog import store
+from alice.daemon.catalog import similar, store
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.crashpoints import checkpoint
 from alice.daemon.config import Config
@@ -214,6 +214,8 @@ class Organizer:
                 store.add_location(s, asset_id, str(src), rec.file_hash, "source",
                                    size=st.st_size, mtime_ns=st.st_mtime_ns, refresh=False)
                 store.refresh_search(s, asset_id)
+                if created and rec.perceptual_hash is not None:
+                    similar.set_perceptual_hash(s, asset_id, rec.perceptual_hash)
                 store.append_event(s, "organized", asset_id, str(dest),
                                    {"source": str(src), "tool": rec.tool, "project": rec.project})
             checkpoint("organize: recorded")

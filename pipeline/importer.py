@@ -16,6 +16,7 @@ from typing import Any
 from alice.pipeline.identity import MediaTimeout, UnreadableMedia, identify
 from alice.pipeline.inspect import inspect_file
 from alice.pipeline.integrity import check
+from alice.pipeline.perceptual import perceptual_hash
 from alice.pipeline.record import AssetRecord
 
 
@@ -91,6 +92,8 @@ def analyze(path: Path, project: str, quality: Any = None) -> AssetRecord | Reje
         raw=info.raw,
         warnings=list(info.warnings) + ([info.error] if info.error else []),
     )
+    if info.media == "image":
+        record.perceptual_hash = perceptual_hash(path)
     if quality is not None and info.media in ("image", "video"):
         _assess(path, info.media, record, quality)
     return record

@@ -34,6 +34,7 @@ class AssetRecord:
     organized_at: datetime | None = None
     stars: int | None = None                              # computed or user rating, 1..5
     quality: dict[str, Any] | None = None                 # quality stage results
+    perceptual_hash: int | None = None                    # 64-bit dHash of images, for near-duplicate search
     warnings: list[str] = field(default_factory=list)
 
     @property

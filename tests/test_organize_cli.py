@@ -191,3 +191,35 @@ def test_embedded_catalog_from_init_to_second_run(tmp_path):
     assert status["assets"] == len({r["content_id"] for r in first})
     # the last user stopped the server: nothing listens on its socket any more
     assert not list((data_dir / "pg").glob(".s.PGSQL.*"))
+
+
+def test_filed_images_carry_a_perceptual_hash_for_similar_search(env: AliceEnv):
+    import io
+
+    from PIL import Image
+
+    from alice.daemon.catalog import similar
+    from alice.daemon.catalog.engine import Catalog
+
+    src = Path(__file__).resolve().parents[1].parent / "shared/corpus/files/comfyui-flux-dev.png"
+    (env.inbox / "p").mkdir(parents=True)
+    (env.inbox / "p" / "orig.png").write_bytes(src.read_bytes())
+    buf = io.BytesIO()
+    Image.open(src).convert("RGB").save(buf, "JPEG", quality=70)         # a re-encoded variant
+    (env.inbox / "p" / "variant.jpg").write_bytes(buf.getvalue())
+    results = {Path(r["path"]).name: r for r in env.organize_json()}
+    assert {r["status"] for r in results.values()} == {"organized"}
+    catalog = Catalog.open(env.db_url, env.root / "data")
+    try:
+        with catalog.session() as s:
+            from alice.daemon.catalog import store
+
+            orig = store.asset_by_content_id(s, results["orig.png"]["content_id"])
+            phash = s.execute(sa.text("SELECT phash FROM assets WHERE id = :i"), {"i": orig.id}).scalar()
+            assert phash is not None
+            found = similar.similar_to_hash(s, phash, max_distance=6, limit=10, exclude_id=orig.id)
+            variant = store.asset_by_content_id(s, results["variant.jpg"]["content_id"])
+    finally:
+        catalog.close()
+    assert variant.id != orig.id
+    assert [m.asset_id for m in found] == [variant.id]
