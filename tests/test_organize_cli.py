@@ -223,3 +223,32 @@ def test_filed_images_carry_a_perceptual_hash_for_similar_search(env: AliceEnv):
         catalog.close()
     assert variant.id != orig.id
     assert [m.asset_id for m in found] == [variant.id]
+
+
+def test_events_follow_live_and_catch_up(env: AliceEnv):
+    import json
+    import subprocess
+    import time
+
+    from tests.organize_env import ALICE
+
+    corpus = Path(__file__).resolve().parents[1].parent / "shared/corpus/files"
+    (env.inbox / "p").mkdir(parents=True)
+    (env.inbox / "p" / "a.png").write_bytes((corpus / "a1111-cropped.png").read_bytes())
+    env.organize_json()
+    caught_up = [json.loads(x) for x in env.run("events", "--no-follow", "--json").stdout.splitlines()]
+    assert [e["kind"] for e in caught_up] == ["organized"]
+    assert caught_up[0]["path"].endswith("/p/a1111/a.png")
+
+    follower = subprocess.Popen([str(ALICE), "events", "--json", "--since", str(caught_up[-1]["id"])],
+                                env=env.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.5)   # let it LISTEN
+        (env.inbox / "p" / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+        env.organize_json()
+        line = follower.stdout.readline()
+        live = json.loads(line)
+        assert live["kind"] == "quarantined" and live["data"]["source"].endswith("bad.png")
+    finally:
+        follower.terminate()
+        follower.wait(10)
