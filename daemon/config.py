@@ -267,6 +267,7 @@ def parse(raw: dict[str, Any], *, source: Path | None = None,
     providers = raw.get("providers") or {}
     if not isinstance(providers, dict):
         raise ConfigError(f"'providers' must be a mapping of provider names, got {providers!r}.")
+    _check_providers(providers, os.environ if environ is None else environ)
 
     cfg = Config(
         inboxes=inboxes, organized=organized, data_dir=data_dir, mode=mode, layout=layout,
@@ -319,6 +320,21 @@ def _check_quality(quality: dict[str, Any]) -> None:
             parse_stage(name)
     except (QualityConfigError, StageNameError) as exc:
         raise ConfigError(f"'quality': {exc}") from None
+
+
+def _check_providers(providers: dict[str, Any], environ: Any) -> None:
+    try:
+        from alice.providers.config import ENV_KEYS, ProviderSettings
+        from alice.providers.errors import ProviderConfigError
+    except ImportError:
+        return
+    for name, section in providers.items():
+        if name not in ENV_KEYS:
+            raise _unknown(f"providers.{name}", tuple(ENV_KEYS))
+        try:
+            ProviderSettings.from_mapping(name, section, env=environ)
+        except ProviderConfigError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 def _apply_env(raw: dict[str, Any], environ: dict[str, str] | Any) -> dict[str, Any]:

@@ -104,3 +104,19 @@ def test_example_config_is_valid_and_documents_every_key(tmp_path):
     for section, kinds in cfgmod._FIELD_KINDS.items():
         for key in kinds:
             assert f"{key}:" in text, f"{section}.{key} is not documented"
+    from dataclasses import fields
+
+    from alice.pipeline.quality.config import QualityConfig
+    from alice.providers import config as pconf
+
+    for f in fields(QualityConfig):
+        assert f"\n  {f.name}:" in text, f"quality.{f.name} is not documented"
+    for key in [*pconf._FLOATS, *pconf._INTS, *pconf._OTHER]:
+        assert f"#    {key}:" in text, f"providers.<name>.{key} is not documented"
+
+
+def test_provider_sections_are_checked_at_load(tmp_path):
+    with pytest.raises(ConfigError, match="unknown key 'providers.falai'.*fal"):
+        cfgmod.parse(minimal(tmp_path, providers={"falai": {}}), environ={})
+    with pytest.raises(ConfigError, match="timeout_s must be a number"):
+        cfgmod.parse(minimal(tmp_path, providers={"fal": {"timeout_s": "soon"}}), environ={})
