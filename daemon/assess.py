@@ -17,7 +17,8 @@ rating or an aesthetics metric, see pipeline/quality/stages.py) goes through:
 
 An error, a timeout or a malformed answer from a stage is recorded as that
 stage's {"error": ...} and ends the cascade; the file keeps the score of the
-stages before it. Nothing here touches the file itself.
+stages before it. A video is rated on its middle frame. Nothing here touches
+the file itself.
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ from alice.pipeline.record import AssetRecord
 from alice.providers.base import Provider
 from alice.providers.errors import BudgetExceeded, ProviderError, ProviderMalformedResponse
 from alice.providers.pricing import CostEstimate
-from alice.providers.vision import PROMPT, VisionProvider
+from alice.providers.vision import MAX_EDGE, PROMPT, VisionProvider
 
 T = TypeVar("T")
 
@@ -134,7 +135,7 @@ def run_cascade(target: Target | Path | str, cfg: QualityConfig, providers: Mapp
         if name == TECHNICAL:
             results[name] = target.technical if target.technical is not None else _technical(target, cfg)
             continue
-        result, cost = _paid_stage(parse_stage(name), target, providers, catalog)
+        result, cost = _paid_stage(parse_stage(name), target, providers, catalog, cfg.video_timeout_s)
         results[name] = result
         spent += cost
     out["cost_usd"] = str(spent)
@@ -160,7 +161,7 @@ def record_rescorer(cfg: QualityConfig, providers: Mapping[str, Provider],
 
     def rescore(rec: AssetRecord) -> None:
         technical = (rec.quality or {}).get(TECHNICAL)
-        if not isinstance(technical, dict) or rec.media != "image":
+        if not isinstance(technical, dict) or rec.media not in ("image", "video"):
             return
         target = Target(Path(rec.source_path), content_id=rec.content_id, media=rec.media, project=rec.project,
                         context=rec.generation.prompt or "", technical=technical)
@@ -223,8 +224,8 @@ def _technical(target: Target, cfg: QualityConfig) -> dict[str, Any]:
 
 
 def _paid_stage(stage: PaidStage, target: Target, providers: Mapping[str, Provider],
-                catalog: Catalog | None) -> tuple[dict[str, Any], Decimal]:
-    """(the stage's result, what this run paid for it)."""
+                catalog: Catalog | None, timeout: float) -> tuple[dict[str, Any], Decimal]:
+    """(the stage's result, what this run paid for it). `timeout` bounds a video frame grab."""
     provider = providers.get(stage.provider)
     why = _why_not(stage, target, provider, catalog)
     if why is not None:
@@ -233,14 +234,14 @@ def _paid_stage(stage: PaidStage, target: Target, providers: Mapping[str, Provid
     # Held across lookup, call and store: two processes given the same bytes buy one answer.
     key = f"quality:{target.content_id}:{stage.kind}:{stage.provider}:{stage.model}"
     with store.content_lock(catalog.engine, key):
-        return _cached_or_bought(stage, target, provider, catalog)
+        return _cached_or_bought(stage, target, provider, catalog, timeout)
 
 
 def _why_not(stage: PaidStage, target: Target, provider: Provider | None,
              catalog: Catalog | None) -> tuple[str, str] | None:
     """(skip code, reason) when the stage cannot run for this file, else None."""
-    if target.media != "image":
-        return "media", f"{stage.kind} stages rate still images; this is a {target.media}"
+    if target.media not in ("image", "video"):
+        return "media", f"{stage.kind} stages rate images and videos; this is {target.media}"
     if target.content_id is None:
         return "content", "the file's content id could not be computed"
     if catalog is None:
@@ -256,7 +257,7 @@ def _why_not(stage: PaidStage, target: Target, provider: Provider | None,
 
 
 def _cached_or_bought(stage: PaidStage, target: Target, provider: Provider,
-                      catalog: Catalog) -> tuple[dict[str, Any], Decimal]:
+                      catalog: Catalog, timeout: float) -> tuple[dict[str, Any], Decimal]:
     assert target.content_id is not None
     with catalog.session() as s:
         hit = quality_cache.lookup(s, target.content_id, stage.kind, stage.provider, stage.model)
@@ -269,14 +270,18 @@ def _cached_or_bought(stage: PaidStage, target: Target, provider: Provider,
     target.project = project
     try:
         estimate = _estimate(provider, stage)
+        still = _still(target, timeout)
     except ProviderError as exc:
         return _error(stage, exc), Decimal(0)
+    except AssessmentError as exc:      # a video frame could not be taken; nothing was sent
+        return {"error": str(exc), "error_type": type(exc).__name__, "provider": stage.provider,
+                "model": stage.model}, Decimal(0)
     rid, refused = _admit(catalog, stage, project, estimate, target.content_id)
     if refused is not None:
         return _skipped(stage, "budget", str(refused)), Decimal(0)
 
     try:
-        answer, cost = _call(provider, stage, target)
+        answer, cost = _call(provider, stage, target, still)
     except ProviderError as exc:
         # A malformed answer was still produced, and billed, by the service.
         cost = estimate.usd if isinstance(exc, ProviderMalformedResponse) else None
@@ -332,18 +337,45 @@ def _can_run(provider: Provider, stage: PaidStage) -> bool:
     return callable(getattr(provider, "measure_quality", None))
 
 
-def _call(provider: Provider, stage: PaidStage, target: Target) -> tuple[dict[str, Any], Decimal | None]:
-    """The provider's answer as a JSON-ready dict, and what it cost."""
+def _call(provider: Provider, stage: PaidStage, target: Target,
+          still: bytes | Path) -> tuple[dict[str, Any], Decimal | None]:
+    """The provider's answer for `still` (the image, or a video's middle frame) as a
+    JSON-ready dict, and what it cost."""
     if stage.kind == "vision":
         assert isinstance(provider, VisionProvider)
         if target.context is None:
             target.context = _prompt_of(target.path) or ""
-        answer: Any = _run(provider.rate_image(target.path, model=stage.model, context=target.context or None))
+        context = target.context or None
+        if target.media == "video":
+            context = "This is a frame from the middle of a video." + (f" {context}" if context else "")
+        answer: Any = _run(provider.rate_image(still, model=stage.model, context=context))
     else:
-        answer = _run(provider.measure_quality(target.path, model=stage.model))  # type: ignore[attr-defined]
+        answer = _run(provider.measure_quality(still, model=stage.model))  # type: ignore[attr-defined]
     data = answer.to_dict()
     data.pop("cost_usd", None)       # a string there; the cost is reported as paid_usd
     return data, answer.cost_usd
+
+
+def _still(target: Target, timeout: float) -> bytes | Path:
+    """What a paid stage looks at: the image itself, or a video's middle frame as a JPEG
+    no larger than the vision APIs keep (raises AssessmentError if no frame comes out)."""
+    if target.media != "video":
+        return target.path
+    import io
+
+    from PIL import Image
+
+    from alice.pipeline.quality.frames import grab_frame, probe_video
+
+    duration, (width, height) = probe_video(target.path, timeout)
+    scale = min(1.0, MAX_EDGE / max(width, height, 1))
+    size = (max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2))
+    frame = grab_frame(target.path, (duration or 0.0) / 2, size, timeout)
+    if frame is None:
+        raise AssessmentError(f"{target.path.name}: ffmpeg gave no frame to rate")
+    buf = io.BytesIO()
+    Image.fromarray(frame).save(buf, "JPEG", quality=90)
+    return buf.getvalue()
 
 
 def _pause_if_spent(s: Any, project: str) -> None:

@@ -269,3 +269,15 @@ def test_two_processes_rating_the_same_content_buy_one_answer(images, fakes, pro
     assert fakes["anthropic"].count("messages") == 1
     assert sorted(o["stages"]["vision:anthropic"]["cached"] for o in outs) == [False, True]
     assert [r.state for r in requests_of(catalog)] == ["done"]
+
+
+def test_a_video_is_rated_on_its_middle_frame(fakes, providers, catalog) -> None:
+    video = CORPUS / "c2pa-sora.mp4"
+    if not video.exists():
+        pytest.skip(f"corpus file {video} not present")
+    out = run_cascade(Target(video, project="shoot"), cfg("vision:anthropic", gate=0), providers, catalog)
+    assert out["media"] == "video" and out["stages"]["vision:anthropic"]["score"] == 64
+    (seen,) = fakes["anthropic"].seen
+    blocks = seen.json()["messages"][0]["content"]
+    assert blocks[0]["source"]["media_type"] == "image/jpeg"
+    assert "frame from the middle of a video" in blocks[1]["text"]
