@@ -40,10 +40,11 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         pytest.skip(f"corpus file {SOURCE} not present")
     root = tmp_path_factory.mktemp("assess-images")
     img = Image.open(SOURCE).convert("RGB").resize((512, 512))
-    good, blurred = root / "good.png", root / "blurred.png"
+    good, mirrored, blurred = root / "good.png", root / "mirrored.png", root / "blurred.png"
     img.save(good)
+    img.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(mirrored)
     img.filter(ImageFilter.GaussianBlur(6)).save(blurred)
-    return {"good": good, "blurred": blurred}
+    return {"good": good, "mirrored": mirrored, "blurred": blurred}
 
 
 @pytest.fixture
@@ -122,7 +123,7 @@ def test_low_technical_score_never_reaches_a_paid_stage(images, fakes, providers
 
 def test_budget_refusal_stops_the_cascade_and_keeps_technical_stars(images, fakes, providers, catalog) -> None:
     with catalog.session() as s:
-        spend.set_budget(s, "tight", Decimal("0.001"))    # a haiku rating is estimated at ~$0.0063
+        spend.set_budget(s, "tight", Decimal("0.001"))    # a haiku rating is estimated at $0.0065
     out = run_cascade(Target(images["good"], project="tight"), cfg("vision:anthropic", "aesthetic:fal"),
                       providers, catalog)
     vision = out["stages"]["vision:anthropic"]
@@ -282,3 +283,19 @@ def test_a_video_is_rated_on_its_middle_frame(fakes, providers, catalog) -> None
     blocks = seen.json()["messages"][0]["content"]
     assert blocks[0]["source"]["media_type"] == "image/jpeg"
     assert "frame from the middle of a video" in blocks[1]["text"]
+
+
+def test_spending_stops_the_next_file_once_the_budget_cannot_cover_it(images, fakes, providers, catalog) -> None:
+    with catalog.session() as s:
+        spend.set_budget(s, "small", Decimal("0.007"))     # one estimate ($0.0065) fits; after $0.0016 spent, not another
+    conf = cfg("vision:anthropic")
+    first = run_cascade(Target(images["good"], project="small"), conf, providers, catalog)
+    second = run_cascade(Target(images["mirrored"], project="small"), conf, providers, catalog)
+    assert first["stages"]["vision:anthropic"]["score"] == 64
+    assert second["stages"]["vision:anthropic"]["skipped"] == "budget"
+    assert fakes["anthropic"].count("messages") == 1
+    with catalog.session() as s:
+        assert spend.project_spend(s, "small").spent == Decimal("0.0016")
+    # The first file's answer stays free to reuse however the budget stands.
+    again = run_cascade(Target(images["good"], project="small"), conf, providers, catalog)
+    assert again["stages"]["vision:anthropic"]["cached"] is True
