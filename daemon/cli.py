@@ -81,9 +81,15 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
     \b
     First steps:
       alice init                 create the config, folders and catalog
+      alice run                  watch the inboxes, file new files as they arrive
       alice organize             file everything in the inboxes once
-      alice inspect FILE         show what alice reads from a file
-      alice status               what is in the catalog
+      alice inspect FILE         show which AI made a file, with what settings
+      alice search "red fox"     find filed assets by prompt text and filters
+      alice status               catalog, running daemons, queue, counts
+      alice service install      run `alice run` as a systemd user service
+
+    \b
+    Every command has --help and --json (machine-readable output on stdout).
 
     \b
     Exit codes: 0 ok, 1 some files failed, 2 usage/config error,
