@@ -89,7 +89,9 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
       alice service install      run `alice run` as a systemd user service
 
     \b
-    Every command has --help and --json (machine-readable output on stdout).
+    Every command has --help; every command that prints results has --json
+    (machine-readable output on stdout). `alice run` logs JSON lines when its
+    output is not a terminal; `alice mcp` speaks MCP on stdio.
 
     \b
     Exit codes: 0 ok, 1 some files failed, 2 usage/config error,
