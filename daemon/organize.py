@@ -163,10 +163,9 @@ class Organizer:
             asset = store.asset_by_id(s, loc.asset_id)
         if filed is None or not Path(filed.path).is_file():
             return None  # the filed copy is gone: file it again
-        status = QUARANTINED if loc.role == "quarantine-source" else UNCHANGED
         result = Result(str(path), UNCHANGED, dest=filed.path, content_id=asset.content_id,
                         tool=asset.tool, ai=asset.ai, project=asset.project_name,
-                        reason="already quarantined" if status == QUARANTINED else "already filed")
+                        reason="already quarantined" if loc.role == "quarantine-source" else "already filed")
         if self.mode == "move" and not self.dry_run:
             self._finish_move(path, Path(filed.path), loc.file_hash)
         return result
