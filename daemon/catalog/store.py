@@ -129,6 +129,11 @@ def _finite(value: Any) -> float | None:
 def project_id(s: Session, name: str) -> int:
     """The id of project `name`, created if new."""
     name = clean_text(name) or "default"
+    # Look first: the project almost always exists, and a read costs less than a
+    # conflicting insert. The insert settles the race of two first files at once.
+    found = s.execute(select(Project.id).where(Project.name == name)).scalar_one_or_none()
+    if found is not None:
+        return found
     new = s.execute(insert(Project).values(name=name)
                     .on_conflict_do_nothing(index_elements=[Project.name])
                     .returning(Project.id)).scalar_one_or_none()
@@ -375,14 +380,17 @@ def append_event(s: Session | Connection, kind: str, asset_id: int | None, path:
 
     `s` may also be a Connection, for code (the queue) that works below the ORM.
     """
-    event_id = s.execute(insert(Event).values(kind=kind, asset_id=asset_id, path=clean_text(path),
-                                              data=clean_json(data or {}))
-                         .returning(Event.id)).scalar_one()
-    # Listeners get only a pointer and read the row itself: NOTIFY payloads
-    # are capped at 8000 bytes and a path or error message could exceed it.
-    s.execute(text("SELECT pg_notify(:channel, :payload)"),
-              {"channel": EVENTS_CHANNEL, "payload": json.dumps({"id": event_id, "kind": kind})})
-    return event_id
+    # One round trip for the row and its NOTIFY. Listeners get only a pointer and
+    # read the row itself: NOTIFY payloads are capped at 8000 bytes and a path or
+    # error message could exceed it.
+    return s.execute(text("""
+        WITH e AS (
+            INSERT INTO events (kind, asset_id, path, data)
+            VALUES (:kind, :asset_id, :path, CAST(:data AS jsonb)) RETURNING id
+        )
+        SELECT id, pg_notify(:channel, json_build_object('id', id, 'kind', CAST(:kind AS text))::text) FROM e
+    """), {"kind": kind, "asset_id": asset_id, "path": clean_text(path),
+           "data": json.dumps(clean_json(data or {})), "channel": EVENTS_CHANNEL}).scalar_one()
 
 
 def events_since(s: Session, after_id: int, limit: int = 1000) -> list[EventRow]:
