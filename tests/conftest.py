@@ -66,3 +66,9 @@ def catalog(db_url: str, tmp_path: Path) -> Iterator[Catalog]:
         yield cat
     finally:
         cat.close()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests (marked anyio) run on asyncio, the loop alice's providers use."""
+    return "asyncio"

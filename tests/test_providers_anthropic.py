@@ -22,16 +22,11 @@ from alice.providers.errors import (
     ProviderUnavailable,
 )
 from tests.fakes.anthropic import FakeAnthropic
-from tests.fakes.harness import Clock, Sleeps, assert_no_secret, settings_for
+from tests.fakes.harness import Clock, Sleeps, assert_no_secret, provider_for
 from tests.fakes.server import Fault, png_bytes
 
 pytestmark = pytest.mark.anyio
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "files"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture
@@ -41,11 +36,7 @@ def fake():
 
 
 def make(fake: FakeAnthropic, **overrides) -> AnthropicProvider:
-    clock = overrides.pop("clock", None)
-    budget = overrides.pop("budget_check", None)
-    kwargs = {"clock": clock} if clock else {}
-    return AnthropicProvider(settings_for("anthropic", fake, **overrides), sleep=Sleeps(),
-                             budget_check=budget, **kwargs)
+    return provider_for(AnthropicProvider, "anthropic", fake, **overrides)
 
 
 async def test_rating_from_fenced_json_in_prose(fake: FakeAnthropic, tmp_path: Path) -> None:

@@ -23,15 +23,10 @@ from alice.providers.errors import (
 )
 from alice.providers.results import JobState
 from tests.fakes.bfl import FakeBfl
-from tests.fakes.harness import Clock, Sleeps, assert_no_secret, settings_for
+from tests.fakes.harness import Clock, Sleeps, assert_no_secret, provider_for, settings_for
 from tests.fakes.server import Fault
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture
@@ -41,9 +36,7 @@ def fake():
 
 
 def make(fake: FakeBfl, **overrides) -> BflProvider:
-    clock = overrides.pop("clock", None)
-    kwargs = {"clock": clock} if clock else {}
-    return BflProvider(settings_for("bfl", fake, **overrides), sleep=Sleeps(), **kwargs)
+    return provider_for(BflProvider, "bfl", fake, **overrides)
 
 
 async def test_generation_polls_until_ready_and_downloads(fake: FakeBfl, tmp_path: Path) -> None:

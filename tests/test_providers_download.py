@@ -18,11 +18,6 @@ CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "fil
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def cdn():
     with FakeFal() as server:
         yield server

@@ -30,17 +30,12 @@ from alice.providers.errors import (
 from alice.providers.fal import FalProvider
 from alice.providers.results import JobState
 from tests.fakes.fal import FakeFal
-from tests.fakes.harness import Clock, Sleeps, assert_no_secret, settings_for
+from tests.fakes.harness import Clock, Sleeps, assert_no_secret, provider_for, settings_for
 from tests.fakes.server import Fault
 
 pytestmark = pytest.mark.anyio
 FLUX = "fal-ai/flux/dev"
 KLING = "fal-ai/kling-video/v2.1/master/text-to-video"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture
@@ -50,10 +45,7 @@ def fake():
 
 
 def make(fake: FakeFal, sleeps: Sleeps | None = None, clock: Clock | None = None, **overrides) -> FalProvider:
-    kwargs = {}
-    if clock is not None:
-        kwargs["clock"] = clock
-    return FalProvider(settings_for("fal", fake, **overrides), sleep=sleeps or Sleeps(), **kwargs)
+    return provider_for(FalProvider, "fal", fake, sleep=sleeps, clock=clock, **overrides)
 
 
 async def test_image_job_walks_the_queue_and_downloads(fake: FakeFal, tmp_path: Path) -> None:

@@ -22,17 +22,12 @@ from alice.providers.errors import (
 )
 from alice.providers.hedra import HedraProvider
 from alice.providers.results import JobState
-from tests.fakes.harness import Clock, Sleeps, assert_no_secret, settings_for
+from tests.fakes.harness import Clock, Sleeps, assert_no_secret, provider_for
 from tests.fakes.hedra import CHARACTER_2, FakeHedra
 from tests.fakes.server import Fault, png_bytes
 
 pytestmark = pytest.mark.anyio
 WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 28
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture
@@ -42,9 +37,7 @@ def fake():
 
 
 def make(fake: FakeHedra, **overrides) -> HedraProvider:
-    clock = overrides.pop("clock", None)
-    kwargs = {"clock": clock} if clock else {}
-    return HedraProvider(settings_for("hedra", fake, **overrides), sleep=Sleeps(), **kwargs)
+    return provider_for(HedraProvider, "hedra", fake, **overrides)
 
 
 async def test_avatar_from_files_end_to_end(fake: FakeHedra, tmp_path: Path) -> None:

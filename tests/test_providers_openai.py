@@ -20,16 +20,11 @@ from alice.providers.errors import (
 )
 from alice.providers.openai import OpenAIProvider
 from alice.providers.results import JobState
-from tests.fakes.harness import Clock, Sleeps, assert_no_secret, settings_for
+from tests.fakes.harness import Clock, Sleeps, assert_no_secret, provider_for, settings_for
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.server import Fault, png_bytes
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture
@@ -39,9 +34,7 @@ def fake():
 
 
 def make(fake: FakeOpenAI, **overrides) -> OpenAIProvider:
-    clock = overrides.pop("clock", None)
-    kwargs = {"clock": clock} if clock else {}
-    return OpenAIProvider(settings_for("openai", fake, **overrides), sleep=Sleeps(), **kwargs)
+    return provider_for(OpenAIProvider, "openai", fake, **overrides)
 
 
 async def test_image_generation_returns_bytes_and_saves(fake: FakeOpenAI, tmp_path: Path) -> None:

@@ -12,11 +12,6 @@ from alice.providers.registry import build_providers, describe, describe_text
 KEY = "sk-registry-secret-42424242"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.anyio
 async def test_all_services_listed_with_models_prices_and_health() -> None:
     providers = build_providers(

@@ -22,6 +22,18 @@ def settings_for(name: str, fake: FakeService, **overrides: Any) -> ProviderSett
     return ProviderSettings.from_mapping(name, data, env={})
 
 
+def provider_for(cls: type, name: str, fake: FakeService, *, clock: Any = None, sleep: Any = None,
+                 budget_check: Any = None, **overrides: Any) -> Any:
+    """A `cls` provider pointed at `fake` with test timings (settings_for); instant sleeps
+    unless `sleep` is given, and the real clock and no budget hook unless given."""
+    kwargs: dict[str, Any] = {}
+    if clock is not None:
+        kwargs["clock"] = clock
+    if budget_check is not None:
+        kwargs["budget_check"] = budget_check
+    return cls(settings_for(name, fake, **overrides), sleep=sleep or Sleeps(), **kwargs)
+
+
 class Clock:
     def __init__(self, start: float = 1000.0) -> None:
         self.now = start
