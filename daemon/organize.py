@@ -25,6 +25,7 @@ from alice.daemon import fileops
 from alice.daemon.catalog import similar, store
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.crashpoints import checkpoint
+from alice.daemon.ignore_rules import default_ignore
 from alice.daemon.config import Config
 from alice.pipeline import sidecar
 from alice.pipeline.identity import file_hash
@@ -75,7 +76,7 @@ def inbox_files(cfg: Config, paths: Iterable[Path] | None = None) -> Iterator[So
             raise ValueError(f"{root} is not inside a configured inbox ({', '.join(map(str, cfg.inboxes))}); "
                              "add it to 'inboxes' in the configuration or pass a path inside one")
         if root.is_file():
-            if not is_ignored(root):
+            if not default_ignore(root):
                 yield Source(root, inbox)
             continue
         for path in sorted(_walk(root)):
@@ -87,17 +88,8 @@ def _walk(root: Path) -> Iterator[Path]:
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in files:
             p = Path(dirpath) / name
-            if not is_ignored(p) and p.is_file() and not p.is_symlink():
+            if not default_ignore(p) and p.is_file() and not p.is_symlink():
                 yield p
-
-
-PARTIAL_SUFFIXES = (".part", ".crdownload", ".tmp", ".download", ".partial", "~")
-
-
-def is_ignored(path: Path) -> bool:
-    """Dotfiles, partial downloads and our own temp files are not inputs (yet)."""
-    name = path.name
-    return name.startswith(".") or name.lower().endswith(PARTIAL_SUFFIXES)
 
 
 def owning_inbox(cfg: Config, path: Path) -> Path | None:

@@ -42,7 +42,6 @@ from alice.daemon.organize import (
     Source,
     failure,
     inbox_files,
-    is_ignored,
     startup_sweep,
 )
 from alice.pipeline.importer import analyze
@@ -91,8 +90,6 @@ class Daemon:
 
     # -- watcher side (runs on the observer thread) -----------------------------------------
     def on_ready(self, path: Path, inbox: Path) -> None:
-        if is_ignored(path):
-            return
         try:
             st = path.stat()
         except OSError:
