@@ -16,7 +16,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from alice.daemon.atomic_rename import NoReplaceUnsupported, rename_no_replace
 from alice.pipeline.alice_record import InvalidRecord, dump_record
 from alice.pipeline.embed_record import EmbedError, embed_jpeg, embed_png, embed_webp
 from alice.pipeline.ffmpeg import FfmpegUnavailable, ffmpeg_exe, timeout_for
-from alice.pipeline.identity import Identity, UnreadableMedia, identify
+from alice.pipeline.identity import Identity, UnreadableMedia, file_hash, identify
 from alice.pipeline.sniff import HEAD_SIZE, sniff
 
 # Images are stamped in memory; a generated image is far smaller than this.
@@ -73,7 +72,7 @@ def _identify(path: Path, fmt: str, media: str) -> Identity:
         return identify(path, fmt, media)
     except UnreadableMedia:
         # A provider answer we cannot parse is still a paid-for file: keep it, keyed by its bytes.
-        whole = fileops.hash_file(path)
+        whole = file_hash(path)
         return Identity(whole, whole, path.stat().st_size, "file")
 
 
@@ -128,17 +127,15 @@ def _stamp_video(src: Path, out: Path, muxer: str, text: str, warnings: list[str
     return True
 
 
-def _place(src: Path, wanted: Path, file_hash: str) -> Path:
+def _place(src: Path, wanted: Path, expected_hash: str) -> Path:
     """A verified, fsynced copy of `src` in the inbox under `wanted`'s name, or name-2, name-3 ...
     if taken; never overwriting. It appears by rename, which the watcher takes as a finished file."""
-    fileops.make_dirs(wanted.parent)
-    tmp = wanted.parent / f"{fileops.TEMP_PREFIX}{uuid.uuid4().hex[:12]}-{wanted.name}"[:255]
-    try:
+    with fileops.temp_beside(wanted) as tmp:
         with open(src, "rb") as inp, open(tmp, "xb") as out:
             shutil.copyfileobj(inp, out, 1 << 20)
             out.flush()
             os.fsync(out.fileno())
-        if fileops.hash_file(tmp) != file_hash:
+        if file_hash(tmp) != expected_hash:
             raise fileops.PlacementError(f"the copy of {src.name} in {wanted.parent} does not match what was "
                                          "downloaded (disk trouble?); the download is kept in data_dir")
         stem, suffix = wanted.stem, wanted.suffix
@@ -151,8 +148,6 @@ def _place(src: Path, wanted: Path, file_hash: str) -> Path:
             fileops.fsync_dir(target.parent)
             return target
         raise fileops.PlacementError(f"no free name for {wanted.name} in {wanted.parent}")
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _appear(tmp: Path, target: Path) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 import blake3
 
 from alice.daemon.crashpoints import checkpoint
+from alice.pipeline.identity import file_hash
 
 TEMP_PREFIX = ".alice-tmp-"
 _CHUNK = 1 << 20
@@ -33,14 +34,6 @@ class PlacementError(OSError):
 
 class SourceChanged(PlacementError):
     """The source changed between hashing and copying (still being written?)."""
-
-
-def hash_file(path: Path) -> str:
-    h = blake3.blake3()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return "b3:" + h.hexdigest()
 
 
 def fsync_dir(path: Path) -> None:
@@ -84,7 +77,7 @@ def _link_no_replace(tmp: Path, dest: Path) -> None:
 
 
 @contextmanager
-def _temp_beside(dest: Path) -> Iterator[Path]:
+def temp_beside(dest: Path) -> Iterator[Path]:
     """A temporary name in dest's folder (same file system, so the final link/rename is
     atomic), removed if the block fails."""
     make_dirs(dest.parent)
@@ -108,7 +101,7 @@ def place_copy(source: Path, dest: Path, expected_hash: str) -> Path:
     name), SourceChanged if the copied bytes do not hash to expected_hash.
     """
     h = blake3.blake3()
-    with _temp_beside(dest) as tmp:
+    with temp_beside(dest) as tmp:
         with open(source, "rb") as src, open(tmp, "xb") as out:
             while chunk := src.read(_CHUNK):
                 h.update(chunk)
@@ -133,7 +126,7 @@ def place_copy(source: Path, dest: Path, expected_hash: str) -> Path:
 
 def write_text_atomic(dest: Path, text: str) -> None:
     """Replace dest with text, never leaving a half-written file (sidecars, reason files)."""
-    with _temp_beside(dest) as tmp:
+    with temp_beside(dest) as tmp:
         with open(tmp, "x", encoding="utf-8") as out:
             out.write(text)
             out.flush()
@@ -145,10 +138,10 @@ def write_text_atomic(dest: Path, text: str) -> None:
 
 def remove_source(source: Path, kept_copy: Path, expected_hash: str) -> bool:
     """Delete source only if kept_copy still holds exactly its bytes. Returns True if removed."""
-    if not kept_copy.is_file() or hash_file(kept_copy) != expected_hash:
+    if not kept_copy.is_file() or file_hash(kept_copy) != expected_hash:
         return False
     try:
-        if hash_file(source) != expected_hash:
+        if file_hash(source) != expected_hash:
             return False  # the source was rewritten since it was filed; keep it for the next run
         checkpoint("move: copy verified, source not yet removed")
         source.unlink()

@@ -6,6 +6,7 @@ import os
 import pytest
 
 from alice.daemon import fileops
+from alice.pipeline.identity import file_hash
 
 
 def test_place_copy_verifies_and_keeps_mtime(tmp_path):
@@ -13,7 +14,7 @@ def test_place_copy_verifies_and_keeps_mtime(tmp_path):
     src.write_bytes(b"x" * 5000)
     os.utime(src, (1_600_000_000, 1_600_000_000))
     dest = tmp_path / "tree" / "deep" / "a.png"
-    fileops.place_copy(src, dest, fileops.hash_file(src))
+    fileops.place_copy(src, dest, file_hash(src))
     assert dest.read_bytes() == src.read_bytes()
     assert int(dest.stat().st_mtime) == 1_600_000_000
     assert not [p for p in dest.parent.iterdir() if p.name.startswith(fileops.TEMP_PREFIX)]
@@ -25,7 +26,7 @@ def test_place_copy_never_overwrites(tmp_path):
     dest = tmp_path / "b.png"
     dest.write_bytes(b"old")
     with pytest.raises(FileExistsError):
-        fileops.place_copy(src, dest, fileops.hash_file(src))
+        fileops.place_copy(src, dest, file_hash(src))
     assert dest.read_bytes() == b"old"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(fileops.TEMP_PREFIX)]
 
@@ -33,7 +34,7 @@ def test_place_copy_never_overwrites(tmp_path):
 def test_place_copy_refuses_a_source_that_changed(tmp_path):
     src = tmp_path / "a.png"
     src.write_bytes(b"version 1")
-    expected = fileops.hash_file(src)
+    expected = file_hash(src)
     src.write_bytes(b"version 2, still being written")
     with pytest.raises(fileops.SourceChanged):
         fileops.place_copy(src, tmp_path / "out.png", expected)
@@ -45,7 +46,7 @@ def test_remove_source_only_when_copy_verified(tmp_path):
     src, kept = tmp_path / "s", tmp_path / "k"
     src.write_bytes(b"data")
     kept.write_bytes(b"data")
-    h = fileops.hash_file(src)
+    h = file_hash(src)
     kept.write_bytes(b"damaged")
     assert fileops.remove_source(src, kept, h) is False
     assert src.exists()
@@ -76,6 +77,6 @@ def test_long_utf8_names_get_a_valid_temp_name(tmp_path):
     src = tmp_path / "s"
     src.write_bytes(b"x")
     dest = tmp_path / ("é" * 120 + ".png")      # 245 bytes: a temp prefix must not push it past 255
-    fileops.place_copy(src, dest, fileops.hash_file(src))
+    fileops.place_copy(src, dest, file_hash(src))
     fileops.write_text_atomic(dest.with_name("é" * 120 + ".yaml"), "t")
     assert dest.read_bytes() == b"x"

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from alice.daemon.fileops import TEMP_PREFIX, hash_file
+from alice.daemon.fileops import TEMP_PREFIX
+from alice.pipeline.identity import file_hash as hash_file
 from tests.organize_env import AliceEnv, media_files, tree_files
 
 KILLED = re.compile(r"SIGKILL at checkpoint \d+ \((.+)\)")

@@ -10,7 +10,7 @@ import pytest
 
 from alice.daemon.catalog import curation, store
 from alice.daemon.catalog.engine import Catalog
-from alice.daemon.fileops import hash_file
+from alice.pipeline.identity import file_hash as hash_file
 from alice.daemon.organize import Organizer, Source
 from alice.daemon.relocate import RelocateError, relocate
 from alice.pipeline import sidecar
