@@ -7,7 +7,6 @@ process and the organizer can run it in a dry run.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -110,9 +109,3 @@ def _assess(path: Path, media: str, record: AssetRecord, quality: Any) -> None:
         return
     record.quality = {"score": result.score, "technical": result.to_dict()}
     record.stars = stars_for(result.score, quality.star_thresholds)
-
-
-def file_identity(path: Path) -> tuple[int, int]:
-    """(size, mtime_ns): what tells a rescan that a file is unchanged without reading it."""
-    st = os.stat(path)
-    return st.st_size, st.st_mtime_ns
