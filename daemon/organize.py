@@ -183,7 +183,7 @@ class Organizer:
                 existing = store.asset_by_content_id(s, rec.content_id)
                 filed = store.filed_copy_with_hash(s, existing.id, rec.file_hash) if existing else None
             if filed is not None and Path(filed.path).is_file() and Path(filed.path) != src:
-                return self._duplicate(rec, Path(filed.path), base)
+                return self._duplicate(rec, existing.id, Path(filed.path), base)
 
         dest = self._plan(rec, src)
         base.dest = str(dest)
@@ -228,7 +228,7 @@ class Organizer:
                     return dest  # same bytes are already there
         raise fileops.PlacementError(f"could not find a free name for {src.name} in {dest.parent}")
 
-    def _duplicate(self, rec: AssetRecord, filed: Path, base: Result) -> Result:
+    def _duplicate(self, rec: AssetRecord, asset_id: int, filed: Path, base: Result) -> Result:
         base.status = DUPLICATE
         base.dest = str(filed)
         base.reason = f"same content as {filed}"
@@ -237,10 +237,9 @@ class Organizer:
         src = Path(rec.source_path)
         st = src.stat()
         with self.catalog.session() as s:  # type: ignore[union-attr]
-            asset = store.asset_by_content_id(s, rec.content_id)
-            store.add_location(s, asset.id, str(src), rec.file_hash, "source",
+            store.add_location(s, asset_id, str(src), rec.file_hash, "source",
                                size=st.st_size, mtime_ns=st.st_mtime_ns)
-            store.append_event(s, "duplicate", asset.id, str(src), {"of": str(filed)})
+            store.append_event(s, "duplicate", asset_id, str(src), {"of": str(filed)})
         if self.mode == "move":
             self._finish_move(src, filed, rec.file_hash)   # re-verifies the filed bytes first
         return base
