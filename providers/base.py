@@ -22,6 +22,7 @@ import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from . import metrics
+from .capabilities import Capability
 from .circuit import CircuitBreaker, CircuitState
 from .config import ProviderSettings
 from .errors import (
@@ -55,12 +56,16 @@ class ModelInfo:
 
 
 class Provider:
-    """Subclasses set `name`, `MODELS`, `DEFAULT_PRICES`, `_auth_headers()` and either
-    the job trio `_submit/status/result` or their own entry points (vision)."""
+    """Subclasses set `name`, `MODELS`, `DEFAULT_PRICES`, `CAPABILITIES`, `_auth_headers()`
+    and either the job trio `_submit/status/result` or their own entry points (vision)."""
 
     name: ClassVar[str] = ""
     MODELS: ClassVar[tuple[ModelInfo, ...]] = ()
     DEFAULT_PRICES: ClassVar[dict[str, Price]] = {}
+    # What callers may ask of this provider (see capabilities.py); declared, never inferred.
+    CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset()
+    # False for generators on the user's own machine (ComfyUI, A1111): nothing to authenticate.
+    REQUIRES_KEY: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -96,7 +101,13 @@ class Provider:
         metrics.set_circuit(self.name, self.breaker.state)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.settings.base_url} key={'set' if self.settings.has_key else 'missing'}>"
+        key = "not needed" if not self.REQUIRES_KEY else "set" if self.settings.has_key else "missing"
+        return f"<{type(self).__name__} {self.settings.base_url} key={key}>"
+
+    @property
+    def can_send(self) -> bool:
+        """Whether a request could go out now as far as credentials go (a key, or none needed)."""
+        return self.settings.has_key or not self.REQUIRES_KEY
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -129,9 +140,11 @@ class Provider:
         metrics.set_circuit(self.name, state)
         return {
             "key_configured": self.settings.has_key,
+            "key_required": self.REQUIRES_KEY,
             "enabled": self.settings.enabled,
+            "capabilities": sorted(c.value for c in self.CAPABILITIES),
             "circuit": self.breaker.snapshot().to_dict(),
-            "healthy": self.settings.has_key and state is not CircuitState.OPEN,
+            "healthy": self.can_send and state is not CircuitState.OPEN,
         }
 
     # -- cost --------------------------------------------------------------
@@ -244,10 +257,12 @@ class Provider:
         *,
         json_body: Any = None,
         files: Any = None,
+        form: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
         what: str = "request",
     ) -> Any:
-        """One logical call with retries; returns the decoded JSON answer."""
+        """One logical call with retries; returns the decoded JSON answer.
+        `form` holds plain multipart fields sent beside `files`."""
         url = self._url(path_or_url)
         if not self._trusted(url):
             raise ProviderMalformedResponse(
@@ -255,7 +270,8 @@ class Provider:
                 f"the service pointed to {urlsplit(url).hostname!r}, which is not {self._base.hostname!r}; "
                 "refusing to send the API key there",
             )
-        self._key()                      # no key: fail here, before anything is sent
+        if self.REQUIRES_KEY:
+            self._key()                  # no key: fail here, before anything is sent
         # The key is added by an httpx.Auth hook at send time, so no frame of ours
         # holds it in a local (tracebacks rendered with locals would print it).
         auth = _HeaderAuth(self._auth_headers)
@@ -274,7 +290,7 @@ class Provider:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._attempt(method, url, auth, json_body, files, what)
+                    return await self._attempt(method, url, auth, json_body, files, form, what)
         except TransientStatus as exc:
             raise ProviderTransientError(
                 self.name, f"{what} failed after {self.settings.max_retries + 1} attempts: "
@@ -293,7 +309,7 @@ class Provider:
         raise AssertionError("unreachable: tenacity either returns or raises")
 
     async def _attempt(self, method: str, url: str, auth: httpx.Auth, json_body: Any,
-                       files: Any, what: str) -> Any:
+                       files: Any, form: Mapping[str, str] | None, what: str) -> Any:
         if not self.breaker.allow():
             metrics.REQUESTS.labels(self.name, "refused_open_circuit").inc()
             metrics.set_circuit(self.name, self.breaker.state)
@@ -308,7 +324,8 @@ class Provider:
         started = time.monotonic()
         outcome = "transient"
         try:
-            async with self._client.stream(method, url, auth=auth, json=json_body, files=files) as resp:
+            async with self._client.stream(method, url, auth=auth, json=json_body, files=files,
+                                          data=dict(form) if form else None) as resp:
                 status = resp.status_code
                 if 200 <= status < 300:
                     body, truncated = await self._read(resp, self.settings.max_response_bytes)

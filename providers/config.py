@@ -22,6 +22,9 @@ ENV_KEYS: dict[str, tuple[str, ...]] = {
     "hedra": ("HEDRA_API_KEY",),
     "openai": ("OPENAI_API_KEY",),
     "anthropic": ("ANTHROPIC_API_KEY",),
+    # The user's own generators need no key.
+    "comfyui": (),
+    "a1111": (),
 }
 
 DEFAULT_BASE_URLS: dict[str, str] = {
@@ -31,6 +34,14 @@ DEFAULT_BASE_URLS: dict[str, str] = {
     "hedra": "https://api.hedra.com/web-app/public",
     "openai": "https://api.openai.com",
     "anthropic": "https://api.anthropic.com",
+    "comfyui": "http://127.0.0.1:8188",
+    "a1111": "http://127.0.0.1:7860",      # also Forge and SD.Next, which serve the same API
+}
+
+# Defaults that differ per service. A1111 answers txt2img only once the images
+# exist, so one HTTP request lasts as long as the whole generation.
+PROVIDER_DEFAULTS: dict[str, dict[str, float]] = {
+    "a1111": {"timeout_s": 600.0},
 }
 
 _FLOATS = {
@@ -103,8 +114,9 @@ class ProviderSettings:
             raise ProviderConfigError(name, f"{where}.base_url must be an http(s) URL, got {base_url!r}")
 
         values: dict[str, Any] = {}
+        own = PROVIDER_DEFAULTS.get(name, {})
         for key, default in _FLOATS.items():
-            values[key] = _number(name, where, key, data.get(key, default), float)
+            values[key] = _number(name, where, key, data.get(key, own.get(key, default)), float)
         for key, default in _INTS.items():
             values[key] = _number(name, where, key, data.get(key, default), int)
         if values["failure_threshold"] < 1:

@@ -20,7 +20,7 @@ async def test_all_services_listed_with_models_prices_and_health() -> None:
         env={"ANTHROPIC_API_KEY": KEY},
     )
     try:
-        assert sorted(providers) == ["anthropic", "bfl", "fal", "openai"]
+        assert sorted(providers) == ["a1111", "anthropic", "bfl", "comfyui", "fal", "openai"]
         rows = describe(providers)
         blob = json.dumps(rows)
         assert KEY not in blob
@@ -30,12 +30,20 @@ async def test_all_services_listed_with_models_prices_and_health() -> None:
         flux = next(m for m in by_name["fal"]["models"] if m["id"] == "fal-ai/flux/dev")
         assert flux["price"] == {"unit": "megapixel", "usd": "0.03"} and flux["kind"] == "image"
         assert by_name["bfl"]["circuit"]["state"] == "closed"
+        # The user's own generators need no key: healthy without one, at their default local ports, free.
+        for name, url in (("comfyui", "http://127.0.0.1:8188"), ("a1111", "http://127.0.0.1:7860")):
+            row = by_name[name]
+            assert (row["key_required"], row["key_configured"], row["healthy"]) == (False, False, True)
+            assert row["base_url"] == url and "local" in row["capabilities"]
+            assert all(m["price"]["usd"] == "0" for m in row["models"])
+        assert by_name["fal"]["key_required"] is True and "generate" in by_name["fal"]["capabilities"]
 
         for _ in range(providers["bfl"].breaker.failure_threshold):
             providers["bfl"].breaker.record_failure()
         assert providers["bfl"].breaker.state is CircuitState.OPEN
         text = describe_text(describe(providers))
         assert "bfl        NO KEY   circuit open (retry in 30s)" in text
+        assert "comfyui    local    circuit closed     http://127.0.0.1:8188" in text
         assert "$3/Mtok in, $15/Mtok out" in text and KEY not in text
     finally:
         for p in providers.values():
@@ -49,6 +57,28 @@ def test_config_mistakes_are_reported() -> None:
         build_providers(["fal"], env={})
     with pytest.raises(ProviderConfigError, match="providers.bfl.prices.flux-dev"):
         build_providers({"bfl": {"prices": {"flux-dev": {"unit": "image"}}}}, env={})
+    with pytest.raises(ProviderConfigError, match="providers.comfyui.base_url must be an http"):
+        build_providers({"comfyui": {"base_url": "localhost:8188"}}, env={})
+
+
+@pytest.mark.anyio
+async def test_local_generators_take_their_url_and_a1111_waits_longer_by_default() -> None:
+    providers = build_providers({"comfyui": {"base_url": "http://gpu-box.lan:8188/"},
+                                 "a1111": {"base_url": "http://127.0.0.1:7861"}}, env={})
+    try:
+        assert providers["comfyui"].settings.base_url == "http://gpu-box.lan:8188"
+        assert providers["comfyui"].settings.timeout_s == 60.0
+        # A1111 answers txt2img only when the images exist: one request lasts a whole generation.
+        assert providers["a1111"].settings.timeout_s == 600.0
+    finally:
+        for p in providers.values():
+            await p.aclose()
+    overridden = build_providers({"a1111": {"timeout_s": 30}}, env={})
+    try:
+        assert overridden["a1111"].settings.timeout_s == 30.0
+    finally:
+        for p in overridden.values():
+            await p.aclose()
 
 
 @pytest.mark.anyio
