@@ -6,7 +6,7 @@ from typing import Any
 
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.config import Config
-from alice.daemon.generate import Generator
+from alice.daemon.generation.generator import Generator
 from alice.providers.registry import build_providers
 from tests.fakes.server import FakeService
 

@@ -10,11 +10,11 @@ import pytest
 from PIL import Image, ImageFilter
 from sqlalchemy import select
 
-from alice.daemon.assess import Target, run_cascade
+from alice.daemon.quality.assess import Target, run_cascade
 from alice.daemon.catalog import spend
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.models import GenerationRequest, QualityCache
-from alice.daemon.provider_loop import close_providers
+from alice.daemon.quality.provider_loop import close_providers
 from alice.pipeline.quality.cascade import stars_for
 from alice.pipeline.quality.config import QualityConfig
 from alice.providers.anthropic import AnthropicProvider

@@ -15,7 +15,7 @@ from alice.daemon.catalog import requests as catalog_requests
 from alice.daemon.catalog import spend
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.errors import CatalogUnavailable
-from alice.daemon.generate import GenerateError, Generator, RequestNotFound
+from alice.daemon.generation.generator import GenerateError, Generator, RequestNotFound
 from alice.pipeline.ffmpeg import ffmpeg_exe
 from alice.pipeline.identity import identify
 from alice.pipeline.inspect import inspect_file

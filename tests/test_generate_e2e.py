@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alice.daemon.rpc.client import RpcClient
+from alice.daemon.api.client import RpcClient
 from alice.pipeline.identity import identify
 from tests.daemon_env import DaemonProc, rows, wait_until
 from tests.fakes.fal import FakeFal

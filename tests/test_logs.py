@@ -9,8 +9,8 @@ import threading
 import pytest
 import structlog
 
-from alice.daemon import logs
-from alice.daemon.logs import LoggingConfigError, bind_job, configure_logging, current_correlation_id
+from alice.daemon.ops import logs
+from alice.daemon.ops.logs import LoggingConfigError, bind_job, configure_logging, current_correlation_id
 
 
 @pytest.fixture(autouse=True)

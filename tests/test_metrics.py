@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from alice.daemon.metrics import DaemonMetrics, MetricsServerError, start_metrics_server
+from alice.daemon.ops.metrics import DaemonMetrics, MetricsServerError, start_metrics_server
 
 
 @pytest.fixture

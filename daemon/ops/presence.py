@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from alice.daemon.fileops import write_text_atomic
+from alice.daemon.fs.fileops import write_text_atomic
 
 APP_PREFIX = "alice run "
 

@@ -133,7 +133,7 @@ def init(ctx: CliContext, inbox: Path, organized: Path, data_dir: Path | None, d
             config_mod.parse(__import__("yaml").safe_load(text), source=path)
         except ConfigError as exc:
             fail(f"cannot initialise: {exc}", EXIT_CONFIG)
-        from alice.daemon.fileops import write_text_atomic
+        from alice.daemon.fs.fileops import write_text_atomic
 
         write_text_atomic(path, text)
         wrote = True
@@ -181,7 +181,7 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
       {"path", "status": organized|duplicate|unchanged|quarantined|failed|planned,
        "dest", "content_id", "tool", "ai", "project", "reason", "elapsed_ms"}
     """
-    from alice.daemon.organize import FAILED, Organizer, inbox_files, startup_sweep
+    from alice.daemon.ingest.filing import FAILED, Organizer, inbox_files, startup_sweep
 
     cfg = ctx.config()
     try:
@@ -256,7 +256,7 @@ def _quality_config(cfg: Config) -> Any:
 
 def _rescorer(ctx: CliContext, catalog: Any) -> Any:
     """The paid quality stages for filing (None unless quality is on and names one)."""
-    from alice.daemon.cli_quality import filing_rescorer
+    from alice.daemon.cli.quality import filing_rescorer
 
     return filing_rescorer(ctx, catalog)
 
@@ -318,7 +318,8 @@ def status(ctx: CliContext, as_json: bool) -> None:
     polling, and why) and their last errors; daemons on other machines that
     share the catalog are listed by their live connection.
     """
-    from alice.daemon import presence, queue
+    from alice.daemon.ops import presence
+    from alice.daemon.ingest import queue
     from alice.daemon.catalog import store
 
     cfg = ctx.config()
@@ -376,22 +377,22 @@ def run(ctx: CliContext, workers: int | None) -> None:
     `alice run` processes, on one machine or several sharing one PostgreSQL
     server and file system, share the work; no file is filed twice.
     """
-    from alice.daemon.logs import configure_logging
-    from alice.daemon.runner import Daemon
+    from alice.daemon.ops.logs import configure_logging
+    from alice.daemon.ingest.runner import Daemon
 
     cfg = ctx.config()
     if workers is not None:
         cfg.workers = max(0, workers)
     configure_logging(cfg.log.level, cfg.log.json)
-    from alice.daemon import queue
-    from alice.daemon.presence import APP_PREFIX
+    from alice.daemon.ingest import queue
+    from alice.daemon.ops.presence import APP_PREFIX
 
     worker = queue.worker_name()
     # Effect threads each hold a lock connection and a session; the watcher and the loop one each.
     catalog = ctx.catalog(application_name=APP_PREFIX + worker, pool_size=12)
     metrics = None
     if cfg.metrics.enabled:
-        from alice.daemon.metrics import DaemonMetrics
+        from alice.daemon.ops.metrics import DaemonMetrics
 
         metrics = DaemonMetrics.serve(cfg.metrics.host, cfg.metrics.port)
     try:
@@ -409,7 +410,7 @@ def run(ctx: CliContext, workers: int | None) -> None:
 @pass_ctx
 def retry(ctx: CliContext, job_ids: tuple[int, ...], as_json: bool) -> None:
     """Requeue failed jobs (all of them, or the JOB_IDS given) for a running daemon."""
-    from alice.daemon import queue
+    from alice.daemon.ingest import queue
 
     catalog = ctx.catalog()
     try:
@@ -431,7 +432,7 @@ def retry(ctx: CliContext, job_ids: tuple[int, ...], as_json: bool) -> None:
 @pass_ctx
 def events(ctx: CliContext, follow: bool, since: int | None, as_json: bool) -> None:
     """Print catalog events (organized, duplicate, quarantined, failed, ...) as they happen."""
-    from alice.daemon.events import follow_events
+    from alice.daemon.catalog.events import follow_events
 
     catalog = ctx.catalog()
     try:
@@ -457,7 +458,7 @@ def service() -> None:
 @pass_ctx
 def service_install(ctx: CliContext, as_json: bool) -> None:
     """Write ~/.config/systemd/user/alice.service for this installation."""
-    from alice.daemon import service as svc
+    from alice.daemon.ops import service as svc
 
     cfg = ctx.config()
     info = svc.install(config_path=cfg.source)
@@ -468,7 +469,7 @@ def service_install(ctx: CliContext, as_json: bool) -> None:
 @json_option
 def service_uninstall(as_json: bool) -> None:
     """Remove the unit file (stop the service first: systemctl --user disable --now alice)."""
-    from alice.daemon import service as svc
+    from alice.daemon.ops import service as svc
 
     info = svc.uninstall()
     emit(info) if as_json else click.echo(info["message"])
@@ -478,7 +479,7 @@ def service_uninstall(as_json: bool) -> None:
 @json_option
 def service_status(as_json: bool) -> None:
     """Whether the unit is installed, and what systemd says about it."""
-    from alice.daemon import service as svc
+    from alice.daemon.ops import service as svc
 
     info = svc.service_status()
     if as_json:
@@ -488,16 +489,16 @@ def service_status(as_json: bool) -> None:
             click.echo(f"{k}: {v}")
 
 
-# -- generate, recreate, generations, projects, providers: daemon/cli_generate.py adds them to `main`
-import alice.daemon.cli_generate  # noqa: E402,F401  (last: it needs the names above)
+# -- generate, recreate, generations, projects, providers: daemon/cli/generate.py adds them to `main`
+import alice.daemon.cli.generate  # noqa: E402,F401  (last: it needs the names above)
 
-# -- search, mcp (daemon/cli_assistant.py) -----------------------------------------------
-from alice.daemon.cli_assistant import register_assistant_commands  # noqa: E402  (needs the names above)
+# -- search, mcp (daemon/cli/assistant.py) -----------------------------------------------
+from alice.daemon.cli.assistant import register_assistant_commands  # noqa: E402  (needs the names above)
 
 register_assistant_commands(main)
 
-# -- assess, rate (daemon/cli_quality.py) -------------------------------------------------
-import alice.daemon.cli_quality  # noqa: E402,F401  (needs the names above)
+# -- assess, rate (daemon/cli/quality.py) -------------------------------------------------
+import alice.daemon.cli.quality  # noqa: E402,F401  (needs the names above)
 
 
 if __name__ == "__main__":  # pragma: no cover

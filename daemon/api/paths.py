@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from alice.daemon.rpc.protocol import OUTSIDE_ROOTS, RpcError
+from alice.daemon.api.protocol import OUTSIDE_ROOTS, RpcError
 
 # Keys that hold paths without saying so in their name (event data: organized, duplicate, relocated).
 _PATH_KEYS = frozenset({"source", "from", "of", "dest", "to"})

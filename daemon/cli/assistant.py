@@ -56,8 +56,8 @@ def search_params(text: tuple[str, ...], **o: Any) -> dict[str, Any]:
 
 def run_search(ctx: Any, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """The page of results, and where it came from ("daemon" or "catalog")."""
-    from alice.daemon.cli import EXIT_CONFIG, fail
-    from alice.daemon.rpc.client import DaemonNotRunning, RpcCallError, RpcClient
+    from alice.daemon.cli.main import EXIT_CONFIG, fail
+    from alice.daemon.api.client import DaemonNotRunning, RpcCallError, RpcClient
 
     cfg = ctx.config()
     try:
@@ -100,7 +100,7 @@ def print_page(page: dict[str, Any]) -> None:
 
 
 def register_assistant_commands(main: click.Group) -> None:
-    from alice.daemon.cli import EXIT_OK, CliContext, emit, pass_ctx
+    from alice.daemon.cli.main import EXIT_OK, CliContext, emit, pass_ctx
 
     @main.command()
     @click.argument("text", nargs=-1)
@@ -171,7 +171,7 @@ def register_assistant_commands(main: click.Group) -> None:
                          {"mcpServers": {"alice": {"command": "alice", "args": ["mcp"]}}}
         The tools call the running daemon (`alice run`); the README has details.
         """
-        from alice.daemon.mcp_bridge import serve_stdio
+        from alice.daemon.api.mcp import serve_stdio
 
         if socket_path is None:
             from alice.daemon.config import ConfigError, default_socket_path, load

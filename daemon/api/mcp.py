@@ -1,6 +1,6 @@
 """`alice mcp`: an MCP server on stdio that lends an assistant the daemon's socket methods as tools.
 
-Each tool is a socket method (the registry in daemon/rpc/methods.py): its
+Each tool is a socket method (the registry in daemon/api/methods.py): its
 input schema is the method's params schema, its output schema the result
 schema, so MCP clients validate exactly what the daemon validates. A call
 goes over the daemon's socket; nothing here touches the catalog or files.
@@ -21,8 +21,8 @@ import mcp_types as types
 from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
 
-from alice.daemon.rpc.client import DaemonNotRunning, RpcCallError, RpcClient
-from alice.daemon.rpc.methods import REGISTRY, version
+from alice.daemon.api.client import DaemonNotRunning, RpcCallError, RpcClient
+from alice.daemon.api.methods import REGISTRY, version
 
 INSTRUCTIONS = (
     "alice catalogs the images and videos the user made with AI tools (Midjourney, ComfyUI, A1111, DALL-E, ...). "

@@ -26,12 +26,12 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alice.daemon import fileops
+from alice.daemon.fs import fileops
 from alice.daemon.catalog import store
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.models import Location
 from alice.daemon.config import Config
-from alice.daemon.crashpoints import checkpoint
+from alice.daemon.fs.crashpoints import checkpoint
 from alice.pipeline import sidecar
 from alice.pipeline.identity import file_hash
 from alice.pipeline.plan import Layout, plan_destination

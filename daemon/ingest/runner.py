@@ -7,7 +7,7 @@
 The watcher thread only enqueues (one INSERT); the main thread claims jobs,
 hands the pure, CPU-heavy analysis to a process pool, and applies the effects
 itself, one file at a time, so the order that makes a crash harmless
-(daemon/organize.py) holds here too. Leases are renewed while a job is in
+(daemon/ingest/filing.py) holds here too. Leases are renewed while a job is in
 flight; a daemon that dies simply stops renewing and another takes over.
 
 When the catalog is unreachable the loop pauses with backoff and resumes by
@@ -30,12 +30,16 @@ from typing import Any
 
 import structlog
 
-from alice.daemon import presence, queue, systemd
+from alice.daemon.ops import presence
+
+from alice.daemon.ingest import queue
+
+from alice.daemon.ops import systemd
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.errors import CatalogUnavailable
 from alice.daemon.config import Config
-from alice.daemon.logs import bind_job
-from alice.daemon.organize import (
+from alice.daemon.ops.logs import bind_job
+from alice.daemon.ingest.filing import (
     FAILED,
     Organizer,
     Result,
@@ -105,7 +109,7 @@ class Daemon:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
-        from alice.daemon.watcher import InboxWatcher
+        from alice.daemon.ingest.watcher import InboxWatcher
 
         removed = startup_sweep(self.cfg, self.catalog)
         if removed:
@@ -119,8 +123,8 @@ class Daemon:
         )
         self.watcher.start()  # starts with a reconciliation scan: files that arrived while we were down
         presence.publish(self.cfg.data_dir, self.worker, self.status())
-        from alice.daemon.rpc.methods import Hooks
-        from alice.daemon.rpc.server import RpcServer
+        from alice.daemon.api.methods import Hooks
+        from alice.daemon.api.server import RpcServer
 
         self.rpc = RpcServer(self.cfg, self.catalog, Hooks(status=self.status, scan=self.scan_now))
         self.rpc.start()  # False (logged) if another daemon serves the socket; this one still works the queue
@@ -130,7 +134,7 @@ class Daemon:
         """Finish generation requests other processes sent and left (`alice generate --no-wait`, a crash)."""
         if not self.cfg.providers:
             return
-        from alice.daemon import generate_rpc
+        from alice.daemon.api import generate_methods as generate_rpc
         from alice.providers.errors import ProviderConfigError
 
         try:
@@ -336,7 +340,7 @@ class Daemon:
         if self.rpc is not None:
             self.rpc.stop()
         if self.cfg.providers:
-            from alice.daemon import generate_rpc
+            from alice.daemon.api import generate_methods as generate_rpc
 
             generate_rpc.close_generators()
         if self.watcher is not None:

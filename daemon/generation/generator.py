@@ -7,7 +7,7 @@ One request, in order:
   2. send it; record the provider's request id and how to poll it (`submitted`);
   3. wait for the result; download each output to data_dir/generations/<id>/,
      stamp the generation record into it and copy it into <first inbox>/<project>/
-     (daemon/deliver.py), where the daemon organizes it like any other file;
+     (daemon/generation/deliver.py), where the daemon organizes it like any other file;
   4. record outputs (by content id), the cost, `done`; pause the project when
      its spending reached the budget.
 Every step appends an event (generation.recorded/refused/submitted/done/failed,
@@ -38,15 +38,17 @@ from typing import Any
 import structlog
 from sqlalchemy.orm import Session
 
-from alice.daemon import budget, provider_inputs
+from alice.daemon.generation import budget
+
+from alice.daemon.generation import provider_inputs
 from alice.daemon.catalog import requests, spend, store
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.errors import CatalogUnavailable
 from alice.daemon.config import Config
-from alice.daemon.deliver import deliver
-from alice.daemon.generation_errors import GenerateError, RequestNotFound
-from alice.daemon.references import ReferenceError, resolve
-from alice.daemon.request_origin import original_request
+from alice.daemon.generation.deliver import deliver
+from alice.daemon.generation.errors import GenerateError, RequestNotFound
+from alice.daemon.generation.references import ReferenceError, resolve
+from alice.daemon.generation.origin import original_request
 from alice.pipeline.alice_record import VERSION
 from alice.pipeline.plan import sanitize_segment
 from alice.providers.base import Provider

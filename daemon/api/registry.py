@@ -12,7 +12,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from alice.daemon.rpc.protocol import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError
+from alice.daemon.api.protocol import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError
 
 OPENRPC_VERSION = "1.3.2"
 

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from alice.daemon.catalog import requests, store
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.models import Asset, Generation
-from alice.daemon.generation_errors import GenerateError, RequestNotFound
-from alice.daemon.references import ReferenceError, from_path, is_content_id
+from alice.daemon.generation.errors import GenerateError, RequestNotFound
+from alice.daemon.generation.references import ReferenceError, from_path, is_content_id
 from alice.pipeline.alice_record import VERSION
 from alice.pipeline.inspect import inspect_file
 

@@ -4,7 +4,7 @@
 the stage that cascade.next_stages says is due, one at a time, until the
 cascade stops, then combines the scores. Paid stages (a vision-language
 rating or an aesthetics metric, pipeline/quality/stages.py) run through
-daemon/paid_stage.py: cached by content, admitted against the project's
+daemon/quality/paid_stage.py: cached by content, admitted against the project's
 budget, cost recorded. An error, a timeout or a malformed answer from a stage
 is recorded as that stage's {"error": ...} and ends the cascade; the file
 keeps the score of the stages before it. A video is rated on its middle
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from alice.daemon.catalog.engine import Catalog
-from alice.daemon.paid_stage import run_paid_stage
+from alice.daemon.quality.paid_stage import run_paid_stage
 from alice.pipeline.quality.cascade import StageResultError, combine, next_stages
 from alice.pipeline.quality.config import TECHNICAL, QualityConfig
 from alice.pipeline.quality.errors import AssessmentError

@@ -42,11 +42,11 @@ from watchdog.events import (
 from watchdog.observers.api import BaseObserver, ObservedWatch
 from watchdog.observers.polling import PollingObserver
 
-from alice.daemon.ignore_rules import IgnoreRule, default_ignore, ignored_under
-from alice.daemon.readiness import Ready, ReadinessTracker
+from alice.daemon.ingest.ignore import IgnoreRule, default_ignore, ignored_under
+from alice.daemon.ingest.settle import Ready, ReadinessTracker
 
 try:
-    from alice.daemon.inotify_observer import ReportingInotifyObserver
+    from alice.daemon.ingest.inotify_observer import ReportingInotifyObserver
 except Exception:  # noqa: BLE001 - watchdog raises its own UnsupportedLibcError off Linux/glibc
     ReportingInotifyObserver = None  # type: ignore[assignment,misc]
 

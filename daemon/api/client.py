@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from alice.daemon.rpc import protocol as p
+from alice.daemon.api import protocol as p
 
 MAX_RESPONSE = 64 << 20           # answers may carry a tool's whole raw record
 

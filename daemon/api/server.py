@@ -31,10 +31,10 @@ import structlog
 from alice.daemon.catalog import store
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.config import Config
-from alice.daemon.events import event_json, follow_events
-from alice.daemon.rpc import protocol as p
-from alice.daemon.rpc.methods import EVENT_NOTIFICATION, REGISTRY, Hooks, RpcContext, error_for
-from alice.daemon.rpc.paths import PathGuard
+from alice.daemon.catalog.events import event_json, follow_events
+from alice.daemon.api import protocol as p
+from alice.daemon.api.methods import EVENT_NOTIFICATION, REGISTRY, Hooks, RpcContext, error_for
+from alice.daemon.api.paths import PathGuard
 
 log = structlog.get_logger("alice.rpc")
 

@@ -2,7 +2,7 @@
 
   1. the cache (daemon/catalog/quality_cache.py): an answer bought before for
      this content_id, provider and model is used as is, and nothing is sent;
-  2. the project's budget (daemon/budget.py, the same rules and the same
+  2. the project's budget (daemon/generation/budget.py, the same rules and the same
      request rows as generation): the estimate is admitted and recorded as a
      generation request, or refused: {"skipped": "budget"};
   3. the provider call; its cost is recorded on the request row (so the
@@ -20,10 +20,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from alice.daemon import budget
+from alice.daemon.generation import budget
 from alice.daemon.catalog import quality_cache, requests, spend, store
 from alice.daemon.catalog.engine import Catalog
-from alice.daemon.provider_loop import run
+from alice.daemon.quality.provider_loop import run
 from alice.pipeline.quality.errors import AssessmentError
 from alice.pipeline.quality.stages import PaidStage
 from alice.pipeline.quality.still import still_for_rating
@@ -33,7 +33,7 @@ from alice.providers.pricing import CostEstimate
 from alice.providers.vision import MAX_EDGE, PROMPT, VisionProvider
 
 if TYPE_CHECKING:
-    from alice.daemon.assess import Target
+    from alice.daemon.quality.assess import Target
 
 # Upper bound of a vision rating's tokens: the image at the largest size the
 # APIs keep (~1600 tokens), the instructions, the metadata context, the answer cap.

@@ -12,14 +12,14 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from alice.daemon.budget import BudgetValueError, parse_budget
+from alice.daemon.generation.budget import BudgetValueError, parse_budget
 from alice.daemon.catalog import spend
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.config import Config
-from alice.daemon.generate import GenerateError, Generator, RequestNotFound
-from alice.daemon.references import is_content_id
-from alice.daemon.rpc import protocol as p
-from alice.daemon.rpc.registry import Method
+from alice.daemon.generation.generator import GenerateError, Generator, RequestNotFound
+from alice.daemon.generation.references import is_content_id
+from alice.daemon.api import protocol as p
+from alice.daemon.api.registry import Method
 from alice.pipeline.plan import sanitize_segment
 from alice.providers.errors import BudgetExceeded, ProviderConfigError
 from alice.providers.registry import build_providers

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import select, text
 
-from alice.daemon import generate_rpc
+from alice.daemon.api import generate_methods as generate_rpc
 from alice.daemon.catalog import asset_detail, curation, store
 from alice.daemon.catalog import search as search_mod
 from alice.daemon.catalog import similar as similar_mod
@@ -24,11 +24,11 @@ from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.errors import CatalogUnavailable
 from alice.daemon.catalog.models import Asset
 from alice.daemon.config import Config
-from alice.daemon.fileops import PlacementError
-from alice.daemon.relocate import RelocateError, relocate
-from alice.daemon.rpc import protocol as p
-from alice.daemon.rpc.paths import PathGuard
-from alice.daemon.rpc.registry import Method, Registry
+from alice.daemon.fs.fileops import PlacementError
+from alice.daemon.ingest.relocate import RelocateError, relocate
+from alice.daemon.api import protocol as p
+from alice.daemon.api.paths import PathGuard
+from alice.daemon.api.registry import Method, Registry
 from alice.pipeline.perceptual import perceptual_hash
 from alice.pipeline.plan import PlanError
 
@@ -337,7 +337,7 @@ REGISTRY = Registry([
     Method("events.unsubscribe", "Stop receiving events on this connection.", obj({}),
            obj({"subscribed": {"type": "boolean"}}, ("subscribed",)), _unsubscribe_placeholder,
            streaming=True, mcp=False),
-    *generate_rpc.METHODS,          # generate.submit / status / recreate (daemon/generate_rpc.py)
+    *generate_rpc.METHODS,          # generate.submit / status / recreate (daemon/api/generate_methods.py)
 ])
 EVENT_NOTIFICATION = "events.event"
 EVENT_SCHEMA = EVENT

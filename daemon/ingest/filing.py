@@ -21,11 +21,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from alice.daemon import fileops
+from alice.daemon.fs import fileops
 from alice.daemon.catalog import similar, store
 from alice.daemon.catalog.engine import Catalog
-from alice.daemon.crashpoints import checkpoint
-from alice.daemon.ignore_rules import default_ignore
+from alice.daemon.fs.crashpoints import checkpoint
+from alice.daemon.ingest.ignore import default_ignore
 from alice.daemon.config import Config
 from alice.pipeline import sidecar
 from alice.pipeline.identity import file_hash

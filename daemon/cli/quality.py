@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from alice.daemon.cli import (
+from alice.daemon.cli.main import (
     EXIT_CONFIG,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -26,7 +26,7 @@ from alice.daemon.cli import (
 
 
 def _quality(ctx: CliContext, stages_text: str | None) -> Any:
-    from alice.daemon.assess import AssessError, stages_for
+    from alice.daemon.quality.assess import AssessError, stages_for
     from alice.pipeline.quality.config import QualityConfig, QualityConfigError
     from alice.pipeline.quality.stages import StageNameError, parse_stage_list
 
@@ -41,8 +41,8 @@ def _quality(ctx: CliContext, stages_text: str | None) -> Any:
 def _providers_for(ctx: CliContext, qcfg: Any) -> dict[str, Any]:
     if len(qcfg.stages) == 1:
         return {}
-    from alice.daemon.cli_generate import _providers
-    from alice.daemon.logs import configure_logging
+    from alice.daemon.cli.generate import _providers
+    from alice.daemon.ops.logs import configure_logging
 
     cfg = ctx.config()
     configure_logging(cfg.log.level, cfg.log.json)      # provider log lines to stderr, never into --json
@@ -56,7 +56,7 @@ def filing_rescorer(ctx: CliContext, catalog: Any) -> Any:
     cfg = ctx.config()
     if not cfg.quality_enabled or catalog is None:
         return None
-    from alice.daemon.assess import record_rescorer
+    from alice.daemon.quality.assess import record_rescorer
 
     qcfg = _quality(ctx, None)
     providers = _providers_for(ctx, qcfg)
@@ -121,8 +121,8 @@ def assess(ctx: CliContext, paths: tuple[Path, ...], stages_text: str | None, pr
       {"path", "content_id", "score", "stars", "stages": {name: {...measures}},
        "cost_usd", "error"}  (+ "status", "from", "computed_stars", "user_stars" with --apply)
     """
-    from alice.daemon.assess import AssessError, Target, run_cascade
-    from alice.daemon.provider_loop import close_providers
+    from alice.daemon.quality.assess import AssessError, Target, run_cascade
+    from alice.daemon.quality.provider_loop import close_providers
     from alice.pipeline.inspect import iter_paths
 
     if apply_ and (paths or not project):
@@ -136,7 +136,7 @@ def assess(ctx: CliContext, paths: tuple[Path, ...], stages_text: str | None, pr
     failed = 0
     try:
         if apply_:
-            from alice.daemon.reassess import reassess_project
+            from alice.daemon.quality.reassess import reassess_project
 
             reports: Any = reassess_project(cfg, catalog, qcfg, providers, project)
         else:
@@ -176,7 +176,7 @@ def rate(ctx: CliContext, asset: str, stars: int, as_json: bool) -> None:
     (crash-safely). Re-assessing never overwrites your rating.
     """
     from alice.daemon.catalog import curation, store
-    from alice.daemon.relocate import RelocateError, relocate
+    from alice.daemon.ingest.relocate import RelocateError, relocate
     from alice.pipeline.quality.cascade import effective_stars
 
     cfg = ctx.config()

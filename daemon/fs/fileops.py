@@ -21,7 +21,7 @@ from pathlib import Path
 
 import blake3
 
-from alice.daemon.crashpoints import checkpoint
+from alice.daemon.fs.crashpoints import checkpoint
 from alice.pipeline.identity import file_hash
 
 TEMP_PREFIX = ".alice-tmp-"

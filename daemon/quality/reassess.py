@@ -3,7 +3,7 @@
 For each organized asset of the project: run the cascade on its filed copy,
 then record the computed stars, score and every stage's result (assets.stars,
 quality_score, quality) and move the file where the layout now puts it
-(daemon/relocate.py: copy, sidecar, one catalog transaction, remove; safe to
+(daemon/ingest/relocate.py: copy, sidecar, one catalog transaction, remove; safe to
 kill at any point and re-run). assets.user_stars is never written here: a
 person's rating keeps deciding the folder (effective_stars).
 
@@ -20,14 +20,14 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from alice.daemon import fileops
-from alice.daemon.assess import Target, run_cascade
+from alice.daemon.fs import fileops
+from alice.daemon.quality.assess import Target, run_cascade
 from alice.daemon.catalog import store
 from alice.daemon.catalog.curation import MAX_TAG, normalize_tags
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.models import Asset, Generation, Location, Project
 from alice.daemon.config import Config
-from alice.daemon.relocate import RelocateError, relocate
+from alice.daemon.ingest.relocate import RelocateError, relocate
 from alice.pipeline import sidecar
 from alice.pipeline.quality.cascade import effective_stars
 from alice.pipeline.quality.config import QualityConfig
@@ -51,7 +51,7 @@ def reassess_project(cfg: Config, catalog: Catalog, qcfg: QualityConfig, provide
 
     First clears what a killed run left (temp copies, locations whose file is
     gone), as `alice organize` does, so a re-run finishes a killed one."""
-    from alice.daemon.organize import startup_sweep
+    from alice.daemon.ingest.filing import startup_sweep
 
     startup_sweep(cfg, catalog)
     for asset_id in organized_assets(catalog, project):

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from alice.daemon.cli import (
+from alice.daemon.cli.main import (
     EXIT_CATALOG,
     EXIT_CONFIG,
     EXIT_INTERRUPTED,
@@ -54,7 +54,7 @@ def _providers(ctx: CliContext) -> dict[str, Any]:
 
 
 def _generator(ctx: CliContext) -> Any:
-    from alice.daemon.generate import Generator
+    from alice.daemon.generation.generator import Generator
 
     providers = _providers(ctx)
     return Generator(ctx.config(), ctx.catalog(), providers)
@@ -95,7 +95,7 @@ def _finish(gen: Any, rid: int, wait: bool, as_json: bool) -> None:
 def _run_request(ctx: CliContext, as_json: bool, start: Any, wait: bool) -> None:
     """Build a Generator, start a request with `start(gen) -> id`, report it; map errors to exit codes."""
     from alice.daemon.catalog.errors import CatalogUnavailable
-    from alice.daemon.generate import GenerateError, RequestNotFound
+    from alice.daemon.generation.generator import GenerateError, RequestNotFound
     from alice.providers.errors import BudgetExceeded
 
     gen = _generator(ctx)
@@ -193,7 +193,7 @@ def generations(ctx: CliContext, request_id: int | None, finish: bool, abandon: 
         _run_request(ctx, as_json, lambda gen: gen.resume(request_id), True)
         return
     if abandon:
-        from alice.daemon.generate import GenerateError
+        from alice.daemon.generation.generator import GenerateError
 
         gen = _generator(ctx)
         try:
@@ -270,7 +270,7 @@ def set_budget(ctx: CliContext, project: str, amount: str, as_json: bool) -> Non
     Raising it above what was spent lifts a pause; lowering it to or below
     what was spent pauses the project.
     """
-    from alice.daemon.budget import BudgetValueError, parse_budget
+    from alice.daemon.generation.budget import BudgetValueError, parse_budget
     from alice.daemon.catalog import spend
     from alice.pipeline.plan import sanitize_segment
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from alice.daemon import fileops
-from alice.daemon.atomic_rename import NoReplaceUnsupported, rename_no_replace
+from alice.daemon.fs import fileops
+from alice.daemon.fs.atomic_rename import NoReplaceUnsupported, rename_no_replace
 from alice.pipeline.alice_record import InvalidRecord, dump_record
 from alice.pipeline.embed_record import EmbedError, embed_jpeg, embed_png, embed_webp
 from alice.pipeline.ffmpeg import FfmpegUnavailable, ffmpeg_exe, timeout_for
