@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import make_url
 
-from alice.daemon import queue
+from alice.daemon.ingest import queue
 from alice.daemon.catalog.embedded import EmbeddedServer
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.store import add_location, append_event, record_asset

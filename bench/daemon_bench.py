@@ -89,7 +89,7 @@ def main() -> None:
         stop_probe = threading.Event()
 
         def probe() -> None:
-            from alice.daemon.rpc.client import RpcClient
+            from alice.daemon.api.client import RpcClient
 
             while not stop_probe.wait(0.2):
                 t = time.perf_counter()

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from alice.daemon.catalog import spend  # noqa: E402
 from alice.daemon.catalog.engine import Catalog  # noqa: E402
-from alice.daemon.deliver import deliver  # noqa: E402
+from alice.daemon.generation.deliver import deliver  # noqa: E402
 from alice.pipeline.ffmpeg import ffmpeg_exe  # noqa: E402
 from tests.fakes.fal import FakeFal  # noqa: E402
 from tests.generate_env import make_generator  # noqa: E402

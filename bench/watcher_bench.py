@@ -19,7 +19,7 @@ from pathlib import Path
 
 import structlog
 
-from alice.daemon.watcher import InboxWatcher
+from alice.daemon.ingest.watcher import InboxWatcher
 
 
 class Clock:

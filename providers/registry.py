@@ -14,6 +14,7 @@ from .comfyui import ComfyUiProvider
 from .config import ProviderSettings
 from .errors import ProviderConfigError
 from .fal import FalProvider
+from .metrics import ProviderMetrics
 from .hedra import HedraProvider
 from .openai import OpenAIProvider
 
@@ -29,11 +30,14 @@ def build_providers(
     env: Mapping[str, str] | None = None,
     budget_check: BudgetCheck | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    metrics: ProviderMetrics | None = None,
 ) -> dict[str, Provider]:
     """One provider per known service from the config's `providers:` section.
     Services missing from the config still appear (their key may be in the
     environment; ComfyUI and A1111 at their default local URLs); `enabled: false`
-    leaves one out."""
+    leaves one out. All of them record into `metrics` (the daemon passes the one
+    its /metrics endpoint serves)."""
+    metrics = metrics if metrics is not None else ProviderMetrics()
     settings_map = {} if settings_map is None else settings_map
     if not isinstance(settings_map, Mapping):
         raise ProviderConfigError("providers", f"the providers section must be a mapping, got {type(settings_map).__name__}")
@@ -46,7 +50,7 @@ def build_providers(
     for name, cls in PROVIDER_CLASSES.items():
         settings = ProviderSettings.from_mapping(name, settings_map.get(name), env)
         if settings.enabled:
-            built[name] = cls(settings, transport=transport, budget_check=budget_check)
+            built[name] = cls(settings, transport=transport, budget_check=budget_check, metrics=metrics)
     return built
 
 

@@ -17,9 +17,9 @@ from alice.daemon import config as config_mod
 from alice.daemon.catalog import store
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.similar import set_perceptual_hash
-from alice.daemon.organize import Organizer, Source
-from alice.daemon.rpc.methods import Hooks
-from alice.daemon.rpc.server import RpcServer
+from alice.daemon.ingest.filing import Organizer, Source
+from alice.daemon.api.methods import Hooks
+from alice.daemon.api.server import RpcServer
 from alice.pipeline.perceptual import perceptual_hash
 
 

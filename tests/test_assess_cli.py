@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import yaml
 from PIL import Image, ImageFilter
 
-from alice.daemon.fileops import TEMP_PREFIX
+from alice.daemon.fs.fileops import TEMP_PREFIX
 from alice.pipeline.identity import file_hash as hash_file
 from alice.pipeline import sidecar
 from tests.fakes.anthropic import FakeAnthropic

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from alice.daemon import queue
+from alice.daemon.ingest import queue
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.errors import CatalogUnavailable
 
@@ -28,7 +28,7 @@ CHILD = r"""
 import sys
 from pathlib import Path
 from sqlalchemy import text
-from alice.daemon import queue
+from alice.daemon.ingest import queue
 from alice.daemon.catalog.engine import Catalog
 cat = Catalog.open(None, Path(sys.argv[1]))
 print("ready", Path(sys.argv[1], "pg", "postmaster.pid").read_text().split()[0], flush=True)

@@ -7,7 +7,7 @@ import psycopg
 import pytest
 from sqlalchemy import create_engine, text
 
-from alice.daemon import queue
+from alice.daemon.ingest import queue
 from alice.daemon.catalog.engine import Catalog, is_disconnect
 from alice.daemon.catalog.errors import CatalogUnavailable
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from alice.daemon.fileops import TEMP_PREFIX
+from alice.daemon.fs.fileops import TEMP_PREFIX
 from alice.pipeline.identity import file_hash as hash_file
 from tests.daemon_env import DaemonProc, job_states, rows, unique_png, wait_until, write_slowly
 from tests.organize_env import AliceEnv, media_files, tree_files

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from alice.daemon import fileops
+from alice.daemon.fs import fileops
 from alice.pipeline.identity import file_hash
 
 

@@ -12,9 +12,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from alice.daemon.budget import BudgetValueError, parse_budget
-from alice.daemon.cli import main
-from alice.daemon.cli_generate import parse_param
+from alice.daemon.generation.budget import BudgetValueError, parse_budget
+from alice.daemon.cli.main import main
+from alice.daemon.cli.generate import parse_param
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -71,6 +71,6 @@ def test_a_bad_provider_section_is_a_configuration_error(tmp_path: Path) -> None
 
 
 def test_the_commands_module_imports_on_its_own() -> None:
-    code = "import alice.daemon.cli_generate, alice.daemon.cli as c; print(sorted(c.main.commands))"
+    code = "import alice.daemon.cli.generate, alice.daemon.cli.main as c; print(sorted(c.main.commands))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert all(name in out for name in ("generate", "recreate", "generations", "projects", "providers"))

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from alice.daemon.atomic_rename import rename_no_replace
-from alice.daemon.deliver import deliver
-from alice.daemon.provider_inputs import InputError, build
-from alice.daemon.references import Reference, ReferenceError, from_path, resolve
+from alice.daemon.fs.atomic_rename import rename_no_replace
+from alice.daemon.generation.deliver import deliver
+from alice.daemon.generation.provider_inputs import InputError, build
+from alice.daemon.generation.references import Reference, ReferenceError, from_path, resolve
 from alice.pipeline.extract import extract
 from alice.pipeline.ffmpeg import ffmpeg_exe
 from alice.pipeline.identity import identify

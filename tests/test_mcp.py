@@ -11,7 +11,7 @@ from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from alice.daemon.catalog.engine import Catalog
-from alice.daemon.rpc.methods import REGISTRY
+from alice.daemon.api.methods import REGISTRY
 from tests.rpc_env import fill_sample, running_server
 
 ALICE = Path(sys.executable).parent / "alice"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from alice.daemon.fileops import TEMP_PREFIX
+from alice.daemon.fs.fileops import TEMP_PREFIX
 from alice.pipeline.identity import file_hash as hash_file
 from alice.pipeline import sidecar
 from alice.pipeline.inspect import inspect_file

@@ -1,7 +1,7 @@
 """SIGKILL `alice organize --move` at many points; nothing may be lost or doubled.
 
 ALICE_CRASH_AT=N makes the process SIGKILL itself at its N-th checkpoint
-(daemon/crashpoints.py): between temp write and link, between link and
+(daemon/fs/crashpoints.py): between temp write and link, between link and
 catalog, between catalog and source removal, inside a copy... Each killed run
 is followed by a run killed somewhere else, then a clean run.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from alice.daemon.fileops import TEMP_PREFIX
+from alice.daemon.fs.fileops import TEMP_PREFIX
 from alice.pipeline.identity import file_hash as hash_file
 from tests.organize_env import AliceEnv, media_files, tree_files
 

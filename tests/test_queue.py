@@ -6,7 +6,7 @@ import threading
 
 from sqlalchemy import text
 
-from alice.daemon import queue
+from alice.daemon.ingest import queue
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.store import events_since
 
@@ -212,7 +212,7 @@ def test_worker_name_is_host_and_pid() -> None:
 WORKER = r"""
 import sys
 from pathlib import Path
-from alice.daemon import queue
+from alice.daemon.ingest import queue
 from alice.daemon.catalog.engine import Catalog
 cat = Catalog.open(sys.argv[1], Path(sys.argv[2]))
 name = queue.worker_name()

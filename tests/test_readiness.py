@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from alice.daemon.readiness import ReadinessTracker, signature_of
+from alice.daemon.ingest.settle import ReadinessTracker, signature_of
 
 
 def _write(p: Path, data: bytes, mtime_ns: int | None = None) -> None:

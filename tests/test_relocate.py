@@ -11,8 +11,8 @@ import pytest
 from alice.daemon.catalog import curation, store
 from alice.daemon.catalog.engine import Catalog
 from alice.pipeline.identity import file_hash as hash_file
-from alice.daemon.organize import Organizer, Source
-from alice.daemon.relocate import RelocateError, relocate
+from alice.daemon.ingest.filing import Organizer, Source
+from alice.daemon.ingest.relocate import RelocateError, relocate
 from alice.pipeline import sidecar
 from tests.rpc_env import make_config, picture, short_dir
 
@@ -66,7 +66,7 @@ from pathlib import Path
 from alice.daemon import config
 from alice.daemon.catalog import curation
 from alice.daemon.catalog.engine import Catalog
-from alice.daemon.relocate import relocate
+from alice.daemon.ingest.relocate import relocate
 root, url, asset_id = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 cfg = config.parse({"inboxes": [str(root / "inbox")], "organized": str(root / "organized"),
                     "data_dir": str(root / "data"), "layout": "{project}/{stars}"}, environ={})

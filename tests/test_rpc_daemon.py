@@ -7,8 +7,8 @@ import stat
 
 import pytest
 
-from alice.daemon.rpc import protocol as p
-from alice.daemon.rpc.client import DaemonNotRunning, RpcCallError, RpcClient
+from alice.daemon.api import protocol as p
+from alice.daemon.api.client import DaemonNotRunning, RpcCallError, RpcClient
 from tests.daemon_env import DaemonProc, wait_until
 from tests.organize_env import AliceEnv
 from tests.rpc_env import Line, picture

@@ -10,10 +10,10 @@ import time
 import pytest
 
 from alice.daemon.catalog.engine import Catalog
-from alice.daemon.rpc import protocol as p
-from alice.daemon.rpc.client import DaemonNotRunning, RpcCallError, RpcClient
-from alice.daemon.rpc.methods import REGISTRY, Hooks
-from alice.daemon.rpc.server import RpcServer
+from alice.daemon.api import protocol as p
+from alice.daemon.api.client import DaemonNotRunning, RpcCallError, RpcClient
+from alice.daemon.api.methods import REGISTRY, Hooks
+from alice.daemon.api.server import RpcServer
 from tests.rpc_env import Line, make_config, running_server, short_dir
 
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 from alice.daemon.catalog import curation, store
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.search import SearchError, SearchQuery, decode_cursor, encode_cursor, search
-from alice.daemon.cli_assistant import parse_range, search_params
+from alice.daemon.cli.assistant import parse_range, search_params
 from alice.pipeline.generation import Generation
 from alice.pipeline.record import AssetRecord
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from alice.daemon import service
-from alice.daemon.service import ServiceError, install, render_unit, service_status, uninstall
+from alice.daemon.ops import service
+from alice.daemon.ops.service import ServiceError, install, render_unit, service_status, uninstall
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from alice.daemon import systemd
+from alice.daemon.ops import systemd
 
 
 @pytest.fixture

@@ -17,10 +17,10 @@ import pytest
 from structlog.testing import capture_logs
 from watchdog.observers.inotify_c import InotifyConstants, InotifyEvent, InotifyFD
 
-from alice.daemon import watcher as watcher_mod
-from alice.daemon.ignore_rules import default_ignore, ignored_under, make_ignore
-from alice.daemon.inotify_observer import ReportingInotifyObserver
-from alice.daemon.watcher import InboxWatcher, WatcherError
+from alice.daemon.ingest import watcher as watcher_mod
+from alice.daemon.ingest.ignore import default_ignore, ignored_under, make_ignore
+from alice.daemon.ingest.inotify_observer import ReportingInotifyObserver
+from alice.daemon.ingest.watcher import InboxWatcher, WatcherError
 
 WAIT = 10.0
 

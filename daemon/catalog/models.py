@@ -206,7 +206,7 @@ class Event(Base):
 
 
 class Job(Base):
-    """One unit of work for the durable queue (daemon/queue.py)."""
+    """One unit of work for the durable queue (daemon/ingest/queue.py)."""
 
     __tablename__ = "jobs"
     __table_args__ = (
@@ -291,7 +291,7 @@ class RequestOutput(Base):
 
 
 class QualityCache(Base):
-    """A paid quality stage's answer for one content (daemon/assess.py): never bought twice."""
+    """A paid quality stage's answer for one content (daemon/quality/assess.py): never bought twice."""
 
     __tablename__ = "quality_cache"
 

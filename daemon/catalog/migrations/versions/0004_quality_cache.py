@@ -10,7 +10,7 @@ and every re-assessment, so the same content is never paid for twice. Keyed
 by content_id, not asset id: `alice assess PATH` rates files that are not
 (yet) in the catalog. Only answers are stored; errors are not, so a failed
 stage can be tried again. What each call cost is also a generation request
-row (daemon/assess.py), which is where project budgets add up spending.
+row (daemon/quality/assess.py), which is where project budgets add up spending.
 """
 from __future__ import annotations
 

@@ -1,0 +1,3 @@
+from alice.daemon.cli.main import main
+
+main()

@@ -1,0 +1,528 @@
+"""`alice`: the command line.
+
+Every command takes --json, which prints machine-readable output (one JSON
+object per line for per-file commands, one object otherwise) on stdout and
+nothing else there; progress and human messages go to stderr.
+
+Exit codes (the same for every command):
+  0  success
+  1  some files could not be processed (each one is reported)
+  2  usage or configuration error (the message says which key and how to fix it)
+  3  the catalog (PostgreSQL) is unavailable
+  130 interrupted (Ctrl-C); whatever was filed is consistent and a re-run finishes the rest
+"""
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+import click
+
+from alice.daemon import config as config_mod
+from alice.daemon.config import Config, ConfigError
+
+if TYPE_CHECKING:
+    from alice.daemon.app import App
+    from alice.daemon.quality.assess import Rescorer
+
+EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_CATALOG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class CliContext:
+    def __init__(self, config_path: Path | None):
+        self.config_path = config_path
+        self._config: Config | None = None
+
+    def config(self) -> Config:
+        if self._config is None:
+            try:
+                self._config = config_mod.load(self.config_path)
+            except ConfigError as exc:
+                fail(f"configuration error: {exc}", EXIT_CONFIG)
+        return self._config
+
+    def app(self, application_name: str = "alice", pool_size: int = 5, serve_metrics: bool = False) -> App:
+        """The process's services (daemon/app.py), built lazily; close it when done."""
+        from alice.daemon.app import App
+
+        return App(self.config(), application_name=application_name, pool_size=pool_size,
+                   serve_metrics=serve_metrics)
+
+    def catalog(self, application_name: str = "alice", pool_size: int = 5):
+        from alice.daemon.catalog.engine import Catalog
+        from alice.daemon.catalog.errors import CatalogError
+
+        cfg = self.config()
+        try:
+            return Catalog.open(cfg.database.url or None, cfg.data_dir, application_name=application_name,
+                                pool_size=pool_size)
+        except CatalogError as exc:
+            fail(f"catalog unavailable: {exc}", EXIT_CATALOG)
+
+
+def fail(message: str, code: int) -> None:
+    click.echo(f"alice: {message}", err=True)
+    sys.exit(code)
+
+
+def emit(obj: Any) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+pass_ctx = click.make_pass_decorator(CliContext)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout instead of text.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Configuration file. Default: $ALICE_CONFIG, else ~/.config/alice/config.yaml.")
+@click.version_option(package_name="alicemultiverse", prog_name="alice")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None) -> None:
+    """alice files the images and videos your AI tools make.
+
+    \b
+    Drop files into an inbox folder; alice works out which AI tool made each
+    one and with what prompt and settings, hashes it, files it into a dated
+    project tree with a YAML sidecar, and indexes it in PostgreSQL.
+
+    \b
+    First steps:
+      alice init                 create the config, folders and catalog
+      alice run                  watch the inboxes, file new files as they arrive
+      alice organize             file everything in the inboxes once
+      alice inspect FILE         show which AI made a file, with what settings
+      alice search "red fox"     find filed assets by prompt text and filters
+      alice status               catalog, running daemons, queue, counts
+      alice service install      run `alice run` as a systemd user service
+
+    \b
+    Every command has --help; every command that prints results has --json
+    (machine-readable output on stdout). `alice run` logs JSON lines when its
+    output is not a terminal; `alice mcp` speaks MCP on stdio.
+
+    \b
+    Exit codes: 0 ok, 1 some files failed, 2 usage/config error,
+    3 catalog unavailable, 130 interrupted.
+    """
+    ctx.obj = CliContext(config_path)
+
+
+# -- init -------------------------------------------------------------------------------
+@main.command()
+@click.option("--inbox", type=click.Path(file_okay=False, path_type=Path), default=Path("~/AI-Inbox"),
+              show_default=True, help="Folder you drop files into.")
+@click.option("--organized", type=click.Path(file_okay=False, path_type=Path), default=Path("~/AI-Organized"),
+              show_default=True, help="Folder alice files them into.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where alice keeps its own data (embedded catalog). Default: ~/.local/share/alice.")
+@click.option("--database-url", default="", help="Use this PostgreSQL server instead of the embedded one.")
+@click.option("--force", is_flag=True, help="Overwrite an existing configuration file.")
+@json_option
+@pass_ctx
+def init(ctx: CliContext, inbox: Path, organized: Path, data_dir: Path | None, database_url: str,
+         force: bool, as_json: bool) -> None:
+    """Create the configuration, the folders and the catalog.
+
+    Writes ~/.config/alice/config.yaml (or --config / $ALICE_CONFIG), makes the
+    inbox and organized folders, starts the catalog and applies its schema.
+    Running it again with an existing configuration keeps that file and only
+    checks that everything is in place.
+    """
+    path = config_mod.config_path(ctx.config_path)
+    data_dir = (data_dir or config_mod.xdg_data_home() / "alice").expanduser().absolute()
+    inbox, organized = inbox.expanduser().absolute(), organized.expanduser().absolute()
+    wrote = False
+    if not path.exists() or force:
+        text = config_mod.render_initial(inbox, organized, data_dir)
+        if database_url:
+            text = text.replace('  url: ""', f"  url: {json.dumps(database_url)}")
+        try:
+            config_mod.parse(__import__("yaml").safe_load(text), source=path)
+        except ConfigError as exc:
+            fail(f"cannot initialise: {exc}", EXIT_CONFIG)
+        from alice.daemon.fs.fileops import write_text_atomic
+
+        write_text_atomic(path, text)
+        wrote = True
+    cfg = ctx.config()
+    for folder in [*cfg.inboxes, cfg.organized, cfg.data_dir]:
+        folder.mkdir(parents=True, exist_ok=True)
+    catalog = ctx.catalog()
+    try:
+        location = catalog.display_url
+    finally:
+        catalog.close()
+    summary = {"config": str(path), "config_written": wrote, "inboxes": [str(i) for i in cfg.inboxes],
+               "organized": str(cfg.organized), "data_dir": str(cfg.data_dir), "catalog": location}
+    if as_json:
+        emit(summary)
+        return
+    click.echo(f"{'Wrote' if wrote else 'Kept existing'} configuration: {path}")
+    for i in cfg.inboxes:
+        click.echo(f"Inbox:     {i}   (one folder per project inside, e.g. {i / 'cyberpunk'})")
+    click.echo(f"Organized: {cfg.organized}")
+    click.echo(f"Catalog:   {location}")
+    click.echo("\nNext: drop files into the inbox, then run `alice organize` (or `alice run` to keep watching).")
+
+
+# -- organize ---------------------------------------------------------------------------
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Say what would happen; change nothing.")
+@click.option("--move", "mode", flag_value="move", help="Remove each source once it is safely filed.")
+@click.option("--copy", "mode", flag_value="copy", help="Leave sources in the inbox (the default).")
+@json_option
+@pass_ctx
+def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str | None, as_json: bool) -> None:
+    """File every file in the inboxes once (or just PATHS inside an inbox).
+
+    \b
+    Each file lands at <organized>/<layout>/<name> (default layout
+    {date}/{project}/{tool}) with a <name>.yaml sidecar beside it; the project
+    is the first folder under the inbox. Files that cannot be read go to
+    <organized>/.quarantine/ with a .reason.txt. Running it twice changes
+    nothing the second time.
+
+    \b
+    With --json: one object per file on stdout:
+      {"path", "status": organized|duplicate|unchanged|quarantined|failed|planned,
+       "dest", "content_id", "tool", "ai", "project", "reason", "elapsed_ms"}
+    """
+    from alice.daemon.ingest.filing import FAILED, Organizer, inbox_files, startup_sweep
+
+    cfg = ctx.config()
+    try:
+        sources = list(inbox_files(cfg, paths or None))
+    except ValueError as exc:
+        fail(str(exc), EXIT_CONFIG)
+    app = ctx.app()
+    catalog = None if dry_run else _open(app).catalog
+    if catalog is not None:
+        startup_sweep(cfg, catalog)
+    organizer = Organizer(cfg, catalog, mode=mode, dry_run=dry_run, quality=app.quality,
+                          rescore=None if dry_run else _rescorer(app))
+    counts: Counter[str] = Counter()
+    try:
+        with _progress(sources, as_json, "Organizing") as bar:
+            for src in bar:
+                result = organizer.organize(src)
+                counts[result.status] += 1
+                if as_json:
+                    emit(result.to_json())
+                elif result.status in (FAILED, "quarantined"):
+                    click.echo(f"\n{result.status}: {result.path}: {result.reason}", err=True)
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted: what was filed is consistent; run again to finish.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    finally:
+        app.close()
+    if not as_json:
+        _summary(counts, len(sources), dry_run)
+    sys.exit(EXIT_PARTIAL if counts[FAILED] else EXIT_OK)
+
+
+def _summary(counts: Counter[str], total: int, dry_run: bool) -> None:
+    if total == 0:
+        click.echo("Nothing to do: the inboxes are empty.")
+        return
+    changed = counts["organized"] + counts["duplicate"] + counts["quarantined"] + counts["planned"]
+    parts = [f"{n} {status}" for status, n in sorted(counts.items())]
+    click.echo(f"{total} files: " + ", ".join(parts) + ".")
+    if not changed and not counts["failed"]:
+        click.echo("Nothing changed: everything was already filed.")
+    if dry_run:
+        click.echo("Dry run: nothing was changed.")
+
+
+class _NoBar:
+    def __init__(self, items: list[Any]):
+        self.items = items
+
+    def __enter__(self) -> Iterator[Any]:
+        return iter(self.items)
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+def _progress(items: list[Any], quiet: bool, label: str) -> Any:
+    """A progress bar on stderr when a person is watching, nothing otherwise."""
+    if quiet or not sys.stderr.isatty() or not items:
+        return _NoBar(items)
+    return click.progressbar(items, label=label, file=sys.stderr, show_pos=True, show_eta=True,
+                             item_show_func=lambda s: s.path.name[:40] if s else "")
+
+
+def _open(app: App) -> App:
+    """`app` with its catalog open, or exit 3 naming why it is not."""
+    from alice.daemon.catalog.errors import CatalogError
+
+    try:
+        app.catalog
+    except CatalogError as exc:
+        fail(f"catalog unavailable: {exc}", EXIT_CATALOG)
+    return app
+
+
+def _rescorer(app: App) -> Rescorer | None:
+    """The paid quality stages for filing (None unless quality is on and names one); provider
+    log lines go to stderr, never into --json."""
+    from alice.daemon.ops.logs import configure_logging
+    from alice.providers.errors import ProviderConfigError
+
+    quality = app.quality
+    if quality is None or len(quality.stages) == 1:
+        return None
+    configure_logging(app.cfg.log.level, app.cfg.log.json)
+    try:
+        return app.rescorer()
+    except ProviderConfigError as exc:
+        fail(f"configuration error: {exc}", EXIT_CONFIG)
+    return None
+
+
+# -- inspect ----------------------------------------------------------------------------
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@json_option
+def inspect(paths: tuple[Path, ...], as_json: bool) -> None:
+    """Show which AI tool made each file and with what settings. Needs no catalog.
+
+    \b
+    Folders are walked. Reads metadata only; never changes a file.
+    With --json: one object per file, one per line:
+      {"path", "format", "media", "ai", "tool", "evidence": [...],
+       "generation": {"prompt", "negative_prompt", "seed", "steps", "cfg", "sampler",
+                      "scheduler", "model", "model_hash", "width", "height", "loras",
+                      "created_at"},
+       "error"}
+    """
+    from alice.pipeline.inspect import inspect_file, iter_paths
+
+    errors = 0
+    for path in iter_paths(paths):
+        info = inspect_file(path)
+        data = info.to_json()
+        errors += bool(data.get("error"))
+        if as_json:
+            emit(data)
+            continue
+        _print_inspection(data)
+    sys.exit(EXIT_PARTIAL if errors else EXIT_OK)
+
+
+def _print_inspection(d: dict[str, Any]) -> None:
+    tool = d.get("tool") or ("AI, tool unknown" if d.get("ai") else "no AI marker")
+    click.secho(d["path"], bold=True)
+    click.echo(f"  {d.get('format')} {d.get('media')}  ->  {tool}")
+    if d.get("error"):
+        click.secho(f"  error: {d['error']}", fg="red")
+    gen = d.get("generation") or {}
+    for key, value in gen.items():
+        if value not in (None, [], ""):
+            text = str(value)
+            click.echo(f"  {key:16} {text if len(text) < 300 else text[:297] + '...'}")
+    for ev in d.get("evidence") or []:
+        click.echo(f"  evidence         {ev}")
+
+
+# -- status -----------------------------------------------------------------------------
+@main.command()
+@json_option
+@pass_ctx
+def status(ctx: CliContext, as_json: bool) -> None:
+    """Catalog location, running daemons, queue, watchers, last errors, and counts.
+
+    \b
+    Daemons on this machine report their watcher mode per inbox (inotify or
+    polling, and why) and their last errors; daemons on other machines that
+    share the catalog are listed by their live connection.
+    """
+    from alice.daemon.ops import presence
+    from alice.daemon.ingest import queue
+    from alice.daemon.catalog import store
+
+    cfg = ctx.config()
+    catalog = ctx.catalog()
+    try:
+        with catalog.session() as s:
+            counts = store.counts(s)
+            depth = queue.depth(s)
+            connected = presence.connected_daemons(s)
+            failed = queue.recent_failures(s, 5)
+        info = {"catalog": catalog.display_url, "embedded": catalog.embedded, "config": str(cfg.source),
+                "inboxes": [str(i) for i in cfg.inboxes], "organized": str(cfg.organized),
+                "daemons": connected, "local_daemons": presence.local_daemons(cfg.data_dir),
+                "queue": depth, "failed_jobs": failed, **counts}
+    finally:
+        catalog.close()
+    if as_json:
+        emit(info)
+        return
+    click.echo(f"Catalog:   {info['catalog']}{' (embedded)' if info['embedded'] else ''}")
+    click.echo(f"Organized: {info['organized']}")
+    if not connected:
+        click.echo("Daemons:   none running (start one with `alice run` or `systemctl --user start alice`)")
+    for d in connected:
+        click.echo(f"Daemon:    {d['worker']} (connected since {d['connected_since'][:19]})")
+    for d in info["local_daemons"]:
+        for inbox, mode in (d.get("watchers") or {}).items():
+            note = (d.get("watcher_notes") or {}).get(inbox)
+            click.echo(f"  watching {inbox}: {mode}{f' ({note})' if note else ''}")
+        for err in (d.get("last_errors") or [])[-5:]:
+            click.echo(f"  error: {err.get('where')}: {err.get('error')}")
+    click.echo("Queue:     " + ", ".join(f"{k} {v}" for k, v in depth.items()))
+    for job in failed:
+        click.echo(f"  failed #{job['id']}: {job['path']}: {job['error']}  (alice retry {job['id']})")
+    for key, value in counts.items():
+        if isinstance(value, dict):
+            click.echo(f"{key}:")
+            for k, v in sorted(value.items(), key=lambda kv: (-kv[1], str(kv[0]))):
+                click.echo(f"  {str(k):24} {v}")
+        else:
+            click.echo(f"{key}: {value}")
+
+
+# -- run (the daemon) -------------------------------------------------------------------
+@main.command()
+@click.option("--workers", type=int, default=None, help="Worker processes (default: config 'workers', 0 = cores).")
+@pass_ctx
+def run(ctx: CliContext, workers: int | None) -> None:
+    """Watch the inboxes and file every new file as it arrives (the service).
+
+    \b
+    Runs until SIGTERM or Ctrl-C, then finishes or hands back the files in
+    flight and exits 0. Under systemd (see `alice service install`) it reports
+    READY, pings the watchdog and logs JSON lines to the journal. Several
+    `alice run` processes, on one machine or several sharing one PostgreSQL
+    server and file system, share the work; no file is filed twice.
+    """
+    from alice.daemon.ops.logs import configure_logging
+
+    cfg = ctx.config()
+    if workers is not None:
+        cfg.workers = max(0, workers)
+    configure_logging(cfg.log.level, cfg.log.json)
+    from alice.daemon.ingest import queue
+    from alice.daemon.ops.metrics import MetricsServerError
+    from alice.daemon.ops.presence import APP_PREFIX
+
+    worker = queue.worker_name()
+    # Effect threads each hold a lock connection and a session; the watcher and the loop one each.
+    app = ctx.app(application_name=APP_PREFIX + worker, pool_size=12, serve_metrics=True)
+    try:
+        _open(app)
+        try:
+            daemon = app.daemon(worker)
+        except MetricsServerError as exc:
+            fail(str(exc), EXIT_CONFIG)
+        code = daemon.run_forever()
+    finally:
+        app.close()
+    sys.exit(code)
+
+
+# -- retry ------------------------------------------------------------------------------
+@main.command()
+@click.argument("job_ids", nargs=-1, type=int)
+@json_option
+@pass_ctx
+def retry(ctx: CliContext, job_ids: tuple[int, ...], as_json: bool) -> None:
+    """Requeue failed jobs (all of them, or the JOB_IDS given) for a running daemon."""
+    from alice.daemon.ingest import queue
+
+    catalog = ctx.catalog()
+    try:
+        with catalog.session() as s:
+            n = queue.retry_failed(s, list(job_ids) if job_ids else None)
+    finally:
+        catalog.close()
+    if as_json:
+        emit({"requeued": n})
+    else:
+        click.echo(f"Requeued {n} failed job(s).")
+
+
+# -- events -----------------------------------------------------------------------------
+@main.command()
+@click.option("--follow/--no-follow", "-f", default=True, help="Keep following new events (default) or print and exit.")
+@click.option("--since", type=int, default=None, help="Start after this event id (default: the last 20 events).")
+@json_option
+@pass_ctx
+def events(ctx: CliContext, follow: bool, since: int | None, as_json: bool) -> None:
+    """Print catalog events (organized, duplicate, quarantined, failed, ...) as they happen."""
+    from alice.daemon.catalog.events import follow_events
+
+    catalog = ctx.catalog()
+    try:
+        for ev in follow_events(catalog, since=since, follow=follow):
+            if as_json:
+                emit(ev)
+            else:
+                click.echo(f"{ev['at']}  #{ev['id']:<6} {ev['kind']:<12} {ev.get('path') or ''}")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        catalog.close()
+
+
+# -- service ----------------------------------------------------------------------------
+@main.group()
+def service() -> None:
+    """Install alice as a systemd user service (alice run, restarted on failure)."""
+
+
+@service.command("install")
+@json_option
+@pass_ctx
+def service_install(ctx: CliContext, as_json: bool) -> None:
+    """Write ~/.config/systemd/user/alice.service for this installation."""
+    from alice.daemon.ops import service as svc
+
+    cfg = ctx.config()
+    info = svc.install(config_path=cfg.source)
+    emit(info) if as_json else click.echo(info["message"])
+
+
+@service.command("uninstall")
+@json_option
+def service_uninstall(as_json: bool) -> None:
+    """Remove the unit file (stop the service first: systemctl --user disable --now alice)."""
+    from alice.daemon.ops import service as svc
+
+    info = svc.uninstall()
+    emit(info) if as_json else click.echo(info["message"])
+
+
+@service.command("status")
+@json_option
+def service_status(as_json: bool) -> None:
+    """Whether the unit is installed, and what systemd says about it."""
+    from alice.daemon.ops import service as svc
+
+    info = svc.service_status()
+    if as_json:
+        emit(info)
+    else:
+        for k, v in info.items():
+            click.echo(f"{k}: {v}")
+
+
+# -- generate, recreate, generations, projects, providers: daemon/cli/generate.py adds them to `main`
+import alice.daemon.cli.generate  # noqa: E402,F401  (last: it needs the names above)
+
+# -- search, mcp (daemon/cli/assistant.py) -----------------------------------------------
+from alice.daemon.cli.assistant import register_assistant_commands  # noqa: E402  (needs the names above)
+
+register_assistant_commands(main)
+
+# -- assess, rate (daemon/cli/quality.py) -------------------------------------------------
+import alice.daemon.cli.quality  # noqa: E402,F401  (needs the names above)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

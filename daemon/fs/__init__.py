@@ -1,0 +1,1 @@
+"""Files on disk: crash-safe writes into the tree, no-overwrite renames, crash points for tests."""

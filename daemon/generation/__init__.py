@@ -1,0 +1,1 @@
+"""Generating through providers: requests, budgets, references, delivery into the inbox."""

@@ -1,0 +1,326 @@
+"""Filing one analysed file: copy, sidecar, catalog, then (move mode) the source.
+
+The order is what makes a crash harmless. For a new file:
+
+  1. place a verified copy at the planned destination (fileops.place_copy)
+  2. write its sidecar beside it
+  3. record asset, locations and event in one catalog transaction
+  4. in move mode only, remove the source after re-verifying the copy
+
+A crash before 3 leaves the source plus possibly a finished copy; the re-run
+plans the same destination, finds the same bytes there and does not copy
+again. A crash between 3 and 4 leaves the source recorded as filed; the re-run
+sees that and removes it. Nothing is ever overwritten or deleted unverified.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
+
+from alice.daemon.fs import fileops
+from alice.daemon.catalog import similar, store
+from alice.daemon.catalog.engine import Catalog
+from alice.daemon.fs.crashpoints import checkpoint
+from alice.daemon.ingest.ignore import default_ignore
+from alice.daemon.config import Config
+from alice.pipeline import sidecar
+from alice.pipeline.identity import file_hash
+from alice.pipeline.importer import Rejected, analyze
+from alice.pipeline.plan import Layout, plan_destination, project_for, sanitize_segment
+from alice.pipeline.record import AssetRecord
+
+if TYPE_CHECKING:
+    from alice.daemon.quality.assess import Rescorer
+    from alice.pipeline.quality.config import QualityConfig
+
+# Outcomes, as they appear in `alice organize --json` and in events.
+ORGANIZED = "organized"
+DUPLICATE = "duplicate"
+UNCHANGED = "unchanged"
+QUARANTINED = "quarantined"
+FAILED = "failed"
+PLANNED = "planned"          # --dry-run
+
+
+@dataclass
+class Result:
+    path: str
+    status: str
+    dest: str | None = None
+    content_id: str | None = None
+    tool: str | None = None
+    ai: bool | None = None
+    project: str | None = None
+    reason: str | None = None
+    elapsed_ms: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out = {k: v for k, v in vars(self).items() if k != "extra"}
+        out.update(self.extra)
+        return out
+
+
+@dataclass
+class Source:
+    path: Path
+    inbox: Path
+
+
+def inbox_files(cfg: Config, paths: Iterable[Path] | None = None) -> Iterator[Source]:
+    """Every candidate file under the inboxes (or under the given paths, which must be inside one)."""
+    roots = [Path(p).absolute() for p in paths] if paths else list(cfg.inboxes)
+    for root in roots:
+        inbox = owning_inbox(cfg, root)
+        if inbox is None:
+            raise ValueError(f"{root} is not inside a configured inbox ({', '.join(map(str, cfg.inboxes))}); "
+                             "add it to 'inboxes' in the configuration or pass a path inside one")
+        if root.is_file():
+            if not default_ignore(root):
+                yield Source(root, inbox)
+            continue
+        for path in sorted(_walk(root)):
+            yield Source(path, inbox)
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for dirpath, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            p = Path(dirpath) / name
+            if not default_ignore(p) and p.is_file() and not p.is_symlink():
+                yield p
+
+
+def owning_inbox(cfg: Config, path: Path) -> Path | None:
+    for inbox in cfg.inboxes:
+        if path == inbox or inbox in path.parents:
+            return inbox
+    return None
+
+
+class Organizer:
+    def __init__(self, cfg: Config, catalog: Catalog | None, *, mode: str | None = None,
+                 dry_run: bool = False, quality: QualityConfig | None = None,
+                 rescore: Rescorer | None = None):
+        self.cfg = cfg
+        self.catalog = catalog
+        self.mode = mode or cfg.mode
+        self.dry_run = dry_run
+        self.layout = Layout(cfg.layout)
+        self.quality = quality
+        # Paid quality stages (quality/assess.record_rescorer), run on each record before it is filed.
+        self.rescore = rescore
+
+    # -- the whole file ---------------------------------------------------------------
+    def organize(self, src: Source) -> Result:
+        """Check, analyse and file one source. The daemon runs the same three steps,
+        with `analyze` in a worker process."""
+        t0 = time.perf_counter()
+        project = self.project_of(src)
+        try:
+            result = self.quick_check(src.path)
+            if result is None:
+                result = self.apply(analyze(src.path, project, self.quality), project)
+        except OSError as exc:
+            result = failure(src.path, exc)
+        result.elapsed_ms = round((time.perf_counter() - t0) * 1000, 2)
+        return result
+
+    def project_of(self, src: Source) -> str:
+        return sanitize_segment(project_for(src.path, src.inbox, self.cfg.default_project))
+
+    def quick_check(self, path: Path) -> Result | None:
+        """The answer for a source that needs no reading (already filed), else None."""
+        return self._unchanged(path)
+
+    def apply(self, reading: AssetRecord | Rejected, project: str) -> Result:
+        """The effects for one analysed source. Raises OSError for file system trouble."""
+        if isinstance(reading, Rejected):
+            return self._quarantine(reading, project)
+        return self._file(reading)
+
+    # -- idempotence --------------------------------------------------------------------
+    def _unchanged(self, path: Path) -> Result | None:
+        """A source already filed with the same bytes: nothing to do (move mode: finish the move)."""
+        if self.catalog is None:
+            return None
+        with self.catalog.session() as s:
+            loc = store.location_of(s, str(path))
+            if loc is None or loc.role not in ("source", "quarantine-source") or not loc.present:
+                return None
+            st = path.stat()
+            if (loc.size, loc.mtime_ns) != (st.st_size, st.st_mtime_ns):
+                return None  # rewritten since: read it again
+            filed = store.filed_copy(s, loc.asset_id)
+            asset = store.asset_by_id(s, loc.asset_id)
+        if filed is None or not Path(filed.path).is_file():
+            return None  # the filed copy is gone: file it again
+        result = Result(str(path), UNCHANGED, dest=filed.path, content_id=asset.content_id,
+                        tool=asset.tool, ai=asset.ai, project=asset.project_name,
+                        reason="already quarantined" if loc.role == "quarantine-source" else "already filed")
+        if self.mode == "move" and not self.dry_run:
+            self._finish_move(path, Path(filed.path), loc.file_hash)
+        return result
+
+    # -- new content or a duplicate ----------------------------------------------------------
+    def _file(self, rec: AssetRecord) -> Result:
+        if self.catalog is None or self.dry_run:
+            return self._file_locked(rec)
+        if self.rescore is not None:
+            self.rescore(rec)       # network calls: before taking the content lock, not under it
+        with store.content_lock(self.catalog.engine, rec.content_id):
+            return self._file_locked(rec)
+
+    def _file_locked(self, rec: AssetRecord) -> Result:
+        src = Path(rec.source_path)
+        base = Result(str(src), ORGANIZED, content_id=rec.content_id, tool=rec.tool, ai=rec.ai,
+                      project=rec.project)
+        if self.catalog is not None:
+            # Same pixels AND same bytes: a duplicate, recorded as another location.
+            # Same pixels with other metadata is filed too: its bytes say something
+            # the first copy does not (another tool's record, added keywords).
+            with self.catalog.session() as s:
+                existing = store.asset_by_content_id(s, rec.content_id)
+                filed = store.filed_copy_with_hash(s, existing.id, rec.file_hash) if existing else None
+            if filed is not None and Path(filed.path).is_file() and Path(filed.path) != src:
+                return self._duplicate(rec, existing.id, Path(filed.path), base)
+
+        dest = self._plan(rec, src)
+        base.dest = str(dest)
+        if self.dry_run:
+            base.status = PLANNED
+            return base
+        if not dest.exists():
+            dest = self._copy(rec, src, dest)
+            base.dest = str(dest)
+        rec.organized_path = str(dest)
+        rec.organized_at = datetime.now().astimezone()
+        fileops.write_text_atomic(sidecar.sidecar_path(dest), sidecar.dump(rec))
+        checkpoint("organize: copy and sidecar in place, not yet recorded")
+        if self.catalog is not None:
+            st = src.stat()
+            with self.catalog.session() as s:
+                asset_id, created = store.record_asset(s, rec, refresh=False)
+                store.add_location(s, asset_id, str(dest), rec.file_hash, "organized", refresh=False)
+                store.add_location(s, asset_id, str(src), rec.file_hash, "source",
+                                   size=st.st_size, mtime_ns=st.st_mtime_ns, refresh=False)
+                store.refresh_search(s, asset_id)
+                if created and rec.perceptual_hash is not None:
+                    similar.set_perceptual_hash(s, asset_id, rec.perceptual_hash)
+                store.append_event(s, "organized", asset_id, str(dest),
+                                   {"source": str(src), "tool": rec.tool, "project": rec.project})
+            checkpoint("organize: recorded")
+        if self.mode == "move":
+            self._finish_move(src, dest, rec.file_hash)
+        return base
+
+    def _plan(self, rec: AssetRecord, src: Path) -> Path:
+        return plan_destination(rec, self.cfg.organized, self.layout, src.name, _occupied)
+
+    def _copy(self, rec: AssetRecord, src: Path, dest: Path) -> Path:
+        for _ in range(20):
+            try:
+                return fileops.place_copy(src, dest, rec.file_hash)
+            except FileExistsError:
+                # Someone (another alice, the user) took the name since we planned it: plan again.
+                dest = self._plan(rec, src)
+                if dest.exists():
+                    return dest  # same bytes are already there
+        raise fileops.PlacementError(f"could not find a free name for {src.name} in {dest.parent}")
+
+    def _duplicate(self, rec: AssetRecord, asset_id: int, filed: Path, base: Result) -> Result:
+        base.status = DUPLICATE
+        base.dest = str(filed)
+        base.reason = f"same content as {filed}"
+        if self.dry_run:
+            return base
+        src = Path(rec.source_path)
+        st = src.stat()
+        with self.catalog.session() as s:  # type: ignore[union-attr]
+            store.add_location(s, asset_id, str(src), rec.file_hash, "source",
+                               size=st.st_size, mtime_ns=st.st_mtime_ns)
+            store.append_event(s, "duplicate", asset_id, str(src), {"of": str(filed)})
+        if self.mode == "move":
+            self._finish_move(src, filed, rec.file_hash)   # re-verifies the filed bytes first
+        return base
+
+    def _finish_move(self, src: Path, kept: Path, expected_hash: str) -> None:
+        if fileops.remove_source(src, kept, expected_hash) and self.catalog is not None:
+            checkpoint("move: source removed, catalog not yet told")
+            with self.catalog.session() as s:
+                store.mark_location_gone(s, str(src))
+
+    # -- quarantine ---------------------------------------------------------------------
+    def _quarantine(self, rej: Rejected, project: str) -> Result:
+        src = rej.path
+        result = Result(str(src), QUARANTINED, project=project, reason=rej.reason)
+        if self.dry_run:
+            return result
+        fhash = file_hash(src)
+        qdir = self.cfg.quarantine
+        dest = qdir / sanitize_segment(src.name)
+        if dest.exists() and file_hash(dest) != fhash:
+            stem, dot, ext = dest.name.partition(".")
+            dest = qdir / f"{stem}-{fhash[3:9]}{dot}{ext}"
+            n = 2
+            while dest.exists() and file_hash(dest) != fhash:
+                dest = qdir / f"{stem}-{fhash[3:9]}-{n}{dot}{ext}"
+                n += 1
+        if not dest.exists():
+            fileops.place_copy(src, dest, fhash)
+        reason = (f"source: {src}\nreason: {rej.reason}\nformat: {rej.format}\n"
+                  f"quarantined_at: {datetime.now().astimezone().isoformat()}\n"
+                  "what to do: fix or re-export the file and drop it into the inbox again; "
+                  "delete this copy when you no longer need it.\n")
+        fileops.write_text_atomic(dest.with_name(dest.name + ".reason.txt"), reason)
+        result.dest = str(dest)
+        result.content_id = fhash
+        if self.catalog is not None:
+            st = src.stat()
+            with self.catalog.session() as s:
+                asset_id = store.record_quarantined(s, fhash, rej.size or st.st_size, rej.format,
+                                                    rej.media, project, rej.reason)
+                store.add_location(s, asset_id, str(dest), fhash, "quarantine")
+                store.add_location(s, asset_id, str(src), fhash, "quarantine-source",
+                                   size=st.st_size, mtime_ns=st.st_mtime_ns)
+                store.append_event(s, "quarantined", asset_id, str(dest),
+                                   {"source": str(src), "reason": rej.reason})
+        if self.mode == "move":
+            self._finish_move(src, dest, fhash)
+        return result
+
+
+def _occupied(path: Path) -> str | None:
+    try:
+        return file_hash(path) if path.is_file() else None
+    except OSError:
+        return None
+
+
+def failure(path: Path, exc: OSError) -> Result:
+    """A Result for file system trouble; the source stays where it is for the next run."""
+    if isinstance(exc, FileNotFoundError) and Path(exc.filename or "") == path:
+        reason = "the file disappeared before it could be filed"
+    elif isinstance(exc, PermissionError):
+        reason = f"permission denied: {exc.filename or path} (check the owner and mode)"
+    else:
+        reason = str(exc) or exc.__class__.__name__
+    return Result(str(path), FAILED, reason=reason)
+
+
+def startup_sweep(cfg: Config, catalog: Catalog | None) -> list[Path]:
+    """Undo what an interrupted run left half-said: temp files in the tree, and
+    catalog locations whose file is gone (a source removed just before the
+    crash that would have recorded it). Returns the temp files removed."""
+    removed = fileops.sweep_temp(cfg.organized)
+    if catalog is not None:
+        with catalog.session() as s:
+            for path in store.present_paths(s):
+                if not os.path.lexists(path):
+                    store.mark_location_gone(s, path)
+    return removed

@@ -1,0 +1,390 @@
+"""`alice run`: the long-running service.
+
+    watcher --(path)--> jobs table --(claim, lease)--> worker pool: analyze()
+                                                        |
+              catalog <-- organizer.apply() <-----------+
+
+The watcher thread only enqueues (one INSERT); the main thread claims jobs,
+hands the pure, CPU-heavy analysis to a process pool, and applies the effects
+itself, one file at a time, so the order that makes a crash harmless
+(daemon/ingest/filing.py) holds here too. Leases are renewed while a job is in
+flight; a daemon that dies simply stops renewing and another takes over.
+
+When the catalog is unreachable the loop pauses with backoff and resumes by
+itself; files that arrive meanwhile are still in the inbox, and the
+reconciliation scan that follows the outage queues them.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from alice.daemon.ops import presence
+
+from alice.daemon.ingest import queue
+
+from alice.daemon.ops import systemd
+from alice.daemon.catalog.engine import Catalog
+from alice.daemon.catalog.errors import CatalogUnavailable
+from alice.daemon.config import Config
+from alice.daemon.ops.logs import bind_job
+from alice.daemon.ingest.filing import (
+    FAILED,
+    Organizer,
+    Result,
+    Source,
+    failure,
+    inbox_files,
+    startup_sweep,
+)
+from alice.pipeline.importer import analyze
+
+if TYPE_CHECKING:
+    from alice.daemon.generation.generator import Generator
+    from alice.daemon.ops.metrics import DaemonMetrics
+    from alice.daemon.quality.assess import Rescorer
+    from alice.pipeline.quality.config import QualityConfig
+
+log = structlog.get_logger("alice.run")
+
+
+@dataclass
+class InFlight:
+    job: queue.Job
+    source: Source
+    project: str
+    future: Future                  # the analysis, in a worker process
+    started: float
+    effect: Future | None = None    # the filing, in an effect thread
+
+
+# Filing is I/O (fsync, catalog round trips), not CPU: a few threads keep the
+# disk and the catalog busy while the process pool analyses the next files.
+EFFECT_THREADS = 4
+
+
+class Daemon:
+    def __init__(self, cfg: Config, catalog: Catalog, *, quality: QualityConfig | None = None,
+                 metrics: DaemonMetrics | None = None, worker: str | None = None,
+                 rescore: Rescorer | None = None, generator: Generator | None = None):
+        self.cfg = cfg
+        self.catalog = catalog
+        self.quality = quality
+        self.metrics = metrics
+        self.generator = generator
+        self.worker = worker or queue.worker_name()
+        self.organizer = Organizer(cfg, catalog, quality=quality, rescore=rescore)
+        self.stopping = threading.Event()
+        self.wake = threading.Event()
+        self.rescan_needed = threading.Event()
+        self.inflight: dict[int, InFlight] = {}
+        self.max_inflight = cfg.worker_count * 2 + EFFECT_THREADS
+        self.effects = ThreadPoolExecutor(EFFECT_THREADS, thread_name_prefix="alice-file")
+        self.last_errors: deque[dict[str, Any]] = deque(maxlen=20)
+        self.catalog_ok = True
+        self.processed = 0
+        self.started_at = time.time()
+        self.pool: ProcessPoolExecutor | None = None
+        self.watcher: Any = None
+        self.rpc: Any = None
+        self.last_turn = time.monotonic()
+
+    # -- watcher side (runs on the observer thread) -----------------------------------------
+    def on_ready(self, path: Path, inbox: Path) -> None:
+        try:
+            st = path.stat()
+        except OSError:
+            return
+        try:
+            with self.catalog.session() as s:
+                queue.enqueue(s, str(path), str(inbox), st.st_size, st.st_mtime,
+                              max_attempts=self.cfg.queue.max_attempts)
+        except Exception as exc:  # catalog down: the file stays in the inbox; rescan once it is back
+            self.rescan_needed.set()
+            log.warning("enqueue failed; will rescan when the catalog is back", path=str(path), error=str(exc))
+        self.wake.set()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        from alice.daemon.ingest.watcher import InboxWatcher
+
+        removed = startup_sweep(self.cfg, self.catalog)
+        if removed:
+            log.info("removed temp files left by an interrupted run", count=len(removed))
+        self.pool = self._new_pool()
+        self.watcher = InboxWatcher(
+            list(self.cfg.inboxes), self.on_ready,
+            settle_s=self.cfg.watch.settle_seconds,
+            rescan_s=self.cfg.watch.rescan_minutes * 60,
+            force_polling=self.cfg.watch.poll,
+        )
+        self.watcher.start()  # starts with a reconciliation scan: files that arrived while we were down
+        presence.publish(self.cfg.data_dir, self.worker, self.status())
+        from alice.daemon.api.methods import Hooks
+        from alice.daemon.api.server import RpcServer
+
+        self.rpc = RpcServer(self.cfg, self.catalog,
+                             Hooks(status=self.status, scan=self.scan_now, generator=self.generator))
+        self.rpc.start()  # False (logged) if another daemon serves the socket; this one still works the queue
+        if self.generator is not None:
+            # Finish generation requests other processes sent and left (`alice generate --no-wait`, a crash).
+            self.generator.start_orphan_sweeps()
+
+    def note_provider_error(self, error: str) -> None:
+        log.warning("providers are misconfigured; generation is off until fixed", error=error)
+        self._note_error("providers", error)
+
+    def scan_now(self, paths: list[str] | None) -> dict[str, Any]:
+        """organize.scan over the socket: queue the files under `paths` (inside an inbox) now,
+        or have the watcher offer every inbox file again."""
+        if not paths:
+            self.watcher.reconcile()
+            return {"queued": None, "reconcile": "requested"}
+        queued = 0
+        for src in inbox_files(self.cfg, [Path(p) for p in paths]):
+            self.on_ready(src.path, src.inbox)
+            queued += 1
+        return {"queued": queued}
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        # spawn, not fork: this process has threads (watcher, watchdog) and open sockets.
+        return ProcessPoolExecutor(max_workers=self.cfg.worker_count,
+                                   mp_context=multiprocessing.get_context("spawn"))
+
+    def healthy(self) -> bool:
+        return (not self.stopping.is_set() and time.monotonic() - self.last_turn < 60
+                and (self.watcher is None or self.watcher.healthy()))
+
+    def request_stop(self, *_: Any) -> None:
+        self.stopping.set()
+        self.wake.set()
+
+    def run_forever(self) -> int:
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+        self.start()
+        systemd.ready()
+        systemd.status(f"watching {len(self.cfg.inboxes)} inbox(es)")
+        # Ping only while the loop turns and the watcher lives: a hung daemon must be restarted.
+        dog = systemd.Watchdog(self.healthy)
+        dog.start()
+        log.info("alice is running", worker=self.worker, inboxes=[str(i) for i in self.cfg.inboxes],
+                 catalog=self.catalog.display_url, workers=self.cfg.worker_count)
+        try:
+            self.loop()
+        finally:
+            systemd.stopping()
+            self.drain()
+            dog.stop()
+            presence.withdraw(self.cfg.data_dir, self.worker)
+        log.info("alice stopped", processed=self.processed)
+        return 0
+
+    def loop(self) -> None:
+        last_beat = time.monotonic()
+        last_metrics = 0.0
+        while not self.stopping.is_set():
+            self.last_turn = time.monotonic()
+            try:
+                self.collect()
+                if self.rescan_needed.is_set():
+                    self.rescan_needed.clear()
+                    self.watcher.reconcile()
+                room = self.max_inflight - len(self.inflight)
+                if room > 0:
+                    for job in queue.claim(self.catalog.engine, self.worker, self.cfg.queue.lease_seconds, room):
+                        self.begin(job)
+                if time.monotonic() - last_beat > self.cfg.queue.lease_seconds / 3:
+                    self.heartbeat()
+                    last_beat = time.monotonic()
+                if time.monotonic() - last_metrics > 5:
+                    self.publish_status()
+                    last_metrics = time.monotonic()
+                if not self.catalog_ok:
+                    log.info("catalog reachable again; resuming")
+                    self.catalog_ok = True
+                    self.rescan_needed.set()
+                    systemd.status(f"watching {len(self.cfg.inboxes)} inbox(es)")
+            except Exception as exc:
+                if not _is_unavailable(exc):
+                    raise
+                if self.catalog_ok:
+                    log.warning("catalog unreachable; pausing work until it is back", error=str(exc))
+                    self._note_error("catalog", str(exc))
+                    systemd.status("paused: catalog unreachable")
+                self.catalog_ok = False
+                # Backs off with jitter; restarts the embedded server if that is what died.
+                try:
+                    self.catalog.wait_available(timeout=30.0, should_stop=self.stopping.is_set)
+                except CatalogUnavailable:
+                    pass
+                continue
+            self.wake.wait(0.25 if self.inflight else 2.0)
+            self.wake.clear()
+
+    # -- jobs --------------------------------------------------------------------------------
+    def begin(self, job: queue.Job) -> None:
+        path, inbox = Path(job.path), Path(job.inbox)
+        src = Source(path, inbox)
+        if not path.exists():
+            self.finish(job, Result(job.path, "vanished", reason="the file left the inbox before it was filed"))
+            return
+        project = self.organizer.project_of(src)
+        quick = self.organizer.quick_check(path)
+        if quick is not None:
+            self.finish(job, quick)
+            return
+        assert self.pool is not None
+        try:
+            fut = self.pool.submit(analyze, path, project, self.quality)
+        except BrokenProcessPool:
+            self.pool = self._new_pool()
+            fut = self.pool.submit(analyze, path, project, self.quality)
+        fut.add_done_callback(lambda _f: self.wake.set())
+        self.inflight[job.id] = InFlight(job, src, project, fut, time.perf_counter())
+
+    def collect(self) -> None:
+        """Move finished analyses on to filing, and finished filings on to the queue."""
+        for job_id, item in list(self.inflight.items()):
+            if item.effect is None:
+                if item.future.done():
+                    self._start_effect(job_id, item)
+                continue
+            if not item.effect.done():
+                continue
+            try:
+                result = item.effect.result()
+            except Exception as exc:
+                if _is_unavailable(exc):
+                    item.effect = None   # filing is idempotent: redo it once the catalog is back
+                    raise
+                del self.inflight[job_id]
+                if isinstance(exc, OSError):
+                    res = failure(item.source.path, exc)
+                    queue.fail(self.catalog.engine, job_id, self.worker, res.reason or "error", transient=True)
+                    self._note_error(str(item.source.path), res.reason or "")
+                else:
+                    log.error("filing error", path=str(item.source.path), error=repr(exc))
+                    queue.fail(self.catalog.engine, job_id, self.worker, f"internal error: {exc!r}", transient=False)
+                    self._note_error(str(item.source.path), repr(exc))
+                continue
+            del self.inflight[job_id]
+            result.elapsed_ms = round((time.perf_counter() - item.started) * 1000, 2)
+            self.finish(item.job, result)
+
+    def _start_effect(self, job_id: int, item: InFlight) -> None:
+        try:
+            reading = item.future.result()
+        except BrokenProcessPool:
+            # A worker died (out of memory on a hostile file?): retry, counting the attempt.
+            self.pool = self._new_pool()
+            del self.inflight[job_id]
+            queue.fail(self.catalog.engine, job_id, self.worker,
+                       "a worker process died while reading this file", transient=True)
+            return
+        except OSError as exc:
+            del self.inflight[job_id]
+            res = failure(item.source.path, exc)
+            queue.fail(self.catalog.engine, job_id, self.worker, res.reason or "error", transient=True)
+            self._note_error(str(item.source.path), res.reason or "")
+            return
+        except Exception as exc:
+            del self.inflight[job_id]
+            log.error("pipeline error", path=str(item.source.path), error=repr(exc))
+            queue.fail(self.catalog.engine, job_id, self.worker, f"internal error: {exc!r}", transient=False)
+            self._note_error(str(item.source.path), repr(exc))
+            return
+        item.effect = self.effects.submit(self._apply, item.job, reading, item.project)
+        item.effect.add_done_callback(lambda _f: self.wake.set())
+
+    def _apply(self, job: queue.Job, reading: Any, project: str) -> Result:
+        # The effect thread's log lines (organizer, catalog, fileops) carry the job's id.
+        with bind_job(f"job-{job.id}", path=job.path):
+            log.debug("filing", project=project)
+            return self.organizer.apply(reading, project)
+
+    def finish(self, job: queue.Job, result: Result) -> None:
+        with bind_job(f"job-{job.id}", path=job.path):
+            self._finish(job, result)
+
+    def _finish(self, job: queue.Job, result: Result) -> None:
+        if result.status == FAILED:
+            queue.fail(self.catalog.engine, job.id, self.worker, result.reason or "failed", transient=True)
+            self._note_error(result.path, result.reason or "")
+        else:
+            queue.complete(self.catalog.engine, job.id, self.worker, result.to_json())
+        self.processed += 1
+        log.info("file", status=result.status, dest=result.dest, tool=result.tool, ms=result.elapsed_ms,
+                 reason=result.reason)
+        if self.metrics is not None:
+            self.metrics.observe_file(result)
+
+    def heartbeat(self) -> None:
+        if self.inflight:
+            kept = set(queue.heartbeat(self.catalog.engine, list(self.inflight), self.worker,
+                                       self.cfg.queue.lease_seconds))
+            for lost in set(self.inflight) - kept:
+                log.warning("lease lost; another worker owns this job now", job=lost)
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Finish what is in flight (up to timeout), give the rest back, stop the watcher."""
+        if self.rpc is not None:
+            self.rpc.stop()
+        if self.generator is not None:
+            self.generator.close()
+        if self.watcher is not None:
+            self.watcher.stop()
+        deadline = time.monotonic() + timeout
+        while self.inflight and time.monotonic() < deadline:
+            try:
+                self.collect()
+            except Exception as exc:
+                log.warning("could not finish in-flight jobs", error=str(exc))
+                break
+            if self.inflight:
+                time.sleep(0.05)
+        if self.inflight:
+            try:
+                queue.release(self.catalog.engine, list(self.inflight), self.worker)
+            except Exception as exc:
+                log.warning("could not release jobs; their leases will expire", error=str(exc))
+        self.effects.shutdown(wait=True, cancel_futures=True)
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def publish_status(self) -> None:
+        presence.publish(self.cfg.data_dir, self.worker, self.status())
+        if self.metrics is not None:
+            with self.catalog.session() as s:
+                self.metrics.set_queue_depth(queue.depth(s))
+            self.metrics.set_watcher_modes(self.watcher.mode_by_inbox())
+
+    def _note_error(self, where: str, message: str) -> None:
+        self.last_errors.append({"at": time.time(), "where": where, "error": message})
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "worker": self.worker, "pid": os.getpid(), "started_at": self.started_at,
+            "inflight": len(self.inflight), "processed": self.processed,
+            "catalog_ok": self.catalog_ok,
+            "watchers": self.watcher.mode_by_inbox() if self.watcher else {},
+            "watcher_notes": self.watcher.notes_by_inbox() if self.watcher else {},
+            "last_errors": list(self.last_errors),
+        }
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    from alice.daemon.catalog.engine import is_disconnect
+
+    return isinstance(exc, CatalogUnavailable) or is_disconnect(exc)

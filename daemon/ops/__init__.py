@@ -1,0 +1,1 @@
+"""Running as a service: logs, metrics, systemd notify and unit, presence files."""

@@ -1,0 +1,1 @@
+"""Rating files: the local stage and paid stages, with cache, budget and re-filing."""
