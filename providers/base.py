@@ -21,11 +21,7 @@ import httpx
 import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
-<<<<<<< HEAD
-from . import metrics
 from .capabilities import Capability
-=======
->>>>>>> main
 from .circuit import CircuitBreaker, CircuitState
 from .config import ProviderSettings
 from .errors import (
