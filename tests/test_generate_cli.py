@@ -54,7 +54,8 @@ def test_providers_lists_models_prices_and_missing_keys(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--config", str(config), "providers", "--json"], env=env)
     assert result.exit_code == 0, result.output
     rows = {r["name"]: r for r in json.loads(result.output)["providers"]}
-    assert set(rows) == {"fal", "bfl", "openai", "anthropic"}
+    assert set(rows) == {"fal", "bfl", "openai", "anthropic", "comfyui", "a1111"}   # local ones need no key
+    assert not rows["comfyui"]["key_required"] and not rows["a1111"]["key_required"]
     assert rows["fal"]["key_configured"] and not rows["bfl"]["key_configured"]
     flux = next(m for m in rows["fal"]["models"] if m["id"] == "fal-ai/flux/dev")
     assert flux["price"] == {"unit": "megapixel", "usd": "0.025"}

@@ -55,6 +55,7 @@ class RequestRow:
     updated_at: datetime
     recreated_from: int | None
     outputs: list[OutputRow] = field(default_factory=list)
+    record_extra: dict[str, Any] = field(default_factory=dict)   # a re-run's fields for the stamped record
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -77,13 +78,15 @@ def _money(value: Decimal | None) -> str | None:
 def record_request(s: Session, *, project_id: int, provider: str, model: str, prompt: str | None,
                    params: dict[str, Any], reference_ids: list[str], estimate_usd: Decimal | None,
                    state: str = "recorded", error: str | None = None,
-                   recreated_from: int | None = None, lease_s: float | None = None) -> int:
+                   recreated_from: int | None = None, lease_s: float | None = None,
+                   record_extra: dict[str, Any] | None = None) -> int:
     """Insert a request row (leased to the caller for `lease_s`); return its id."""
     _check_state(state)
     row = GenerationRequest(
         project_id=project_id, provider=provider, model=model, prompt=clean_text(prompt),
         params=clean_json(params), reference_ids=clean_json(list(reference_ids)), state=state,
         estimate_usd=estimate_usd, error=clean_text(error), recreated_from=recreated_from,
+        record_extra=clean_json(dict(record_extra or {})),
         lease_until=None if lease_s is None else func.now() + timedelta(seconds=lease_s),
     )
     s.add(row)
@@ -131,6 +134,7 @@ def get_request(s: Session, request_id: int) -> RequestRow | None:
         reference_ids=list(r.reference_ids), state=r.state, provider_request_id=r.provider_request_id, job=r.job,
         estimate_usd=r.estimate_usd, cost_usd=r.cost_usd, error=r.error, created_at=r.created_at,
         updated_at=r.updated_at, recreated_from=r.recreated_from, outputs=outputs,
+        record_extra=dict(r.record_extra or {}),
     )
 
 

@@ -80,15 +80,18 @@ class Generator:
     # -- public API --------------------------------------------------------------------------
     def submit(self, provider: str, model: str, prompt: str | None, params: Mapping[str, Any] | None = None,
                references: Sequence[str | Path] = (), project: str | None = None, *,
-               recreated_from: int | None = None, wait: bool = False) -> int:
+               recreated_from: int | None = None, record: Mapping[str, Any] | None = None,
+               wait: bool = False) -> int:
         """Record and send a request; return its id. With wait=True, return once its
         outputs are in the inbox (or it failed: see status()).
 
         Raises GenerateError (unknown provider/model, bad params or references) and
         BudgetExceeded (refused by the project's budget) before anything is sent.
+        `record`: more fields for the generation record stamped into each output (a re-run's
+        `rerun` and `parents`, see daemon/generation/rerun.py); kept with the request.
         """
         client = self._provider(provider)
-        if not client.settings.has_key:
+        if not client.can_send:
             env = " or ".join(ENV_KEYS.get(provider, ())) or "the service's key variable"
             raise GenerateError(f"no API key for {provider}: set providers.{provider}.api_key in the config "
                                 f"or {env} in the environment")
@@ -127,7 +130,7 @@ class Generator:
                 s, project_id=proj.id, provider=provider, model=model, prompt=prompt, params=dict(params),
                 reference_ids=ref_ids, estimate_usd=estimate.usd, state="refused" if refused else "recorded",
                 error=str(refused) if refused else None, recreated_from=recreated_from,
-                lease_s=None if refused else LEASE_S)
+                lease_s=None if refused else LEASE_S, record_extra=dict(record or {}))
             store.append_event(s, "generation.refused" if refused else "generation.recorded", None, None, {
                 "request_id": rid, "project": project_name, "provider": provider, "model": model,
                 "estimate_usd": str(estimate.usd), "recreated_from": recreated_from,
@@ -138,7 +141,7 @@ class Generator:
             raise refused
         log.info("generation.recorded", request_id=rid, project=project_name, provider=provider, model=model,
                  estimate_usd=str(estimate.usd))
-        base = _record(provider, model, prompt, dict(params), ref_ids)
+        base = {**dict(record or {}), **_record(provider, model, prompt, dict(params), ref_ids)}
         self._start(rid, self._send(rid, client, model, send, inputs, base, project_name))
         if wait:
             self.wait(rid)
@@ -230,7 +233,7 @@ class Generator:
         request_id = row.id
         job = Job(row.provider, row.model, row.provider_request_id or row.job["request_id"],
                   dict(row.job.get("urls") or {}), row.estimate_usd)
-        base = _record(row.provider, row.model, row.prompt, row.params, row.reference_ids)
+        base = {**row.record_extra, **_record(row.provider, row.model, row.prompt, row.params, row.reference_ids)}
         self._start(request_id, self._finish(request_id, client, job, base, row.project))
 
     def abandon(self, request_id: int) -> dict[str, Any]:

@@ -10,6 +10,11 @@ just before sending, so the catalog and the embedded record stay small.
 - bfl: `prompt`; the first image is `input_image` (base64, as Kontext takes it).
 - hedra: `text_prompt`; the first image and first audio are uploaded (image=, audio=).
 - openai: `prompt`; its image endpoint here takes no references.
+- comfyui: the prompt lives in the graph (params {"graph": ...}), so none is added;
+  image references are uploaded for the graph's image loaders, in node order
+  (images=, see providers/comfyui.py).
+- a1111: `prompt` unless the payload has one; image references are img2img's
+  init_images.
 A param the user gave explicitly always wins over one derived from references.
 """
 from __future__ import annotations
@@ -20,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from alice.daemon.generation.references import Reference
+from alice.pipeline.rerun.comfy import input_images
 
 MAX_INLINE_BYTES = 30 * 1024 * 1024     # fal and BFL reject request bodies far smaller than this anyway
 _MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif",
@@ -52,7 +58,7 @@ def build(provider: str, prompt: str | None, params: Mapping[str, Any],
     send = dict(params)
     inputs: dict[str, Any] = {}
     prompt_key = "text_prompt" if provider == "hedra" else "prompt"
-    if prompt is not None:
+    if prompt is not None and provider != "comfyui":
         send.setdefault(prompt_key, prompt)
     images, videos, audios = (_by_media(refs, m) for m in ("image", "video", "audio"))
     unused = [r for r in refs if r.media not in ("image", "video", "audio")]
@@ -77,6 +83,27 @@ def build(provider: str, prompt: str | None, params: Mapping[str, Any],
             raise InputError("a Hedra talking avatar needs one image and one audio reference "
                              "(--reference portrait.png --reference voice.mp3)")
         inputs["image"], inputs["audio"] = images[0].path, audios[0].path
+    elif provider == "comfyui":
+        _comfy_inputs(send, refs, inputs)
+    elif provider == "a1111":
+        if videos or audios:
+            raise InputError("A1111 takes image references only (img2img init images)")
+        if images:
+            inputs["init_images"] = [r.path for r in images]
     elif refs:
         raise InputError(f"{provider} image generation takes no reference files here")
     return send, inputs
+
+
+def _comfy_inputs(send: dict[str, Any], refs: Sequence[Reference], inputs: dict[str, Any]) -> None:
+    """Bind image references to the graph's image loaders in node order; the provider uploads them."""
+    if not refs:
+        return
+    graph = send.get("graph")
+    loaders = [i for i in input_images(graph) if i.media == "image"] if isinstance(graph, Mapping) else []
+    if any(r.media != "image" for r in refs):
+        raise InputError("ComfyUI references here are images, bound to the graph's LoadImage nodes")
+    if len(refs) > len(loaders):
+        raise InputError(f"{len(refs)} references for a graph with {len(loaders)} image loaders; "
+                         "give at most one reference per LoadImage node, in node order")
+    inputs["images"] = {loader.name: ref.path for loader, ref in zip(loaders, refs)}
