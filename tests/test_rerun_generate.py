@@ -92,6 +92,9 @@ def test_a_comfyui_file_is_recreated_from_its_own_graph(gen: Generator, comfy: F
     assert record["rerun"] == {"kind": "recreated_from", "of": parent, "from": "comfyui graph", "overrides": {}}
     assert record["parents"] == [{"content_id": parent, "kind": "recreated_from"}]
     assert inspect_file(out).generation.prompt == "a red fox in snow"
+    shown = inspect_file(out).to_json()["alice"]                      # what `alice inspect --json` prints
+    assert (shown["provider"], shown["graph"], shown["rerun"]["of"]) == ("comfyui", GRAPH, parent)
+    assert "alice" not in inspect_file(src).to_json()
 
 
 def test_a_comfyui_file_varied_changes_only_the_located_inputs(gen: Generator, comfy: FakeComfyUI,

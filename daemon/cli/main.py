@@ -299,7 +299,10 @@ def inspect(paths: tuple[Path, ...], as_json: bool) -> None:
        "generation": {"prompt", "negative_prompt", "seed", "steps", "cfg", "sampler",
                       "scheduler", "model", "model_hash", "width", "height", "loras",
                       "created_at"},
-       "error"}
+       "error",
+       "alice": {"provider", "model", "request_id", "references", "graph" | "params",
+                 "rerun": {"kind", "of", "from", "overrides"}, "parents": [...]}}
+    (`alice` only for files alice generated: what ran, and what it was varied from.)
     """
     from alice.pipeline.inspect import inspect_file, iter_paths
 
@@ -328,6 +331,18 @@ def _print_inspection(d: dict[str, Any]) -> None:
             click.echo(f"  {key:16} {text if len(text) < 300 else text[:297] + '...'}")
     for ev in d.get("evidence") or []:
         click.echo(f"  evidence         {ev}")
+    made = d.get("alice")
+    if made:
+        click.echo(f"  made by alice    {made['provider']} {made.get('model') or ''}  request {made.get('request_id')}")
+        if made.get("graph"):
+            kinds = sorted({str(n.get("class_type")) for n in made["graph"].values() if isinstance(n, dict)})
+            click.echo(f"  graph            {len(made['graph'])} nodes: {', '.join(kinds)[:240]}")
+        rerun = made.get("rerun") or {}
+        if rerun:
+            changed = ", ".join(f"{k}={v!r}" for k, v in (rerun.get("overrides") or {}).items()) or "nothing changed"
+            click.echo(f"  {rerun.get('kind', '').replace('_', ' '):16} {rerun.get('of')} ({changed})")
+        for parent in made.get("parents") or []:
+            click.echo(f"  parent           {parent.get('content_id')} ({parent.get('kind')})")
 
 
 # -- status -----------------------------------------------------------------------------
