@@ -16,6 +16,7 @@ from alice.pipeline.identity import MediaTimeout, UnreadableMedia, identify
 from alice.pipeline.inspect import inspect_file
 from alice.pipeline.integrity import check
 from alice.pipeline.perceptual import perceptual_hash
+from alice.pipeline.lineage import parents_of
 from alice.pipeline.record import AssetRecord
 
 
@@ -90,6 +91,7 @@ def analyze(path: Path, project: str, quality: Any = None) -> AssetRecord | Reje
         generation=info.generation,
         raw=info.raw,
         warnings=list(info.warnings) + ([info.error] if info.error else []),
+        parents=parents_of(info.raw),
     )
     if info.media == "image":
         record.perceptual_hash = perceptual_hash(path)

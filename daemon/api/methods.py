@@ -17,6 +17,7 @@ from sqlalchemy import select, text
 
 from alice.daemon.api import generate_methods as generate_rpc
 from alice.daemon.catalog import asset_detail, curation, store
+from alice.daemon.catalog import lineage as lineage_mod
 from alice.daemon.catalog import search as search_mod
 from alice.daemon.catalog import similar as similar_mod
 from alice.daemon.catalog import stats as stats_mod
@@ -121,6 +122,9 @@ SEARCH_PARAMS = obj({
     "aspect_max": {"type": "number", "exclusiveMinimum": 0},
     "tags_all": {**STRS, "maxItems": 50}, "tags_any": {**STRS, "maxItems": 50}, "tags_none": {**STRS, "maxItems": 50},
     "content_id": {"type": "string", "maxLength": 200},
+    "child_of": {"type": "integer", "minimum": 1, "description": "assets made from this asset id (its children)"},
+    "parent_of": {"type": "integer", "minimum": 1,
+                  "description": "assets this asset id was made from (its parents)"},
     "sort": {"enum": list(search_mod.SORTS), "default": "date"},
     "order": {"enum": list(search_mod.ORDERS), "default": "desc"},
     "limit": {"type": "integer", "minimum": 1, "maximum": search_mod.MAX_LIMIT, "default": 50},
@@ -199,6 +203,11 @@ def _similar(ctx: RpcContext, asset: int | str, max_distance: int = 6, limit: in
         for item, m in zip(items, matches):
             item["distance"] = m.distance
         return {"asset_id": asset_id, "phash": f"{phash & (2**64 - 1):016x}", "items": items}
+
+
+def _lineage(ctx: RpcContext, asset: int | str, depth: int = lineage_mod.MAX_DEPTH) -> dict[str, Any]:
+    with ctx.catalog.session() as s:
+        return ctx.guard.scrub(lineage_mod.tree(s, curation.resolve_asset(s, asset), depth))
 
 
 def _tag(ctx: RpcContext, asset: int | str, tags: list[str]) -> dict[str, Any]:
@@ -299,6 +308,13 @@ REGISTRY = Registry([
                 "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 20}}, ("asset",)),
            obj({"asset_id": INT, "phash": NSTR, "items": {"type": "array", "items": ASSET_ITEM}},
                ("asset_id", "items"), extra=True), _similar),
+    Method("assets.lineage", "An asset's lineage: the assets it was made from (recreated_from, varied_from, "
+           "reference, graph_input), up to its roots, and the assets made from it, down to the newest; each "
+           "node with id, content_id, tool, project, prompt, seed, filed path and the edge's kind.",
+           obj({"asset": ASSET_REF, "depth": {"type": "integer", "minimum": 1, "maximum": lineage_mod.MAX_DEPTH,
+                                              "default": lineage_mod.MAX_DEPTH}}, ("asset",)),
+           obj({"asset": ANY_OBJ, "parents": {"type": "array"}, "children": {"type": "array"},
+                "truncated": {"type": "boolean"}}, ("asset", "parents", "children")), _lineage),
     Method("assets.tag", "Add tags to an asset (lower-cased; existing ones are kept).",
            TAGS_PARAMS, TAGS_RESULT, _tag),
     Method("assets.untag", "Remove tags from an asset (tags it does not have are ignored).",

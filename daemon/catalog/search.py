@@ -34,7 +34,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
-from alice.daemon.catalog.models import Asset, AssetTag, Generation, Location, Project, Tag
+from alice.daemon.catalog.models import Asset, AssetParent, AssetTag, Generation, Location, Project, Tag
 
 COUNT_CAP = 5_000
 COUNT_BUDGET_MS = 6
@@ -106,6 +106,8 @@ class SearchQuery:
     tags_any: tuple[str, ...] = ()
     tags_none: tuple[str, ...] = ()
     content_id: str | None = None
+    child_of: int | None = None           # assets made from this asset (its children in the lineage)
+    parent_of: int | None = None          # assets this asset was made from (its parents)
     sort: str = "date"
     order: str = "desc"
     limit: int = 50
@@ -144,7 +146,7 @@ class SearchQuery:
         self._ranges()
 
     def _ints(self) -> None:
-        bounds = {"seed": (0, 10**20 - 1), "stars_min": (0, 5), "stars_max": (0, 5), "limit": (1, MAX_LIMIT),
+        bounds = {"seed": (0, 10**20 - 1), "child_of": (1, 2**63 - 1), "parent_of": (1, 2**63 - 1), "stars_min": (0, 5), "stars_max": (0, 5), "limit": (1, MAX_LIMIT),
                   "width_min": (0, 2**31 - 1), "width_max": (0, 2**31 - 1),
                   "height_min": (0, 2**31 - 1), "height_max": (0, 2**31 - 1)}
         for name, (lo, hi) in bounds.items():
@@ -226,6 +228,12 @@ def conditions(s: Session, q: SearchQuery) -> list[Any]:
         where.append(Asset.media == q.media)
     if q.content_id:
         where.append(Asset.content_id == q.content_id)
+    if q.child_of is not None:
+        where.append(exists(select(AssetParent.child_id).where(AssetParent.child_id == Asset.id,
+                                                               AssetParent.parent_id == q.child_of)))
+    if q.parent_of is not None:
+        where.append(exists(select(AssetParent.parent_id).where(AssetParent.parent_id == Asset.id,
+                                                                AssetParent.child_id == q.parent_of)))
     if q.model is not None or q.seed is not None:
         g = select(Generation.asset_id).where(Generation.asset_id == Asset.id)
         if q.model is not None:

@@ -38,7 +38,8 @@ def search_params(text: tuple[str, ...], **o: Any) -> dict[str, Any]:
     for key, name in (("tag", "tags_all"), ("any_tag", "tags_any"), ("not_tag", "tags_none")):
         if o[key]:
             params[name] = list(o[key])
-    for key in ("ai", "media", "model", "seed", "since", "until", "content_id", "sort", "cursor"):
+    for key in ("ai", "media", "model", "seed", "since", "until", "content_id", "child_of", "parent_of", "sort",
+                "cursor"):
         if o.get(key) is not None:
             params[key] = o[key]
     for key, kind in (("stars", int), ("width", int), ("height", int), ("aspect", float)):
@@ -120,6 +121,9 @@ def register_assistant_commands(main: click.Group) -> None:
     @click.option("--any-tag", multiple=True, help="Has at least one of these tags.")
     @click.option("--not-tag", multiple=True, help="Does not have this tag.")
     @click.option("--content-id", help="Exactly this content (b3:...).")
+    @click.option("--child-of", type=click.IntRange(1), help="Assets made from this asset id (recreated, varied, "
+                                                             "or using it as an input).")
+    @click.option("--parent-of", type=click.IntRange(1), help="Assets this asset id was made from.")
     @click.option("--sort", type=click.Choice(["date", "stars", "relevance"]), default=None,
                   help="Default: date (newest first).")
     @click.option("--asc", is_flag=True, help="Oldest / lowest first.")

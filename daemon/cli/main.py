@@ -537,6 +537,7 @@ register_assistant_commands(main)
 
 # -- assess, rate (daemon/cli/quality.py) -------------------------------------------------
 import alice.daemon.cli.quality  # noqa: E402,F401  (needs the names above)
+import alice.daemon.cli.lineage  # noqa: E402,F401  (needs the names above)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from alice.daemon.fs import fileops
-from alice.daemon.catalog import similar, store
+from alice.daemon.catalog import lineage, similar, store
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.fs.crashpoints import checkpoint
 from alice.daemon.ingest.ignore import default_ignore
@@ -209,6 +209,7 @@ class Organizer:
                 store.add_location(s, asset_id, str(dest), rec.file_hash, "organized", refresh=False)
                 store.add_location(s, asset_id, str(src), rec.file_hash, "source",
                                    size=st.st_size, mtime_ns=st.st_mtime_ns, refresh=False)
+                lineage.record_parents(s, asset_id, rec.parents)
                 store.refresh_search(s, asset_id)
                 if created and rec.perceptual_hash is not None:
                     similar.set_perceptual_hash(s, asset_id, rec.perceptual_hash)
