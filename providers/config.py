@@ -60,7 +60,7 @@ _INTS = {
     "max_response_bytes": 64 * 1024 * 1024,   # JSON answers (OpenAI b64 images are big)
     "max_download_bytes": 2 * 1024 * 1024 * 1024,
 }
-_OTHER = {"base_url", "api_key", "api_key_env", "prices", "enabled", "extra_models"}
+_OTHER = {"base_url", "api_key", "api_key_env", "prices", "enabled", "extra_models", "input_dir"}
 MODEL_KINDS = ("image", "video", "audio", "avatar_video", "vision")
 
 
@@ -85,6 +85,9 @@ class ProviderSettings:
     # Model ids the code does not know yet (services ship new ones monthly): id -> kind.
     extra_models: Mapping[str, str] = field(default_factory=dict)
     enabled: bool = True
+    # ComfyUI's input folder on this machine, when it is local: a graph's LoadImage names files
+    # there, and alice links an input whose content it has filed as the output's parent.
+    input_dir: str | None = None
 
     @property
     def has_key(self) -> bool:
@@ -139,9 +142,17 @@ class ProviderSettings:
         if not isinstance(enabled, bool):
             raise ProviderConfigError(name, f"{where}.enabled must be true or false")
 
+        input_dir = data.get("input_dir")
+        if input_dir is not None:
+            if name != "comfyui":
+                raise ProviderConfigError(name, f"{where}.input_dir is a ComfyUI setting (its input folder)")
+            if not isinstance(input_dir, str) or not input_dir.strip():
+                raise ProviderConfigError(name, f"{where}.input_dir must be a folder path")
+            input_dir = os.path.expanduser(input_dir)
+
         return cls(
             name=name, base_url=base_url.rstrip("/"), api_key=_api_key(name, where, data, env),
-            prices=dict(prices), extra_models=dict(extra), enabled=enabled, **values,
+            prices=dict(prices), extra_models=dict(extra), enabled=enabled, input_dir=input_dir, **values,
         )
 
 

@@ -183,3 +183,44 @@ def test_the_record_is_kept_with_the_request_for_a_resume(gen: Generator, catalo
         row = requests.get_request(s, rid)
     assert row is not None and row.record_extra["rerun"]["kind"] == "recreated_from"
     assert json.loads(json.dumps(row.record_extra)) == copy.deepcopy(row.record_extra)
+
+
+def test_an_input_image_the_catalog_has_is_a_graph_input_parent(tmp_path: Path, catalog: Catalog,
+                                                                 comfy: FakeComfyUI) -> None:
+    from alice.daemon.catalog import lineage, store
+    from alice.daemon.ingest.filing import Organizer, Source
+    from alice.daemon.provider_host import ProviderHost
+    from tests.generate_env import OwnedGenerator, make_config, provider_config
+    from tests.rpc_env import picture
+
+    input_dir = tmp_path / "ComfyUI" / "input"
+    providers = provider_config(comfyui=comfy)
+    providers["comfyui"]["input_dir"] = str(input_dir)
+    cfg = make_config(tmp_path, providers)
+    gen = OwnedGenerator(cfg, catalog, ProviderHost.build(cfg.providers, env={}))
+    try:
+        cat = picture(cfg.inboxes[0] / "cats" / "cat.png", 5)
+        (input_dir / "refs").mkdir(parents=True)
+        (input_dir / "refs" / "cat.png").write_bytes(cat.read_bytes())      # the user put it in ComfyUI's inputs
+        filed = Organizer(cfg, catalog).organize(Source(cat, cfg.inboxes[0]))
+        assert filed.status == "organized"
+        stranger = picture(input_dir / "other.png", 6)                        # an input alice never filed
+        comfy.inputs.update({"refs/cat.png": cat.read_bytes(), "other.png": stranger.read_bytes()})
+        graph = copy.deepcopy(GRAPH)
+        graph["10"] = {"class_type": "LoadImage", "inputs": {"image": "refs/cat.png", "upload": "image"}}
+        graph["11"] = {"class_type": "LoadImage", "inputs": {"image": stranger.name, "upload": "image"}}
+        src = comfy_file(tmp_path, graph)
+        [rid] = rerun(gen, src, "comfyui")
+        status = gen.wait(rid)
+        assert status["state"] == "done", status
+        record = record_of(Path(status["outputs"][0]["path"]))
+        assert record["parents"] == [{"content_id": identify(src, "png", "image").content_id, "kind": "recreated_from"},
+                                     {"content_id": filed.content_id, "kind": "graph_input"}]
+        # Filed, the output links to both parents the catalog has (the original is not filed here: only the cat).
+        out = Organizer(cfg, catalog).organize(Source(Path(status["outputs"][0]["path"]), cfg.inboxes[0]))
+        with catalog.session() as s:
+            child = store.asset_by_content_id(s, out.content_id)
+            cat_asset = store.asset_by_content_id(s, filed.content_id)
+            assert lineage.parents(s, child.id) == [(cat_asset.id, "graph_input")]
+    finally:
+        gen.close()
