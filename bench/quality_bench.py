@@ -24,7 +24,7 @@ from alice.pipeline.quality import measures as m
 from alice.pipeline.quality.config import QualityConfig
 from alice.pipeline.quality.technical import _downscale, assess_array, assess_image
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "files"
+CORPUS = Path(__file__).resolve().parents[1] / "tests" / "corpus" / "files"
 
 
 def synthetic(size: tuple[int, int]) -> Image.Image:
