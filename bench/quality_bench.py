@@ -83,7 +83,8 @@ def main() -> None:
             ms = timed(lambda: assess_array(rgb, cfg=cfg), args.repeat)
             print(f"{source:26} {label:4} {'array':14} {ms:9.1f} {1000.0 / ms:9.1f}")
 
-    work = _downscale(np.asarray(synthetic((1024, 1024))), cfg.work_edge)
+    native = np.asarray(synthetic((1024, 1024)))
+    work = _downscale(native, cfg.work_edge)
     y = m.luma(work)
     sigma = m.noise_sigma(y)
     hist = m.histogram(y)
@@ -91,7 +92,8 @@ def main() -> None:
     steps: dict[str, Callable[[], object]] = {
         "luma": lambda: m.luma(work),
         "content_box": lambda: m.content_box(y),
-        "noise": lambda: m.noise_sigma(y),
+        "noise (working copy)": lambda: m.noise_sigma(y),
+        "noise (native patches)": lambda: m.noise_sigma(m.native_patches(native)),
         "sharpness": lambda: m.blur_index(y, sigma),
         "histogram": lambda: m.histogram(y),
         "exposure+contrast": lambda: (m.exposure_figures(hist), m.rms_contrast(hist)),
