@@ -29,15 +29,13 @@ from tests.fakes.openai import FakeOpenAI
 from tests.fakes.server import Fault
 
 FAKE_RATINGS = {"anthropic": ANTHROPIC_RATING, "openai": OPENAI_RATING}
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "files"
+from tests.corpus_paths import CORPUS
 SOURCE = CORPUS / "comfyui-flux-dev.png"
 
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A sharp image (technical ~78, 4 stars) and the same blurred to ruin (~8, 1 star)."""
-    if not SOURCE.exists():
-        pytest.skip(f"corpus file {SOURCE} not present")
     root = tmp_path_factory.mktemp("assess-images")
     img = Image.open(SOURCE).convert("RGB").resize((512, 512))
     good, mirrored, blurred = root / "good.png", root / "mirrored.png", root / "blurred.png"
@@ -274,8 +272,6 @@ def test_two_processes_rating_the_same_content_buy_one_answer(images, fakes, pro
 
 def test_a_video_is_rated_on_its_middle_frame(fakes, providers, catalog) -> None:
     video = CORPUS / "c2pa-sora.mp4"
-    if not video.exists():
-        pytest.skip(f"corpus file {video} not present")
     out = run_cascade(Target(video, project="shoot"), cfg("vision:anthropic", gate=0), providers, catalog)
     assert out["media"] == "video" and out["stages"]["vision:anthropic"]["score"] == 64
     (seen,) = fakes["anthropic"].seen
