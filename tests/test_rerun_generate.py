@@ -224,3 +224,13 @@ def test_an_input_image_the_catalog_has_is_a_graph_input_parent(tmp_path: Path, 
             assert lineage.parents(s, child.id) == [(cat_asset.id, "graph_input")]
     finally:
         gen.close()
+
+
+def test_assistants_get_vary_recreate_and_lineage_as_mcp_tools() -> None:
+    from alice.daemon.api.mcp import tools
+
+    offered = {t.name: t for t in tools()}
+    assert {"generate_vary", "generate_recreate", "assets_lineage"} <= set(offered)
+    vary = offered["generate_vary"].input_schema
+    assert vary["required"] == ["of", "provider"] and vary["properties"]["provider"]["enum"] == ["comfyui", "a1111"]
+    assert "provider" in offered["generate_recreate"].input_schema["properties"]
