@@ -114,3 +114,40 @@ def test_filing_records_edges_and_the_tree_walks_up_and_down(catalog: Catalog, d
     assert json.loads(shown.output)["parents"][0]["id"] == root_id
     text = CliRunner().invoke(main, ["--config", str(config), "lineage", str(child_id)]).output
     assert "made from:" in text and "varied from" in text and "recreated from" in text
+
+
+def test_a_comfyui_files_input_images_in_the_input_folder_are_its_parents(catalog: Catalog) -> None:
+    root = short_dir()
+    input_dir = root / "ComfyUI" / "input"
+    cfg = make_config(root, providers={"comfyui": {"input_dir": str(input_dir)}})
+    source_id, source_path = _file(cfg, catalog, picture(cfg.inboxes[0] / "proj" / "photo.png", 4))
+    input_dir.mkdir(parents=True)
+    (input_dir / "photo.png").write_bytes(source_path.read_bytes())      # the user loaded it in ComfyUI
+    picture(input_dir / "unfiled.png", 9)                                 # an input alice never filed
+    graph = {"1": {"class_type": "LoadImage", "inputs": {"image": "photo.png"}},
+             "2": {"class_type": "LoadImage", "inputs": {"image": "unfiled.png"}},
+             "3": {"class_type": "LoadImage", "inputs": {"image": "../escape.png"}},
+             "4": {"class_type": "KSampler", "inputs": {"seed": 5, "steps": 20, "cfg": 7, "sampler_name": "euler",
+                                                        "scheduler": "normal", "denoise": 0.6}},
+             "5": {"class_type": "SaveImage", "inputs": {"images": ["4", 0]}}}
+    from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("prompt", json.dumps(graph))
+    img2img = cfg.inboxes[0] / "proj" / "img2img.png"
+    Image.new("RGB", (40, 30), (1, 2, 3)).save(img2img, "PNG", pnginfo=info)
+    child_id, child_path = _file(cfg, catalog, img2img)
+    with catalog.session() as s:
+        assert lineage.parents(s, child_id) == [(source_id, "graph_input")]
+        source_cid = store.asset_by_id(s, source_id).content_id
+    assert sidecar.load(sidecar.sidecar_path(child_path).read_text()).parents == [
+        {"content_id": source_cid, "kind": "graph_input"}]
+
+    # Without the input folder configured nothing is read and no edge is made.
+    plain = make_config(short_dir())
+    other = cfg.inboxes[0] / "proj" / "img2img-b.png"
+    Image.new("RGB", (40, 30), (3, 2, 1)).save(other, "PNG", pnginfo=info)
+    res = Organizer(plain, catalog).organize(Source(other, cfg.inboxes[0]))
+    with catalog.session() as s:
+        assert lineage.parents(s, store.asset_by_content_id(s, res.content_id).id) == []

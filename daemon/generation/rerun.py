@@ -26,6 +26,7 @@ from alice.daemon.catalog import store
 from alice.daemon.generation.errors import GenerateError, RequestNotFound
 from alice.daemon.generation.generator import Generator
 from alice.daemon.generation.references import ReferenceError, from_path, is_content_id
+from alice.daemon.ingest import graph_inputs
 from alice.pipeline.extract import UnreadableFile, extract
 from alice.pipeline.rerun import comfy
 from alice.pipeline.rerun.overrides import Overrides, RerunError
@@ -97,28 +98,6 @@ def locations(graph: Mapping[str, Any]) -> dict[str, comfy.Location]:
     return dict(locate(graph))
 
 
-def graph_inputs(gen: Generator, graph: Mapping[str, Any]) -> list[str]:
-    """Content ids of the images the graph loads from ComfyUI's input folder (providers.comfyui.input_dir)
-    that the catalog has filed: those are the output's graph_input parents."""
-    client = gen.providers.get("comfyui")
-    folder = client.settings.input_dir if client is not None else None
-    if not folder:
-        return []
-    found: list[str] = []
-    for item in comfy.input_images(graph):
-        path = Path(folder) / item.name
-        if item.folder != "input" or ".." in Path(item.name).parts or not path.is_file():
-            continue
-        try:
-            cid = from_path(path).content_id
-        except ReferenceError:
-            continue
-        with gen.catalog.session() as s:
-            if store.asset_by_content_id(s, cid) is not None and cid not in found:
-                found.append(cid)
-    return found
-
-
 def rerun(gen: Generator, ref: str | int | Path, provider: str, *, overrides: Overrides | None = None,
           seeds: Sequence[int] | None = None, project: str | None = None) -> list[int]:
     """Submit the re-runs of `ref` on `provider` (one per seed of `seeds`); their request ids.
@@ -138,8 +117,9 @@ def rerun(gen: Generator, ref: str | int | Path, provider: str, *, overrides: Ov
     parents = [{"content_id": filed.content_id, "kind": kind}]
     parents += [{"content_id": cid, "kind": "reference"} for cid in source.references if cid != filed.content_id]
     if source.provider == "comfyui":
-        parents += [{"content_id": cid, "kind": "graph_input"} for cid in graph_inputs(gen, source.params["graph"])
-                    if cid != filed.content_id]
+        inputs = graph_inputs.known_inputs(gen.catalog, graph_inputs.input_dir(gen.cfg.providers),
+                                           source.params["graph"])
+        parents += [{"content_id": cid, "kind": "graph_input"} for cid in inputs if cid != filed.content_id]
     ids = []
     for params in runs:
         changed = dict(overrides.given())

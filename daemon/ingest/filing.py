@@ -25,6 +25,7 @@ from alice.daemon.fs import fileops
 from alice.daemon.catalog import lineage, similar, store
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.fs.crashpoints import checkpoint
+from alice.daemon.ingest import graph_inputs
 from alice.daemon.ingest.ignore import default_ignore
 from alice.daemon.config import Config
 from alice.pipeline import sidecar
@@ -200,6 +201,7 @@ class Organizer:
             base.dest = str(dest)
         rec.organized_path = str(dest)
         rec.organized_at = datetime.now().astimezone()
+        self._add_graph_inputs(rec)
         fileops.write_text_atomic(sidecar.sidecar_path(dest), sidecar.dump(rec))
         checkpoint("organize: copy and sidecar in place, not yet recorded")
         if self.catalog is not None:
@@ -219,6 +221,16 @@ class Organizer:
         if self.mode == "move":
             self._finish_move(src, dest, rec.file_hash)
         return base
+
+    def _add_graph_inputs(self, rec: AssetRecord) -> None:
+        """A ComfyUI graph's input images the catalog has filed are parents (providers.comfyui.input_dir)."""
+        if self.catalog is None:
+            return
+        folder = graph_inputs.input_dir(self.cfg.providers)
+        for cid in graph_inputs.known_inputs(self.catalog, folder, graph_inputs.graph_of(rec.tool, rec.raw)):
+            parent = {"content_id": cid, "kind": "graph_input"}
+            if cid != rec.content_id and not any(p["content_id"] == cid for p in rec.parents):
+                rec.parents.append(parent)
 
     def _plan(self, rec: AssetRecord, src: Path) -> Path:
         return plan_destination(rec, self.cfg.organized, self.layout, src.name, _occupied)
