@@ -234,3 +234,29 @@ def test_assistants_get_vary_recreate_and_lineage_as_mcp_tools() -> None:
     vary = offered["generate_vary"].input_schema
     assert vary["required"] == ["of", "provider"] and vary["properties"]["provider"]["enum"] == ["comfyui", "a1111"]
     assert "provider" in offered["generate_recreate"].input_schema["properties"]
+
+
+def test_an_a1111_img2img_is_varied_with_its_source_image(gen: Generator, sd: FakeA1111, catalog: Catalog,
+                                                          tmp_path: Path) -> None:
+    from alice.daemon.ingest.filing import Organizer, Source
+
+    source = gen.cfg.inboxes[0] / "paint" / "source.png"
+    source.parent.mkdir(parents=True)
+    source.write_bytes(png_bytes(32, 32, (9, 9, 9)))
+    # The request records its source image by content id; a re-run finds it again in the catalog.
+    assert Organizer(gen.cfg, catalog).organize(Source(source, gen.cfg.inboxes[0])).status == "organized"
+    rid = gen.submit("a1111", "img2img", "a watercolour", {"denoising_strength": 0.4, "seed": 3}, [source], "paint")
+    first = gen.wait(rid)
+    assert first["state"] == "done", first
+    out = Path(first["outputs"][0]["path"])
+    [again] = rerun(gen, out, "a1111", overrides=Overrides(denoise=0.7))
+    status = gen.wait(again)
+    assert status["state"] == "done", status
+    sent = sd.requests[-1]
+    assert sent["denoising_strength"] == 0.7 and sent["prompt"] == "a watercolour"
+    assert sent["init_images"] == sd.requests[0]["init_images"] and len(sent["init_images"]) == 1
+    record = record_of(Path(status["outputs"][0]["path"]))
+    source_cid = identify(source, "png", "image").content_id
+    assert record["model"] == "img2img" and record["references"] == [source_cid]
+    assert record["parents"] == [{"content_id": identify(out, "png", "image").content_id, "kind": "varied_from"},
+                                 {"content_id": source_cid, "kind": "graph_input"}]

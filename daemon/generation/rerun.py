@@ -115,7 +115,9 @@ def rerun(gen: Generator, ref: str | int | Path, provider: str, *, overrides: Ov
     except RerunError as exc:
         raise GenerateError(str(exc)) from None
     parents = [{"content_id": filed.content_id, "kind": kind}]
-    parents += [{"content_id": cid, "kind": "reference"} for cid in source.references if cid != filed.content_id]
+    # An img2img's references are its source images: graph inputs, as a ComfyUI LoadImage's are.
+    ref_kind = "graph_input" if (source.provider, source.model) == ("a1111", "img2img") else "reference"
+    parents += [{"content_id": cid, "kind": ref_kind} for cid in source.references if cid != filed.content_id]
     if source.provider == "comfyui":
         inputs = graph_inputs.known_inputs(gen.catalog, graph_inputs.input_dir(gen.cfg.providers),
                                            source.params["graph"])
