@@ -92,6 +92,22 @@ class ComfyUiProvider(Provider):
         subfolder = data.get("subfolder") if isinstance(data.get("subfolder"), str) else ""
         return f"{subfolder}/{data['name']}" if subfolder else data["name"]
 
+    def file_url(self, name: str, *, folder: str = "output") -> str:
+        """The /view URL of a file in one of the server's folders (input, output, temp);
+        `name` may hold a subfolder ("refs/cat.png"), as LoadImage inputs do."""
+        if folder not in ("input", "output", "temp"):
+            raise ProviderRequestError(self.name, f"folder must be input, output or temp, not {folder!r}")
+        subfolder, _, filename = name.replace("\\", "/").rpartition("/")
+        if not filename or ".." in name.split("/"):
+            raise ProviderRequestError(self.name, f"not a file name in a ComfyUI folder: {name!r}")
+        return f"{self.settings.base_url}/view?{urlencode({'filename': filename, 'subfolder': subfolder, 'type': folder})}"
+
+    def input_file(self, name: str, *, folder: str = "input") -> OutputFile:
+        """A file a graph loads, as something providers.download.download() can fetch
+        (lineage hashes it to find the catalogued parent)."""
+        return OutputFile(mimetypes.guess_type(name)[0] or "application/octet-stream",
+                          url=self.file_url(name, folder=folder), filename=name.rpartition("/")[2])
+
     # -- jobs ----------------------------------------------------------------------------
 
     async def _submit(self, model: str, params: Mapping[str, Any], *,
@@ -182,8 +198,9 @@ class ComfyUiProvider(Provider):
         if not saved:
             raise self._malformed("history answer", f"prompt {job.request_id} completed but lists no output files")
         outputs = [OutputFile(mimetypes.guess_type(name)[0] or "application/octet-stream",
-                              url=f"{self.settings.base_url}/view?{query}", filename=name)
-                   for _kind, name, query in saved]
+                              url=self.file_url(f"{subfolder}/{name}" if subfolder else name, folder=kind),
+                              filename=name)
+                   for kind, subfolder, name in saved]
         raw = {k: v for k, v in entry.items() if k != "prompt"}
         return GenerationResult(self.name, job.model, job.request_id, JobState.COMPLETED, outputs, job.cost_usd, raw)
 
@@ -250,7 +267,7 @@ def _node_errors(node_errors: Any) -> list[str]:
 
 
 def _output_files(provider: Provider, outputs: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(type, filename, /view query) for every file a node output lists (images, gifs, videos, audio)."""
+    """(type, subfolder, filename) for every file a node output lists (images, gifs, videos, audio)."""
     found: list[tuple[str, str, str]] = []
     for node_output in outputs.values():
         if not isinstance(node_output, dict):
@@ -265,8 +282,10 @@ def _output_files(provider: Provider, outputs: dict[str, Any]) -> list[tuple[str
                 if not isinstance(filename, str) or not filename or "/" in filename or "\\" in filename:
                     raise provider._malformed("history answer", f"bad output filename {str(filename)[:100]!r}")
                 subfolder = item.get("subfolder") if isinstance(item.get("subfolder"), str) else ""
-                kind = item.get("type") if isinstance(item.get("type"), str) else "output"
-                found.append((kind, filename, urlencode({"filename": filename, "subfolder": subfolder, "type": kind})))
+                kind = item.get("type") if item.get("type") in ("output", "temp", "input") else "output"
+                if ".." in subfolder.replace("\\", "/").split("/"):
+                    raise provider._malformed("history answer", f"bad output subfolder {subfolder[:100]!r}")
+                found.append((kind, subfolder.strip("/"), filename))
     return found
 
 

@@ -73,9 +73,15 @@ async def test_local_generators_take_their_url_and_a1111_waits_longer_by_default
     finally:
         for p in providers.values():
             await p.aclose()
-    overridden = build_providers({"a1111": {"timeout_s": 30}}, env={})
+    with pytest.raises(ProviderConfigError, match="providers.a1111.input_dir: only \\['comfyui'\\]"):
+        build_providers({"a1111": {"input_dir": "/srv/in"}}, env={})
+    with pytest.raises(ProviderConfigError, match="providers.comfyui.input_dir must be a folder path"):
+        build_providers({"comfyui": {"input_dir": 5}}, env={})
+    overridden = build_providers({"a1111": {"timeout_s": 30}, "comfyui": {"input_dir": " /srv/ComfyUI/input "}},
+                                 env={})
     try:
         assert overridden["a1111"].settings.timeout_s == 30.0
+        assert overridden["comfyui"].settings.input_dir == "/srv/ComfyUI/input"
     finally:
         for p in overridden.values():
             await p.aclose()
