@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from alice.pipeline.rerun.comfy import RerunError, check_graph, class_types, rename_inputs
+from alice.pipeline.rerun.comfy import RerunError, check_graph, class_types, input_images, rename_inputs
 
 from .base import ModelInfo, Provider
 from .capabilities import Capability
@@ -97,8 +97,9 @@ class ComfyUiProvider(Provider):
         `name` may hold a subfolder ("refs/cat.png"), as LoadImage inputs do."""
         if folder not in ("input", "output", "temp"):
             raise ProviderRequestError(self.name, f"folder must be input, output or temp, not {folder!r}")
-        subfolder, _, filename = name.replace("\\", "/").rpartition("/")
-        if not filename or ".." in name.split("/"):
+        normalized = name.replace("\\", "/")
+        subfolder, _, filename = normalized.rpartition("/")
+        if not filename or normalized.startswith("/") or ".." in normalized.split("/"):
             raise ProviderRequestError(self.name, f"not a file name in a ComfyUI folder: {name!r}")
         return f"{self.settings.base_url}/view?{urlencode({'filename': filename, 'subfolder': subfolder, 'type': folder})}"
 
@@ -133,6 +134,13 @@ class ComfyUiProvider(Provider):
                 "them by node name) and restart ComfyUI, or run the graph on a server that has them",
             )
         if images:
+            named = {item.name for item in input_images(graph)} | {
+                graph[item.node_id]["inputs"][item.input] for item in input_images(graph)}
+            unused = sorted(set(images) - named)
+            if unused:
+                raise ProviderRequestError(
+                    self.name, f"images {unused} are not loaded by any node of the graph "
+                    f"(its loaders name: {sorted(named) or 'nothing'})")
             renames = {name: await self.upload_image(source, filename=name) for name, source in images.items()}
             graph = rename_inputs(graph, renames)
         data = await self._request("POST", "prompt", json_body={"prompt": dict(graph), "client_id": self.client_id},

@@ -162,8 +162,9 @@ async def test_input_files_a_graph_names_can_be_fetched_for_lineage(fake: FakeCo
     fake.inputs["refs/dog.png"] = png_bytes(color=(4, 5, 6))
     async with make(fake) as comfy:
         item = comfy.input_file("refs/dog.png")
-        with pytest.raises(ProviderRequestError, match="not a file name"):
-            comfy.input_file("../secrets.png")
+        for bad in ("../secrets.png", "refs/../../x.png", "/etc/passwd", "refs/"):
+            with pytest.raises(ProviderRequestError, match="not a file name"):
+                comfy.input_file(bad)
         with pytest.raises(ProviderRequestError, match="folder must be"):
             comfy.file_url("a.png", folder="models")
     assert item.filename == "dog.png" and "subfolder=refs" in item.url and "type=input" in item.url
@@ -180,6 +181,15 @@ async def test_outputs_in_a_subfolder_are_served_from_it(fake: FakeComfyUI, tmp_
         fake.fail("history", Fault(200, {job.request_id: entry}))
         result = await comfy.result(job)
     assert (await download(result.outputs[0], tmp_path)).read_bytes() == b"\x89PNG in a subfolder"
+
+
+async def test_an_input_image_no_loader_uses_is_refused(fake: FakeComfyUI) -> None:
+    g = graph(**{"10": {"class_type": "LoadImage", "inputs": {"image": "cat.png"}}})
+    async with make(fake) as comfy:
+        with pytest.raises(ProviderRequestError, match="images \\['dog.png'\\] are not loaded by any node "
+                                                       "of the graph \\(its loaders name: \\['cat.png'\\]\\)"):
+            await comfy.submit(WORKFLOW, {"graph": g}, images={"dog.png": b"\x89PNG"})
+    assert fake.uploads == [] and fake.count("prompt") == 0
 
 
 async def test_a_graph_naming_an_absent_input_is_rejected_by_the_server(fake: FakeComfyUI) -> None:
