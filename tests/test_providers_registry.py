@@ -107,3 +107,19 @@ async def test_new_models_can_be_added_from_config() -> None:
         build_providers({"fal": {"extra_models": {"fal-ai/new": "image"}}}, env={})
     with pytest.raises(ProviderConfigError, match="extra_models must map"):
         build_providers({"fal": {"extra_models": {"fal-ai/new": "hologram"}}}, env={})
+
+
+def test_every_provider_declares_what_it_can_do() -> None:
+    from alice.providers.base import Provider
+    from alice.providers.capabilities import Capability
+    from alice.providers.registry import PROVIDER_CLASSES
+    from alice.providers.vision import VisionProvider
+
+    for name, cls in PROVIDER_CLASSES.items():
+        caps = cls.CAPABILITIES
+        assert caps, f"{name} declares no capabilities"
+        # The declarations agree with what the classes implement, so callers can trust them.
+        assert (Capability.VISION in caps) == issubclass(cls, VisionProvider), name
+        assert (Capability.QUALITY in caps) == callable(getattr(cls, "measure_quality", None)), name
+        assert (Capability.SYNCHRONOUS in caps) == (cls.generate is not Provider.generate), name
+        assert (Capability.LOCAL in caps) == (not cls.REQUIRES_KEY), name
