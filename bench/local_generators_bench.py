@@ -2,8 +2,10 @@
 measured against the local fakes, which answer at once (so all the time is ours).
 
 Prints the median and p95 of:
-  ComfyUI: object_info check (cached after the first), /prompt, /history until done,
-           result read, and the /view download of the output, per generation;
+  ComfyUI: object_info check (cached after the first), /prompt, /history until done and
+           the result read, per generation; then the /view download of the output, once
+           with download() (a new httpx client per file, as the daemon delivers today) and
+           once with provider.download_output() (one client kept per provider);
   A1111:   checkpoint check (/sd-models), txt2img, base64 decode, per generation;
   pipeline/rerun: building 64 varied graphs from a recorded graph (--seeds 0..63).
 The daemon's share (request row, delivery, filing) is not included here. Run from the repo root:
@@ -49,16 +51,20 @@ async def comfyui(runs: int, out: Path) -> None:
         fake.steps = ["done"]
         settings = settings_for("comfyui", fake, api_key=None, poll_interval_s=0.0)
         async with ComfyUiProvider(settings) as provider:
-            times, fetches = [], []
+            times, fetches, kept = [], [], []
             for _ in range(runs):
                 t = time.perf_counter()
                 result = await provider.generate(WORKFLOW, {"graph": GRAPH})
                 mid = time.perf_counter()
                 await download(result.outputs[0], out)
+                fresh = time.perf_counter()
+                await provider.download_output(result.outputs[0], out)
                 times.append((mid - t) * 1000)
-                fetches.append((time.perf_counter() - mid) * 1000)
+                fetches.append((fresh - mid) * 1000)
+                kept.append((time.perf_counter() - fresh) * 1000)
     report("comfyui generate (object_info cached, prompt, history x2)", times)
-    report("comfyui output download (/view, fsync, link)", fetches)
+    report("comfyui output download, download() with a new client per file", fetches)
+    report("comfyui output download, provider.download_output() (one kept client)", kept)
 
 
 async def a1111(runs: int) -> None:

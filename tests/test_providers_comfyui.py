@@ -79,7 +79,8 @@ async def test_runs_a_graph_through_the_queue_and_serves_its_outputs(fake: FakeC
     [output] = result.outputs
     assert output.filename == "alice_00001_.png" and output.media_type == "image/png"
     assert output.url.startswith(f"{fake.url}/view?") and "type=output" in output.url
-    path = await download(output, tmp_path)
+    async with make(fake) as comfy:
+        path = await comfy.download_output(output, tmp_path)
     with Image.open(path) as img:
         assert json.loads(img.text["prompt"]) == GRAPH      # what SaveImage embeds
     assert result.raw["status"]["status_str"] == "success" and "prompt" not in result.raw
