@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .base import ModelInfo, Provider
+from .capabilities import Capability
 from .pricing import Price, Unit
 from .results import GenerationResult, Job, JobState, JobStatus, OutputFile
 
@@ -25,6 +26,7 @@ _FAILED = {"Request Moderated", "Content Moderated", "Error", "Failed", "Task no
 
 class BflProvider(Provider):
     name = "bfl"
+    CAPABILITIES = frozenset({Capability.GENERATE})
     MODELS = (
         ModelInfo("flux-dev", "image", "FLUX.1 [dev]"),
         ModelInfo("flux-pro-1.1", "image", "FLUX1.1 [pro]"),

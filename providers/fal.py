@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .base import ModelInfo, Provider
+from .capabilities import Capability
 from .errors import ProviderRequestError
 from .pricing import Price, Unit
 from .results import GenerationResult, Job, JobState, JobStatus, OutputFile, QualityMeasurement
@@ -46,6 +47,7 @@ _STATES = {"IN_QUEUE": JobState.QUEUED, "IN_PROGRESS": JobState.RUNNING, "COMPLE
 
 class FalProvider(Provider):
     name = "fal"
+    CAPABILITIES = frozenset({Capability.GENERATE, Capability.QUALITY})
     MODELS = (
         ModelInfo("fal-ai/flux/dev", "image", "FLUX.1 [dev] text-to-image"),
         ModelInfo("fal-ai/flux-pro/v1.1", "image", "FLUX1.1 [pro] text-to-image"),

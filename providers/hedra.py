@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .base import ModelInfo, Provider
+from .capabilities import Capability
 from .errors import ProviderRequestError
 from .pricing import Price, Unit
 from .results import GenerationResult, Job, JobState, JobStatus, OutputFile
@@ -32,6 +33,7 @@ _VIDEO_INPUTS = ("text_prompt", "resolution", "aspect_ratio", "duration_ms", "se
 
 class HedraProvider(Provider):
     name = "hedra"
+    CAPABILITIES = frozenset({Capability.GENERATE, Capability.INPUT_IMAGES})
     MODELS = (
         ModelInfo("character-2", "avatar_video", "Character-2 talking avatar from a portrait and audio"),
         ModelInfo("character-3", "avatar_video", "Character-3 talking avatar from a portrait and audio"),

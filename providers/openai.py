@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from .base import ModelInfo
+from .capabilities import Capability
 from .errors import ProviderRequestError
 from .pricing import Price, Unit
 from .results import GenerationResult, Job, JobState, OutputFile
@@ -27,6 +28,7 @@ _FORMATS = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
 class OpenAIProvider(VisionProvider):
     name = "openai"
+    CAPABILITIES = frozenset({Capability.GENERATE, Capability.SYNCHRONOUS, Capability.VISION})
     MODELS = (
         ModelInfo("gpt-image-1", "image", "GPT Image 1 text-to-image"),
         ModelInfo("dall-e-3", "image", "DALL-E 3 text-to-image"),
