@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import ip_address
 from pathlib import Path
@@ -20,7 +20,12 @@ from urllib.parse import urlsplit
 
 import httpx
 import structlog
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+)
 
 from .capabilities import Capability
 from .circuit import CircuitBreaker, CircuitState
@@ -36,11 +41,18 @@ from .errors import (
     ProviderTransientError,
     ProviderUnavailable,
 )
+from .inputs import InputFile, ProviderInputError, by_media
 from .metrics import ProviderMetrics
 from .pricing import CostEstimate, Price, PriceTable, PricingError
 from .redaction import Redactor
 from .results import GenerationResult, Job, JobState, JobStatus, OutputFile
-from .retry import Backoff, TransientStatus, is_retryable, is_transient_status, parse_retry_after
+from .retry import (
+    Backoff,
+    TransientStatus,
+    is_retryable,
+    is_transient_status,
+    parse_retry_after,
+)
 
 BudgetCheck = Callable[[CostEstimate], None]
 Sleep = Callable[[float], Awaitable[None]]
@@ -188,12 +200,41 @@ class Provider:
         self._emit("info", "provider.cost_admitted", model=estimate.model, usd=str(estimate.usd),
                    basis=estimate.basis)
 
+    # -- inputs --------------------------------------------------------------
+
+    PROMPT_PARAM: ClassVar[str] = "prompt"      # the API's name for the text prompt
+
+    def inputs_for(self, prompt: str | None, params: Mapping[str, Any],
+                   refs: Sequence[InputFile]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(params to send, keyword inputs for submit/generate) for alice's (prompt, params,
+        reference files). Each provider that takes references overrides this; by default the
+        prompt goes under PROMPT_PARAM and reference files are refused. Raises ProviderInputError."""
+        by_media(self.name, refs)
+        if refs:
+            raise ProviderInputError(self.name, f"{self.name} takes no reference files here")
+        return self._with_prompt(prompt, params), {}
+
+    def _with_prompt(self, prompt: str | None, params: Mapping[str, Any]) -> dict[str, Any]:
+        send = dict(params)
+        if prompt is not None:
+            send.setdefault(self.PROMPT_PARAM, prompt)
+        return send
+
     # -- jobs ----------------------------------------------------------------
 
-    async def submit(self, model: str, params: Mapping[str, Any], **inputs: Any) -> Job:
-        """Prices the request, asks the budget hook, then sends it. Returns without waiting."""
-        estimate = self.estimate(model, params)
+    def admit(self, model: str, params: Mapping[str, Any], admitted: CostEstimate | None) -> CostEstimate:
+        """The request's price, checked against the budget hook before anything is sent.
+        `admitted`: the estimate a caller already priced and admitted (the daemon does so
+        under the project's row lock, recording the request in the same transaction), so
+        the price is computed once."""
+        estimate = admitted if admitted is not None else self.estimate(model, params)
         self.check_budget(estimate)
+        return estimate
+
+    async def submit(self, model: str, params: Mapping[str, Any], *, admitted: CostEstimate | None = None,
+                     **inputs: Any) -> Job:
+        """Prices the request, asks the budget hook, then sends it. Returns without waiting."""
+        estimate = self.admit(model, params, admitted)
         job = await self._submit(model, params, **inputs)
         self._emit("info", "provider.submitted", model=model, request_id=job.request_id)
         return Job(job.provider, job.model, job.request_id, job.urls, estimate.usd)
@@ -228,8 +269,9 @@ class Provider:
                 )
             await self._sleep(self.settings.poll_interval_s)
 
-    async def generate(self, model: str, params: Mapping[str, Any], **inputs: Any) -> GenerationResult:
-        job = await self.submit(model, params, **inputs)
+    async def generate(self, model: str, params: Mapping[str, Any], *, admitted: CostEstimate | None = None,
+                       **inputs: Any) -> GenerationResult:
+        job = await self.submit(model, params, admitted=admitted, **inputs)
         return await self.wait(job)
 
     # -- HTTP ----------------------------------------------------------------

@@ -15,19 +15,26 @@ import hashlib
 import json
 import mimetypes
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from alice.pipeline.rerun.comfy import RerunError, check_graph, class_types, input_images, rename_inputs
+from alice.pipeline.rerun.comfy import (
+    RerunError,
+    check_graph,
+    class_types,
+    input_images,
+    rename_inputs,
+)
 
 from .base import ModelInfo, Provider
 from .capabilities import Capability
 from .errors import ProviderRequestError
 from .pricing import Price, Unit
 from .results import GenerationResult, Job, JobState, JobStatus, OutputFile
+from .inputs import InputFile, ProviderInputError, by_media
 
 WORKFLOW = "workflow"
 _MAX_INPUT_BYTES = 200 * 1024 * 1024
@@ -50,6 +57,18 @@ class ComfyUiProvider(Provider):
 
     def _auth_headers(self) -> dict[str, str]:
         return {}
+
+    def inputs_for(self, prompt: str | None, params: Mapping[str, Any],
+                   refs: Sequence[InputFile]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """ComfyUI runs an API graph as given ({"graph": ...}); image references are uploaded
+        under their file names, for the graph's loader nodes that name them."""
+        if prompt is not None:
+            raise ProviderInputError(self.name, "ComfyUI runs a graph, not a prompt: pass the API graph as "
+                                                "--param graph=@... or vary a filed file with `alice vary`")
+        media = by_media(self.name, refs)
+        if media["video"] or media["audio"]:
+            raise ProviderInputError(self.name, "only image references can be uploaded to ComfyUI here")
+        return dict(params), ({"images": {r.path.name: r.path for r in media["image"]}} if refs else {})
 
     def _billing_params(self, model: str, params: Mapping[str, Any]) -> dict[str, Any]:
         return {"num_images": 1}      # one queued prompt; free, but the budget counts it
