@@ -47,6 +47,43 @@ def _load() -> list[tuple[str, ModuleType | None, str | None]]:
 
 
 _INT_FIELDS = {"seed", "steps", "width", "height"}
+_PASS_INTS = {"seed", "steps", "start_at_step", "end_at_step"}
+_PASS_FLOATS = {"cfg", "denoise"}
+MAX_PASSES = 16
+_MODEL_EXTENSIONS = (".safetensors", ".ckpt", ".gguf", ".pt", ".pth", ".sft", ".bin")
+
+
+def model_stem(model: str | None) -> str | None:
+    """"SDXL/x_v1.safetensors" -> "x_v1": the name without folders or a weights extension."""
+    if not model:
+        return None
+    stem = model.replace("\\", "/").rsplit("/", 1)[-1]
+    lowered = stem.lower()
+    for ext in _MODEL_EXTENSIONS:
+        if lowered.endswith(ext):
+            stem = stem[: -len(ext)]
+            break
+    return stem.strip() or None
+
+
+def _clean_passes(value: object) -> list[dict]:
+    passes = []
+    for item in (value if isinstance(value, list) else [])[:MAX_PASSES]:
+        if not isinstance(item, dict):
+            continue
+        clean = {}
+        for key, field_value in item.items():
+            if key in _PASS_INTS:
+                field_value = to_int(field_value)
+            elif key in _PASS_FLOATS:
+                field_value = to_float(field_value)
+            else:
+                field_value = to_str(field_value, 1024)
+            if field_value is not None:
+                clean[str(key)] = field_value
+        if clean:
+            passes.append(clean)
+    return passes
 
 
 def _clean_generation(generation: Generation) -> Generation:
@@ -62,9 +99,15 @@ def _clean_generation(generation: Generation) -> Generation:
             value = [s for s in (to_str(v, 1024) for v in (value if isinstance(value, list) else [])) if s]
         elif f.name == "created_at":
             value = to_iso(value)
+        elif f.name == "passes":
+            value = _clean_passes(value)
         else:
             value = to_str(value)
         setattr(clean, f.name, value)
+    if clean.seed is not None and clean.seed < 0:
+        clean.seed = None        # -1 means "random" in every tool: never a real seed
+    if clean.model_name is None:
+        clean.model_name = model_stem(clean.model)
     return clean
 
 
