@@ -585,7 +585,8 @@ def read_graph(nodes: dict[str, Any], fmt: str | None = None) -> tuple[Generatio
     if walk.base is None:
         return Generation(), {"sampler_node": None}
     return walk.generation(), {"sampler_node": walk.base, "sampler_class": walk.graph.kind(walk.base),
-                               "final_node": walk.final, "passes": len(walk.chain)}
+                               "final_node": walk.final, "passes": len(walk.chain),
+                               "fresh": walk.graph.latent_origin(walk.base)[0] == "empty"}
 
 
 def locate_base_pass(nodes: dict[str, Any], fmt: str | None = None) -> dict[str, tuple[str, str]]:
