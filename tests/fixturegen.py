@@ -118,6 +118,11 @@ def make_exif(ifd0: dict[int, object] | None = None, exif_ifd: dict[int, object]
     return (b"Exif\x00\x00" if prefix else b"") + header + body
 
 
+def ascii_comment(text: str) -> bytes:
+    """A UserComment value as third-party ComfyUI save nodes write it: plain text, no charset header."""
+    return text.encode("utf-8")
+
+
 MAKE, MODEL, IMAGE_DESCRIPTION, SOFTWARE, ARTIST = 0x010F, 0x0110, 0x010E, 0x0131, 0x013B
 USER_COMMENT, DATETIME_ORIGINAL = 0x9286, 0x9003
 
