@@ -5,21 +5,25 @@ read column by column (x outer, y inner); from alpha LSBs for
 `stealth_pnginfo`/`stealth_pngcomp`, from R,G,B LSBs for `stealth_rgbinfo`/
 `stealth_rgbcomp`; then a 32-bit big-endian payload length in bits, then the
 payload (gzip for *comp). This is the only detector that decodes pixels, so it
-runs last, only on lossless formats, and only below MAX_PIXELS.
+runs last, only on lossless formats, and only below MAX_PIXELS; for most PNGs
+stealth_scan.py rules the magic out from the first rows without decoding.
 """
 from __future__ import annotations
 
 import json
 import warnings
 import zlib
-
-import numpy as np
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from alice.pipeline.detect import a1111, novelai
 from alice.pipeline.detect.a1111_text import parse_a1111
+from alice.pipeline.detect.stealth_scan import NO_MAGIC, scan_png
 from alice.pipeline.generation import Detection
 from alice.pipeline.metadata import Metadata
+
+if TYPE_CHECKING:      # numpy and Pillow cost ~0.1 s to import: only files that reach this check pay it
+    import numpy as np
+    from PIL import Image
 
 MAX_PIXELS = 16_000_000      # RGBA decode ~64 MB; stealth writers output far smaller images
 PAYLOAD_CAP = 8 * 1024 * 1024
@@ -42,6 +46,8 @@ def _bits_column_major(plane: np.ndarray) -> np.ndarray:
 
 
 def _decode(bits: np.ndarray, compressed: bool) -> str:
+    import numpy as np
+
     header_end = _MAGIC_BITS + 32
     if bits.size < header_end:
         raise StealthError("image too small for the stealth header")
@@ -59,6 +65,8 @@ def _decode(bits: np.ndarray, compressed: bool) -> str:
 
 
 def _magic(plane: np.ndarray) -> bytes:
+    import numpy as np
+
     return np.packbits(_bits_column_major(plane)[:_MAGIC_BITS]).tobytes()
 
 
@@ -68,6 +76,8 @@ def read_stealth(image: Image.Image) -> tuple[str, str] | None:
     The magic sits in the first column(s), so the full bit stream is only
     assembled once a magic matched; a plain image costs one decode.
     """
+    import numpy as np
+
     if image.mode not in ("RGBA", "LA", "RGB", "L"):
         has_alpha = image.mode in ("PA", "La", "RGBa") or "transparency" in image.info
         image = image.convert("RGBA" if has_alpha else "RGB")
@@ -94,6 +104,10 @@ def detect(meta: Metadata) -> Detection | None:
         if meta.width and meta.height:
             meta.warnings.append(f"stealth pnginfo not checked: {meta.width}x{meta.height} is above {MAX_PIXELS} px")
         return None
+    if meta.format == "png" and not meta.animated and scan_png(meta.path) == NO_MAGIC:
+        return None          # the common answer, from the first rows alone (stealth_scan.py)
+    from PIL import Image
+
     try:
         # Pillow warns (broken APNG, large images) on files we already judged; keep logs clean.
         with warnings.catch_warnings():
