@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import fields
 from types import ModuleType
+from typing import Iterator
 
 from alice.pipeline.detect.coerce import json_safe, to_float, to_int, to_iso, to_str
 from alice.pipeline.generation import Detection, Generation
@@ -30,20 +31,34 @@ ORDER = (
     "ideogram", "aigc_cn", "iptc", "stealth",
 )
 
-_modules: list[tuple[str, ModuleType | None, str | None]] | None = None
+_modules: list[tuple[str, ModuleType | None, str | None]] | None = None   # set by _load() (and tests)
+_imported: dict[str, tuple[ModuleType | None, str | None]] = {}
+
+
+def _import(name: str) -> tuple[ModuleType | None, str | None]:
+    if name not in _imported:
+        try:
+            _imported[name] = (importlib.import_module(f"{__name__}.{name}"), None)
+        except Exception as exc:  # noqa: BLE001 - one broken detector must not stop the others
+            _imported[name] = (None, f"{type(exc).__name__}: {exc}")
+    return _imported[name]
 
 
 def _load() -> list[tuple[str, ModuleType | None, str | None]]:
     global _modules
     if _modules is None:
-        loaded = []
-        for name in ORDER:
-            try:
-                loaded.append((name, importlib.import_module(f"{__name__}.{name}"), None))
-            except Exception as exc:  # noqa: BLE001 - one broken detector must not stop the others
-                loaded.append((name, None, f"{type(exc).__name__}: {exc}"))
-        _modules = loaded
+        _modules = [(name, *_import(name)) for name in ORDER]
     return _modules
+
+
+def _detectors() -> Iterator[tuple[str, ModuleType | None, str | None]]:
+    """Detectors in ORDER, each imported when first reached: a file the first few detectors
+    recognise never pays for importing the rest (start-up of `alice inspect FILE`)."""
+    if _modules is not None:
+        yield from _modules
+        return
+    for name in ORDER:
+        yield (name, *_import(name))
 
 
 _INT_FIELDS = {"seed", "steps", "width", "height"}
@@ -124,7 +139,7 @@ def _finish(result: Detection, name: str) -> Detection:
 
 def detect(meta: Metadata) -> Detection:
     """The first detector's answer, cleaned; Detection.none() if nothing matched. Never raises."""
-    for name, module, load_error in _load():
+    for name, module, load_error in _detectors():
         if module is None:
             meta.warnings.append(f"detector {name} could not be loaded: {load_error}")
             continue
