@@ -96,12 +96,14 @@ def wan22_high_low() -> dict:
 def pixel_hires_fix() -> dict:
     """Hires fix in pixel space: decode, upscale the image, encode, sample again at low denoise."""
     return {
-        "ckpt": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "waiIllustriousSDXL_v160.safetensors"}},
+        "ckpt": {"class_type": "CheckpointLoaderSimple",
+                 "inputs": {"ckpt_name": "waiIllustriousSDXL_v160.safetensors"}},
         "pos": _text("1girl, library"),
         "neg": _text("lowres"),
         "lat": {"class_type": "EmptyLatentImage", "inputs": {"width": 832, "height": 1216, "batch_size": 1}},
-        "a": {"class_type": "KSampler", "inputs": {"seed": 5150, "steps": 28, "cfg": 6, "sampler_name": "euler_ancestral",
-                                               "scheduler": "normal", "denoise": 1, "model": ["ckpt", 0],
+        "a": {"class_type": "KSampler", "inputs": {"seed": 5150, "steps": 28, "cfg": 6,
+                                               "sampler_name": "euler_ancestral", "scheduler": "normal",
+                                               "denoise": 1, "model": ["ckpt", 0],
                                                "positive": ["pos", 0], "negative": ["neg", 0],
                                                "latent_image": ["lat", 0]}},
         "d1": {"class_type": "VAEDecode", "inputs": {"samples": ["a", 0], "vae": ["ckpt", 2]}},

@@ -173,3 +173,17 @@ def test_efficiency_nodes_loader_holding_both_prompts() -> None:
     generation, _ = read_graph(graph)
     assert (generation.prompt, generation.negative_prompt, generation.model) == ("a meadow", "people", "realvis.safetensors")
     assert generation.loras == []
+
+
+def test_efficient_loader_latent_is_fresh_noise() -> None:
+    graph = {
+        "load": {"class_type": "Efficient Loader", "inputs": {"ckpt_name": "realvis.safetensors", "positive": "a",
+                                                              "negative": "b", "empty_latent_width": 768,
+                                                              "empty_latent_height": 512}},
+        "s": {"class_type": "KSampler (Efficient)", "inputs": {"seed": 3, "steps": 25, "cfg": 7, "denoise": 1,
+                                                               "sampler_name": "euler", "model": ["load", 0],
+                                                               "positive": ["load", 1], "negative": ["load", 2],
+                                                               "latent_image": ["load", 3]}},
+    }
+    generation, facts = read_graph(graph)
+    assert facts["fresh"] and (generation.width, generation.height) == (768, 512)

@@ -83,7 +83,8 @@ def _civitai_upscale_graph() -> dict:
     return {
         "1": {"class_type": "LoadImage", "inputs": {
             "image": "https://orchestration.civitai.com/v2/consumer/blobs/7GQ5ZK0J3X0SW4B2QJ1T9R6E80.jpeg"}},
-        "2": {"class_type": "UpscaleModelLoader", "inputs": {"model_name": "urn:air:other:upscaler:civitai:147759@164821"}},
+        "2": {"class_type": "UpscaleModelLoader",
+              "inputs": {"model_name": "urn:air:other:upscaler:civitai:147759@164821"}},
         "3": {"class_type": "ImageUpscaleWithModel", "inputs": {"upscale_model": ["2", 0], "image": ["1", 0]}},
         "4": {"class_type": "SaveImage", "inputs": {"images": ["3", 0], "filename_prefix": "ComfyUI"}},
     }

@@ -277,8 +277,9 @@ class Graph:
                 continue
             if "vaeencode" in kind or "loadlatent" in kind:
                 encoded = True
-            elif ("empty" in kind or ("width" in node_inputs and "height" in node_inputs)) and not encoded:
-                return "empty", current
+            elif not encoded and ("empty" in kind or "empty_latent_width" in node_inputs
+                                  or ("width" in node_inputs and "height" in node_inputs)):
+                return "empty", current         # EmptyLatentImage & co., Efficient Loader, video latents
             current = next((links[k] for k in _IMAGE_LINKS if k in links), None)
             if current is None:
                 return "image", None
