@@ -114,6 +114,15 @@ def test_civitai_upscaled_file_reads_the_original_generation(tmp_path) -> None:
                                                                       "Euler a", 832)
 
 
+def test_civitai_png_with_extra_metadata_chunk() -> None:
+    graph = cg.pixel_hires_fix()
+    meta = Metadata(path=None, format="png", media="image",
+                    text={"prompt": json.dumps(graph), "extraMetadata": json.dumps(EXTRA)})
+    detection = detect(meta)
+    assert detection.tool == "civitai" and detection.generation.prompt == "portrait of a sailor"
+    assert detection.generation.seed == 2024 and detection.generation.sampler == "euler_ancestral"
+
+
 def test_civitai_url_alone_names_the_tool() -> None:
     meta = Metadata(path=None, format="jpeg", media="image",
                     exif={"UserComment": json.dumps(_civitai_upscale_graph())})

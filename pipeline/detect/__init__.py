@@ -94,6 +94,8 @@ def _clean_passes(value: object) -> list[dict]:
                 field_value = to_float(field_value)
             else:
                 field_value = to_str(field_value, 1024)
+            if key == "seed" and field_value is not None and field_value < 0:
+                field_value = None          # "random", not a seed
             if field_value is not None:
                 clean[str(key)] = field_value
         if clean:

@@ -81,6 +81,8 @@ def _from_extra(extra: dict[str, Any]) -> Generation:
 
 def _mentions_civitai(meta: Metadata) -> bool:
     """A substring scan (C speed) so ordinary ComfyUI files are not parsed twice."""
+    if "extraMetadata" in meta.text:         # PNGs carry it as a chunk of its own
+        return True
     for values in (meta.text.values(), meta.exif.values(), meta.video_tags.values()):
         for value in values:
             if isinstance(value, str) and ("civitai" in value or "extraMetadata" in value):
