@@ -111,9 +111,14 @@ def test_scan_matches_the_full_decode_for_every_filter(colour, width, height, da
 
 
 def _has_magic(path: Path) -> bool:
+    """The full decode's answer, computed independently with numpy."""
     with Image.open(path) as image:
+        planes = []
         if image.mode in ("RGBA", "LA"):
-            alpha = np.asarray(image.getchannel("A"))
-            if stealth._magic(alpha) in stealth._MAGICS:
-                return True
-        return stealth._magic(np.asarray(image.convert("RGB"))) in stealth._RGB_MAGICS
+            planes.append((np.asarray(image.getchannel("A"))[:, :, None], (b"stealth_pnginfo", b"stealth_pngcomp")))
+        planes.append((np.asarray(image.convert("RGB")), (b"stealth_rgbinfo", b"stealth_rgbcomp")))
+    for plane, magics in planes:
+        bits = (plane & 1).transpose(1, 0, 2).reshape(-1)[:120]
+        if np.packbits(bits).tobytes() in magics:
+            return True
+    return False
