@@ -176,8 +176,7 @@ def test_a1111_text_from_comfyui_node_is_comfyui() -> None:
                                                 ["add_detail"])
 
 
-@pytest.mark.parametrize("mark", ["Sampler: dpmpp_2m", "Seed: 5000000000", "Model: m.safetensors",
-                                  'Hashes: {"model": "abc"}'])
+@pytest.mark.parametrize("mark", ["Sampler: dpmpp_2m", "Seed: 5000000000", "Model: m.safetensors"])
 def test_each_comfyui_mark_alone_decides(mark: str) -> None:
     text = f"a cat\nSteps: 20, {mark}"
     assert detect(Metadata(path=None, format="png", media="image", text={"parameters": text})).tool == "comfyui"
@@ -186,6 +185,7 @@ def test_each_comfyui_mark_alone_decides(mark: str) -> None:
 @pytest.mark.parametrize("text", [
     "a cat\nSteps: 20, Sampler: DPM++ 2M, Seed: 5, Model: dreamshaper_8",
     "a cat\nSteps: 20, Sampler: dpmpp_2m, Seed: 5000000000, Model: m.safetensors, Version: v1.10.1",
+    'a cat\nSteps: 20, Sampler: Euler a, Seed: 5, Hashes: {"model": "abc"}',     # A1111's Civitai extension
 ])
 def test_a1111_text_without_marks_or_with_a1111_version_stays_a1111(text: str) -> None:
     assert detect(Metadata(path=None, format="png", media="image", text={"parameters": text})).tool == "a1111"

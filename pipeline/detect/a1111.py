@@ -4,7 +4,7 @@ The `Version:` value tells them apart (Forge writes "f2.0.1v1.10.1-...",
 "neo" or "classic"; SD.Next adds "App: SD.Next"). ComfyUI save nodes that
 imitate the format (SaveImageWithMetaData, Comfy Image Saver) write no
 Version and leave ComfyUI's marks instead: snake_case sampler names, seeds
-above 2**32, model file names, a `Hashes` JSON (comfy_marks). The Extras tab writes
+above 2**32, model file names, numbered LoRA keys (comfy_marks). The Extras tab writes
 only a `postprocessing` chunk, which still marks the file as A1111 output.
 """
 from __future__ import annotations
@@ -29,9 +29,10 @@ _MODEL_FILE = re.compile(r"\.(safetensors|ckpt|gguf|sft|pth?)$", re.IGNORECASE)
 def comfy_marks(parsed: A1111Text) -> list[str]:
     """Why A1111-format text without a Version was written by a ComfyUI node, not by A1111.
 
-    A1111 names samplers in words ("DPM++ 2M"), keeps seeds below 2**32, writes the
-    model without its file extension and never writes `Hashes` as JSON; ComfyUI
-    save nodes (SaveImageWithMetaData, Comfy Image Saver) do all four.
+    A1111 names samplers in words ("DPM++ 2M"), keeps seeds below 2**32 and writes
+    the model without its file extension; ComfyUI save nodes (SaveImageWithMetaData,
+    Comfy Image Saver) write snake_case samplers, 64-bit seeds and file names, and
+    usually a `Hashes` JSON (which A1111's Civitai extension writes as well).
     """
     marks = []
     sampler = parsed.get("Sampler") or ""
@@ -42,10 +43,11 @@ def comfy_marks(parsed: A1111Text) -> list[str]:
         marks.append("seed>=2^32")
     if _MODEL_FILE.search(parsed.get("Model") or ""):
         marks.append("model file name")
-    if (parsed.get("Hashes") or "").lstrip().startswith("{"):
-        marks.append("Hashes JSON")
     if any(_COMFY_SAVER_KEY.match(key_form(key)) for key in parsed.params):
         marks.append("Lora_N Model name")
+    # A1111's Civitai extension writes a Hashes JSON too: it only corroborates another mark.
+    if marks and (parsed.get("Hashes") or "").lstrip().startswith("{"):
+        marks.append("Hashes JSON")
     return marks
 
 
