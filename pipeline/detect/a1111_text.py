@@ -21,6 +21,7 @@ from alice.pipeline.generation import Generation
 _KEY = re.compile(r"\s*(\w[\w \-/+.()]*?):\s*")
 _QUOTED = re.compile(r'"(?:\\.|[^\\"])*"')
 _DECODER = json.JSONDecoder()
+_ANY_STEPS_KEY = re.compile(r"steps\s*:", re.IGNORECASE)      # a JSON "steps": does not match
 _STEPS_LINE = re.compile(r"(?:^|,\s*)steps\s*:\s*\S", re.IGNORECASE)
 _LORA_TAG = re.compile(r"<(?:lora|lyco):([^:>]+)(?::[^>]*)?>", re.IGNORECASE)
 _LORA_N_NAME = re.compile(r"^lora\d+modelname$")
@@ -154,7 +155,7 @@ def _comma_or_end(line: str, start: int) -> int:
 
 def parse_a1111(text: str) -> A1111Text | None:
     """Split A1111 text into prompt, negative prompt and parameters; None if it has no "Steps:" line."""
-    if not isinstance(text, str) or ("Steps:" not in text and "steps" not in text.lower()):
+    if not isinstance(text, str) or ("Steps:" not in text and not _ANY_STEPS_KEY.search(text)):
         return None
     lines = text.strip().replace("\r\n", "\n").split("\n")
     if len(lines) > MAX_LINES:
