@@ -24,8 +24,9 @@ from typing import Any
 from .base import ModelInfo, Provider
 from .capabilities import Capability
 from .errors import ProviderRequestError
-from .pricing import Price, Unit
+from .pricing import CostEstimate, Price, Unit
 from .results import GenerationResult, Job, JobState, OutputFile
+from .inputs import InputFile, ProviderInputError, by_media
 
 TXT2IMG = "txt2img"
 IMG2IMG = "img2img"
@@ -46,6 +47,16 @@ class A1111Provider(Provider):
 
     def _auth_headers(self) -> dict[str, str]:
         return {}
+
+    def inputs_for(self, prompt: str | None, params: Mapping[str, Any],
+                   refs: Sequence[InputFile]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The payload as given, the prompt under `prompt`; image references are img2img's
+        init images."""
+        send = self._with_prompt(prompt, params)
+        media = by_media(self.name, refs)
+        if media["video"] or media["audio"]:
+            raise ProviderInputError(self.name, "A1111 takes image references only (img2img init images)")
+        return send, ({"init_images": [r.path for r in media["image"]]} if refs else {})
 
     def _billing_params(self, model: str, params: Mapping[str, Any]) -> dict[str, Any]:
         batch, iterations = params.get("batch_size", 1), params.get("n_iter", 1)
@@ -81,7 +92,8 @@ class A1111Provider(Provider):
         )
 
     async def generate(self, model: str, params: Mapping[str, Any], *,
-                       init_images: Sequence[bytes | Path] = (), **inputs: Any) -> GenerationResult:
+                       init_images: Sequence[bytes | Path] = (), admitted: CostEstimate | None = None,
+                       **inputs: Any) -> GenerationResult:
         """One txt2img/img2img call; returns once the images exist. `params` is the API payload
         (see pipeline/rerun/a1111.py); img2img takes its source images as `init_images`."""
         self.model(model)
@@ -91,8 +103,7 @@ class A1111Provider(Provider):
             raise ProviderRequestError(self.name, "img2img needs at least one init image")
         if model == TXT2IMG and init_images:
             raise ProviderRequestError(self.name, "txt2img takes no init images; use img2img")
-        estimate = self.estimate(model, params)
-        self.check_budget(estimate)
+        estimate = self.admit(model, params, admitted)
         body = dict(params)
         settings = body.get("override_settings")
         if isinstance(settings, Mapping) and isinstance(settings.get("sd_model_checkpoint"), str):

@@ -15,19 +15,26 @@ import hashlib
 import json
 import mimetypes
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from alice.pipeline.rerun.comfy import RerunError, check_graph, class_types, rename_inputs
+from alice.pipeline.rerun.comfy import (
+    RerunError,
+    check_graph,
+    class_types,
+    input_images,
+    rename_inputs,
+)
 
 from .base import ModelInfo, Provider
 from .capabilities import Capability
 from .errors import ProviderRequestError
 from .pricing import Price, Unit
 from .results import GenerationResult, Job, JobState, JobStatus, OutputFile
+from .inputs import InputFile, ProviderInputError, by_media
 
 WORKFLOW = "workflow"
 _MAX_INPUT_BYTES = 200 * 1024 * 1024
@@ -50,6 +57,18 @@ class ComfyUiProvider(Provider):
 
     def _auth_headers(self) -> dict[str, str]:
         return {}
+
+    def inputs_for(self, prompt: str | None, params: Mapping[str, Any],
+                   refs: Sequence[InputFile]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """ComfyUI runs an API graph as given ({"graph": ...}); image references are uploaded
+        under their file names, for the graph's loader nodes that name them."""
+        if prompt is not None:
+            raise ProviderInputError(self.name, "ComfyUI runs a graph, not a prompt: pass the API graph as "
+                                                "--param graph=@... or vary a filed file with `alice vary`")
+        media = by_media(self.name, refs)
+        if media["video"] or media["audio"]:
+            raise ProviderInputError(self.name, "only image references can be uploaded to ComfyUI here")
+        return dict(params), ({"images": {r.path.name: r.path for r in media["image"]}} if refs else {})
 
     def _billing_params(self, model: str, params: Mapping[str, Any]) -> dict[str, Any]:
         return {"num_images": 1}      # one queued prompt; free, but the budget counts it
@@ -92,6 +111,23 @@ class ComfyUiProvider(Provider):
         subfolder = data.get("subfolder") if isinstance(data.get("subfolder"), str) else ""
         return f"{subfolder}/{data['name']}" if subfolder else data["name"]
 
+    def file_url(self, name: str, *, folder: str = "output") -> str:
+        """The /view URL of a file in one of the server's folders (input, output, temp);
+        `name` may hold a subfolder ("refs/cat.png"), as LoadImage inputs do."""
+        if folder not in ("input", "output", "temp"):
+            raise ProviderRequestError(self.name, f"folder must be input, output or temp, not {folder!r}")
+        normalized = name.replace("\\", "/")
+        subfolder, _, filename = normalized.rpartition("/")
+        if not filename or normalized.startswith("/") or ".." in normalized.split("/"):
+            raise ProviderRequestError(self.name, f"not a file name in a ComfyUI folder: {name!r}")
+        return f"{self.settings.base_url}/view?{urlencode({'filename': filename, 'subfolder': subfolder, 'type': folder})}"
+
+    def input_file(self, name: str, *, folder: str = "input") -> OutputFile:
+        """A file a graph loads, as something providers.download.download() can fetch
+        (lineage hashes it to find the catalogued parent)."""
+        return OutputFile(mimetypes.guess_type(name)[0] or "application/octet-stream",
+                          url=self.file_url(name, folder=folder), filename=name.rpartition("/")[2])
+
     # -- jobs ----------------------------------------------------------------------------
 
     async def _submit(self, model: str, params: Mapping[str, Any], *,
@@ -117,6 +153,13 @@ class ComfyUiProvider(Provider):
                 "them by node name) and restart ComfyUI, or run the graph on a server that has them",
             )
         if images:
+            named = {item.name for item in input_images(graph)} | {
+                graph[item.node_id]["inputs"][item.input] for item in input_images(graph)}
+            unused = sorted(set(images) - named)
+            if unused:
+                raise ProviderRequestError(
+                    self.name, f"images {unused} are not loaded by any node of the graph "
+                    f"(its loaders name: {sorted(named) or 'nothing'})")
             renames = {name: await self.upload_image(source, filename=name) for name, source in images.items()}
             graph = rename_inputs(graph, renames)
         data = await self._request("POST", "prompt", json_body={"prompt": dict(graph), "client_id": self.client_id},
@@ -182,8 +225,9 @@ class ComfyUiProvider(Provider):
         if not saved:
             raise self._malformed("history answer", f"prompt {job.request_id} completed but lists no output files")
         outputs = [OutputFile(mimetypes.guess_type(name)[0] or "application/octet-stream",
-                              url=f"{self.settings.base_url}/view?{query}", filename=name)
-                   for _kind, name, query in saved]
+                              url=self.file_url(f"{subfolder}/{name}" if subfolder else name, folder=kind),
+                              filename=name)
+                   for kind, subfolder, name in saved]
         raw = {k: v for k, v in entry.items() if k != "prompt"}
         return GenerationResult(self.name, job.model, job.request_id, JobState.COMPLETED, outputs, job.cost_usd, raw)
 
@@ -250,7 +294,7 @@ def _node_errors(node_errors: Any) -> list[str]:
 
 
 def _output_files(provider: Provider, outputs: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(type, filename, /view query) for every file a node output lists (images, gifs, videos, audio)."""
+    """(type, subfolder, filename) for every file a node output lists (images, gifs, videos, audio)."""
     found: list[tuple[str, str, str]] = []
     for node_output in outputs.values():
         if not isinstance(node_output, dict):
@@ -265,8 +309,10 @@ def _output_files(provider: Provider, outputs: dict[str, Any]) -> list[tuple[str
                 if not isinstance(filename, str) or not filename or "/" in filename or "\\" in filename:
                     raise provider._malformed("history answer", f"bad output filename {str(filename)[:100]!r}")
                 subfolder = item.get("subfolder") if isinstance(item.get("subfolder"), str) else ""
-                kind = item.get("type") if isinstance(item.get("type"), str) else "output"
-                found.append((kind, filename, urlencode({"filename": filename, "subfolder": subfolder, "type": kind})))
+                kind = item.get("type") if item.get("type") in ("output", "temp", "input") else "output"
+                if ".." in subfolder.replace("\\", "/").split("/"):
+                    raise provider._malformed("history answer", f"bad output subfolder {subfolder[:100]!r}")
+                found.append((kind, subfolder.strip("/"), filename))
     return found
 
 

@@ -61,6 +61,8 @@ _INTS = {
     "max_download_bytes": 2 * 1024 * 1024 * 1024,
 }
 _OTHER = {"base_url", "api_key", "api_key_env", "prices", "enabled", "extra_models", "input_dir"}
+# Services whose server reads input files from a folder alice may also see (for lineage).
+_HAS_INPUT_DIR = {"comfyui"}
 MODEL_KINDS = ("image", "video", "audio", "avatar_video", "vision")
 
 
@@ -85,8 +87,8 @@ class ProviderSettings:
     # Model ids the code does not know yet (services ship new ones monthly): id -> kind.
     extra_models: Mapping[str, str] = field(default_factory=dict)
     enabled: bool = True
-    # ComfyUI's input folder on this machine, when it is local: a graph's LoadImage names files
-    # there, and alice links an input whose content it has filed as the output's parent.
+    # ComfyUI's input folder as this machine sees it, when it does: lets lineage match a
+    # graph's LoadImage names to catalogued files without asking the server.
     input_dir: str | None = None
 
     @property
@@ -141,18 +143,17 @@ class ProviderSettings:
         enabled = data.get("enabled", True)
         if not isinstance(enabled, bool):
             raise ProviderConfigError(name, f"{where}.enabled must be true or false")
-
         input_dir = data.get("input_dir")
         if input_dir is not None:
-            if name != "comfyui":
-                raise ProviderConfigError(name, f"{where}.input_dir is a ComfyUI setting (its input folder)")
+            if name not in _HAS_INPUT_DIR:
+                raise ProviderConfigError(name, f"{where}.input_dir: only {sorted(_HAS_INPUT_DIR)} read input folders")
             if not isinstance(input_dir, str) or not input_dir.strip():
                 raise ProviderConfigError(name, f"{where}.input_dir must be a folder path")
-            input_dir = os.path.expanduser(input_dir)
 
         return cls(
             name=name, base_url=base_url.rstrip("/"), api_key=_api_key(name, where, data, env),
-            prices=dict(prices), extra_models=dict(extra), enabled=enabled, input_dir=input_dir, **values,
+            prices=dict(prices), extra_models=dict(extra), enabled=enabled,
+            input_dir=None if input_dir is None else input_dir.strip(), **values,
         )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from .base import ModelInfo
 from .capabilities import Capability
 from .errors import ProviderRequestError
-from .pricing import Price, Unit
+from .pricing import CostEstimate, Price, Unit
 from .results import GenerationResult, Job, JobState, OutputFile
 from .vision import VisionProvider, usage_int
 
@@ -51,14 +51,14 @@ class OpenAIProvider(VisionProvider):
             return dict(params)
         return {"num_images": params.get("n", 1)}
 
-    async def generate(self, model: str, params: Mapping[str, Any], **inputs: Any) -> GenerationResult:
+    async def generate(self, model: str, params: Mapping[str, Any], *, admitted: CostEstimate | None = None,
+                       **inputs: Any) -> GenerationResult:
         """Synchronous on OpenAI's side: one POST returns the images."""
         if self.model(model).kind != "image":
             raise ProviderRequestError(self.name, f"{model} does not generate images")
         if inputs:
             raise ProviderRequestError(self.name, f"unexpected inputs {sorted(inputs)}")
-        estimate = self.estimate(model, params)
-        self.check_budget(estimate)
+        estimate = self.admit(model, params, admitted)
         body = {"model": model, **params}
         if model == "dall-e-3":
             body.setdefault("response_format", "b64_json")

@@ -14,8 +14,8 @@ from .comfyui import ComfyUiProvider
 from .config import ProviderSettings
 from .errors import ProviderConfigError
 from .fal import FalProvider
-from .metrics import ProviderMetrics
 from .hedra import HedraProvider
+from .metrics import ProviderMetrics
 from .openai import OpenAIProvider
 
 PROVIDER_CLASSES: dict[str, type[Provider]] = {

@@ -148,6 +148,14 @@ async def test_a_validation_error_names_the_field(fake: FakeA1111) -> None:
     assert info.value.status == 422
 
 
+async def test_a_busy_server_answers_when_its_queue_reaches_us(fake: FakeA1111) -> None:
+    # A1111 runs one job at a time; a request queued behind another just answers later.
+    fake.delays["generate"] = 0.3
+    async with make(fake, timeout_s=2.0) as a1111:
+        result = await a1111.generate(TXT2IMG, {"prompt": "x", "seed": 5})
+    assert result.outputs[0].filename == "txt2img-5" and fake.count("generate") == 1
+
+
 async def test_a_slow_generation_times_out_without_a_second_run(fake: FakeA1111) -> None:
     fake.delays["generate"] = 0.6
     async with make(fake, timeout_s=0.15) as a1111:

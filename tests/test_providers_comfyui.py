@@ -79,7 +79,8 @@ async def test_runs_a_graph_through_the_queue_and_serves_its_outputs(fake: FakeC
     [output] = result.outputs
     assert output.filename == "alice_00001_.png" and output.media_type == "image/png"
     assert output.url.startswith(f"{fake.url}/view?") and "type=output" in output.url
-    path = await download(output, tmp_path)
+    async with make(fake) as comfy:
+        path = await comfy.download_output(output, tmp_path)
     with Image.open(path) as img:
         assert json.loads(img.text["prompt"]) == GRAPH      # what SaveImage embeds
     assert result.raw["status"]["status_str"] == "success" and "prompt" not in result.raw
@@ -156,6 +157,40 @@ async def test_input_images_are_uploaded_and_the_loader_pointed_at_them(fake: Fa
     assert fake.inputs[upload["filename"]] == source.read_bytes() and result.outputs
     async with make(fake) as comfy:                       # same bytes, same name: nothing piles up
         assert await comfy.upload_image(source.read_bytes()) == upload["filename"]
+
+
+async def test_input_files_a_graph_names_can_be_fetched_for_lineage(fake: FakeComfyUI, tmp_path: Path) -> None:
+    fake.inputs["refs/dog.png"] = png_bytes(color=(4, 5, 6))
+    async with make(fake) as comfy:
+        item = comfy.input_file("refs/dog.png")
+        for bad in ("../secrets.png", "refs/../../x.png", "/etc/passwd", "refs/"):
+            with pytest.raises(ProviderRequestError, match="not a file name"):
+                comfy.input_file(bad)
+        with pytest.raises(ProviderRequestError, match="folder must be"):
+            comfy.file_url("a.png", folder="models")
+    assert item.filename == "dog.png" and "subfolder=refs" in item.url and "type=input" in item.url
+    assert (await download(item, tmp_path)).read_bytes() == fake.inputs["refs/dog.png"]
+
+
+async def test_outputs_in_a_subfolder_are_served_from_it(fake: FakeComfyUI, tmp_path: Path) -> None:
+    async with make(fake) as comfy:
+        job = await comfy.submit(WORKFLOW, {"graph": GRAPH})
+        fake.outputs[("output", "2026-12-04", "x_00001_.png")] = b"\x89PNG in a subfolder"
+        entry = {"outputs": {"9": {"images": [{"filename": "x_00001_.png", "subfolder": "2026-12-04",
+                                               "type": "output"}]}},
+                 "status": {"status_str": "success", "completed": True, "messages": []}}
+        fake.fail("history", Fault(200, {job.request_id: entry}))
+        result = await comfy.result(job)
+    assert (await download(result.outputs[0], tmp_path)).read_bytes() == b"\x89PNG in a subfolder"
+
+
+async def test_an_input_image_no_loader_uses_is_refused(fake: FakeComfyUI) -> None:
+    g = graph(**{"10": {"class_type": "LoadImage", "inputs": {"image": "cat.png"}}})
+    async with make(fake) as comfy:
+        with pytest.raises(ProviderRequestError, match="images \\['dog.png'\\] are not loaded by any node "
+                                                       "of the graph \\(its loaders name: \\['cat.png'\\]\\)"):
+            await comfy.submit(WORKFLOW, {"graph": g}, images={"dog.png": b"\x89PNG"})
+    assert fake.uploads == [] and fake.count("prompt") == 0
 
 
 async def test_a_graph_naming_an_absent_input_is_rejected_by_the_server(fake: FakeComfyUI) -> None:

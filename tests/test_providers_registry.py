@@ -73,9 +73,15 @@ async def test_local_generators_take_their_url_and_a1111_waits_longer_by_default
     finally:
         for p in providers.values():
             await p.aclose()
-    overridden = build_providers({"a1111": {"timeout_s": 30}}, env={})
+    with pytest.raises(ProviderConfigError, match="providers.a1111.input_dir: only \\['comfyui'\\]"):
+        build_providers({"a1111": {"input_dir": "/srv/in"}}, env={})
+    with pytest.raises(ProviderConfigError, match="providers.comfyui.input_dir must be a folder path"):
+        build_providers({"comfyui": {"input_dir": 5}}, env={})
+    overridden = build_providers({"a1111": {"timeout_s": 30}, "comfyui": {"input_dir": " /srv/ComfyUI/input "}},
+                                 env={})
     try:
         assert overridden["a1111"].settings.timeout_s == 30.0
+        assert overridden["comfyui"].settings.input_dir == "/srv/ComfyUI/input"
     finally:
         for p in overridden.values():
             await p.aclose()
@@ -101,3 +107,19 @@ async def test_new_models_can_be_added_from_config() -> None:
         build_providers({"fal": {"extra_models": {"fal-ai/new": "image"}}}, env={})
     with pytest.raises(ProviderConfigError, match="extra_models must map"):
         build_providers({"fal": {"extra_models": {"fal-ai/new": "hologram"}}}, env={})
+
+
+def test_every_provider_declares_what_it_can_do() -> None:
+    from alice.providers.base import Provider
+    from alice.providers.capabilities import Capability
+    from alice.providers.registry import PROVIDER_CLASSES
+    from alice.providers.vision import VisionProvider
+
+    for name, cls in PROVIDER_CLASSES.items():
+        caps = cls.CAPABILITIES
+        assert caps, f"{name} declares no capabilities"
+        # The declarations agree with what the classes implement, so callers can trust them.
+        assert (Capability.VISION in caps) == issubclass(cls, VisionProvider), name
+        assert (Capability.QUALITY in caps) == callable(getattr(cls, "measure_quality", None)), name
+        assert (Capability.SYNCHRONOUS in caps) == (cls.generate is not Provider.generate), name
+        assert (Capability.LOCAL in caps) == (not cls.REQUIRES_KEY), name

@@ -115,7 +115,8 @@ def test_a_comfyui_file_varied_changes_only_the_located_inputs(gen: Generator, c
     assert [r["rerun"]["overrides"] for r in records] == [
         {"prompt": "a grey wolf", "cfg": 4.0, "seed": 7}, {"prompt": "a grey wolf", "cfg": 4.0, "seed": 8}]
     assert {r["rerun"]["kind"] for r in records} == {"varied_from"}
-    assert statuses[0]["prompt"] == "a grey wolf"
+    # The request row keeps no prompt for ComfyUI (it lives in the graph); the output's record shows it.
+    assert {inspect_file(Path(st["outputs"][0]["path"])).generation.prompt for st in statuses} == {"a grey wolf"}
 
 
 def test_varying_without_the_graph_walk_is_a_clear_error(gen: Generator, comfy: FakeComfyUI,
@@ -128,8 +129,10 @@ def test_varying_without_the_graph_walk_is_a_clear_error(gen: Generator, comfy: 
 
 def test_a_value_the_walk_did_not_locate_is_refused_before_sending(gen: Generator, comfy: FakeComfyUI,
                                                                    tmp_path: Path, walk: None) -> None:
+    graph = copy.deepcopy(GRAPH)
+    del graph["3"]["inputs"]["denoise"]                   # the graph does not state it: nothing to locate
     with pytest.raises(GenerateError, match="cannot change denoise"):
-        rerun(gen, comfy_file(tmp_path), "comfyui", overrides=Overrides(denoise=0.5))
+        rerun(gen, comfy_file(tmp_path, graph), "comfyui", overrides=Overrides(denoise=0.5))
     assert comfy.seen == []
 
 

@@ -129,7 +129,9 @@ def rerun(gen: Generator, ref: str | int | Path, provider: str, *, overrides: Ov
             changed["seed"] = _seed_of(source.provider, params, where)
         record = {"rerun": {"kind": kind, "of": filed.content_id, "from": source.origin, "overrides": changed},
                   "parents": parents}
-        prompt = overrides.prompt if overrides.prompt is not None else source.prompt
+        # ComfyUI's prompt lives in the graph (the record's graph is read back for it).
+        prompt = None if source.provider == "comfyui" else (
+            overrides.prompt if overrides.prompt is not None else source.prompt)
         ids.append(gen.submit(source.provider, source.model, prompt, params, list(source.references),
                               project or filed.project, record=record))
     return ids

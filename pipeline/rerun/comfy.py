@@ -17,8 +17,6 @@ from typing import Any
 from .overrides import Overrides, RerunError, per_seed
 
 Location = tuple[str, str]            # (node id, input name)
-FIELDS = ("seed", "steps", "cfg", "sampler", "scheduler", "denoise", "prompt", "negative_prompt", "model",
-          "width", "height")
 _MODEL_EXTENSIONS = (".safetensors", ".ckpt", ".gguf", ".pt", ".pth", ".sft", ".bin")
 _ANNOTATION = re.compile(r"^(?P<name>.*?)\s*\[(?P<folder>input|output|temp)\]$")
 _LOADER_INPUTS = {"image": "image", "video": "video", "file": "video"}

@@ -166,8 +166,11 @@ class FakeComfyUI(FakeService):
     # -- files ----------------------------------------------------------------------------
 
     def _view(self, req: Request, m: Any) -> Reply:
-        key = tuple((req.query.get(k) or [""])[0] for k in ("type", "subfolder", "filename"))
-        data = self.outputs.get(key)  # type: ignore[arg-type]
+        folder, subfolder, filename = ((req.query.get(k) or [""])[0] for k in ("type", "subfolder", "filename"))
+        if folder == "input":
+            data = self.inputs.get(f"{subfolder}/{filename}" if subfolder else filename)
+        else:
+            data = self.outputs.get((folder, subfolder, filename))
         if data is None:
             return Reply(404, b"", content_type="text/plain")
         return Reply(200, data, content_type="image/png")
