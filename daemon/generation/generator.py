@@ -45,6 +45,7 @@ from alice.daemon.catalog import requests, spend, store
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.errors import CatalogUnavailable
 from alice.daemon.config import Config
+from alice.daemon.fs import fileops
 from alice.daemon.generation.deliver import deliver
 from alice.daemon.generation.errors import GenerateError, RequestNotFound
 from alice.daemon.generation.references import ReferenceError, resolve
@@ -53,7 +54,7 @@ from alice.pipeline.alice_record import VERSION
 from alice.pipeline.plan import sanitize_segment
 from alice.providers.base import Provider
 from alice.providers.config import ENV_KEYS
-from alice.providers.download import download
+from alice.providers.download import fetch, output_name
 from alice.providers.errors import BudgetExceeded, ProviderError
 from alice.providers.results import GenerationResult, Job
 
@@ -316,7 +317,9 @@ class Generator:
             staging.mkdir(parents=True, exist_ok=True)
             for n, output in enumerate(result.outputs, 1):
                 stem = f"{base['provider']}-{rid}-{n}"
-                staged = await download(output, staging, max_bytes=client.settings.max_download_bytes, stem=stem)
+                with fileops.new_file(staging / output_name(output, stem)) as new:
+                    await fetch(output, new.file, max_bytes=client.settings.max_download_bytes)
+                staged = new.path
                 item = await asyncio.to_thread(deliver, staged, record, dest)
                 delivered.append(item)
                 self._write(lambda s, item=item: requests.add_output(
