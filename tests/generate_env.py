@@ -7,6 +7,7 @@ from typing import Any
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.config import Config
 from alice.daemon.generation.generator import Generator
+from alice.providers.config import ProvidersConfig
 from alice.providers.registry import build_providers
 from tests.fakes.server import FakeService
 
@@ -25,8 +26,8 @@ def provider_config(**fakes: FakeService) -> dict[str, Any]:
 def make_config(root: Path, providers: dict[str, Any]) -> Config:
     for name in ("inbox", "organized", "data"):
         (root / name).mkdir(parents=True, exist_ok=True)
-    return Config(inboxes=[root / "inbox"], organized=root / "organized", data_dir=root / "data",
-                  providers=providers)
+    return Config(inboxes=(root / "inbox",), organized=root / "organized", data_dir=root / "data",
+                  providers=ProvidersConfig.from_mapping(providers, env={}))
 
 
 def make_generator(root: Path, catalog: Catalog, **fakes: FakeService) -> Generator:

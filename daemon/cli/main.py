@@ -13,6 +13,7 @@ Exit codes (the same for every command):
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections import Counter
@@ -23,6 +24,7 @@ import click
 
 from alice.daemon import config as config_mod
 from alice.daemon.config import Config, ConfigError
+from alice.pipeline.quality.config import QualityConfig
 
 EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_CATALOG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -246,12 +248,8 @@ def _progress(items: list[Any], quiet: bool, label: str) -> Any:
                              item_show_func=lambda s: s.path.name[:40] if s else "")
 
 
-def _quality_config(cfg: Config) -> Any:
-    if not cfg.quality_enabled:
-        return None
-    from alice.pipeline.quality.config import QualityConfig
-
-    return QualityConfig.from_mapping({k: v for k, v in cfg.quality.items() if k != "enabled"})
+def _quality_config(cfg: Config) -> QualityConfig | None:
+    return cfg.quality if cfg.quality.enabled else None
 
 
 def _rescorer(ctx: CliContext, catalog: Any) -> Any:
@@ -382,7 +380,7 @@ def run(ctx: CliContext, workers: int | None) -> None:
 
     cfg = ctx.config()
     if workers is not None:
-        cfg.workers = max(0, workers)
+        cfg = dataclasses.replace(cfg, workers=max(0, workers))
     configure_logging(cfg.log.level, cfg.log.json)
     from alice.daemon.ingest import queue
     from alice.daemon.ops.presence import APP_PREFIX

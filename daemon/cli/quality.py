@@ -27,13 +27,12 @@ from alice.daemon.cli.main import (
 
 def _quality(ctx: CliContext, stages_text: str | None) -> Any:
     from alice.daemon.quality.assess import AssessError, stages_for
-    from alice.pipeline.quality.config import QualityConfig, QualityConfigError
+    from alice.pipeline.quality.config import QualityConfigError
     from alice.pipeline.quality.stages import StageNameError, parse_stage_list
 
     cfg = ctx.config()
     try:
-        qcfg = QualityConfig.from_mapping({k: v for k, v in cfg.quality.items() if k != "enabled"})
-        return stages_for(qcfg, parse_stage_list(stages_text) if stages_text else None)
+        return stages_for(cfg.quality, parse_stage_list(stages_text) if stages_text else None)
     except (QualityConfigError, StageNameError, AssessError) as exc:
         fail(f"--stages / quality: {exc}", EXIT_CONFIG)
 
