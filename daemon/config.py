@@ -25,10 +25,13 @@ from alice.pipeline.quality.config import QualityConfig, QualityConfigError
 from alice.pipeline.quality.stages import StageNameError, parse_stage
 from alice.providers.config import ENV_KEYS, ProvidersConfig
 from alice.providers.errors import ProviderConfigError
+from alice.daemon import errors
 
 
-class ConfigError(Exception):
+class ConfigError(errors.AliceError):
     """The configuration cannot be used; the message names the key and the fix."""
+    exit_code = errors.EXIT_CONFIG
+    rpc_code = errors.INVALID_PARAMS
 
 
 def xdg_config_home() -> Path:

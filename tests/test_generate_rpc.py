@@ -69,7 +69,7 @@ def test_budget_refusal_is_its_own_error_code(ctx: RpcContext, fal: FakeFal) -> 
         spend.set_budget(s, "cheap", Decimal("0.01"))
     with pytest.raises(p.RpcError) as err:
         call(ctx, "generate.submit", provider="fal", model=FLUX, project="cheap", prompt="x")
-    assert err.value.code == generate_rpc.BUDGET_EXCEEDED and "set-budget cheap" in err.value.message
+    assert err.value.code == p.BUDGET_EXCEEDED and "set-budget cheap" in err.value.message
     assert err.value.data["request_id"] == 1 and fal.seen == []
 
 

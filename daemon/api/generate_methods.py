@@ -12,19 +12,19 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from alice.daemon import errors
 from alice.daemon.generation.budget import BudgetValueError, parse_budget
 from alice.daemon.catalog import spend
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.config import Config
 from alice.daemon.generation.generator import GenerateError, Generator, RequestNotFound
-from alice.daemon.generation.references import is_content_id
+from alice.daemon.catalog.asset_ref import is_content_id, names_a_file
 from alice.daemon.api import protocol as p
 from alice.daemon.api.registry import Method
 from alice.pipeline.plan import sanitize_segment
 from alice.providers.errors import BudgetExceeded, ProviderConfigError
 from alice.providers.registry import build_providers
 
-BUDGET_EXCEEDED = -32010          # refused by the project's budget (or the project is paused); nothing was sent
 
 _generators: dict[int, Generator] = {}
 _lock = threading.Lock()
@@ -63,11 +63,8 @@ def close_generators() -> None:
 
 
 def _rpc_error(exc: Exception) -> p.RpcError:
-    if isinstance(exc, BudgetExceeded):
-        return p.RpcError(BUDGET_EXCEEDED, exc.message, {"request_id": getattr(exc, "request_id", None)})
-    if isinstance(exc, RequestNotFound):
-        return p.RpcError(p.NOT_FOUND, str(exc))
-    return p.RpcError(p.INVALID_PARAMS, str(exc))
+    got = errors.report(exc)
+    return p.RpcError(got.rpc_code, got.message, got.data)
 
 
 def _submit(ctx: Any, provider: str, model: str, project: str, prompt: str | None = None,
@@ -89,7 +86,7 @@ def _status(ctx: Any, request_id: int) -> dict[str, Any]:
 
 
 def _recreate(ctx: Any, of: int | str, project: str | None = None) -> dict[str, Any]:
-    if isinstance(of, str) and not (of.isdigit() or is_content_id(of) or of.startswith("asset:")):
+    if isinstance(of, str) and not of.strip().isdigit() and names_a_file(of):
         of = str(ctx.guard.check_in(of))
     gen = generator_for(ctx)
     try:

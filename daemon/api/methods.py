@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import select, text
 
+from alice.daemon import errors
 from alice.daemon.api import generate_methods as generate_rpc
 from alice.daemon.catalog import asset_detail, curation, store
 from alice.daemon.catalog import search as search_mod
@@ -60,20 +61,11 @@ def version() -> str:
 
 
 def error_for(exc: BaseException) -> p.RpcError:
-    """The JSON-RPC error a handler's exception becomes."""
+    """The JSON-RPC error a handler's exception becomes (the codes live on the exception tree)."""
     if isinstance(exc, p.RpcError):
         return exc
-    if isinstance(exc, curation.NotFound):
-        return p.RpcError(p.NOT_FOUND, str(exc))
-    if isinstance(exc, curation.Conflict):
-        return p.RpcError(p.CONFLICT, str(exc))
-    if isinstance(exc, (RelocateError, PlacementError, PlanError)):
-        return p.RpcError(p.CONFLICT, f"the file could not be moved: {exc}")
-    if isinstance(exc, CatalogUnavailable):
-        return p.RpcError(p.CATALOG_UNAVAILABLE, f"{exc} alice retries by itself; try again in a moment")
-    if isinstance(exc, (search_mod.SearchError, curation.CurationError, similar_mod.SimilarityError, ValueError)):
-        return p.RpcError(p.INVALID_PARAMS, str(exc))
-    return p.RpcError(p.INTERNAL_ERROR, f"internal error ({type(exc).__name__}); the daemon log has the details")
+    got = errors.report(exc)
+    return p.RpcError(got.rpc_code, got.message, got.data)
 
 
 # -- schemas --------------------------------------------------------------------------------
@@ -120,7 +112,7 @@ SEARCH_PARAMS = obj({
     "content_id": {"type": "string", "maxLength": 200},
     "sort": {"enum": list(search_mod.SORTS), "default": "date"},
     "order": {"enum": list(search_mod.ORDERS), "default": "desc"},
-    "limit": {"type": "integer", "minimum": 1, "maximum": search_mod.MAX_LIMIT, "default": 50},
+    "limit": {"type": "integer", "minimum": 1, "maximum": search_mod.MAX_LIMIT, "default": search_mod.DEFAULT_LIMIT},
     "cursor": {"type": "string", "maxLength": 1000, "description": "next_cursor of the previous page"},
     "count": {"type": "boolean", "default": True, "description": "false skips the total"},
 })
@@ -293,7 +285,7 @@ REGISTRY = Registry([
            "(distance = differing bits of 64; 0-4 near-identical, 5-10 variants).",
            obj({"asset": ASSET_REF, "max_distance": {"type": "integer", "minimum": 0,
                                                     "maximum": similar_mod.MAX_DISTANCE, "default": 6},
-                "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 20}}, ("asset",)),
+                "limit": {"type": "integer", "minimum": 1, "maximum": search_mod.MAX_LIMIT, "default": 20}}, ("asset",)),
            obj({"asset_id": INT, "phash": NSTR, "items": {"type": "array", "items": ASSET_ITEM}},
                ("asset_id", "items"), extra=True), _similar),
     Method("assets.tag", "Add tags to an asset (lower-cased; existing ones are kept).",

@@ -21,6 +21,7 @@ from alice.daemon.catalog.models import (
     Project,
     RequestOutput,
 )
+from alice.daemon.catalog import store
 from alice.daemon.catalog.store import clean_json, clean_text
 
 IN_FLIGHT = ("recorded", "submitted", "running")
@@ -118,9 +119,8 @@ def get_request(s: Session, request_id: int) -> RequestRow | None:
     if row is None:
         return None
     r, project = row
-    filed = (select(Location.path).where(Location.asset_id == Asset.id, Location.role == "organized",
-                                         Location.present.is_(True))
-             .order_by(Location.id.desc()).limit(1).scalar_subquery())
+    filed = (store.filed_copies(Asset.id, roles=("organized",)).with_only_columns(Location.path)
+             .limit(1).scalar_subquery())
     outputs = [OutputRow(o.content_id, o.path, o.file_hash, o.embedded, asset_id, filed_path)
                for o, asset_id, filed_path in s.execute(
                    select(RequestOutput, Asset.id, filed)

@@ -34,12 +34,14 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
+from alice.daemon.catalog import store
+from alice.daemon.catalog.page import DEFAULT_LIMIT, MAX_LIMIT
 from alice.daemon.catalog.models import Asset, AssetTag, Generation, Location, Project, Tag
+from alice.daemon import errors
 
 COUNT_CAP = 5_000
 COUNT_BUDGET_MS = 6
 RANK_CANDIDATES = 1_000
-MAX_LIMIT = 200
 MAX_TEXT = 1_000
 MAX_LIST = 50
 SORTS = ("date", "stars", "relevance")
@@ -48,7 +50,7 @@ MEDIA = ("image", "video", "audio", "other")
 PROMPT_PREVIEW = 500
 
 
-class SearchError(ValueError):
+class SearchError(errors.InvalidRequest):
     """A search that cannot run as asked; the message names the field and what it accepts."""
 
 
@@ -108,7 +110,7 @@ class SearchQuery:
     content_id: str | None = None
     sort: str = "date"
     order: str = "desc"
-    limit: int = 50
+    limit: int = DEFAULT_LIMIT
     cursor: str | None = None
     count: bool = True
 
@@ -413,9 +415,7 @@ def describe(s: Session, asset_ids: list[int]) -> list[dict[str, Any]]:
     """Result rows for asset ids, in the given order: what a person or an assistant needs to pick one."""
     if not asset_ids:
         return []
-    path = (select(Location.path).where(Location.asset_id == Asset.id, Location.present.is_(True),
-                                        Location.role.in_(("organized", "quarantine")))
-            .order_by((Location.role == "organized").desc(), Location.id.desc()).limit(1).scalar_subquery())
+    path = store.filed_copies(Asset.id).with_only_columns(Location.path).limit(1).scalar_subquery()
     tags = (select(func.coalesce(func.array_agg(func.distinct(Tag.name)), text("'{}'::text[]")))
             .select_from(AssetTag).join(Tag, Tag.id == AssetTag.tag_id)
             .where(AssetTag.asset_id == Asset.id).scalar_subquery())

@@ -18,13 +18,14 @@ from sqlalchemy.orm import Session
 
 from alice.daemon.catalog.models import Asset
 from alice.pipeline.perceptual import to_signed64
+from alice.daemon import errors
 
 BANDS = 4
 BAND_BITS = 16
 MAX_DISTANCE = 10            # probe radius 2 per band: 4 x 137 index keys, ~8,000 candidates at 1M assets
 
 
-class SimilarityError(ValueError):
+class SimilarityError(errors.InvalidRequest):
     """A similarity request that cannot be answered as asked."""
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, text, update
+from sqlalchemy import ColumnElement, Connection, Engine, Select, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -319,13 +319,21 @@ def location_of(s: Session, path: str) -> LocationRow | None:
     return _location_row(s.execute(select(Location).where(Location.path == clean_text(path))).scalar_one_or_none())
 
 
+FILED_ROLES = ("organized", "quarantine")
+
+
+def filed_copies(asset_id: int | ColumnElement[int], roles: tuple[str, ...] = FILED_ROLES) -> Select[Any]:
+    """The one rule for "the copy alice filed": present locations in `roles`, organized
+    before quarantine, newest first. `asset_id` may be a column (Asset.id) for a
+    correlated subquery; narrow it with .with_only_columns(Location.path)."""
+    return (select(Location)
+            .where(Location.asset_id == asset_id, Location.present.is_(True), Location.role.in_(roles))
+            .order_by((Location.role == "organized").desc(), Location.id.desc()))
+
+
 def filed_copy(s: Session, asset_id: int) -> LocationRow | None:
     """The copy alice filed for this asset (organized, else quarantine) that is still present."""
-    return _location_row(s.execute(
-        select(Location).where(Location.asset_id == asset_id, Location.present.is_(True),
-                               Location.role.in_(("organized", "quarantine")))
-        .order_by((Location.role == "organized").desc(), Location.id.desc()).limit(1)
-    ).scalar_one_or_none())
+    return _location_row(s.execute(filed_copies(asset_id).limit(1)).scalar_one_or_none())
 
 
 @contextmanager
@@ -348,10 +356,7 @@ def content_lock(engine: Engine, content_id: str) -> Iterator[None]:
 def filed_copy_with_hash(s: Session, asset_id: int, file_hash: str) -> LocationRow | None:
     """A filed copy (organized or quarantined, still present) holding exactly these bytes."""
     return _location_row(s.execute(
-        select(Location).where(Location.asset_id == asset_id, Location.present.is_(True),
-                               Location.file_hash == file_hash,
-                               Location.role.in_(("organized", "quarantine")))
-        .order_by(Location.id).limit(1)
+        filed_copies(asset_id).where(Location.file_hash == file_hash).order_by(None).order_by(Location.id).limit(1)
     ).scalar_one_or_none())
 
 

@@ -94,8 +94,9 @@ def _finish(gen: Any, rid: int, wait: bool, as_json: bool) -> None:
 
 def _run_request(ctx: CliContext, as_json: bool, start: Any, wait: bool) -> None:
     """Build a Generator, start a request with `start(gen) -> id`, report it; map errors to exit codes."""
+    from alice.daemon import errors
     from alice.daemon.catalog.errors import CatalogUnavailable
-    from alice.daemon.generation.generator import GenerateError, RequestNotFound
+    from alice.daemon.generation.generator import GenerateError
     from alice.providers.errors import BudgetExceeded
 
     gen = _generator(ctx)
@@ -105,13 +106,11 @@ def _run_request(ctx: CliContext, as_json: bool, start: Any, wait: bool) -> None
         except BudgetExceeded as exc:
             if as_json:
                 emit({"id": getattr(exc, "request_id", None), "state": "refused", "error": exc.message})
-            fail(f"refused: {exc.message}", EXIT_PARTIAL)
-        except RequestNotFound as exc:
-            fail(str(exc), EXIT_CONFIG)
+            fail(f"refused: {exc.message}", errors.exit_code(exc))
         except GenerateError as exc:
-            fail(str(exc), EXIT_CONFIG)
+            fail(str(exc), exc.exit_code)
         except CatalogUnavailable as exc:
-            fail(f"catalog unavailable: {exc}", EXIT_CATALOG)
+            fail(f"catalog unavailable: {exc}", exc.exit_code)
         _finish(gen, rid, wait, as_json)
     finally:
         gen.close()

@@ -26,7 +26,8 @@ from alice.daemon import config as config_mod
 from alice.daemon.config import Config, ConfigError
 from alice.pipeline.quality.config import QualityConfig
 
-EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_CATALOG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+# The exit codes are defined with the exception tree (daemon/errors.py); commands import them from here.
+from alice.daemon.errors import EXIT_CATALOG, EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL  # noqa: E402,F401
 
 
 class CliContext:

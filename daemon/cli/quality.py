@@ -204,33 +204,13 @@ def rate(ctx: CliContext, asset: str, stars: int, as_json: bool) -> None:
 
 
 def _resolve(catalog: Any, ref: str) -> int:
-    """An asset id from a content id, an asset id or a filed path; exits 2 if none matches."""
-    from alice.daemon.catalog import curation, store
+    """An asset id from a content id, an asset id or a file's path; exits 2 if none matches."""
+    from alice.daemon import errors
+    from alice.daemon.catalog.asset_ref import find_asset
 
-    with catalog.session() as s:
-        try:
-            if ref.startswith("b3:"):
-                return curation.resolve_asset(s, ref)
-            if ref.isdigit():
-                return curation.resolve_asset(s, int(ref))
-        except curation.NotFound as exc:
-            fail(str(exc), EXIT_CONFIG)
-        path = Path(ref).expanduser().absolute()
-        loc = store.location_of(s, str(path))
-        if loc is not None:
-            return loc.asset_id
-    if path.is_file():
-        from alice.pipeline.identity import UnreadableMedia, identify
-        from alice.pipeline.inspect import inspect_file
-
-        try:
-            info = inspect_file(path)
-            cid = identify(path, info.format, info.media).content_id
-        except (UnreadableMedia, OSError) as exc:
-            fail(f"cannot identify {path}: {exc}", EXIT_CONFIG)
+    try:
         with catalog.session() as s:
-            row = store.asset_by_content_id(s, cid)
-        if row is not None:
-            return row.id
-    fail(f"no asset for {ref!r}: give a content id (b3:...), an asset id, or the path of a filed file", EXIT_CONFIG)
+            return find_asset(s, ref)
+    except (errors.NotFound, errors.InvalidRequest) as exc:
+        fail(str(exc), exc.exit_code)
     raise AssertionError("unreachable")

@@ -27,6 +27,7 @@ import blake3
 from alice.daemon.fs.crashpoints import checkpoint
 from alice.daemon.fs.naming import publish
 from alice.pipeline.identity import file_hash
+from alice.daemon import errors
 
 TEMP_PREFIX = ".alice-tmp-"
 # A temp file untouched this long belongs to no running writer (a delivery takes seconds).
@@ -34,7 +35,7 @@ STALE_TEMP_S = 600.0
 _CHUNK = 1 << 20
 
 
-class PlacementError(OSError):
+class PlacementError(OSError, errors.MoveFailed):
     """A file could not be placed; the source is untouched."""
 
 

@@ -13,9 +13,10 @@ from pathlib import Path
 from alice.daemon.fs.atomic_rename import NoReplaceUnsupported, rename_no_replace
 from alice.pipeline.identity import file_hash
 from alice.pipeline.plan import candidate_names
+from alice.daemon import errors
 
 
-class NoFreeName(OSError):
+class NoFreeName(OSError, errors.MoveFailed):
     """Every candidate name was taken."""
 
 

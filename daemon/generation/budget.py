@@ -14,11 +14,12 @@ from decimal import Decimal, InvalidOperation
 from alice.daemon.catalog.spend import ProjectSpend
 from alice.providers.errors import BudgetExceeded
 from alice.providers.pricing import CostEstimate
+from alice.daemon import errors
 
 MAX_BUDGET = Decimal("99999999")         # NUMERIC(12, 4)
 
 
-class BudgetValueError(ValueError):
+class BudgetValueError(errors.InvalidRequest):
     """A budget given by a person is not a usable amount of dollars."""
 
 

@@ -20,13 +20,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from alice.daemon.generation.references import Reference
+from alice.daemon import errors
 
 MAX_INLINE_BYTES = 30 * 1024 * 1024     # fal and BFL reject request bodies far smaller than this anyway
 _MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif",
                 "mp4": "video/mp4", "mov": "video/quicktime", "mp3": "audio/mpeg", "wav": "audio/wav"}
 
 
-class InputError(ValueError):
+class InputError(errors.InvalidRequest):
     """The references or params do not fit what this provider accepts."""
 
 

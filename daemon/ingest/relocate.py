@@ -35,9 +35,10 @@ from alice.daemon.fs.crashpoints import checkpoint
 from alice.pipeline import sidecar
 from alice.pipeline.plan import Layout, plan_destination
 from alice.pipeline.record import AssetRecord
+from alice.daemon import errors
 
 
-class RelocateError(RuntimeError):
+class RelocateError(errors.MoveFailed, RuntimeError):
     """The file could not be moved; nothing was changed."""
 
 

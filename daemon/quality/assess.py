@@ -26,9 +26,10 @@ from alice.pipeline.quality.errors import AssessmentError
 from alice.pipeline.quality.stages import parse_stage
 from alice.pipeline.record import AssetRecord
 from alice.providers.base import Provider
+from alice.daemon import errors
 
 
-class AssessError(ValueError):
+class AssessError(errors.InvalidRequest):
     """The assessment cannot be made as asked (unknown stage, missing file)."""
 
 

@@ -40,8 +40,7 @@ def organized_assets(catalog: Catalog, project: str) -> list[int]:
         return list(s.execute(
             select(Asset.id).join(Project, Project.id == Asset.project_id)
             .where(Project.name == project,
-                   select(Location.id).where(Location.asset_id == Asset.id, Location.role == "organized",
-                                             Location.present.is_(True)).exists())
+                   store.filed_copies(Asset.id, roles=("organized",)).exists())
             .order_by(Asset.id)).scalars())
 
 
