@@ -11,6 +11,7 @@ from .base import BudgetCheck, Provider
 from .bfl import BflProvider
 from .config import ProvidersConfig
 from .fal import FalProvider
+from .metrics import ProviderMetrics
 from .hedra import HedraProvider
 from .openai import OpenAIProvider
 
@@ -25,12 +26,15 @@ def build_providers(
     env: Mapping[str, str] | None = None,
     budget_check: BudgetCheck | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    metrics: ProviderMetrics | None = None,
 ) -> dict[str, Provider]:
     """One provider per known, enabled service: from the parsed `providers:` section
-    (Config.providers), or from a raw mapping, which is parsed here with `env`."""
+    (Config.providers), or from a raw mapping, which is parsed here with `env`. All of
+    them record into `metrics` (the daemon passes the one its /metrics endpoint serves)."""
+    metrics = metrics if metrics is not None else ProviderMetrics()
     if not isinstance(settings, ProvidersConfig):
         settings = ProvidersConfig.from_mapping(settings, env)
-    return {name: PROVIDER_CLASSES[name](s, transport=transport, budget_check=budget_check)
+    return {name: PROVIDER_CLASSES[name](s, transport=transport, budget_check=budget_check, metrics=metrics)
             for name, s in settings.settings.items()}
 
 

@@ -11,12 +11,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from prometheus_client import REGISTRY
+
 from structlog.testing import capture_logs
 
 from alice.providers.circuit import CircuitState
 from alice.providers.config import ProviderSettings
-from alice.providers.download import download
+from alice.daemon.generation.deliver import stage_output
 from alice.providers.errors import (
     BudgetExceeded,
     ProviderAuthError,
@@ -60,7 +60,7 @@ async def test_image_job_walks_the_queue_and_downloads(fake: FakeFal, tmp_path: 
     # Status and result go to the app path without the /dev subpath, as fal documents.
     assert all(s.path.startswith("/fal-ai/flux/requests/") for s in fake.seen if s.route in ("status", "result"))
 
-    path = await download(result.outputs[0], tmp_path)
+    path = await stage_output(result.outputs[0], tmp_path)
     assert path.suffix == ".png" and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
@@ -133,14 +133,14 @@ async def test_circuit_opens_refuses_then_half_open_probe_closes_it(fake: FakeFa
         assert info.value.retry_in_s == pytest.approx(30)
         assert fake.count("submit") == 3                    # refused without a request
         assert fal.health()["circuit"]["state"] == "open" and fal.health()["healthy"] is False
-        assert REGISTRY.get_sample_value("alice_provider_circuit_state", {"provider": "fal"}) == 2
+        assert fal.metrics.registry.get_sample_value("alice_provider_circuit_state", {"provider": "fal"}) == 2
 
         clock.advance(31)
         assert fal.breaker.state is CircuitState.HALF_OPEN
         await fal.submit(FLUX, {"prompt": "x"})             # the probe succeeds
         assert fal.breaker.state is CircuitState.CLOSED
         assert fal.breaker.snapshot().times_opened == 1
-        assert REGISTRY.get_sample_value("alice_provider_circuit_state", {"provider": "fal"}) == 0
+        assert fal.metrics.registry.get_sample_value("alice_provider_circuit_state", {"provider": "fal"}) == 0
 
 
 async def test_half_open_sends_one_probe_while_others_are_refused(fake: FakeFal) -> None:

@@ -24,6 +24,8 @@ from alice.pipeline.embed_record import EmbedError, embed_jpeg, embed_png, embed
 from alice.pipeline.ffmpeg import FfmpegUnavailable, ffmpeg_exe, timeout_for
 from alice.pipeline.identity import Identity, UnreadableMedia, file_hash, identify
 from alice.pipeline.sniff import HEAD_SIZE, sniff
+from alice.providers.download import DEFAULT_MAX_BYTES, fetch, output_name
+from alice.providers.results import OutputFile
 
 # Images are stamped in memory; a generated image is far smaller than this.
 MAX_EMBED_BYTES = 256 * 1024 * 1024
@@ -38,6 +40,15 @@ class Delivered:
     file_hash: str              # of the delivered file, record included
     embedded: bool              # False: the format cannot carry the record (see warnings)
     warnings: list[str] = field(default_factory=list)
+
+
+async def stage_output(output: OutputFile, staging: Path, *, stem: str | None = None,
+                       max_bytes: int = DEFAULT_MAX_BYTES) -> Path:
+    """Download `output` into the staging folder under a free name (never overwriting);
+    a failed download leaves nothing behind."""
+    with fileops.new_file(staging / output_name(output, stem)) as new:
+        await fetch(output, new.file, max_bytes=max_bytes)
+    return new.path
 
 
 def deliver(staged: Path, record: dict[str, Any], dest_dir: Path) -> Delivered:
