@@ -20,12 +20,12 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
+from alice.daemon import errors
 from alice.pipeline.plan import Layout, LayoutError
 from alice.pipeline.quality.config import QualityConfig, QualityConfigError
 from alice.pipeline.quality.stages import StageNameError, parse_stage
 from alice.providers.config import ENV_KEYS, ProvidersConfig
 from alice.providers.errors import ProviderConfigError
-from alice.daemon import errors
 
 
 class ConfigError(errors.AliceError):

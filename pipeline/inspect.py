@@ -8,10 +8,11 @@ anything a file contains.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from alice.pipeline.detect import detect
 from alice.pipeline.detect.coerce import to_datetime

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
-from pathlib import Path, PurePath, PurePosixPath
 from collections.abc import Callable, Iterator
+from pathlib import Path, PurePath, PurePosixPath
 
 from alice.pipeline.record import AssetRecord
 

@@ -103,7 +103,7 @@ class Provider:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def __aenter__(self) -> "Provider":
+    async def __aenter__(self) -> Provider:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

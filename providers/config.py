@@ -86,7 +86,7 @@ class ProviderSettings:
         name: str,
         data: Mapping[str, Any] | None,
         env: Mapping[str, str] | None = None,
-    ) -> "ProviderSettings":
+    ) -> ProviderSettings:
         env = os.environ if env is None else env
         data = {} if data is None else data
         where = f"providers.{name}"
@@ -181,7 +181,7 @@ class ProvidersConfig:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None,
-                     env: Mapping[str, str] | None = None) -> "ProvidersConfig":
+                     env: Mapping[str, str] | None = None) -> ProvidersConfig:
         data = {} if data is None else data
         if not isinstance(data, Mapping):
             raise ProviderConfigError(

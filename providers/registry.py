@@ -11,8 +11,8 @@ from .base import BudgetCheck, Provider
 from .bfl import BflProvider
 from .config import ProvidersConfig
 from .fal import FalProvider
-from .metrics import ProviderMetrics
 from .hedra import HedraProvider
+from .metrics import ProviderMetrics
 from .openai import OpenAIProvider
 
 PROVIDER_CLASSES: dict[str, type[Provider]] = {

@@ -11,8 +11,8 @@ import gzip
 import io
 import struct
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from PIL import Image
 

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from alice.pipeline.detect import stealth
 from alice.pipeline.inspect import inspect_file
 from tests import fixturegen as fg
+from tests.corpus_paths import CORPUS
 
 A1111 = "a circle\nNegative prompt: a square\nSteps: 20, Sampler: Euler, Seed: 5, Version: v1.9.4"
 
@@ -55,8 +55,6 @@ def test_jpeg_is_never_decoded(tmp_path) -> None:
     info = inspect_file(fg.write(tmp_path, "j.jpg", fg.make_jpeg()))
     assert info.tool is None and info.warnings == []
 
-
-from tests.corpus_paths import CORPUS
 
 
 def test_real_stealth_file() -> None:

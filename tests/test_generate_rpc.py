@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from alice.daemon.api import generate_methods as generate_rpc
-from alice.daemon.catalog import spend
-from alice.daemon.catalog.engine import Catalog
 from alice.daemon.api import protocol as p
 from alice.daemon.api.methods import REGISTRY, Hooks, RpcContext
 from alice.daemon.api.paths import PathGuard
+from alice.daemon.catalog import spend
+from alice.daemon.catalog.engine import Catalog
 from alice.daemon.provider_host import ProviderHost
 from tests.fakes.fal import FakeFal
 from tests.fakes.server import png_bytes

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
+from alice.daemon.generation.deliver import stage_output
 from alice.providers.bfl import BflProvider
 from alice.providers.circuit import CircuitState
 from alice.providers.config import ProviderSettings
-from alice.daemon.generation.deliver import stage_output
 from alice.providers.errors import (
     ProviderAuthError,
     ProviderJobFailed,

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -11,10 +10,9 @@ from alice.providers.download import fetch, output_name
 from alice.providers.errors import DownloadError, ProviderMalformedResponse, ProviderRequestError
 from alice.providers.results import OutputFile
 from alice.providers.vision import MAX_EDGE, MAX_SEND_BYTES, parse_rating, prepare_image
+from tests.corpus_paths import CORPUS
 from tests.fakes.fal import FakeFal
 from tests.fakes.server import png_bytes
-
-from tests.corpus_paths import CORPUS
 
 
 @pytest.fixture

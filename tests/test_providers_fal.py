@@ -11,12 +11,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-
 from structlog.testing import capture_logs
 
+from alice.daemon.generation.deliver import stage_output
 from alice.providers.circuit import CircuitState
 from alice.providers.config import ProviderSettings
-from alice.daemon.generation.deliver import stage_output
 from alice.providers.errors import (
     BudgetExceeded,
     ProviderAuthError,

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from alice.providers.config import ProviderSettings
 from alice.daemon.generation.deliver import stage_output
+from alice.providers.config import ProviderSettings
 from alice.providers.errors import (
     ProviderAuthError,
     ProviderMalformedResponse,

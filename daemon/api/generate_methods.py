@@ -12,12 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from alice.daemon import errors
-from alice.daemon.generation.budget import BudgetValueError, parse_budget
-from alice.daemon.catalog import spend
-from alice.daemon.generation.generator import GenerateError, Generator, RequestNotFound
-from alice.daemon.catalog.asset_ref import is_content_id, names_a_file
 from alice.daemon.api import protocol as p
 from alice.daemon.api.registry import Method
+from alice.daemon.catalog import spend
+from alice.daemon.catalog.asset_ref import is_content_id, names_a_file
+from alice.daemon.generation.budget import BudgetValueError, parse_budget
+from alice.daemon.generation.generator import GenerateError, Generator, RequestNotFound
 from alice.pipeline.plan import sanitize_segment
 from alice.providers.errors import BudgetExceeded
 

@@ -17,22 +17,19 @@ from sqlalchemy import select, text
 
 from alice.daemon import errors
 from alice.daemon.api import generate_methods as generate_rpc
+from alice.daemon.api import protocol as p
+from alice.daemon.api.paths import PathGuard
+from alice.daemon.api.registry import Method, Registry
 from alice.daemon.catalog import asset_detail, curation, store
 from alice.daemon.catalog import search as search_mod
 from alice.daemon.catalog import similar as similar_mod
 from alice.daemon.catalog import stats as stats_mod
 from alice.daemon.catalog.engine import Catalog
-from alice.daemon.catalog.errors import CatalogUnavailable
 from alice.daemon.catalog.models import Asset
 from alice.daemon.config import Config
 from alice.daemon.generation.generator import Generator
-from alice.daemon.fs.fileops import PlacementError
-from alice.daemon.ingest.relocate import RelocateError, relocate
-from alice.daemon.api import protocol as p
-from alice.daemon.api.paths import PathGuard
-from alice.daemon.api.registry import Method, Registry
+from alice.daemon.ingest.relocate import relocate
 from alice.pipeline.perceptual import perceptual_hash
-from alice.pipeline.plan import PlanError
 
 SEARCH_TIMEOUT_MS = 10_000
 
@@ -188,7 +185,7 @@ def _similar(ctx: RpcContext, asset: int | str, max_distance: int = 6, limit: in
                     "note": "this asset has no perceptual hash (not an image alice can read)"}
         matches = similar_mod.similar_to_hash(s, phash, max_distance, limit, exclude_id=asset_id)
         items = search_mod.describe(s, [m.asset_id for m in matches])
-        for item, m in zip(items, matches):
+        for item, m in zip(items, matches, strict=False):
             item["distance"] = m.distance
         return {"asset_id": asset_id, "phash": f"{phash & (2**64 - 1):016x}", "items": items}
 

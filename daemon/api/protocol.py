@@ -11,8 +11,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-MAX_MESSAGE = 1 << 20            # bytes per line, either direction
-
 # The codes are defined with the exception tree they belong to (daemon/errors.py).
 from alice.daemon.errors import (  # noqa: F401 - re-exported for the server, client and handlers
     BUDGET_EXCEEDED,
@@ -28,6 +26,9 @@ from alice.daemon.errors import (  # noqa: F401 - re-exported for the server, cl
     OUTSIDE_ROOTS,
     PARSE_ERROR,
 )
+
+MAX_MESSAGE = 1 << 20            # bytes per line, either direction
+
 
 
 class RpcError(Exception):

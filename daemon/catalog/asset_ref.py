@@ -13,11 +13,11 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from alice.daemon import errors
 from alice.daemon.catalog import store
 from alice.daemon.catalog.models import Asset
 from alice.pipeline.identity import UnreadableMedia, identify
 from alice.pipeline.sniff import HEAD_SIZE, sniff
-from alice.daemon import errors
 
 _CONTENT_ID = re.compile(r"^b3:[0-9a-f]{64}$")
 ASSET_PREFIX = "asset:"

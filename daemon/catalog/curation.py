@@ -12,10 +12,9 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from alice.daemon.catalog import store
-from alice.daemon.catalog.models import Asset, AssetTag, Project, Tag
 from alice.daemon import errors
-from alice.daemon.catalog import asset_ref
+from alice.daemon.catalog import asset_ref, store
+from alice.daemon.catalog.models import Asset, AssetTag, Project, Tag
 
 MAX_TAG = 100
 MAX_PROJECT_NAME = 100

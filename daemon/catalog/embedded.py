@@ -38,7 +38,7 @@ if TYPE_CHECKING:   # pgserver is imported lazily: an external-URL setup never n
     from pgserver.utils import PostmasterInfo
 
 _thread_lock = threading.RLock()
-_refs: dict[Path, "EmbeddedServer"] = {}
+_refs: dict[Path, EmbeddedServer] = {}
 
 
 def _identity(pid: int) -> tuple[int, float] | None:
@@ -65,7 +65,7 @@ class EmbeddedServer:
         self._server = None       # pgserver.PostgresServer
 
     @classmethod
-    def attach(cls, pgdata: Path) -> "EmbeddedServer":
+    def attach(cls, pgdata: Path) -> EmbeddedServer:
         """Start the server if nobody runs it, and register this process as a user."""
         pgdata = pgdata.expanduser().absolute()
         try:

@@ -86,7 +86,7 @@ class Catalog:
 
     @classmethod
     def open(cls, url: str | None, data_dir: Path, *, pool_size: int = 5,
-             application_name: str = "alice") -> "Catalog":
+             application_name: str = "alice") -> Catalog:
         server = None
         if url and url.strip():
             sa_url = normalize_url(url)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from alice.daemon.catalog import store
 from alice.daemon.catalog.models import (
     REQUEST_STATES,
     Asset,
@@ -21,7 +22,6 @@ from alice.daemon.catalog.models import (
     Project,
     RequestOutput,
 )
-from alice.daemon.catalog import store
 from alice.daemon.catalog.store import clean_json, clean_text
 
 IN_FLIGHT = ("recorded", "submitted", "running")

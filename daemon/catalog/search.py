@@ -34,10 +34,10 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
-from alice.daemon.catalog import store
-from alice.daemon.catalog.page import DEFAULT_LIMIT, MAX_LIMIT
-from alice.daemon.catalog.models import Asset, AssetTag, Generation, Location, Project, Tag
 from alice.daemon import errors
+from alice.daemon.catalog import store
+from alice.daemon.catalog.models import Asset, AssetTag, Generation, Location, Project, Tag
+from alice.daemon.catalog.page import DEFAULT_LIMIT, MAX_LIMIT
 
 COUNT_CAP = 5_000
 COUNT_BUDGET_MS = 6
@@ -171,7 +171,7 @@ class SearchQuery:
                 raise SearchError(f"'{lo}' ({a}) is above '{hi}' ({b}): nothing can match")
 
     @classmethod
-    def from_params(cls, params: dict[str, Any]) -> "SearchQuery":
+    def from_params(cls, params: dict[str, Any]) -> SearchQuery:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(params) - known)
         if unknown:
@@ -333,7 +333,7 @@ def search(s: Session, q: SearchQuery) -> SearchPage:
     items = describe(s, [r[0] for r in rows])
     extra: dict[str, Any] = {}
     if q.sort == "relevance":
-        for item, row in zip(items, rows):
+        for item, row in zip(items, rows, strict=False):
             item["rank"] = round(float(row[1]), 6)
         if not q.count:
             matches = select(Asset.id).where(*where).limit(RANK_CANDIDATES + 1).subquery()

@@ -10,15 +10,15 @@ index with every quarter value within that radius finds every candidate
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from itertools import combinations
+from typing import Any
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
+from alice.daemon import errors
 from alice.daemon.catalog.models import Asset
 from alice.pipeline.perceptual import to_signed64
-from alice.daemon import errors
 
 BANDS = 4
 BAND_BITS = 16

@@ -58,8 +58,8 @@ def search_params(text: tuple[str, ...], **o: Any) -> dict[str, Any]:
 
 def run_search(ctx: Any, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """The page of results, and where it came from ("daemon" or "catalog")."""
-    from alice.daemon.cli.main import EXIT_CONFIG, fail
     from alice.daemon.api.client import DaemonNotRunning, RpcCallError, RpcClient
+    from alice.daemon.cli.main import EXIT_CONFIG, fail
 
     cfg = ctx.config()
     try:

@@ -275,8 +275,8 @@ def set_budget(ctx: CliContext, project: str, amount: str, as_json: bool) -> Non
     Raising it above what was spent lifts a pause; lowering it to or below
     what was spent pauses the project.
     """
-    from alice.daemon.generation.budget import BudgetValueError, parse_budget
     from alice.daemon.catalog import spend
+    from alice.daemon.generation.budget import BudgetValueError, parse_budget
     from alice.pipeline.plan import sanitize_segment
 
     try:

@@ -17,8 +17,9 @@ import dataclasses
 import json
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -264,7 +265,7 @@ def _open(app: App) -> App:
     from alice.daemon.catalog.errors import CatalogError
 
     try:
-        app.catalog
+        _ = app.catalog          # opening it is the point: fail here, with exit 3, not mid-command
     except CatalogError as exc:
         fail(f"catalog unavailable: {exc}", EXIT_CATALOG)
     return app
@@ -344,9 +345,9 @@ def status(ctx: CliContext, as_json: bool) -> None:
     polling, and why) and their last errors; daemons on other machines that
     share the catalog are listed by their live connection.
     """
-    from alice.daemon.ops import presence
-    from alice.daemon.ingest import queue
     from alice.daemon.catalog import store
+    from alice.daemon.ingest import queue
+    from alice.daemon.ops import presence
 
     cfg = ctx.config()
     catalog = ctx.catalog()
@@ -524,7 +525,6 @@ register_assistant_commands(main)
 
 # -- assess, rate (daemon/cli/quality.py) -------------------------------------------------
 import alice.daemon.cli.quality  # noqa: E402,F401  (needs the names above)
-
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -115,8 +115,8 @@ def assess(ctx: CliContext, paths: tuple[Path, ...], stages_text: str | None, pr
       {"path", "content_id", "score", "stars", "stages": {name: {...measures}},
        "cost_usd", "error"}  (+ "status", "from", "computed_stars", "user_stars" with --apply)
     """
-    from alice.daemon.quality.assess import AssessError, Target, run_cascade
     from alice.daemon.catalog.errors import CatalogError
+    from alice.daemon.quality.assess import AssessError, Target, run_cascade
     from alice.pipeline.inspect import iter_paths
 
     if apply_ and (paths or not project):

@@ -19,15 +19,15 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import BinaryIO
 from pathlib import Path
+from typing import BinaryIO
 
 import blake3
 
+from alice.daemon import errors
 from alice.daemon.fs.crashpoints import checkpoint
 from alice.daemon.fs.naming import publish
 from alice.pipeline.identity import file_hash
-from alice.daemon import errors
 
 TEMP_PREFIX = ".alice-tmp-"
 # A temp file untouched this long belongs to no running writer (a delivery takes seconds).

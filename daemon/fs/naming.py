@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from alice.daemon import errors
 from alice.daemon.fs.atomic_rename import NoReplaceUnsupported, rename_no_replace
 from alice.pipeline.identity import file_hash
 from alice.pipeline.plan import candidate_names
-from alice.daemon import errors
 
 
 class NoFreeName(OSError, errors.MoveFailed):

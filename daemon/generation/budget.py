@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from alice.daemon import errors
 from alice.daemon.catalog.spend import ProjectSpend
 from alice.providers.errors import BudgetExceeded
 from alice.providers.pricing import CostEstimate
-from alice.daemon import errors
 
 MAX_BUDGET = Decimal("99999999")         # NUMERIC(12, 4)
 

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -40,17 +40,15 @@ from typing import Any
 import structlog
 from sqlalchemy.orm import Session
 
-from alice.daemon.generation import budget
-
-from alice.daemon.generation import provider_inputs
 from alice.daemon.catalog import requests, spend, store
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.errors import CatalogUnavailable
 from alice.daemon.config import Config
+from alice.daemon.generation import budget, provider_inputs
 from alice.daemon.generation.deliver import deliver, stage_output
 from alice.daemon.generation.errors import GenerateError, RequestNotFound
-from alice.daemon.generation.references import ReferenceError, resolve
 from alice.daemon.generation.origin import original_request
+from alice.daemon.generation.references import ReferenceError, resolve
 from alice.daemon.provider_host import ProviderHost
 from alice.pipeline.alice_record import VERSION
 from alice.pipeline.plan import sanitize_segment
@@ -283,8 +281,9 @@ class Generator:
                 await self._complete(rid, result, base, project)
                 return
             job = await client.submit(model, send, **inputs)
-            await asyncio.to_thread(self._update, rid, "submitted", "generation.submitted", {"provider_request_id": job.request_id},
-                         provider_request_id=job.request_id, job=job.to_dict())
+            await asyncio.to_thread(self._update, rid, "submitted", "generation.submitted",
+                                    {"provider_request_id": job.request_id},
+                                    provider_request_id=job.request_id, job=job.to_dict())
             self._submitted_now(rid)
         except Exception as exc:  # noqa: BLE001 - any failure ends the request as failed, with its reason
             await asyncio.to_thread(self._failed, rid, exc, cost=None)
@@ -302,7 +301,7 @@ class Generator:
 
     async def _complete(self, rid: int, result: GenerationResult, base: dict[str, Any], project: str) -> None:
         # From here the provider has done (and billed) the work: a failure still records the cost.
-        record = dict(base, request_id=result.request_id, created_at=datetime.now(timezone.utc).isoformat())
+        record = dict(base, request_id=result.request_id, created_at=datetime.now(UTC).isoformat())
         staging = self.cfg.data_dir / "generations" / str(rid)
         dest = self.cfg.inboxes[0] / project
         client = self.providers[base["provider"]]
@@ -434,7 +433,7 @@ class Generator:
             if not mine:
                 continue
             try:
-                await asyncio.to_thread(self._write, lambda s: requests.renew(s, mine, LEASE_S))
+                await asyncio.to_thread(self._write, lambda s, mine=mine: requests.renew(s, mine, LEASE_S))
             except CatalogUnavailable:
                 log.warning("generation.lease_not_renewed", requests=mine)
 

@@ -14,10 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alice.daemon.catalog import requests, store
+from alice.daemon.catalog.asset_ref import parse_ref
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.models import Asset, Generation
 from alice.daemon.generation.errors import GenerateError, RequestNotFound
-from alice.daemon.catalog.asset_ref import parse_ref
 from alice.daemon.generation.references import ReferenceError, from_path
 from alice.pipeline.alice_record import VERSION
 from alice.pipeline.inspect import inspect_file

@@ -19,8 +19,8 @@ import mimetypes
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from alice.daemon.generation.references import Reference
 from alice.daemon import errors
+from alice.daemon.generation.references import Reference
 
 MAX_INLINE_BYTES = 30 * 1024 * 1024     # fal and BFL reject request bodies far smaller than this anyway
 _MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif",

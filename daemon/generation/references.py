@@ -8,12 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from alice.daemon import errors
 from alice.daemon.catalog import store
 from alice.daemon.catalog.asset_ref import is_content_id
 from alice.daemon.catalog.engine import Catalog
 from alice.pipeline.identity import UnreadableMedia, identify
 from alice.pipeline.sniff import HEAD_SIZE, sniff
-from alice.daemon import errors
+
 
 class ReferenceError(errors.InvalidRequest):
     """A reference cannot be used: not found, not a file, or not readable media."""

@@ -16,17 +16,18 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
-from alice.daemon.fs import fileops, naming
 from alice.daemon.catalog import similar, store
 from alice.daemon.catalog.engine import Catalog
+from alice.daemon.config import Config
+from alice.daemon.fs import fileops, naming
 from alice.daemon.fs.crashpoints import checkpoint
 from alice.daemon.ingest.ignore import default_ignore
-from alice.daemon.config import Config
 from alice.pipeline import sidecar
 from alice.pipeline.identity import file_hash
 from alice.pipeline.importer import Rejected, analyze

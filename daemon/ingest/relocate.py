@@ -26,16 +26,16 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alice.daemon.fs import fileops, naming
+from alice.daemon import errors
 from alice.daemon.catalog import store
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.models import Location
 from alice.daemon.config import Config
+from alice.daemon.fs import fileops, naming
 from alice.daemon.fs.crashpoints import checkpoint
 from alice.pipeline import sidecar
 from alice.pipeline.plan import Layout, plan_destination
 from alice.pipeline.record import AssetRecord
-from alice.daemon import errors
 
 
 class RelocateError(errors.MoveFailed, RuntimeError):

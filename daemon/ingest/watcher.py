@@ -43,7 +43,7 @@ from watchdog.observers.api import BaseObserver, ObservedWatch
 from watchdog.observers.polling import PollingObserver
 
 from alice.daemon.ingest.ignore import IgnoreRule, default_ignore, ignored_under
-from alice.daemon.ingest.settle import Ready, ReadinessTracker
+from alice.daemon.ingest.settle import ReadinessTracker, Ready
 
 try:
     from alice.daemon.ingest.inotify_observer import ReportingInotifyObserver

@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from alice.daemon import errors
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.provider_host import ProviderHost
 from alice.daemon.quality.paid_stage import run_paid_stage
@@ -26,7 +27,6 @@ from alice.pipeline.quality.config import TECHNICAL, QualityConfig
 from alice.pipeline.quality.errors import AssessmentError
 from alice.pipeline.quality.stages import parse_stage
 from alice.pipeline.record import AssetRecord
-from alice.daemon import errors
 
 
 class AssessError(errors.InvalidRequest):

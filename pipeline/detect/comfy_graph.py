@@ -10,7 +10,8 @@ node budget, so cyclic or enormous graphs cost at most MAX_VISITS steps.
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from alice.pipeline.detect.coerce import to_float, to_int, to_str
 from alice.pipeline.generation import Generation
