@@ -229,10 +229,10 @@ class RpcServer:
         except (TimeoutError, ConnectionError):
             raise                           # the connection itself failed: _serve closes it
         except Exception as exc:            # e.g. the catalog went away during events.subscribe
-            err = error_for(exc)
-            if err.code == p.INTERNAL_ERROR:
+            failure = error_for(exc)
+            if failure.code == p.INTERNAL_ERROR:
                 log.exception("rpc request failed")
-            await self._send(conn, p.error_message(rid, err))
+            await self._send(conn, p.error_message(rid, failure))
 
     def _call(self, method: Any, params: dict[str, Any]) -> Any:
         try:

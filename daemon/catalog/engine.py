@@ -50,6 +50,8 @@ def is_disconnect(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated:
             return True
+        if exc.orig is None:
+            return False
         exc = exc.orig
     if isinstance(exc, psycopg.OperationalError):
         state = getattr(exc, "sqlstate", None)

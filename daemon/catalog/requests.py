@@ -103,7 +103,7 @@ def update_request(s: Session, request_id: int, *, state: str | None = None, **f
             raise ValueError(f"update_request cannot set {key!r}")
         values[key] = clean_json(value) if key == "job" else clean_text(value) if isinstance(value, str) else value
     result = s.execute(update(GenerationRequest).where(GenerationRequest.id == request_id).values(**values))
-    if result.rowcount == 0:
+    if store.rowcount(result) == 0:
         raise LookupError(f"no generation request {request_id}")
 
 

@@ -163,7 +163,7 @@ def new_file(wanted: Path) -> Iterator[NewFile]:
     nothing is left behind. The caller reads `.path` after the block."""
     with temp_beside(wanted) as tmp:
         with open(tmp, "xb") as out:
-            new = NewFile(out)  # type: ignore[arg-type]  # a BufferedWriter is a BinaryIO
+            new = NewFile(out)
             yield new
             out.flush()
             os.fsync(out.fileno())

@@ -27,6 +27,7 @@ up to CATALOG_PATIENCE_S rather than forget a paid request's provider id.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -45,7 +46,7 @@ from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.errors import CatalogUnavailable
 from alice.daemon.config import Config
 from alice.daemon.generation import budget, provider_inputs
-from alice.daemon.generation.deliver import deliver, stage_output
+from alice.daemon.generation.deliver import Delivered, deliver, stage_output
 from alice.daemon.generation.errors import GenerateError, RequestNotFound
 from alice.daemon.generation.origin import original_request
 from alice.daemon.generation.references import ReferenceError, resolve
@@ -313,8 +314,8 @@ class Generator:
                 staged = await stage_output(output, staging, stem=stem, max_bytes=client.settings.max_download_bytes)
                 item = await asyncio.to_thread(deliver, staged, record, dest)
                 delivered.append(item)
-                await asyncio.to_thread(self._write, lambda s, item=item: requests.add_output(
-                    s, rid, item.content_id, str(item.path), item.file_hash, item.embedded))
+                await asyncio.to_thread(self._write, functools.partial(
+                    _add_output, request_id=rid, item=item))
                 for warning in item.warnings:
                     log.warning("generation.output_warning", request_id=rid, path=str(item.path), warning=warning)
             try:
@@ -433,7 +434,7 @@ class Generator:
             if not mine:
                 continue
             try:
-                await asyncio.to_thread(self._write, lambda s, mine=mine: requests.renew(s, mine, LEASE_S))
+                await asyncio.to_thread(self._write, functools.partial(requests.renew, request_ids=mine, lease_s=LEASE_S))
             except CatalogUnavailable:
                 log.warning("generation.lease_not_renewed", requests=mine)
 
@@ -463,3 +464,7 @@ def _record(provider: str, model: str, prompt: str | None, params: dict[str, Any
 
 
 __all__ = ["Generator", "GenerateError", "RequestNotFound", "BudgetExceeded"]
+
+
+def _add_output(s: Session, *, request_id: int, item: Delivered) -> None:
+    requests.add_output(s, request_id, item.content_id, str(item.path), item.file_hash, item.embedded)

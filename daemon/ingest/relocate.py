@@ -69,7 +69,7 @@ class _Preview(Exception):
         self.row = row
 
 
-def _preview(catalog: Catalog, asset_id: int, change: Callable[[Session], None]) -> store.AssetRow:
+def _preview(catalog: Catalog, asset_id: int, change: Callable[[Session], object]) -> store.AssetRow:
     """The asset row as `change` would leave it, without keeping the change."""
     try:
         with catalog.session() as s:
@@ -82,7 +82,7 @@ def _preview(catalog: Catalog, asset_id: int, change: Callable[[Session], None])
         return p.row
 
 
-def relocate(cfg: Config, catalog: Catalog, asset_id: int, change: Callable[[Session], None],
+def relocate(cfg: Config, catalog: Catalog, asset_id: int, change: Callable[[Session], object],
              event: str, data: dict[str, object]) -> Relocation:
     """Apply `change` to the asset's catalog row and move its organized file to match.
 
@@ -94,15 +94,14 @@ def relocate(cfg: Config, catalog: Catalog, asset_id: int, change: Callable[[Ses
         filed = store.filed_copy(s, asset_id)
         earlier = _left_behind(s, asset_id)
     old = Path(filed.path) if filed is not None and filed.role == "organized" else None
-    if old is not None and old.is_file():
-        for path in earlier:
-            _remove_with_sidecar(path, old, filed.file_hash)
-    if old is None or not old.is_file():
+    if filed is None or old is None or not old.is_file():
         # Nothing filed on disk (only quarantined, or the file is gone): the catalog change is all there is.
         with catalog.session() as s:
             change(s)
             store.append_event(s, event, asset_id, None, data)
         return Relocation(asset_id, str(old) if old else None, None, moved=False)
+    for path in earlier:
+        _remove_with_sidecar(path, old, filed.file_hash)
 
     after = _preview(catalog, asset_id, change)
     rec = _record_for(old, after)

@@ -251,7 +251,8 @@ def read_heif(f: BinaryIO, size: int, meta: Metadata, budget: TextBudget) -> Non
                 idat = data[start:end]
             elif kind == "iprp":
                 properties, associations = _parse_iprp(data, start, end)
-        primary_props = [properties[i - 1] for i in associations.get(primary, []) if 0 < i <= len(properties)]
+        linked = associations.get(primary, []) if primary is not None else []
+        primary_props = [properties[i - 1] for i in linked if 0 < i <= len(properties)]
         shown = _displayed_size([p for p in primary_props if p])
         if shown is None:      # no usable association: the largest image in the file
             sizes = [p[1] for p in properties if p and p[0] == "ispe"]
