@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from alice.daemon import errors
 from alice.daemon.api import generate_methods as generate_rpc
@@ -190,20 +191,21 @@ def _similar(ctx: RpcContext, asset: int | str, max_distance: int = 6, limit: in
         return {"asset_id": asset_id, "phash": f"{phash & (2**64 - 1):016x}", "items": items}
 
 
-def _tag(ctx: RpcContext, asset: int | str, tags: list[str]) -> dict[str, Any]:
+def _retag(ctx: RpcContext, asset: int | str, tags: list[str],
+           change: Callable[[Session, int, list[str]], list[str]], event: str) -> dict[str, Any]:
     with ctx.catalog.session() as s:
         asset_id = curation.resolve_asset(s, asset)
-        after = curation.tag(s, asset_id, tags)
-        store.append_event(s, "tagged", asset_id, None, {"tags": curation.normalize_tags(tags)})
+        after = change(s, asset_id, tags)
+        store.append_event(s, event, asset_id, None, {"tags": curation.normalize_tags(tags)})
     return {"asset_id": asset_id, "tags": after}
+
+
+def _tag(ctx: RpcContext, asset: int | str, tags: list[str]) -> dict[str, Any]:
+    return _retag(ctx, asset, tags, curation.tag, "tagged")
 
 
 def _untag(ctx: RpcContext, asset: int | str, tags: list[str]) -> dict[str, Any]:
-    with ctx.catalog.session() as s:
-        asset_id = curation.resolve_asset(s, asset)
-        after = curation.untag(s, asset_id, tags)
-        store.append_event(s, "untagged", asset_id, None, {"tags": curation.normalize_tags(tags)})
-    return {"asset_id": asset_id, "tags": after}
+    return _retag(ctx, asset, tags, curation.untag, "untagged")
 
 
 def _rate(ctx: RpcContext, asset: int | str, stars: int | None) -> dict[str, Any]:
