@@ -140,3 +140,17 @@ def test_sweeps_spare_young_temp_files_in_inboxes(tmp_path):
     os.utime(old_inbox, (stale, stale))
     assert sorted(fileops.sweep_all_temp(organized, [inbox], staging)) == sorted([old_inbox, in_tree])
     assert young_inbox.exists()
+
+
+def test_remove_source_takes_companions_and_tolerates_a_vanished_folder(tmp_path):
+    kept = tmp_path / "kept.png"
+    kept.write_bytes(b"data")
+    h = file_hash(kept)
+    old = tmp_path / "old"
+    old.mkdir()
+    src, side = old / "a.png", old / "a.png.yaml"
+    src.write_bytes(b"data")
+    side.write_text("sidecar")
+    assert fileops.remove_source(src, kept, h, companions=[side]) is True
+    assert not src.exists() and not side.exists()
+    assert fileops.remove_source(tmp_path / "gone" / "a.png", kept, h) is True

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from alice.daemon import errors
@@ -97,8 +97,8 @@ def content_id_of(path: Path) -> str:
         raise BadAssetRef(f"cannot identify {path}: {exc}") from None
 
 
-def _by(s: Session, where: object, what: str) -> int:
-    found = s.execute(select(Asset.id).where(where)).scalar_one_or_none()  # type: ignore[arg-type]
+def _by(s: Session, where: ColumnElement[bool], what: str) -> int:
+    found = s.execute(select(Asset.id).where(where)).scalar_one_or_none()
     if found is None:
         raise AssetNotFound(f"no asset with {what}; assets.search lists the ones there are")
     return int(found)

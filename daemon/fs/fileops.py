@@ -203,16 +203,18 @@ def remove_source(source: Path, kept_copy: Path, expected_hash: str,
     `companions` (a superseded copy's sidecar) go with it, and only then."""
     if not kept_copy.is_file() or file_hash(kept_copy) != expected_hash:
         return False
+    gone_already = False
     try:
         if file_hash(source) != expected_hash:
             return False  # the source was rewritten since it was filed; keep it for the next run
         checkpoint("move: copy verified, source not yet removed")
         source.unlink()
     except FileNotFoundError:
-        pass
+        gone_already = True   # its folder may be gone too: nothing to fsync
     for extra in companions:
         extra.unlink(missing_ok=True)
-    fsync_dir(source.parent)
+    if not gone_already:
+        fsync_dir(source.parent)
     return True
 
 
@@ -243,10 +245,10 @@ def sweep_temp(root: Path, *, min_age_s: float = 0.0) -> list[Path]:
 
 
 def sweep_all_temp(organized: Path, inboxes: Iterable[Path], staging: Path) -> list[Path]:
-    """What a crash left in every folder alice writes into: the organized tree (where only
-    this daemon writes), and the inboxes and generation staging, where a delivery by
-    another alice process may be under way, so only temp files older than
-    STALE_TEMP_S go there."""
+    """What a crash left in every folder alice writes into: the organized tree, swept
+    whole as it always was, and the inboxes and generation staging, where a delivery
+    by another alice process (`alice generate`) may be under way, so only temp files
+    older than STALE_TEMP_S go there."""
     removed = sweep_temp(organized)
     for root in (*inboxes, staging):
         removed += sweep_temp(root, min_age_s=STALE_TEMP_S)
