@@ -137,3 +137,11 @@ def test_quality_and_providers_are_parsed_once_into_a_frozen_config(tmp_path):
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.workers = 3  # type: ignore[misc]
     assert dataclasses.replace(cfg, workers=3).workers == 3 and cfg.workers == 0
+
+
+def test_every_environment_override_names_a_real_key():
+    for var, dotted in cfgmod.ENV_OVERRIDES.items():
+        top, _, leaf = dotted.partition(".")
+        assert top in cfgmod._TOP_KEYS, var
+        if leaf:
+            assert leaf in cfgmod._SECTIONS[top].kinds(), var
