@@ -6,9 +6,11 @@ from typing import Any
 
 import httpx
 
+from .a1111 import A1111Provider
 from .anthropic import AnthropicProvider
 from .base import BudgetCheck, Provider
 from .bfl import BflProvider
+from .comfyui import ComfyUiProvider
 from .config import ProvidersConfig
 from .fal import FalProvider
 from .hedra import HedraProvider
@@ -16,7 +18,8 @@ from .metrics import ProviderMetrics
 from .openai import OpenAIProvider
 
 PROVIDER_CLASSES: dict[str, type[Provider]] = {
-    cls.name: cls for cls in (FalProvider, BflProvider, HedraProvider, OpenAIProvider, AnthropicProvider)
+    cls.name: cls for cls in (FalProvider, BflProvider, HedraProvider, OpenAIProvider, AnthropicProvider,
+                              ComfyUiProvider, A1111Provider)
 }
 
 
@@ -29,8 +32,10 @@ def build_providers(
     metrics: ProviderMetrics | None = None,
 ) -> dict[str, Provider]:
     """One provider per known, enabled service: from the parsed `providers:` section
-    (Config.providers), or from a raw mapping, which is parsed here with `env`. All of
-    them record into `metrics` (the daemon passes the one its /metrics endpoint serves)."""
+    (Config.providers), or from a raw mapping, which is parsed here with `env`.
+    Services missing from the config still appear (their key may be in the
+    environment; ComfyUI and A1111 at their default local URLs). All of them record
+    into `metrics` (the daemon passes the one its /metrics endpoint serves)."""
     metrics = metrics if metrics is not None else ProviderMetrics()
     if not isinstance(settings, ProvidersConfig):
         settings = ProvidersConfig.from_mapping(settings, env)
@@ -57,7 +62,7 @@ def describe_text(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         circuit = row["circuit"]
         state = circuit["state"] + (f" (retry in {circuit['retry_in_s']:.0f}s)" if circuit["state"] == "open" else "")
-        key = "key set" if row["key_configured"] else "NO KEY"
+        key = "local" if not row["key_required"] else "key set" if row["key_configured"] else "NO KEY"
         lines.append(f"{row['name']:<10} {key:<8} circuit {state:<10} {row['base_url']}")
         for m in row["models"]:
             p = m["price"]

@@ -24,6 +24,7 @@ from alice.pipeline.embed_record import EmbedError, embed_jpeg, embed_png, embed
 from alice.pipeline.ffmpeg import FfmpegUnavailable, ffmpeg_exe, timeout_for
 from alice.pipeline.identity import Identity, UnreadableMedia, file_hash, identify
 from alice.pipeline.sniff import HEAD_SIZE, sniff
+from alice.providers.base import Provider
 from alice.providers.download import DEFAULT_MAX_BYTES, fetch, output_name
 from alice.providers.results import OutputFile
 
@@ -43,11 +44,15 @@ class Delivered:
 
 
 async def stage_output(output: OutputFile, staging: Path, *, stem: str | None = None,
-                       max_bytes: int = DEFAULT_MAX_BYTES) -> Path:
-    """Download `output` into the staging folder under a free name (never overwriting);
-    a failed download leaves nothing behind."""
+                       provider: Provider | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> Path:
+    """Download `output` into the staging folder under a free name (never overwriting),
+    through `provider`'s kept download client when given; a failed download leaves
+    nothing behind."""
     with fileops.new_file(staging / output_name(output, stem)) as new:
-        await fetch(output, new.file, max_bytes=max_bytes)
+        if provider is not None:
+            await provider.fetch_output(output, new.file)
+        else:
+            await fetch(output, new.file, max_bytes=max_bytes)
     return new.path
 
 
