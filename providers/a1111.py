@@ -137,13 +137,8 @@ class A1111Provider(Provider):
     async def _submit(self, model: str, params: Mapping[str, Any], **inputs: Any) -> Job:
         raise ProviderRequestError(self.name, "A1111 answers txt2img/img2img synchronously; call generate()")
 
-    def _message(self, body: bytes) -> str:
+    def _detail(self, message: str, data: Any) -> str:
         """A1111's 500s carry the exception text in `errors` (the `error` key is only its type)."""
-        message = super()._message(body)
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return message
         if isinstance(data, dict) and isinstance(data.get("errors"), str) and data["errors"] not in message:
             message = f"{message}: {data['errors']}"
         return self._redact(message)[:600]

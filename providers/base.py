@@ -479,7 +479,12 @@ class Provider:
             found = found or data.get("detail") or data.get("message")
             if isinstance(found, list):     # fal / FastAPI validation: [{"loc":..., "msg":...}]
                 found = "; ".join(str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in found)
-        return self._redact(str(found if found is not None else data))[:_MAX_MESSAGE]
+        return self._detail(self._redact(str(found if found is not None else data))[:_MAX_MESSAGE], data)
+
+    def _detail(self, message: str, data: Any) -> str:
+        """`message` plus what this service adds to its JSON error answers (`data`, parsed);
+        a subclass overrides this, not the parsing."""
+        return message
 
     def _snippet(self, body: bytes) -> str:
         return self._redact(body[:_MAX_MESSAGE].decode("utf-8", "replace"))

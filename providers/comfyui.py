@@ -12,7 +12,6 @@ No key and no cost; budgets still see each request (at $0).
 from __future__ import annotations
 
 import hashlib
-import json
 import mimetypes
 import uuid
 from collections.abc import Mapping, Sequence
@@ -232,13 +231,8 @@ class ComfyUiProvider(Provider):
         raw = {k: v for k, v in entry.items() if k != "prompt"}
         return GenerationResult(self.name, job.model, job.request_id, JobState.COMPLETED, outputs, job.cost_usd, raw)
 
-    def _message(self, body: bytes) -> str:
+    def _detail(self, message: str, data: Any) -> str:
         """ComfyUI's refusal, with the node errors it lists (the reason a graph was rejected)."""
-        message = super()._message(body)
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return message
         if isinstance(data, dict) and isinstance(data.get("error"), dict) and data["error"].get("details"):
             message = f"{message}: {self._redact(str(data['error']['details']))[:300]}"
         errors = _node_errors(data.get("node_errors")) if isinstance(data, dict) else []
