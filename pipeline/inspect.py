@@ -8,10 +8,11 @@ anything a file contains.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from alice.pipeline.detect import detect
 from alice.pipeline.detect.coerce import to_datetime
@@ -59,7 +60,8 @@ def alice_part(raw: dict[str, Any]) -> dict[str, Any] | None:
     graph it ran, what it was recreated or varied from with which overrides, and its parents."""
     if raw.get("alice_generation") is None or not raw.get("provider"):
         return None
-    params = raw.get("params") if isinstance(raw.get("params"), dict) else {}
+    given = raw.get("params")
+    params: dict[str, Any] = given if isinstance(given, dict) else {}
     part = {"provider": raw["provider"], "model": raw.get("model"), "request_id": raw.get("request_id"),
             "references": list(raw.get("references") or [])}
     if isinstance(params.get("graph"), dict):

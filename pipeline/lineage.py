@@ -22,11 +22,13 @@ def parents_of(raw: dict[str, Any] | None) -> list[dict[str, str]]:
     if raw.get("alice_generation") is None:
         return []
     found: list[dict[str, str]] = []
-    for item in raw.get("parents") if isinstance(raw.get("parents"), list) else []:
+    listed = raw.get("parents")
+    for item in listed if isinstance(listed, list) else []:
         if isinstance(item, dict):
             _add(found, item.get("content_id"), item.get("kind"))
     inputs = "graph_input" if raw.get("provider") == "a1111" and raw.get("model") == "img2img" else "reference"
-    for cid in raw.get("references") if isinstance(raw.get("references"), list) else []:
+    references = raw.get("references")
+    for cid in references if isinstance(references, list) else []:
         if not any(p["content_id"] == cid for p in found):
             _add(found, cid, inputs)
     return found[:MAX_PARENTS]

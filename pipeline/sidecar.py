@@ -104,7 +104,8 @@ def dump(record: AssetRecord) -> str:
         elif isinstance(value, Generation):
             value = value.to_dict()
         data[name] = value
-    options = dict(allow_unicode=True, sort_keys=False, default_flow_style=False, width=120)
+    options: dict[str, Any] = {"allow_unicode": True, "sort_keys": False, "default_flow_style": False,
+                               "width": 120}
     try:
         return yaml.dump(data, Dumper=_FastDumper, **options)
     except UnicodeEncodeError:
@@ -146,7 +147,7 @@ def load(text: str) -> AssetRecord:
     missing = [name for name in REQUIRED if name not in data]
     if missing:
         raise SidecarError(f"sidecar lacks required field(s): {', '.join(missing)}")
-    values = {name: _FIELDS[name](name, data[name]) for name in ORDER if name in data}
+    values: dict[str, Any] = {name: _FIELDS[name](name, data[name]) for name in ORDER if name in data}
     return AssetRecord(**values)
 
 
@@ -260,7 +261,8 @@ assert set(_GENERATION) == {f.name for f in fields(Generation)}, "every Generati
 
 def _generation(name: str, value: Any) -> Generation:
     data = _opt_mapping(name, value) or {}
-    return Generation(**{k: check(f"{name}.{k}", data[k]) for k, check in _GENERATION.items() if k in data})
+    checked: dict[str, Any] = {k: check(f"{name}.{k}", data[k]) for k, check in _GENERATION.items() if k in data}
+    return Generation(**checked)
 
 
 def _parents(name: str, value: Any) -> list[dict[str, str]]:

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from alice.daemon.generation.budget import BudgetValueError, parse_budget
-from alice.daemon.catalog import spend
-from alice.daemon.generation.generator import GenerateError, Generator, RequestNotFound
-from alice.daemon.generation.references import is_content_id
-from alice.daemon.generation.rerun import rerun
+from alice.daemon import errors
 from alice.daemon.api import protocol as p
 from alice.daemon.api.registry import Method
+from alice.daemon.catalog import spend
+from alice.daemon.catalog.asset_ref import is_content_id, names_a_file
+from alice.daemon.generation.budget import BudgetValueError, parse_budget
+from alice.daemon.generation.generator import GenerateError, Generator, RequestNotFound
+from alice.daemon.generation.rerun import rerun
 from alice.pipeline.plan import sanitize_segment
 from alice.pipeline.rerun.overrides import MAX_SEEDS, Overrides, RerunError, parse_seeds
 from alice.providers.errors import BudgetExceeded
 
-BUDGET_EXCEEDED = -32010          # refused by the project's budget (or the project is paused); nothing was sent
 
 def generator_for(ctx: Any) -> Generator:
     """The daemon's generator, lent in its hooks (built once by the app, with the providers)."""
@@ -33,11 +33,8 @@ def generator_for(ctx: Any) -> Generator:
 
 
 def _rpc_error(exc: Exception) -> p.RpcError:
-    if isinstance(exc, BudgetExceeded):
-        return p.RpcError(BUDGET_EXCEEDED, exc.message, {"request_id": getattr(exc, "request_id", None)})
-    if isinstance(exc, RequestNotFound):
-        return p.RpcError(p.NOT_FOUND, str(exc))
-    return p.RpcError(p.INVALID_PARAMS, str(exc))
+    got = errors.report(exc)
+    return p.RpcError(got.rpc_code, got.message, got.data)
 
 
 def _submit(ctx: Any, provider: str, model: str, project: str, prompt: str | None = None,
@@ -59,7 +56,8 @@ def _status(ctx: Any, request_id: int) -> dict[str, Any]:
 
 
 def _checked_ref(ctx: Any, of: int | str) -> int | str:
-    if isinstance(of, str) and not (of.isdigit() or is_content_id(of) or of.startswith("asset:")):
+    """A reference that names a file must lie inside the roots; ids and content ids pass as they are."""
+    if isinstance(of, str) and not of.strip().isdigit() and names_a_file(of):
         return str(ctx.guard.check_in(of))
     return of
 

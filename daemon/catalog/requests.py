@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from alice.daemon.catalog import store
 from alice.daemon.catalog.models import (
     REQUEST_STATES,
     Asset,
@@ -105,7 +106,7 @@ def update_request(s: Session, request_id: int, *, state: str | None = None, **f
             raise ValueError(f"update_request cannot set {key!r}")
         values[key] = clean_json(value) if key == "job" else clean_text(value) if isinstance(value, str) else value
     result = s.execute(update(GenerationRequest).where(GenerationRequest.id == request_id).values(**values))
-    if result.rowcount == 0:
+    if store.rowcount(result) == 0:
         raise LookupError(f"no generation request {request_id}")
 
 
@@ -121,9 +122,8 @@ def get_request(s: Session, request_id: int) -> RequestRow | None:
     if row is None:
         return None
     r, project = row
-    filed = (select(Location.path).where(Location.asset_id == Asset.id, Location.role == "organized",
-                                         Location.present.is_(True))
-             .order_by(Location.id.desc()).limit(1).scalar_subquery())
+    filed = (store.filed_copies(Asset.id, roles=("organized",)).with_only_columns(Location.path)
+             .limit(1).scalar_subquery())
     outputs = [OutputRow(o.content_id, o.path, o.file_hash, o.embedded, asset_id, filed_path)
                for o, asset_id, filed_path in s.execute(
                    select(RequestOutput, Asset.id, filed)

@@ -102,8 +102,9 @@ def _finish(gen: Any, rid: int, wait: bool, as_json: bool) -> None:
 
 def _run_request(ctx: CliContext, as_json: bool, start: Any, wait: bool) -> None:
     """Build a Generator, start a request with `start(gen) -> id`, report it; map errors to exit codes."""
+    from alice.daemon import errors
     from alice.daemon.catalog.errors import CatalogUnavailable
-    from alice.daemon.generation.generator import GenerateError, RequestNotFound
+    from alice.daemon.generation.generator import GenerateError
     from alice.providers.errors import BudgetExceeded
 
     app = ctx.app()
@@ -114,13 +115,11 @@ def _run_request(ctx: CliContext, as_json: bool, start: Any, wait: bool) -> None
         except BudgetExceeded as exc:
             if as_json:
                 emit({"id": getattr(exc, "request_id", None), "state": "refused", "error": exc.message})
-            fail(f"refused: {exc.message}", EXIT_PARTIAL)
-        except RequestNotFound as exc:
-            fail(str(exc), EXIT_CONFIG)
+            fail(f"refused: {exc.message}", errors.exit_code(exc))
         except GenerateError as exc:
-            fail(str(exc), EXIT_CONFIG)
+            fail(str(exc), exc.exit_code)
         except CatalogUnavailable as exc:
-            fail(f"catalog unavailable: {exc}", EXIT_CATALOG)
+            fail(f"catalog unavailable: {exc}", exc.exit_code)
         _finish(gen, rid, wait, as_json)
     finally:
         app.close()
@@ -397,8 +396,8 @@ def set_budget(ctx: CliContext, project: str, amount: str, as_json: bool) -> Non
     Raising it above what was spent lifts a pause; lowering it to or below
     what was spent pauses the project.
     """
-    from alice.daemon.generation.budget import BudgetValueError, parse_budget
     from alice.daemon.catalog import spend
+    from alice.daemon.generation.budget import BudgetValueError, parse_budget
     from alice.pipeline.plan import sanitize_segment
 
     try:

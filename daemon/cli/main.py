@@ -13,22 +13,25 @@ Exit codes (the same for every command):
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from alice.daemon import config as config_mod
 from alice.daemon.config import Config, ConfigError
 
+# The exit codes are defined with the exception tree (daemon/errors.py); commands import them from here.
+from alice.daemon.errors import EXIT_CATALOG, EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL  # noqa: F401
+
 if TYPE_CHECKING:
     from alice.daemon.app import App
     from alice.daemon.quality.assess import Rescorer
-
-EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_CATALOG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 class CliContext:
@@ -262,7 +265,7 @@ def _open(app: App) -> App:
     from alice.daemon.catalog.errors import CatalogError
 
     try:
-        app.catalog
+        _ = app.catalog          # opening it is the point: fail here, with exit 3, not mid-command
     except CatalogError as exc:
         fail(f"catalog unavailable: {exc}", EXIT_CATALOG)
     return app
@@ -357,9 +360,9 @@ def status(ctx: CliContext, as_json: bool) -> None:
     polling, and why) and their last errors; daemons on other machines that
     share the catalog are listed by their live connection.
     """
-    from alice.daemon.ops import presence
-    from alice.daemon.ingest import queue
     from alice.daemon.catalog import store
+    from alice.daemon.ingest import queue
+    from alice.daemon.ops import presence
 
     cfg = ctx.config()
     catalog = ctx.catalog()
@@ -420,7 +423,7 @@ def run(ctx: CliContext, workers: int | None) -> None:
 
     cfg = ctx.config()
     if workers is not None:
-        cfg.workers = max(0, workers)
+        cfg = dataclasses.replace(cfg, workers=max(0, workers))
     configure_logging(cfg.log.level, cfg.log.json)
     from alice.daemon.ingest import queue
     from alice.daemon.ops.metrics import MetricsServerError
@@ -536,9 +539,8 @@ from alice.daemon.cli.assistant import register_assistant_commands  # noqa: E402
 register_assistant_commands(main)
 
 # -- assess, rate (daemon/cli/quality.py) -------------------------------------------------
-import alice.daemon.cli.quality  # noqa: E402,F401  (needs the names above)
 import alice.daemon.cli.lineage  # noqa: E402,F401  (needs the names above)
-
+import alice.daemon.cli.quality  # noqa: E402,F401  (needs the names above)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

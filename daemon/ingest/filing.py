@@ -16,22 +16,23 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
-from alice.daemon.fs import fileops
 from alice.daemon.catalog import lineage, similar, store
 from alice.daemon.catalog.engine import Catalog
+from alice.daemon.config import Config
+from alice.daemon.fs import fileops, naming
 from alice.daemon.fs.crashpoints import checkpoint
 from alice.daemon.ingest import graph_inputs
 from alice.daemon.ingest.ignore import default_ignore
-from alice.daemon.config import Config
 from alice.pipeline import sidecar
 from alice.pipeline.identity import file_hash
 from alice.pipeline.importer import Rejected, analyze
-from alice.pipeline.plan import Layout, plan_destination, project_for, sanitize_segment
+from alice.pipeline.plan import Layout, free_path, plan_destination, project_for, sanitize_segment
 from alice.pipeline.record import AssetRecord
 
 if TYPE_CHECKING:
@@ -233,7 +234,7 @@ class Organizer:
                 rec.parents.append(parent)
 
     def _plan(self, rec: AssetRecord, src: Path) -> Path:
-        return plan_destination(rec, self.cfg.organized, self.layout, src.name, _occupied)
+        return plan_destination(rec, self.cfg.organized, self.layout, src.name, naming.occupied)
 
     def _copy(self, rec: AssetRecord, src: Path, dest: Path) -> Path:
         for _ in range(20):
@@ -275,15 +276,7 @@ class Organizer:
         if self.dry_run:
             return result
         fhash = file_hash(src)
-        qdir = self.cfg.quarantine
-        dest = qdir / sanitize_segment(src.name)
-        if dest.exists() and file_hash(dest) != fhash:
-            stem, dot, ext = dest.name.partition(".")
-            dest = qdir / f"{stem}-{fhash[3:9]}{dot}{ext}"
-            n = 2
-            while dest.exists() and file_hash(dest) != fhash:
-                dest = qdir / f"{stem}-{fhash[3:9]}-{n}{dot}{ext}"
-                n += 1
+        dest = free_path(self.cfg.quarantine, src.name, fhash[3:9], fhash, naming.occupied)
         if not dest.exists():
             fileops.place_copy(src, dest, fhash)
         reason = (f"source: {src}\nreason: {rej.reason}\nformat: {rej.format}\n"
@@ -308,13 +301,6 @@ class Organizer:
         return result
 
 
-def _occupied(path: Path) -> str | None:
-    try:
-        return file_hash(path) if path.is_file() else None
-    except OSError:
-        return None
-
-
 def failure(path: Path, exc: OSError) -> Result:
     """A Result for file system trouble; the source stays where it is for the next run."""
     if isinstance(exc, FileNotFoundError) and Path(exc.filename or "") == path:
@@ -327,10 +313,10 @@ def failure(path: Path, exc: OSError) -> Result:
 
 
 def startup_sweep(cfg: Config, catalog: Catalog | None) -> list[Path]:
-    """Undo what an interrupted run left half-said: temp files in the tree, and
+    """Undo what an interrupted run left half-said: temp files (tree, inboxes, staging), and
     catalog locations whose file is gone (a source removed just before the
     crash that would have recorded it). Returns the temp files removed."""
-    removed = fileops.sweep_temp(cfg.organized)
+    removed = fileops.sweep_all_temp(cfg.organized, cfg.inboxes, cfg.data_dir / "generations")
     if catalog is not None:
         with catalog.session() as s:
             for path in store.present_paths(s):

@@ -17,15 +17,16 @@ from alice.daemon.catalog.engine import Catalog
 from alice.pipeline.identity import UnreadableMedia, identify
 from alice.pipeline.rerun.comfy import input_images
 from alice.pipeline.sniff import HEAD_SIZE, sniff
+from alice.providers.config import ProvidersConfig
 
 MAX_INPUTS = 32             # loaders read per graph
 
 
-def input_dir(providers: Mapping[str, Any]) -> Path | None:
+def input_dir(providers: ProvidersConfig) -> Path | None:
     """ComfyUI's input folder from the config's providers section, if set."""
-    section = providers.get("comfyui")
-    folder = section.get("input_dir") if isinstance(section, Mapping) else None
-    return Path(os.path.expanduser(folder)) if isinstance(folder, str) and folder.strip() else None
+    settings = providers.settings.get("comfyui")
+    folder = settings.input_dir if settings is not None else None
+    return Path(os.path.expanduser(folder)) if folder else None
 
 
 def graph_of(tool: str | None, raw: Mapping[str, Any]) -> Mapping[str, Any] | None:
