@@ -199,3 +199,24 @@ def test_migration_gives_existing_assets_their_first_files_record(catalog: Catal
         row = conn.execute(text("SELECT asset_id, file_hash, tool, ai, prompt, seed, model FROM file_records")).one()
     assert tuple(row) == (aid, "b3:f", "invokeai", True, "old cat", 5, "m")
     assert ids(catalog, tool="invokeai", seed=5) == [aid]
+
+
+def test_a_duplicate_fills_in_a_record_the_catalog_lacks(catalog: Catalog, tmp_path: Path) -> None:
+    from alice.daemon.ingest.filing import Organizer, Source
+    from tests.rpc_env import make_config
+
+    cfg = make_config(tmp_path)
+    inbox = cfg.inboxes[0]
+    organizer = Organizer(cfg, catalog)
+    for name in ("a1111-cropped.png", "novelai-cropped.png"):
+        shutil.copyfile(CORPUS / name, inbox / name)
+        assert organizer.organize(Source(inbox / name, inbox)).status == "organized"
+    with catalog.session() as s:     # as in a catalog filed before file records: only the first file's
+        s.execute(text("DELETE FROM file_records WHERE tool = 'novelai'"))
+        store.refresh_search(s, s.execute(text("SELECT id FROM assets")).scalar_one())
+    assert ids(catalog, tool="novelai") == []
+    (inbox / "again").mkdir()
+    shutil.copyfile(CORPUS / "novelai-cropped.png", inbox / "again" / "novelai-cropped.png")
+    result = organizer.organize(Source(inbox / "again" / "novelai-cropped.png", inbox))
+    assert result.status == "duplicate"
+    assert len(ids(catalog, tool="novelai")) == 1 and ids(catalog, text="space cat") == ids(catalog, tool="novelai")

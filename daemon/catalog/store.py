@@ -185,6 +185,16 @@ def record_asset(s: Session, rec: AssetRecord, *, refresh: bool = True) -> tuple
     return asset_id, created
 
 
+def record_reading(s: Session, asset_id: int, rec: AssetRecord) -> None:
+    """Keep the file record of `rec`'s bytes (a duplicate of a filed file still says what it says).
+
+    A catalog from before file records holds only each asset's first file's;
+    dropping a later file again fills its record in.
+    """
+    record_file(s, asset_id, rec.file_hash, clean_text(rec.tool), bool(rec.ai), clean_json(list(rec.evidence)),
+                _generation_row(asset_id, rec))
+
+
 def _generation_row(asset_id: int, rec: AssetRecord) -> dict[str, Any]:
     g = rec.generation
     seed = _bounded_int(g.seed, _SEED_LIMIT - 1)
