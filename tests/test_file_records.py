@@ -10,24 +10,27 @@ from __future__ import annotations
 
 import json
 import shutil
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
+import psycopg
 import pytest
 from alembic import command
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from alice.daemon.api.client import RpcClient
 from alice.daemon.catalog import store
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.migrate import alembic_config
 from alice.daemon.catalog.search import SearchQuery, search
+from alice.daemon.ingest.filing import Organizer, Source
 from alice.pipeline.generation import Generation
 from alice.pipeline.identity import file_hash
 from alice.pipeline.record import AssetRecord
 from tests.corpus_paths import CORPUS
 from tests.organize_env import AliceEnv, labels
-from tests.rpc_env import running_server, short_dir
+from tests.rpc_env import make_config, running_server, short_dir
 
 # Same pixels, metadata from different tools (tests/corpus/labels.yaml has each file's tool).
 SAME_PIXELS = ("a1111-cropped.png", "comfyui-area-composition-cropped.png", "comfyui-img2img-cropped.png",
@@ -40,11 +43,6 @@ SAME_PIXELS = ("a1111-cropped.png", "comfyui-area-composition-cropped.png", "com
 @pytest.fixture(scope="module")
 def filed(pg_admin_url: str) -> dict:
     """The eight files organized once by `alice organize` (slow: one run shared by the module's tests)."""
-    import uuid
-
-    import psycopg
-    from sqlalchemy import make_url
-
     name = f"alice_test_records_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -202,9 +200,6 @@ def test_migration_gives_existing_assets_their_first_files_record(catalog: Catal
 
 
 def test_a_duplicate_fills_in_a_record_the_catalog_lacks(catalog: Catalog, tmp_path: Path) -> None:
-    from alice.daemon.ingest.filing import Organizer, Source
-    from tests.rpc_env import make_config
-
     cfg = make_config(tmp_path)
     inbox = cfg.inboxes[0]
     organizer = Organizer(cfg, catalog)
