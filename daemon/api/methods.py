@@ -284,11 +284,15 @@ REGISTRY = Registry([
     Method("assets.search", "Find assets by free text and/or filters; newest first by default. Pages with "
            "next_cursor; the total is exact up to 5,000 matches, estimated above (total_exact says which).",
            SEARCH_PARAMS, SEARCH_RESULT, _search),
-    Method("assets.get", "One asset: what it is, where its copies are, its tags, stars and prompt.",
-           ASSET_ONLY, obj({"id": INT, "content_id": STR, "path": NSTR, "locations": {"type": "array"}},
+    Method("assets.get", "One asset: what it is, where its copies are, its tags, stars and prompt, and each "
+           "file's own record (records: file_hash, paths, tool, generation; files with the same pixels may "
+           "come from different tools).",
+           ASSET_ONLY, obj({"id": INT, "content_id": STR, "path": NSTR, "locations": {"type": "array"},
+                            "records": {"type": "array"}},
                            ("id", "content_id"), extra=True), _get),
     Method("assets.generation", "The full generation record of an asset (prompt, seed, model, sampler, loras, "
-           "the tool's raw record) with its sources (where found) and outputs (where filed).",
+           "the tool's raw record) with its sources (where found), outputs (where filed) and each file's own "
+           "record (records).",
            ASSET_ONLY, obj({"asset_id": INT, "generation": {"type": ["object", "null"]},
                             "sources": {"type": "array"}, "outputs": {"type": "array"}},
                            ("asset_id", "generation", "sources", "outputs"), extra=True), _generation),

@@ -46,6 +46,9 @@ NAMING = {
 # organized / quarantine: the copy alice filed; source / quarantine-source: where it was found.
 LOCATION_ROLES = ("organized", "source", "quarantine", "quarantine-source")
 JOB_STATES = ("queued", "running", "done", "failed")
+# A file record's search vector; capped because PostgreSQL limits a tsvector to 1 MB.
+FILE_RECORD_SEARCH = ("setweight(to_tsvector('english'::regconfig, left(coalesce(prompt, ''), 100000)), 'A') || "
+                      "setweight(to_tsvector('english'::regconfig, left(coalesce(negative_prompt, ''), 100000)), 'D')")
 
 
 class Seed(TypeDecorator[int]):
@@ -152,6 +155,49 @@ class Generation(Base):
     loras: Mapped[list[str]] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
     stated_created_at: Mapped[str | None] = mapped_column(Text)            # as the file states it
     raw: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+
+
+class FileRecord(Base):
+    """What one file (one set of bytes) of an asset says made it: its own tool and generation.
+
+    Files with the same pixels share an asset, yet each may carry another
+    tool's record (an A1111 file re-saved by InvokeAI, a NovelAI export).
+    `assets.tool` and `generations` hold the first file's reading (gaps filled
+    from later ones); these rows keep every file's, so search finds an asset by
+    any of them and assets.get says which record came from which file.
+    """
+
+    __tablename__ = "file_records"
+    __table_args__ = (
+        # Search (daemon/catalog/search.py) filters with EXISTS on these; the primary key serves the per-asset probe.
+        Index("ix_file_records_tool_asset_id", "tool", "asset_id"),
+        Index("ix_file_records_model_asset_id", "model", "asset_id"),
+        Index("ix_file_records_seed_asset_id", "seed", "asset_id"),
+    )
+
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True)
+    file_hash: Mapped[str] = mapped_column(Text, primary_key=True)
+    tool: Mapped[str | None] = mapped_column(Text)
+    ai: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    evidence: Mapped[list[str]] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    prompt: Mapped[str | None] = mapped_column(Text)
+    negative_prompt: Mapped[str | None] = mapped_column(Text)
+    seed: Mapped[int | None] = mapped_column(Seed)
+    steps: Mapped[int | None] = mapped_column(Integer)
+    cfg: Mapped[float | None] = mapped_column(Double)
+    sampler: Mapped[str | None] = mapped_column(Text)
+    scheduler: Mapped[str | None] = mapped_column(Text)
+    model: Mapped[str | None] = mapped_column(Text)
+    model_hash: Mapped[str | None] = mapped_column(Text)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    loras: Mapped[list[str]] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    stated_created_at: Mapped[str | None] = mapped_column(Text)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    # This record's part of assets.search (prompt A, negative prompt D); store.refresh_search
+    # joins every record's vector into the asset's, so text search stays one GIN lookup.
+    search: Mapped[str] = mapped_column(TSVECTOR, Computed(FILE_RECORD_SEARCH, persisted=True), nullable=False)
+    recorded_at: Mapped[datetime] = _now()
 
 
 class Tag(Base):

@@ -1,7 +1,9 @@
 """assets.search: a validated query, its SQL, keyset pagination and a bounded count.
 
 Text goes through PostgreSQL full-text search on assets.search (prompts weight
-A, tags B, file names C, negative prompts D; see store.refresh_search). The
+A, tags B, file names C, negative prompts D; see store.refresh_search), which
+holds the prompts of every file of the asset. Tool, model and seed match an
+asset when any of its files' records (file_records) matches. The
 query is parsed with websearch_to_tsquery ("quoted phrases", -exclusions, or)
 under both the 'english' configuration, so "portraits" finds "portrait", and
 'simple', so a file-name token that stemming would change still matches
@@ -36,7 +38,7 @@ from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from alice.daemon import errors
 from alice.daemon.catalog import store
-from alice.daemon.catalog.models import Asset, AssetParent, AssetTag, Generation, Location, Project, Tag
+from alice.daemon.catalog.models import Asset, AssetParent, AssetTag, FileRecord, Generation, Location, Project, Tag
 from alice.daemon.catalog.page import DEFAULT_LIMIT, MAX_LIMIT
 
 COUNT_CAP = 5_000
@@ -219,8 +221,8 @@ def conditions(s: Session, q: SearchQuery) -> list[Any]:
     where: list[Any] = []
     if q.text:
         where.append(Asset.search.op("@@")(tsquery_of(q)))
-    if q.tool:
-        where.append(Asset.tool.in_(q.tool))
+    if q.tool or q.model is not None or q.seed is not None:
+        where.append(exists(file_record_match(q)))
     if q.project:
         # Resolved first, so the planner sees the ids and estimates how many rows each holds.
         ids = list(s.execute(select(Project.id).where(Project.name.in_(q.project))).scalars())
@@ -237,13 +239,6 @@ def conditions(s: Session, q: SearchQuery) -> list[Any]:
     if q.parent_of is not None:
         where.append(exists(select(AssetParent.parent_id).where(AssetParent.parent_id == Asset.id,
                                                                 AssetParent.child_id == q.parent_of)))
-    if q.model is not None or q.seed is not None:
-        g = select(Generation.asset_id).where(Generation.asset_id == Asset.id)
-        if q.model is not None:
-            g = g.where(Generation.model == q.model)
-        if q.seed is not None:
-            g = g.where(Generation.seed == q.seed)
-        where.append(exists(g))
     if q.stars_min is not None:
         where.append(Asset.rating >= q.stars_min)
     if q.stars_max is not None:
@@ -265,6 +260,25 @@ def conditions(s: Session, q: SearchQuery) -> list[Any]:
             where.append(aspect <= q.aspect_max)
     where.extend(_tag_conditions(s, q))
     return where
+
+
+def file_record_match(q: SearchQuery) -> Any:
+    """Records of the asset matching tool, model and seed, all in the same file's record.
+
+    Every asset recorded from a reading has a record for each of its files, its
+    first file's among them (the migration gave existing assets theirs), so
+    `tool` also matches the asset's primary tool. A small tool or model is found
+    through its (x, asset_id) index; a common one by probing the primary key
+    of assets met in date order.
+    """
+    r = select(FileRecord.asset_id).where(FileRecord.asset_id == Asset.id)
+    if q.tool:
+        r = r.where(FileRecord.tool.in_(q.tool))
+    if q.model is not None:
+        r = r.where(FileRecord.model == q.model)
+    if q.seed is not None:
+        r = r.where(FileRecord.seed == q.seed)
+    return r
 
 
 def _tag_conditions(s: Session, q: SearchQuery) -> list[Any]:

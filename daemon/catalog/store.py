@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from alice.daemon.catalog.file_records import record_file
 from alice.daemon.catalog.models import (
     LOCATION_ROLES,
     Asset,
@@ -161,7 +162,8 @@ def record_asset(s: Session, rec: AssetRecord, *, refresh: bool = True) -> tuple
 
     An existing asset row is left as it is (the first copy recorded defines
     it), but its generation row gains any parameter it lacked: a second copy
-    of the same pixels may carry the prompt the first one had stripped.
+    of the same pixels may carry the prompt the first one had stripped. Each
+    file's own reading is kept whole as its file record (file_records.py).
     """
     quality_score = _finite((rec.quality or {}).get("score")) if isinstance(rec.quality, dict) else None
     values = dict(
@@ -189,13 +191,25 @@ def record_asset(s: Session, rec: AssetRecord, *, refresh: bool = True) -> tuple
     created = inserted is not None
     asset_id: int = inserted if inserted is not None else \
         s.execute(select(Asset.id).where(Asset.content_id == rec.content_id)).scalar_one()
-    _upsert_generation(s, asset_id, rec)
+    generation = _generation_row(asset_id, rec)
+    _upsert_generation(s, generation)
+    record_file(s, asset_id, rec.file_hash, values["tool"], values["ai"], values["evidence"], generation)
     if refresh:
         refresh_search(s, asset_id)
     return asset_id, created
 
 
-def _upsert_generation(s: Session, asset_id: int, rec: AssetRecord) -> None:
+def record_reading(s: Session, asset_id: int, rec: AssetRecord) -> None:
+    """Keep the file record of `rec`'s bytes (a duplicate of a filed file still says what it says).
+
+    A catalog from before file records holds only each asset's first file's;
+    dropping a later file again fills its record in.
+    """
+    record_file(s, asset_id, rec.file_hash, clean_text(rec.tool), bool(rec.ai), clean_json(list(rec.evidence)),
+                _generation_row(asset_id, rec))
+
+
+def _generation_row(asset_id: int, rec: AssetRecord) -> dict[str, Any]:
     g = rec.generation
     seed = _bounded_int(g.seed, _SEED_LIMIT - 1)
     row = dict(
@@ -215,6 +229,10 @@ def _upsert_generation(s: Session, asset_id: int, rec: AssetRecord) -> None:
         stated_created_at=clean_text(g.created_at),
         raw=clean_json(dict(rec.raw or {})),
     )
+    return row
+
+
+def _upsert_generation(s: Session, row: dict[str, Any]) -> None:
     stmt = insert(Generation).values(**row)
     ex = stmt.excluded
     fill = {c: func.coalesce(getattr(Generation, c), getattr(ex, c))
@@ -272,24 +290,30 @@ def add_tags(s: Session, asset_id: int, tags: list[str], source: str = "user") -
 
 
 def refresh_search(s: Session, asset_id: int) -> None:
-    """Rebuild the asset's search vector from its prompts, tags and file names.
+    """Rebuild the asset's search vector from its files' prompts, its tags and its file names.
 
     Weights let search rank a prompt hit (A) over a tag (B), a file name (C)
-    and a negative prompt (D). File names use the 'simple' configuration so
-    "IMG_0042" is not stemmed; separators become spaces so each part matches.
+    and a negative prompt (D). The prompts are every file record's vector
+    (file_records.search, A and D), so text finds an asset by any of its
+    files; an asset with no record (filed before records existed) uses its
+    generation row. File names use the 'simple' configuration so "IMG_0042"
+    is not stemmed; separators become spaces so each part matches.
     """
     s.execute(text("""
         UPDATE assets a SET search =
-            setweight(to_tsvector('english', left(coalesce(
-                (SELECT g.prompt FROM generations g WHERE g.asset_id = a.id), ''), :cap)), 'A')
+            coalesce(
+                (SELECT alice_tsvector_agg(fr.search ORDER BY fr.recorded_at, fr.file_hash)
+                 FROM file_records fr WHERE fr.asset_id = a.id),
+                setweight(to_tsvector('english', left(coalesce(
+                    (SELECT g.prompt FROM generations g WHERE g.asset_id = a.id), ''), :cap)), 'A')
+                || setweight(to_tsvector('english', left(coalesce(
+                    (SELECT g.negative_prompt FROM generations g WHERE g.asset_id = a.id), ''), :cap)), 'D'))
          || setweight(to_tsvector('english', left(coalesce(
                 (SELECT string_agg(t.name, ' ') FROM asset_tags at JOIN tags t ON t.id = at.tag_id
                  WHERE at.asset_id = a.id), ''), :cap)), 'B')
          || setweight(to_tsvector('simple', left(coalesce(
                 (SELECT string_agg(regexp_replace(regexp_replace(l.path, '^.*/', ''), '[_.-]+', ' ', 'g'), ' ')
                  FROM locations l WHERE l.asset_id = a.id), ''), :cap)), 'C')
-         || setweight(to_tsvector('english', left(coalesce(
-                (SELECT g.negative_prompt FROM generations g WHERE g.asset_id = a.id), ''), :cap)), 'D')
         WHERE a.id = :id
     """), {"id": asset_id, "cap": _SEARCH_TEXT_CAP})
 

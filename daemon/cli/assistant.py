@@ -107,7 +107,8 @@ def register_assistant_commands(main: click.Group) -> None:
 
     @main.command()
     @click.argument("text", nargs=-1)
-    @click.option("--tool", multiple=True, help="Tool slug (midjourney, comfyui, a1111, ...); repeat for any of several.")
+    @click.option("--tool", multiple=True, help="Tool slug (midjourney, comfyui, a1111, ...); repeat for any of several. "
+                  "Matches an asset if any of its files carries that tool's record.")
     @click.option("--project", multiple=True, help="Project name; repeat for any of several.")
     @click.option("--ai/--no-ai", default=None, help="Only AI-made (or only not AI-made) files.")
     @click.option("--media", type=click.Choice(["image", "video", "audio", "other"]))

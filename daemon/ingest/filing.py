@@ -256,6 +256,7 @@ class Organizer:
         src = Path(rec.source_path)
         st = src.stat()
         with self.catalog.session() as s:  # type: ignore[union-attr]
+            store.record_reading(s, asset_id, rec)
             store.add_location(s, asset_id, str(src), rec.file_hash, "source",
                                size=st.st_size, mtime_ns=st.st_mtime_ns)
             store.append_event(s, "duplicate", asset_id, str(src), {"of": str(filed)})
