@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select, text
 
 from alice.daemon.api import generate_methods as generate_rpc
+from alice.daemon.api import memory_methods as memory_rpc
 from alice.daemon.catalog import asset_detail, curation, store
 from alice.daemon.catalog import search as search_mod
 from alice.daemon.catalog import similar as similar_mod
@@ -340,6 +341,7 @@ REGISTRY = Registry([
     Method("events.unsubscribe", "Stop receiving events on this connection.", obj({}),
            obj({"subscribed": {"type": "boolean"}}, ("subscribed",)), _unsubscribe_placeholder,
            streaming=True, mcp=False),
+    *memory_rpc.NOTE_METHODS,       # projects.note / context (daemon/api/memory_methods.py)
     *generate_rpc.METHODS,          # generate.submit / status / recreate (daemon/api/generate_methods.py)
 ])
 EVENT_NOTIFICATION = "events.event"

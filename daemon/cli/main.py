@@ -523,6 +523,9 @@ register_assistant_commands(main)
 # -- assess, rate (daemon/cli/quality.py) -------------------------------------------------
 import alice.daemon.cli.quality  # noqa: E402,F401  (needs the names above)
 
+# -- project, board, models (daemon/cli/memory.py) ------------------------------------------
+import alice.daemon.cli.memory  # noqa: E402,F401  (needs the names above)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()
