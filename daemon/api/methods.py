@@ -342,6 +342,7 @@ REGISTRY = Registry([
            obj({"subscribed": {"type": "boolean"}}, ("subscribed",)), _unsubscribe_placeholder,
            streaming=True, mcp=False),
     *memory_rpc.NOTE_METHODS,       # projects.note / context (daemon/api/memory_methods.py)
+    *memory_rpc.BOARD_METHODS,      # boards.create / add / remove / delete / list / get / export
     *generate_rpc.METHODS,          # generate.submit / status / recreate (daemon/api/generate_methods.py)
 ])
 EVENT_NOTIFICATION = "events.event"

@@ -90,3 +90,164 @@ def project_context(ctx: CliContext, name: str, as_json: bool) -> None:
 
     out = _run(ctx, lambda s: notes.context(s, int(name) if name.isdigit() else name))
     emit(out) if as_json else click.echo(notes.context_text(out))
+
+
+# -- board ---------------------------------------------------------------------------------
+def _asset_ref(s: Session, ref: str) -> int | str:
+    """An asset id, content id or the path of a filed copy, as boards.add takes it."""
+    from pathlib import Path
+
+    from alice.daemon.catalog import store
+
+    if ref.isdigit():
+        return int(ref)
+    if ref.startswith("b3:"):
+        return ref
+    loc = store.location_of(s, str(Path(ref).expanduser().absolute()))
+    if loc is None:
+        fail(f"{ref!r} is not an asset id, a content id (b3:...) or the path of a filed file", EXIT_CONFIG)
+    return loc.asset_id
+
+
+@main.group()
+def board() -> None:
+    """Boards: named, ordered sets of assets with a note per item.
+
+    \b
+      alice board add picks 12 15 b3:4f2a... --note "warm light, keep"
+      alice board show picks
+      alice board export picks ~/Desktop/picks --copy
+    Assistants use the same boards through boards.* (MCP: boards_add, ...).
+    """
+
+
+@board.command("add")
+@click.argument("name")
+@click.argument("assets", nargs=-1, required=True)
+@click.option("--note", help="A note for these items (why they were picked).")
+@json_option
+@pass_ctx
+def board_add(ctx: CliContext, name: str, assets: tuple[str, ...], note: str | None, as_json: bool) -> None:
+    """Add ASSETS (ids, content ids or filed paths) to the end of board NAME (created if new)."""
+    from alice.daemon.catalog import boards, store
+
+    def write(s: Session) -> dict[str, Any]:
+        out = boards.add(s, name, [_asset_ref(s, a) for a in assets], note)
+        store.append_event(s, "board_added", None, None, {"board": out["board"], "assets": out["added"]})
+        return out
+
+    out = _run(ctx, write)
+    if as_json:
+        emit(out)
+    else:
+        kept = f", {len(out['already_there'])} already there" if out["already_there"] else ""
+        click.echo(f"{out['board']}: added {len(out['added'])}{kept}; {out['items']} item(s)")
+
+
+@board.command("remove")
+@click.argument("name")
+@click.argument("assets", nargs=-1, required=True)
+@json_option
+@pass_ctx
+def board_remove(ctx: CliContext, name: str, assets: tuple[str, ...], as_json: bool) -> None:
+    """Take ASSETS off board NAME (the assets stay in the catalog)."""
+    from alice.daemon.catalog import boards, store
+
+    def write(s: Session) -> dict[str, Any]:
+        out = boards.remove(s, name, [_asset_ref(s, a) for a in assets])
+        store.append_event(s, "board_removed", None, None, {"board": out["board"], "assets": out["removed"]})
+        return out
+
+    out = _run(ctx, write)
+    emit(out) if as_json else click.echo(f"{out['board']}: removed {len(out['removed'])}; {out['items']} item(s)")
+
+
+@board.command("delete")
+@click.argument("name")
+@json_option
+@pass_ctx
+def board_delete(ctx: CliContext, name: str, as_json: bool) -> None:
+    """Delete board NAME (its assets stay in the catalog)."""
+    from alice.daemon.catalog import boards, store
+
+    def write(s: Session) -> dict[str, Any]:
+        out = boards.delete_board(s, name)
+        store.append_event(s, "board_deleted", None, None, {"board": out["board"]})
+        return out
+
+    out = _run(ctx, write)
+    emit(out) if as_json else click.echo(f"{out['board']}: deleted ({out['items']} item(s) were on it)")
+
+
+@board.command("list")
+@json_option
+@pass_ctx
+def board_list(ctx: CliContext, as_json: bool) -> None:
+    """Every board with its item count, most recently changed first."""
+    from alice.daemon.catalog import boards
+
+    rows = _run(ctx, boards.list_boards)
+    if as_json:
+        emit({"boards": rows})
+        return
+    if not rows:
+        click.echo("No boards yet: alice board add NAME ASSET...")
+    for b in rows:
+        click.echo(f"{b['name']:<30} {b['items']:>5} item(s)  changed {b['updated_at'][:16]}")
+
+
+@board.command("show")
+@click.argument("name")
+@json_option
+@pass_ctx
+def board_show(ctx: CliContext, name: str, as_json: bool) -> None:
+    """Board NAME's items in order, with their notes."""
+    from alice.daemon.catalog import boards
+
+    out = _run(ctx, lambda s: boards.get(s, name))
+    if as_json:
+        emit(out)
+        return
+    click.secho(f"{out['name']}: {len(out['items'])} item(s)", bold=True)
+    for item in out["items"]:
+        click.echo(f"{item['position']:>4}. #{item['id']:<8} {item.get('tool') or '-':12} "
+                   f"{item.get('path') or '(no file present)'}")
+        if item["note"]:
+            click.echo(f"        note: {item['note']}")
+
+
+@board.command("export")
+@click.argument("name")
+@click.argument("dest", type=click.Path(file_okay=False))
+@click.option("--copy", "mode", flag_value="copy", help="Copy the files (verified against the catalog's hashes).")
+@click.option("--link", "mode", flag_value="link", default=True, help="Symbolic links to the filed files (default).")
+@json_option
+@pass_ctx
+def board_export(ctx: CliContext, name: str, dest: str, mode: str, as_json: bool) -> None:
+    """Write board NAME into folder DEST (new or empty): its files in board order, their sidecars, board.yaml.
+
+    Nothing is ever overwritten. Items whose file is not present are listed
+    in board.yaml as missing. Exit code 1 if some file could not be exported.
+    """
+    from pathlib import Path
+
+    from alice.daemon.board_export import BoardExportError, export_board
+    from alice.daemon.catalog import curation
+    from alice.daemon.cli.main import EXIT_PARTIAL
+
+    catalog = ctx.catalog()
+    try:
+        out = export_board(catalog, name, Path(dest).expanduser(), mode).to_json()
+    except (BoardExportError, curation.NotFound, curation.CurationError) as exc:
+        fail(str(exc), EXIT_CONFIG)
+    finally:
+        catalog.close()
+    if as_json:
+        emit(out)
+    else:
+        click.echo(f"{out['board']}: {out['exported']} file(s) {'copied' if mode == 'copy' else 'linked'} "
+                   f"into {out['dest']}" + (f"; {len(out['missing'])} not present" if out["missing"] else ""))
+        for f in out["failed"]:
+            click.echo(f"  failed: {f['source']}: {f['error']}", err=True)
+    if out["failed"]:
+        raise SystemExit(EXIT_PARTIAL)

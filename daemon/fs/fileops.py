@@ -136,6 +136,26 @@ def write_text_atomic(dest: Path, text: str) -> None:
     fsync_dir(dest.parent)
 
 
+def place_text(dest: Path, text: str) -> Path:
+    """Write a new file holding text; FileExistsError if dest exists (exports never overwrite)."""
+    with temp_beside(dest) as tmp:
+        with open(tmp, "x", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        _link_no_replace(tmp, dest)
+    fsync_dir(dest.parent)
+    return dest
+
+
+def place_symlink(target: Path, dest: Path) -> Path:
+    """A symbolic link at dest to target; FileExistsError if dest exists (symlink never replaces)."""
+    make_dirs(dest.parent)
+    os.symlink(target, dest)
+    fsync_dir(dest.parent)
+    return dest
+
+
 def remove_source(source: Path, kept_copy: Path, expected_hash: str) -> bool:
     """Delete source only if kept_copy still holds exactly its bytes. Returns True if removed."""
     if not kept_copy.is_file() or file_hash(kept_copy) != expected_hash:
