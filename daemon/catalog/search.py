@@ -91,6 +91,7 @@ class SearchQuery:
     ai: bool | None = None
     media: str | None = None
     model: str | None = None
+    lora: str | None = None               # a LoRA name as models.list shows it
     seed: int | None = None
     stars_min: int | None = None          # 0 = unrated; user stars win over computed ones
     stars_max: int | None = None
@@ -136,7 +137,7 @@ class SearchQuery:
             raise SearchError("sort 'relevance' needs 'text' to rank by; use sort 'date' or 'stars' without text")
         if self.ai is not None and not isinstance(self.ai, bool):
             raise SearchError(f"'ai' must be true or false, got {self.ai!r}")
-        for name in ("model", "content_id", "cursor"):
+        for name in ("model", "lora", "content_id", "cursor"):
             v = getattr(self, name)
             if v is not None and not isinstance(v, str):
                 raise SearchError(f"'{name}' must be a string, got {v!r}")
@@ -226,10 +227,12 @@ def conditions(s: Session, q: SearchQuery) -> list[Any]:
         where.append(Asset.media == q.media)
     if q.content_id:
         where.append(Asset.content_id == q.content_id)
-    if q.model is not None or q.seed is not None:
+    if q.model is not None or q.seed is not None or q.lora is not None:
         g = select(Generation.asset_id).where(Generation.asset_id == Asset.id)
         if q.model is not None:
             g = g.where(Generation.model == q.model)
+        if q.lora is not None:
+            g = g.where(Generation.loras.contains([q.lora]))
         if q.seed is not None:
             g = g.where(Generation.seed == q.seed)
         where.append(exists(g))

@@ -251,3 +251,35 @@ def board_export(ctx: CliContext, name: str, dest: str, mode: str, as_json: bool
             click.echo(f"  failed: {f['source']}: {f['error']}", err=True)
     if out["failed"]:
         raise SystemExit(EXIT_PARTIAL)
+
+
+# -- models --------------------------------------------------------------------------------
+@main.command("models")
+@click.option("--kind", type=click.Choice(["checkpoint", "lora"]), help="Only checkpoints or only LoRAs.")
+@click.option("--project", help="Only uses in this project.")
+@click.option("--sort", type=click.Choice(["files", "last_used", "stars", "name"]), default="files",
+              show_default=True)
+@click.option("--limit", type=click.IntRange(1, 1000), default=200, show_default=True)
+@json_option
+@pass_ctx
+def models(ctx: CliContext, kind: str | None, project: str | None, sort: str, limit: int, as_json: bool) -> None:
+    """Every checkpoint and LoRA your files were made with: files, projects, average stars, first and last use.
+
+    \b
+    Then: alice search --model NAME   or   alice search --lora NAME
+    """
+    from alice.daemon.catalog.models_seen import models_seen
+
+    rows = _run(ctx, lambda s: models_seen(s, kind, project, sort, limit))
+    if as_json:
+        emit({"models": rows})
+        return
+    if not rows:
+        click.echo("No models seen yet (files without a generation record name none).")
+    for r in rows:
+        stars = f"{r['avg_stars']:.1f}*" if r["avg_stars"] is not None else "  -  "
+        hash_ = f" [{r['hash']}]" if r["hash"] else ""
+        projects = ", ".join(r["projects"][:3]) + (" ..." if len(r["projects"]) > 3 else "")
+        click.echo(f"{r['kind']:<10} {r['name']}{hash_}")
+        click.echo(f"           {r['files']:>5} file(s)  {stars}  {r['first_used'][:10]} .. {r['last_used'][:10]}"
+                   f"  {projects}")
