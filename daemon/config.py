@@ -77,6 +77,11 @@ class LogConfig:
 
 
 @dataclass
+class ThumbnailsConfig:
+    max_files: int = 20000            # the cache in <data_dir>/thumbnails drops least recently used beyond this
+
+
+@dataclass
 class Config:
     inboxes: list[Path]
     organized: Path
@@ -91,6 +96,7 @@ class Config:
     queue: QueueConfig = field(default_factory=QueueConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    thumbnails: ThumbnailsConfig = field(default_factory=ThumbnailsConfig)
     quality: dict[str, Any] = field(default_factory=lambda: {"enabled": False})
     providers: dict[str, Any] = field(default_factory=dict)
     source: Path | None = None        # the file this came from, for messages
@@ -120,9 +126,11 @@ _SECTIONS: dict[str, type] = {
     "queue": QueueConfig,
     "metrics": MetricsConfig,
     "log": LogConfig,
+    "thumbnails": ThumbnailsConfig,
 }
 _TOP_KEYS = ("inboxes", "organized", "data_dir", "mode", "layout", "default_project", "workers",
-             "socket", "database", "watch", "queue", "metrics", "log", "quality", "providers")
+             "socket", "database", "watch", "queue", "metrics", "log", "thumbnails", "quality",
+             "providers")
 
 ENV_OVERRIDES: dict[str, str] = {
     "ALICE_DATABASE_URL": "database.url",
@@ -191,6 +199,7 @@ _FIELD_KINDS: dict[str, dict[str, type]] = {
     "queue": {"lease_seconds": float, "max_attempts": int},
     "metrics": {"enabled": bool, "port": int, "host": str},
     "log": {"level": str, "json": bool},
+    "thumbnails": {"max_files": int},
 }
 
 
@@ -277,12 +286,16 @@ def parse(raw: dict[str, Any], *, source: Path | None = None,
         queue=_section("queue", raw.get("queue")),
         metrics=_section("metrics", raw.get("metrics")),
         log=_section("log", raw.get("log")),
+        thumbnails=_section("thumbnails", raw.get("thumbnails")),
         quality=quality, providers=providers, source=source,
     )
     if cfg.log.level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError(f"'log.level' must be debug, info, warning or error, got {cfg.log.level!r}.")
     if not 0 <= cfg.metrics.port <= 65535:
         raise ConfigError(f"'metrics.port' must be 0..65535, got {cfg.metrics.port}.")
+    if cfg.thumbnails.max_files < 16:
+        raise ConfigError(f"'thumbnails.max_files' must be at least 16 (one contact sheet), "
+                          f"got {cfg.thumbnails.max_files}.")
     if cfg.queue.max_attempts < 1:
         raise ConfigError("'queue.max_attempts' must be at least 1.")
     return cfg

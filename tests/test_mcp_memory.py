@@ -48,3 +48,39 @@ def test_a_project_context_resource_shows_a_decision_another_client_wrote(catalo
                                                         "alice://projects/fantasy/context"}
     assert out["templates"].resource_templates[0].uri_template == "alice://projects/{project}/context"
     assert out["missing"] and "no project" in out["missing"]
+
+
+def test_assets_view_gives_the_assistant_image_content(catalog: Catalog) -> None:
+    import base64
+    import io
+
+    from PIL import Image
+
+    with running_server(catalog) as env:
+        assets = fill_sample(env)
+        params = _params(env.root, env.cfg)
+
+        async def session() -> dict:
+            async with stdio_client(params) as (read, write), ClientSession(read, write) as s:
+                await s.initialize()
+                tools = {t.name: t for t in (await s.list_tools()).tools}
+                one = await s.call_tool("assets_view", {"asset": assets["castle"]["id"]})
+                sheet = await s.call_tool("assets_view", {"text": "cyberpunk"})
+                missing = await s.call_tool("assets_view", {"asset": 987654})
+                return {"tools": tools, "one": one, "sheet": sheet, "missing": missing}
+
+        out = anyio.run(session)
+
+    assert "image" not in out["tools"]["assets_view"].output_schema["properties"]
+    for key, kind in (("one", "asset"), ("sheet", "sheet")):
+        result = out[key]
+        assert not result.is_error, result.content
+        image = next(c for c in result.content if c.type == "image")
+        assert image.mime_type == "image/jpeg"
+        picture = Image.open(io.BytesIO(base64.b64decode(image.data)))
+        picture.load()
+        assert picture.format == "JPEG" and max(picture.size) <= 1568
+        assert result.structured_content["kind"] == kind and "image" not in result.structured_content
+    assert out["one"].structured_content["assets"][0]["id"] == assets["castle"]["id"]
+    assert {a["id"] for a in out["sheet"].structured_content["assets"]} == {assets["fox"]["id"], assets["fox2"]["id"]}
+    assert out["missing"].is_error and "no asset" in out["missing"].content[0].text

@@ -17,6 +17,7 @@ from sqlalchemy import select, text
 
 from alice.daemon.api import generate_methods as generate_rpc
 from alice.daemon.api import memory_methods as memory_rpc
+from alice.daemon.api import view_methods as view_rpc
 from alice.daemon.catalog import asset_detail, curation, models_seen, store
 from alice.daemon.catalog import search as search_mod
 from alice.daemon.catalog import similar as similar_mod
@@ -361,6 +362,7 @@ REGISTRY = Registry([
            obj({"subscribed": {"type": "boolean"}}, ("subscribed",)), _unsubscribe_placeholder,
            streaming=True, mcp=False),
     *memory_rpc.NOTE_METHODS,       # projects.note / context (daemon/api/memory_methods.py)
+    *view_rpc.METHODS,              # assets.thumbnail / assets.view (daemon/api/view_methods.py)
     *memory_rpc.BOARD_METHODS,      # boards.create / add / remove / delete / list / get / export
     *generate_rpc.METHODS,          # generate.submit / status / recreate (daemon/api/generate_methods.py)
 ])
