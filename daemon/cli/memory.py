@@ -88,7 +88,7 @@ def project_context(ctx: CliContext, name: str, as_json: bool) -> None:
     """Project NAME's brief, style notes, decisions (newest first) and counts."""
     from alice.daemon.catalog import notes
 
-    out = _run(ctx, lambda s: notes.context(s, int(name) if name.isdigit() else name))
+    out = _run(ctx, lambda s: notes.context(s, name))      # by name: a project may well be called "2025"
     emit(out) if as_json else click.echo(notes.context_text(out))
 
 
