@@ -72,9 +72,11 @@ def run(root: Path, runs: int) -> None:
     print(f"{'what':<44} {'p50 ms':>8} {'p95 ms':>8}")
     for name, paths in sources.items():
         for size in ("small", "large"):
-            key = lambda i: "b3:" + format(abs(hash((name, size, i))), "064x")[:64]  # noqa: E731
-            draw = timed(lambda i: cache.get(key(i), paths[i], "image", size), runs)
-            hit = timed(lambda i: cache.get(key(i), paths[i], "image", size), runs)
+            def look(i: int, name: str = name, size: str = size, paths: list[Path] = paths) -> None:
+                cache.get("b3:" + format(abs(hash((name, size, i))), "064x")[:64], paths[i], "image", size)
+
+            draw = timed(look, runs)
+            hit = timed(look, runs)
             print(f"{'draw ' + size + ', ' + name:<44} {draw[0]:8.1f} {draw[1]:8.1f}")
             print(f"{'cache hit ' + size + ', ' + name:<44} {hit[0]:8.2f} {hit[1]:8.2f}")
     strip = timed(lambda i: cache.get("b3:" + format(10**6 + i, "064x"), video, "video", "large"),

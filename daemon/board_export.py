@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from alice.daemon import errors
 from alice.daemon.catalog import boards, store
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.fs.fileops import PlacementError, make_dirs, place_copy, place_symlink, place_text
@@ -26,7 +27,7 @@ MODES = ("link", "copy")
 MANIFEST = "board.yaml"
 
 
-class BoardExportError(ValueError):
+class BoardExportError(errors.Conflict):
     """The export cannot start (destination not empty, unknown mode); nothing was written."""
 
 
@@ -83,7 +84,7 @@ def export_board(catalog: Catalog, name: str, dest: Path, mode: str = "link") ->
             continue
         out.files.append({**entry, "file": target.name})
     manifest = {"board": board["name"], "description": board["description"],
-                "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "mode": mode,
+                "exported_at": datetime.now(UTC).isoformat(timespec="seconds"), "mode": mode,
                 "items": out.files, "missing": out.missing, "failed": out.failed}
     place_text(dest / MANIFEST, yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True))
     return out

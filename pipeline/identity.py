@@ -27,9 +27,9 @@ hash of some other file's bytes.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import blake3
 

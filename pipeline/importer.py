@@ -8,13 +8,14 @@ process and the organizer can run it in a dry run.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from alice.pipeline.identity import MediaTimeout, UnreadableMedia, identify
 from alice.pipeline.inspect import inspect_file
 from alice.pipeline.integrity import check
+from alice.pipeline.lineage import parents_of
 from alice.pipeline.perceptual import perceptual_hash
 from alice.pipeline.record import AssetRecord
 
@@ -42,7 +43,7 @@ def local_datetime(value: str | datetime | None, fallback_epoch: float) -> datet
     else:
         dt = None  # type: ignore[assignment]
     if dt is None:
-        return datetime.fromtimestamp(fallback_epoch, tz=timezone.utc).astimezone()
+        return datetime.fromtimestamp(fallback_epoch, tz=UTC).astimezone()
     if dt.tzinfo is None:
         # Tools write naive local times (EXIF DateTimeOriginal, A1111): they mean the maker's
         # local clock, and the maker is almost always the user of this machine.
@@ -90,6 +91,7 @@ def analyze(path: Path, project: str, quality: Any = None) -> AssetRecord | Reje
         generation=info.generation,
         raw=info.raw,
         warnings=list(info.warnings) + ([info.error] if info.error else []),
+        parents=parents_of(info.raw),
     )
     if info.media == "image":
         record.perceptual_hash = perceptual_hash(path)
@@ -99,8 +101,8 @@ def analyze(path: Path, project: str, quality: Any = None) -> AssetRecord | Reje
 
 
 def _assess(path: Path, media: str, record: AssetRecord, quality: Any) -> None:
-    from alice.pipeline.quality.technical import AssessmentError, assess_image, assess_video
     from alice.pipeline.quality.cascade import stars_for
+    from alice.pipeline.quality.technical import AssessmentError, assess_image, assess_video
 
     try:
         result = assess_image(path, quality) if media == "image" else assess_video(path, quality)

@@ -10,7 +10,7 @@ would), which is many times faster than maintaining them row by row.
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -40,7 +40,7 @@ TAG_NAMES = [f"{w}" for w in ("favorite keeper wip reference client print wallpa
                               "reject series-a series-b series-c moodboard").split()] + \
             [f"topic-{i:03d}" for i in range(184)]
 PROJECTS = [f"project-{i:02d}" for i in range(30)]
-START = datetime(2023, 1, 1, tzinfo=timezone.utc)
+START = datetime(2023, 1, 1, tzinfo=UTC)
 SPAN_S = 3 * 365 * 86400
 
 

@@ -124,7 +124,7 @@ def test_cli_board_add_by_path_show_and_export(env: RpcEnv, db_url: str) -> None
     again = run("board", "export", "cover", str(dest))
     assert again.exit_code == 2 and "never overwrite" in again.output
     bad = run("board", "add", "cover", "/no/such/file.png")
-    assert bad.exit_code == 2 and "not an asset id" in bad.output
+    assert bad.exit_code == 2 and "no asset for" in bad.output
     assert run("board", "remove", "cover", str(a["fox"]["id"])).exit_code == 0
     assert run("board", "delete", "cover").exit_code == 0
     assert run("board", "show", "cover").exit_code == 2

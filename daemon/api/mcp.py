@@ -19,8 +19,8 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from urllib.parse import quote, unquote
 from typing import Any
+from urllib.parse import quote, unquote
 
 import anyio
 import anyio.to_thread

@@ -5,6 +5,7 @@ one catalog session each, like the asset methods, and report writes as events.
 """
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from alice.daemon.api.registry import Method
@@ -119,13 +120,13 @@ def _board_delete(ctx: Any, board: str) -> dict[str, Any]:
 
 
 def _board_export(ctx: Any, board: str, dest: str | None = None, mode: str = "link") -> dict[str, Any]:
-    from datetime import datetime, timezone
+    from datetime import datetime
     from pathlib import Path
 
     from alice.daemon import board_export
 
     if dest is None:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         where = Path(ctx.cfg.data_dir) / "boards" / f"{boards.check_name(board)}-{stamp}"
     else:
         where = ctx.guard.check_in(dest)

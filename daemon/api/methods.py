@@ -14,26 +14,26 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
+from alice.daemon import errors
 from alice.daemon.api import generate_methods as generate_rpc
 from alice.daemon.api import memory_methods as memory_rpc
+from alice.daemon.api import protocol as p
 from alice.daemon.api import view_methods as view_rpc
+from alice.daemon.api.paths import PathGuard
+from alice.daemon.api.registry import Method, Registry
 from alice.daemon.catalog import asset_detail, curation, models_seen, store
+from alice.daemon.catalog import lineage as lineage_mod
 from alice.daemon.catalog import search as search_mod
 from alice.daemon.catalog import similar as similar_mod
 from alice.daemon.catalog import stats as stats_mod
 from alice.daemon.catalog.engine import Catalog
-from alice.daemon.catalog.errors import CatalogUnavailable
 from alice.daemon.catalog.models import Asset
 from alice.daemon.config import Config
 from alice.daemon.generation.generator import Generator
-from alice.daemon.fs.fileops import PlacementError
-from alice.daemon.ingest.relocate import RelocateError, relocate
-from alice.daemon.api import protocol as p
-from alice.daemon.api.paths import PathGuard
-from alice.daemon.api.registry import Method, Registry
+from alice.daemon.ingest.relocate import relocate
 from alice.pipeline.perceptual import perceptual_hash
-from alice.pipeline.plan import PlanError
 
 SEARCH_TIMEOUT_MS = 10_000
 
@@ -65,20 +65,11 @@ def version() -> str:
 
 
 def error_for(exc: BaseException) -> p.RpcError:
-    """The JSON-RPC error a handler's exception becomes."""
+    """The JSON-RPC error a handler's exception becomes (the codes live on the exception tree)."""
     if isinstance(exc, p.RpcError):
         return exc
-    if isinstance(exc, curation.NotFound):
-        return p.RpcError(p.NOT_FOUND, str(exc))
-    if isinstance(exc, curation.Conflict):
-        return p.RpcError(p.CONFLICT, str(exc))
-    if isinstance(exc, (RelocateError, PlacementError, PlanError)):
-        return p.RpcError(p.CONFLICT, f"the file could not be moved: {exc}")
-    if isinstance(exc, CatalogUnavailable):
-        return p.RpcError(p.CATALOG_UNAVAILABLE, f"{exc} alice retries by itself; try again in a moment")
-    if isinstance(exc, (search_mod.SearchError, curation.CurationError, similar_mod.SimilarityError, ValueError)):
-        return p.RpcError(p.INVALID_PARAMS, str(exc))
-    return p.RpcError(p.INTERNAL_ERROR, f"internal error ({type(exc).__name__}); the daemon log has the details")
+    got = errors.report(exc)
+    return p.RpcError(got.rpc_code, got.message, got.data)
 
 
 # -- schemas --------------------------------------------------------------------------------
@@ -125,9 +116,12 @@ SEARCH_PARAMS = obj({
     "aspect_max": {"type": "number", "exclusiveMinimum": 0},
     "tags_all": {**STRS, "maxItems": 50}, "tags_any": {**STRS, "maxItems": 50}, "tags_none": {**STRS, "maxItems": 50},
     "content_id": {"type": "string", "maxLength": 200},
+    "child_of": {"type": "integer", "minimum": 1, "description": "assets made from this asset id (its children)"},
+    "parent_of": {"type": "integer", "minimum": 1,
+                  "description": "assets this asset id was made from (its parents)"},
     "sort": {"enum": list(search_mod.SORTS), "default": "date"},
     "order": {"enum": list(search_mod.ORDERS), "default": "desc"},
-    "limit": {"type": "integer", "minimum": 1, "maximum": search_mod.MAX_LIMIT, "default": 50},
+    "limit": {"type": "integer", "minimum": 1, "maximum": search_mod.MAX_LIMIT, "default": search_mod.DEFAULT_LIMIT},
     "cursor": {"type": "string", "maxLength": 1000, "description": "next_cursor of the previous page"},
     "count": {"type": "boolean", "default": True, "description": "false skips the total"},
 })
@@ -200,25 +194,31 @@ def _similar(ctx: RpcContext, asset: int | str, max_distance: int = 6, limit: in
                     "note": "this asset has no perceptual hash (not an image alice can read)"}
         matches = similar_mod.similar_to_hash(s, phash, max_distance, limit, exclude_id=asset_id)
         items = search_mod.describe(s, [m.asset_id for m in matches])
-        for item, m in zip(items, matches):
+        for item, m in zip(items, matches, strict=False):
             item["distance"] = m.distance
         return {"asset_id": asset_id, "phash": f"{phash & (2**64 - 1):016x}", "items": items}
 
 
-def _tag(ctx: RpcContext, asset: int | str, tags: list[str]) -> dict[str, Any]:
+def _lineage(ctx: RpcContext, asset: int | str, depth: int = lineage_mod.MAX_DEPTH) -> dict[str, Any]:
+    with ctx.catalog.session() as s:
+        return ctx.guard.scrub(lineage_mod.tree(s, curation.resolve_asset(s, asset), depth))
+
+
+def _retag(ctx: RpcContext, asset: int | str, tags: list[str],
+           change: Callable[[Session, int, list[str]], list[str]], event: str) -> dict[str, Any]:
     with ctx.catalog.session() as s:
         asset_id = curation.resolve_asset(s, asset)
-        after = curation.tag(s, asset_id, tags)
-        store.append_event(s, "tagged", asset_id, None, {"tags": curation.normalize_tags(tags)})
+        after = change(s, asset_id, tags)
+        store.append_event(s, event, asset_id, None, {"tags": curation.normalize_tags(tags)})
     return {"asset_id": asset_id, "tags": after}
+
+
+def _tag(ctx: RpcContext, asset: int | str, tags: list[str]) -> dict[str, Any]:
+    return _retag(ctx, asset, tags, curation.tag, "tagged")
 
 
 def _untag(ctx: RpcContext, asset: int | str, tags: list[str]) -> dict[str, Any]:
-    with ctx.catalog.session() as s:
-        asset_id = curation.resolve_asset(s, asset)
-        after = curation.untag(s, asset_id, tags)
-        store.append_event(s, "untagged", asset_id, None, {"tags": curation.normalize_tags(tags)})
-    return {"asset_id": asset_id, "tags": after}
+    return _retag(ctx, asset, tags, curation.untag, "untagged")
 
 
 def _rate(ctx: RpcContext, asset: int | str, stars: int | None) -> dict[str, Any]:
@@ -306,9 +306,16 @@ REGISTRY = Registry([
            "(distance = differing bits of 64; 0-4 near-identical, 5-10 variants).",
            obj({"asset": ASSET_REF, "max_distance": {"type": "integer", "minimum": 0,
                                                     "maximum": similar_mod.MAX_DISTANCE, "default": 6},
-                "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 20}}, ("asset",)),
+                "limit": {"type": "integer", "minimum": 1, "maximum": search_mod.MAX_LIMIT, "default": 20}}, ("asset",)),
            obj({"asset_id": INT, "phash": NSTR, "items": {"type": "array", "items": ASSET_ITEM}},
                ("asset_id", "items"), extra=True), _similar),
+    Method("assets.lineage", "An asset's lineage: the assets it was made from (recreated_from, varied_from, "
+           "reference, graph_input), up to its roots, and the assets made from it, down to the newest; each "
+           "node with id, content_id, tool, project, prompt, seed, filed path and the edge's kind.",
+           obj({"asset": ASSET_REF, "depth": {"type": "integer", "minimum": 1, "maximum": lineage_mod.MAX_DEPTH,
+                                              "default": lineage_mod.MAX_DEPTH}}, ("asset",)),
+           obj({"asset": ANY_OBJ, "parents": {"type": "array"}, "children": {"type": "array"},
+                "truncated": {"type": "boolean"}}, ("asset", "parents", "children")), _lineage),
     Method("assets.tag", "Add tags to an asset (lower-cased; existing ones are kept).",
            TAGS_PARAMS, TAGS_RESULT, _tag),
     Method("assets.untag", "Remove tags from an asset (tags it does not have are ignored).",

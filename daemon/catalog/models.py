@@ -273,6 +273,9 @@ class GenerationRequest(Base):
     recreated_from: Mapped[int | None] = mapped_column(ForeignKey("generation_requests.id"))
     # Renewed by the process finishing the request; once it lapses another process may take over.
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Fields a re-run adds to the record stamped into the outputs (rerun, parents).
+    record_extra: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False,
+                                                         server_default=text("'{}'::jsonb"))
 
 
 class RequestOutput(Base):
@@ -287,6 +290,25 @@ class RequestOutput(Base):
     path: Mapped[str] = mapped_column(Text, nullable=False)            # where it was delivered
     file_hash: Mapped[str] = mapped_column(Text, nullable=False)       # of the delivered file (record included)
     embedded: Mapped[bool] = mapped_column(Boolean, nullable=False)    # does the file carry the record itself
+    created_at: Mapped[datetime] = _now()
+
+
+LINEAGE_KINDS = ("recreated_from", "varied_from", "reference", "graph_input")
+
+
+class AssetParent(Base):
+    """An edge of the lineage: `child` was made from `parent` (daemon/catalog/lineage.py)."""
+
+    __tablename__ = "asset_parents"
+    __table_args__ = (
+        CheckConstraint("kind IN ('recreated_from', 'varied_from', 'reference', 'graph_input')", name="kind_known"),
+        CheckConstraint("child_id <> parent_id", name="not_self"),
+    )
+
+    child_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True)
+    parent_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True,
+                                           index=True)
+    kind: Mapped[str] = mapped_column(Text, primary_key=True)
     created_at: Mapped[datetime] = _now()
 
 

@@ -6,7 +6,7 @@ like curation.py, so the event that reports them commits with them.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -56,7 +56,7 @@ def context(s: Session, project: int | str, now: datetime | None = None) -> dict
     tags = s.execute(select(Tag.name, func.count().label("n")).join(AssetTag, AssetTag.tag_id == Tag.id)
                      .join(Asset, Asset.id == AssetTag.asset_id).where(Asset.project_id == info.id)
                      .group_by(Tag.name).order_by(func.count().desc(), Tag.name).limit(TOP_TAGS)).all()
-    since = (now or datetime.now(timezone.utc)) - timedelta(days=RECENT_DAYS)
+    since = (now or datetime.now(UTC)) - timedelta(days=RECENT_DAYS)
     in_project = Asset.project_id == info.id
     recent_assets = s.execute(select(func.count()).where(in_project, Asset.discovered_at >= since)).scalar_one()
     rated = s.execute(select(func.count()).where(in_project, Asset.rating >= 4)).scalar_one()

@@ -34,12 +34,14 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
-from alice.daemon.catalog.models import Asset, AssetTag, Generation, Location, Project, Tag
+from alice.daemon import errors
+from alice.daemon.catalog import store
+from alice.daemon.catalog.models import Asset, AssetParent, AssetTag, Generation, Location, Project, Tag
+from alice.daemon.catalog.page import DEFAULT_LIMIT, MAX_LIMIT
 
 COUNT_CAP = 5_000
 COUNT_BUDGET_MS = 6
 RANK_CANDIDATES = 1_000
-MAX_LIMIT = 200
 MAX_TEXT = 1_000
 MAX_LIST = 50
 SORTS = ("date", "stars", "relevance")
@@ -48,7 +50,7 @@ MEDIA = ("image", "video", "audio", "other")
 PROMPT_PREVIEW = 500
 
 
-class SearchError(ValueError):
+class SearchError(errors.InvalidRequest):
     """A search that cannot run as asked; the message names the field and what it accepts."""
 
 
@@ -107,9 +109,11 @@ class SearchQuery:
     tags_any: tuple[str, ...] = ()
     tags_none: tuple[str, ...] = ()
     content_id: str | None = None
+    child_of: int | None = None           # assets made from this asset (its children in the lineage)
+    parent_of: int | None = None          # assets this asset was made from (its parents)
     sort: str = "date"
     order: str = "desc"
-    limit: int = 50
+    limit: int = DEFAULT_LIMIT
     cursor: str | None = None
     count: bool = True
 
@@ -145,7 +149,8 @@ class SearchQuery:
         self._ranges()
 
     def _ints(self) -> None:
-        bounds = {"seed": (0, 10**20 - 1), "stars_min": (0, 5), "stars_max": (0, 5), "limit": (1, MAX_LIMIT),
+        bounds = {"seed": (0, 10**20 - 1), "child_of": (1, 2**63 - 1), "parent_of": (1, 2**63 - 1),
+                  "stars_min": (0, 5), "stars_max": (0, 5), "limit": (1, MAX_LIMIT),
                   "width_min": (0, 2**31 - 1), "width_max": (0, 2**31 - 1),
                   "height_min": (0, 2**31 - 1), "height_max": (0, 2**31 - 1)}
         for name, (lo, hi) in bounds.items():
@@ -170,7 +175,7 @@ class SearchQuery:
                 raise SearchError(f"'{lo}' ({a}) is above '{hi}' ({b}): nothing can match")
 
     @classmethod
-    def from_params(cls, params: dict[str, Any]) -> "SearchQuery":
+    def from_params(cls, params: dict[str, Any]) -> SearchQuery:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(params) - known)
         if unknown:
@@ -227,6 +232,12 @@ def conditions(s: Session, q: SearchQuery) -> list[Any]:
         where.append(Asset.media == q.media)
     if q.content_id:
         where.append(Asset.content_id == q.content_id)
+    if q.child_of is not None:
+        where.append(exists(select(AssetParent.child_id).where(AssetParent.child_id == Asset.id,
+                                                               AssetParent.parent_id == q.child_of)))
+    if q.parent_of is not None:
+        where.append(exists(select(AssetParent.parent_id).where(AssetParent.parent_id == Asset.id,
+                                                                AssetParent.child_id == q.parent_of)))
     if q.model is not None or q.seed is not None or q.lora is not None:
         g = select(Generation.asset_id).where(Generation.asset_id == Asset.id)
         if q.model is not None:
@@ -334,7 +345,7 @@ def search(s: Session, q: SearchQuery) -> SearchPage:
     items = describe(s, [r[0] for r in rows])
     extra: dict[str, Any] = {}
     if q.sort == "relevance":
-        for item, row in zip(items, rows):
+        for item, row in zip(items, rows, strict=False):
             item["rank"] = round(float(row[1]), 6)
         if not q.count:
             matches = select(Asset.id).where(*where).limit(RANK_CANDIDATES + 1).subquery()
@@ -416,9 +427,7 @@ def describe(s: Session, asset_ids: list[int]) -> list[dict[str, Any]]:
     """Result rows for asset ids, in the given order: what a person or an assistant needs to pick one."""
     if not asset_ids:
         return []
-    path = (select(Location.path).where(Location.asset_id == Asset.id, Location.present.is_(True),
-                                        Location.role.in_(("organized", "quarantine")))
-            .order_by((Location.role == "organized").desc(), Location.id.desc()).limit(1).scalar_subquery())
+    path = store.filed_copies(Asset.id).with_only_columns(Location.path).limit(1).scalar_subquery()
     tags = (select(func.coalesce(func.array_agg(func.distinct(Tag.name)), text("'{}'::text[]")))
             .select_from(AssetTag).join(Tag, Tag.id == AssetTag.tag_id)
             .where(AssetTag.asset_id == Asset.id).scalar_subquery())

@@ -10,16 +10,26 @@ creates the row and the other finds it.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast, overload
 
-from sqlalchemy import Connection, Engine, func, select, text, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    Result,
+    Select,
+    SQLColumnExpression,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -88,6 +98,10 @@ class EventRow:
 
 # -- cleaning values PostgreSQL would reject --
 
+@overload
+def clean_text(value: str) -> str: ...
+@overload
+def clean_text(value: None) -> None: ...
 def clean_text(value: str | None) -> str | None:
     """PostgreSQL text cannot hold NUL; metadata from damaged files sometimes does."""
     return None if value is None else str(value).replace("\x00", "")
@@ -169,12 +183,12 @@ def record_asset(s: Session, rec: AssetRecord, *, refresh: bool = True) -> tuple
         evidence=clean_json(list(rec.evidence)),
         warnings=clean_json(list(rec.warnings)),
     )
-    asset_id = s.execute(insert(Asset).values(**values)
+    inserted = s.execute(insert(Asset).values(**values)
                          .on_conflict_do_nothing(index_elements=[Asset.content_id])
                          .returning(Asset.id)).scalar_one_or_none()
-    created = asset_id is not None
-    if not created:
-        asset_id = s.execute(select(Asset.id).where(Asset.content_id == rec.content_id)).scalar_one()
+    created = inserted is not None
+    asset_id: int = inserted if inserted is not None else \
+        s.execute(select(Asset.id).where(Asset.content_id == rec.content_id)).scalar_one()
     _upsert_generation(s, asset_id, rec)
     if refresh:
         refresh_search(s, asset_id)
@@ -319,13 +333,26 @@ def location_of(s: Session, path: str) -> LocationRow | None:
     return _location_row(s.execute(select(Location).where(Location.path == clean_text(path))).scalar_one_or_none())
 
 
+FILED_ROLES = ("organized", "quarantine")
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE touched (its result is a CursorResult, which the generic type hides)."""
+    return cast(CursorResult[Any], result).rowcount
+
+
+def filed_copies(asset_id: int | SQLColumnExpression[int], roles: tuple[str, ...] = FILED_ROLES) -> Select[Any]:
+    """The one rule for "the copy alice filed": present locations in `roles`, organized
+    before quarantine, newest first. `asset_id` may be a column (Asset.id) for a
+    correlated subquery; narrow it with .with_only_columns(Location.path)."""
+    return (select(Location)
+            .where(Location.asset_id == asset_id, Location.present.is_(True), Location.role.in_(roles))
+            .order_by((Location.role == "organized").desc(), Location.id.desc()))
+
+
 def filed_copy(s: Session, asset_id: int) -> LocationRow | None:
     """The copy alice filed for this asset (organized, else quarantine) that is still present."""
-    return _location_row(s.execute(
-        select(Location).where(Location.asset_id == asset_id, Location.present.is_(True),
-                               Location.role.in_(("organized", "quarantine")))
-        .order_by((Location.role == "organized").desc(), Location.id.desc()).limit(1)
-    ).scalar_one_or_none())
+    return _location_row(s.execute(filed_copies(asset_id).limit(1)).scalar_one_or_none())
 
 
 @contextmanager
@@ -348,10 +375,7 @@ def content_lock(engine: Engine, content_id: str) -> Iterator[None]:
 def filed_copy_with_hash(s: Session, asset_id: int, file_hash: str) -> LocationRow | None:
     """A filed copy (organized or quarantined, still present) holding exactly these bytes."""
     return _location_row(s.execute(
-        select(Location).where(Location.asset_id == asset_id, Location.present.is_(True),
-                               Location.file_hash == file_hash,
-                               Location.role.in_(("organized", "quarantine")))
-        .order_by(Location.id).limit(1)
+        filed_copies(asset_id).where(Location.file_hash == file_hash).order_by(None).order_by(Location.id).limit(1)
     ).scalar_one_or_none())
 
 
@@ -359,7 +383,7 @@ def mark_location_gone(s: Session, path: str) -> bool:
     """Note that the file at `path` is no longer there; the row stays as history."""
     result = s.execute(update(Location).where(Location.path == clean_text(path), Location.present.is_(True))
                        .values(present=False, gone_at=func.now()))
-    return result.rowcount > 0
+    return rowcount(result) > 0
 
 
 def present_paths(s: Session) -> list[str]:

@@ -19,15 +19,16 @@ from alice.daemon.cli.main import EXIT_CONFIG, CliContext, emit, fail, json_opti
 
 @contextmanager
 def _session(ctx: CliContext) -> Iterator[Session]:
-    """A catalog session; catalog errors about names (not found, bad input) exit 2 with their message."""
-    from alice.daemon.catalog import curation
+    """A catalog session; what the request got wrong (not found, bad input, a name taken) exits
+    with its message and the exit code the error tree gives it."""
+    from alice.daemon import errors
 
     catalog = ctx.catalog()
     try:
         with catalog.session() as s:
             yield s
-    except (curation.NotFound, curation.CurationError) as exc:
-        fail(str(exc), EXIT_CONFIG)
+    except (errors.NotFound, errors.InvalidRequest, errors.Conflict) as exc:
+        fail(exc.describe(), errors.exit_code(exc))
     finally:
         catalog.close()
 
@@ -93,20 +94,11 @@ def project_context(ctx: CliContext, name: str, as_json: bool) -> None:
 
 
 # -- board ---------------------------------------------------------------------------------
-def _asset_ref(s: Session, ref: str) -> int | str:
-    """An asset id, content id or the path of a filed copy, as boards.add takes it."""
-    from pathlib import Path
+def _asset_ref(s: Session, ref: str) -> int:
+    """An asset id from an id, asset:<id>, a content id or the path of a file (daemon/catalog/asset_ref.py)."""
+    from alice.daemon.catalog.asset_ref import find_asset
 
-    from alice.daemon.catalog import store
-
-    if ref.isdigit():
-        return int(ref)
-    if ref.startswith("b3:"):
-        return ref
-    loc = store.location_of(s, str(Path(ref).expanduser().absolute()))
-    if loc is None:
-        fail(f"{ref!r} is not an asset id, a content id (b3:...) or the path of a filed file", EXIT_CONFIG)
-    return loc.asset_id
+    return find_asset(s, ref)
 
 
 @main.group()
@@ -231,15 +223,17 @@ def board_export(ctx: CliContext, name: str, dest: str, mode: str, as_json: bool
     """
     from pathlib import Path
 
+    from alice.daemon import errors
     from alice.daemon.board_export import BoardExportError, export_board
-    from alice.daemon.catalog import curation
     from alice.daemon.cli.main import EXIT_PARTIAL
 
     catalog = ctx.catalog()
     try:
         out = export_board(catalog, name, Path(dest).expanduser(), mode).to_json()
-    except (BoardExportError, curation.NotFound, curation.CurationError) as exc:
-        fail(str(exc), EXIT_CONFIG)
+    except BoardExportError as exc:
+        fail(str(exc), EXIT_CONFIG)          # nothing was written: ask again with another folder
+    except (errors.NotFound, errors.InvalidRequest) as exc:
+        fail(exc.describe(), errors.exit_code(exc))
     finally:
         catalog.close()
     if as_json:

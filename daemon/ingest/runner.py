@@ -30,15 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from alice.daemon.ops import presence
-
-from alice.daemon.ingest import queue
-
-from alice.daemon.ops import systemd
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.errors import CatalogUnavailable
 from alice.daemon.config import Config
-from alice.daemon.ops.logs import bind_job
+from alice.daemon.ingest import queue
 from alice.daemon.ingest.filing import (
     FAILED,
     Organizer,
@@ -48,6 +43,8 @@ from alice.daemon.ingest.filing import (
     inbox_files,
     startup_sweep,
 )
+from alice.daemon.ops import presence, systemd
+from alice.daemon.ops.logs import bind_job
 from alice.pipeline.importer import analyze
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """Project notes and boards: context for assistants that outlives a chat.
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-04
 
 project_notes holds a project's brief, style notes and dated decisions, written
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0009'
-down_revision = '0005'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
