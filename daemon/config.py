@@ -97,6 +97,11 @@ class LogConfig(Section):
 
 
 @dataclass(frozen=True)
+class ThumbnailsConfig(Section):
+    max_files: int = 20000            # the cache in <data_dir>/thumbnails drops least recently used beyond this
+
+
+@dataclass(frozen=True)
 class Config:
     """The validated configuration. Frozen: a command that needs another value (e.g.
     `alice run --workers`) makes a changed copy with dataclasses.replace."""
@@ -113,6 +118,7 @@ class Config:
     queue: QueueConfig = field(default_factory=QueueConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    thumbnails: ThumbnailsConfig = field(default_factory=ThumbnailsConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     # Every known service, API keys resolved from the file and the environment at load.
     providers: ProvidersConfig = field(default_factory=lambda: ProvidersConfig.from_mapping(None))
@@ -296,6 +302,9 @@ def parse(raw: dict[str, Any], *, source: Path | None = None,
         raise ConfigError(f"'log.level' must be debug, info, warning or error, got {cfg.log.level!r}.")
     if not 0 <= cfg.metrics.port <= 65535:
         raise ConfigError(f"'metrics.port' must be 0..65535, got {cfg.metrics.port}.")
+    if cfg.thumbnails.max_files < 16:
+        raise ConfigError(f"'thumbnails.max_files' must be at least 16 (one contact sheet), "
+                          f"got {cfg.thumbnails.max_files}.")
     if cfg.queue.max_attempts < 1:
         raise ConfigError("'queue.max_attempts' must be at least 1.")
     return cfg

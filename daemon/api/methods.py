@@ -18,10 +18,12 @@ from sqlalchemy.orm import Session
 
 from alice.daemon import errors
 from alice.daemon.api import generate_methods as generate_rpc
+from alice.daemon.api import memory_methods as memory_rpc
 from alice.daemon.api import protocol as p
+from alice.daemon.api import view_methods as view_rpc
 from alice.daemon.api.paths import PathGuard
 from alice.daemon.api.registry import Method, Registry
-from alice.daemon.catalog import asset_detail, curation, store
+from alice.daemon.catalog import asset_detail, curation, models_seen, store
 from alice.daemon.catalog import lineage as lineage_mod
 from alice.daemon.catalog import search as search_mod
 from alice.daemon.catalog import similar as similar_mod
@@ -101,7 +103,9 @@ SEARCH_PARAMS = obj({
     "project": {**STR_OR_STRS, "description": "project name(s)"},
     "ai": {"type": "boolean"},
     "media": {"enum": list(search_mod.MEDIA)},
-    "model": {"type": "string", "maxLength": 500, "description": "exact model name"},
+    "model": {"type": "string", "maxLength": 500, "description": "exact model (checkpoint) name, as models.list "
+                                                                 "shows it"},
+    "lora": {"type": "string", "maxLength": 500, "description": "uses this LoRA (exact name, as models.list shows it)"},
     "seed": {"type": "integer", "minimum": 0, "maximum": 10**20 - 1},
     "stars_min": {**STARS, "description": "0 = unrated; a person's stars win over computed ones"},
     "stars_max": STARS,
@@ -262,6 +266,12 @@ def _stats(ctx: RpcContext, days: int = 30) -> dict[str, Any]:
         return stats_mod.stats(s, days)
 
 
+def _models(ctx: RpcContext, kind: str | None = None, project: str | None = None, sort: str = "files",
+            limit: int = 200) -> dict[str, Any]:
+    with ctx.catalog.session() as s:
+        return {"models": models_seen.models_seen(s, kind, project, sort, limit)}
+
+
 def _status(ctx: RpcContext) -> dict[str, Any]:
     daemon = ctx.hooks.status() if ctx.hooks.status else None
     return {"version": version(), "socket": str(ctx.cfg.socket), "catalog": ctx.catalog.display_url,
@@ -340,6 +350,17 @@ REGISTRY = Registry([
            obj({"days": {"type": "integer", "minimum": 1, "maximum": stats_mod.MAX_DAYS, "default": 30}}),
            obj({"assets": INT, "by_tool": ANY_OBJ, "by_project": ANY_OBJ, "by_stars": ANY_OBJ,
                 "by_day": ANY_OBJ}, ("assets",), extra=True), _stats),
+    Method("models.list", "Every checkpoint (by name and hash) and LoRA (by name) seen in generation records: how "
+           "many files, in which projects, average stars of the rated ones, first and last use. Filter search "
+           "results with assets.search model / lora.",
+           obj({"kind": {"enum": list(models_seen.KINDS)}, "project": {"type": "string", "maxLength": 100},
+                "sort": {"enum": list(models_seen.SORTS), "default": "files"},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 200}}),
+           obj({"models": {"type": "array", "items": obj({
+               "kind": STR, "name": STR, "hash": NSTR, "files": INT, "projects": STRS,
+               "avg_stars": {"type": ["number", "null"]}, "rated": INT, "first_used": STR, "last_used": STR},
+               ("kind", "name", "files", "projects", "avg_stars", "first_used", "last_used"))}}, ("models",)),
+           _models),
     Method("daemon.status", "The daemon's state: version, catalog, work in flight, recent errors, connections.",
            obj({}), obj({"version": STR, "daemon": {"type": ["object", "null"]}}, ("version",), extra=True),
            _status),
@@ -351,6 +372,9 @@ REGISTRY = Registry([
     Method("events.unsubscribe", "Stop receiving events on this connection.", obj({}),
            obj({"subscribed": {"type": "boolean"}}, ("subscribed",)), _unsubscribe_placeholder,
            streaming=True, mcp=False),
+    *memory_rpc.NOTE_METHODS,       # projects.note / context (daemon/api/memory_methods.py)
+    *view_rpc.METHODS,              # assets.thumbnail / assets.view (daemon/api/view_methods.py)
+    *memory_rpc.BOARD_METHODS,      # boards.create / add / remove / delete / list / get / export
     *generate_rpc.METHODS,          # generate.submit / status / recreate (daemon/api/generate_methods.py)
 ])
 EVENT_NOTIFICATION = "events.event"

@@ -370,3 +370,50 @@ class QualityCache(Base):
     result: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     cost_usd: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))   # what the answer cost when bought
     created_at: Mapped[datetime] = _now()
+
+
+NOTE_KINDS = ("brief", "style", "decision")
+
+
+class ProjectNote(Base):
+    """A project's memory for assistants: its brief, style notes and dated decisions (daemon/catalog/notes.py).
+
+    Append-only in use: a new brief supersedes the old one (the newest is the brief), so what was
+    decided when stays readable.
+    """
+
+    __tablename__ = "project_notes"
+    __table_args__ = (
+        CheckConstraint("kind IN ('brief', 'style', 'decision')", name="kind_known"),
+        Index("ix_project_notes_project_id_kind_created_at", "project_id", "kind", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    author: Mapped[str] = mapped_column(Text, nullable=False, server_default="user")   # user | assistant
+    created_at: Mapped[datetime] = _now()
+
+
+class Board(Base):
+    """A named, ordered set of assets (daemon/catalog/boards.py)."""
+
+    __tablename__ = "boards"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class BoardItem(Base):
+    __tablename__ = "board_items"
+
+    board_id: Mapped[int] = mapped_column(ForeignKey("boards.id", ondelete="CASCADE"), primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True, index=True)
+    # Gaps are fine: order is by position, and a new item goes after the last.
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    added_at: Mapped[datetime] = _now()

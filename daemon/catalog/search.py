@@ -95,6 +95,7 @@ class SearchQuery:
     ai: bool | None = None
     media: str | None = None
     model: str | None = None
+    lora: str | None = None               # a LoRA name as models.list shows it
     seed: int | None = None
     stars_min: int | None = None          # 0 = unrated; user stars win over computed ones
     stars_max: int | None = None
@@ -142,7 +143,7 @@ class SearchQuery:
             raise SearchError("sort 'relevance' needs 'text' to rank by; use sort 'date' or 'stars' without text")
         if self.ai is not None and not isinstance(self.ai, bool):
             raise SearchError(f"'ai' must be true or false, got {self.ai!r}")
-        for name in ("model", "content_id", "cursor"):
+        for name in ("model", "lora", "content_id", "cursor"):
             v = getattr(self, name)
             if v is not None and not isinstance(v, str):
                 raise SearchError(f"'{name}' must be a string, got {v!r}")
@@ -221,7 +222,7 @@ def conditions(s: Session, q: SearchQuery) -> list[Any]:
     where: list[Any] = []
     if q.text:
         where.append(Asset.search.op("@@")(tsquery_of(q)))
-    if q.tool or q.model is not None or q.seed is not None:
+    if q.tool or q.model is not None or q.seed is not None or q.lora is not None:
         where.append(exists(file_record_match(q)))
     if q.project:
         # Resolved first, so the planner sees the ids and estimates how many rows each holds.
@@ -263,7 +264,7 @@ def conditions(s: Session, q: SearchQuery) -> list[Any]:
 
 
 def file_record_match(q: SearchQuery) -> Any:
-    """Records of the asset matching tool, model and seed, all in the same file's record.
+    """Records of the asset matching tool, model, seed and LoRA, all in the same file's record.
 
     Every asset recorded from a reading has a record for each of its files, its
     first file's among them (the migration gave existing assets theirs), so
@@ -278,6 +279,8 @@ def file_record_match(q: SearchQuery) -> Any:
         r = r.where(FileRecord.model == q.model)
     if q.seed is not None:
         r = r.where(FileRecord.seed == q.seed)
+    if q.lora is not None:
+        r = r.where(FileRecord.loras.contains([q.lora]))
     return r
 
 

@@ -40,7 +40,7 @@ def search_params(text: tuple[str, ...], **o: Any) -> dict[str, Any]:
     for key, name in (("tag", "tags_all"), ("any_tag", "tags_any"), ("not_tag", "tags_none")):
         if o[key]:
             params[name] = list(o[key])
-    for key in ("ai", "media", "model", "seed", "since", "until", "content_id", "child_of", "parent_of", "sort",
+    for key in ("ai", "media", "model", "lora", "seed", "since", "until", "content_id", "child_of", "parent_of", "sort",
                 "cursor"):
         if o.get(key) is not None:
             params[key] = o[key]
@@ -112,7 +112,8 @@ def register_assistant_commands(main: click.Group) -> None:
     @click.option("--project", multiple=True, help="Project name; repeat for any of several.")
     @click.option("--ai/--no-ai", default=None, help="Only AI-made (or only not AI-made) files.")
     @click.option("--media", type=click.Choice(["image", "video", "audio", "other"]))
-    @click.option("--model", help="Exact model name.")
+    @click.option("--model", help="Exact model (checkpoint) name, as `alice models` lists it.")
+    @click.option("--lora", help="Uses this LoRA (exact name, as `alice models` lists it).")
     @click.option("--seed", type=int)
     @click.option("--stars", help="Stars: 4.. (at least 4), ..2, 3, 2..4; 0 means unrated.")
     @click.option("--since", help="Created on or after this date (2025-01-01) or date-time.")

@@ -538,8 +538,9 @@ from alice.daemon.cli.assistant import register_assistant_commands  # noqa: E402
 
 register_assistant_commands(main)
 
-# -- assess, rate (daemon/cli/quality.py) -------------------------------------------------
+# -- lineage, project/board/models (daemon/cli/memory.py), assess and rate (daemon/cli/quality.py)
 import alice.daemon.cli.lineage  # noqa: E402,F401  (needs the names above)
+import alice.daemon.cli.memory  # noqa: E402,F401  (needs the names above)
 import alice.daemon.cli.quality  # noqa: E402,F401  (needs the names above)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -196,6 +196,26 @@ def publish_copy(source: Path, wanted: Path, expected_hash: str) -> Path:
     return target
 
 
+def place_text(dest: Path, text: str) -> Path:
+    """Write a new file holding text; FileExistsError if dest exists (exports never overwrite)."""
+    with temp_beside(dest) as tmp:
+        with open(tmp, "x", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        _link_no_replace(tmp, dest)
+    fsync_dir(dest.parent)
+    return dest
+
+
+def place_symlink(target: Path, dest: Path) -> Path:
+    """A symbolic link at dest to target; FileExistsError if dest exists (symlink never replaces)."""
+    make_dirs(dest.parent)
+    os.symlink(target, dest)
+    fsync_dir(dest.parent)
+    return dest
+
+
 def remove_source(source: Path, kept_copy: Path, expected_hash: str,
                   companions: Iterable[Path] = ()) -> bool:
     """Delete source only if kept_copy still holds exactly its bytes. Returns True if removed.
