@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.exc import DataError
 
 from alice.daemon.api import generate_methods as generate_rpc
 from alice.daemon.catalog import asset_detail, curation, store
@@ -71,6 +72,10 @@ def error_for(exc: BaseException) -> p.RpcError:
         return p.RpcError(p.CONFLICT, f"the file could not be moved: {exc}")
     if isinstance(exc, CatalogUnavailable):
         return p.RpcError(p.CATALOG_UNAVAILABLE, f"{exc} alice retries by itself; try again in a moment")
+    if isinstance(exc, DataError):
+        # A value the catalog cannot hold (a number past bigint, NUL in text) came from the caller.
+        return p.RpcError(p.INVALID_PARAMS, f"a value in the request cannot be stored or compared: "
+                          f"{str(exc.orig or exc).splitlines()[0]}")
     if isinstance(exc, (search_mod.SearchError, curation.CurationError, similar_mod.SimilarityError, ValueError)):
         return p.RpcError(p.INVALID_PARAMS, str(exc))
     return p.RpcError(p.INTERNAL_ERROR, f"internal error ({type(exc).__name__}); the daemon log has the details")
