@@ -94,12 +94,29 @@ def temp_beside(dest: Path) -> Iterator[Path]:
         raise
 
 
+@contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """Give an OSError that names no file (ENOSPC, EDQUOT, EIO from a write) the path it was about,
+    so the daemon's log and `alice status` say where the disk is full."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None and not isinstance(exc, PlacementError):
+            raise type(exc)(exc.errno, exc.strerror or str(exc), str(path)) from exc
+        raise
+
+
 def place_copy(source: Path, dest: Path, expected_hash: str) -> Path:
     """Copy source to dest (which must not exist), verified and durable.
 
     Raises FileExistsError if dest appeared meanwhile (the caller plans a new
     name), SourceChanged if the copied bytes do not hash to expected_hash.
     """
+    with naming(dest):
+        return _place_copy(source, dest, expected_hash)
+
+
+def _place_copy(source: Path, dest: Path, expected_hash: str) -> Path:
     h = blake3.blake3()
     with temp_beside(dest) as tmp:
         with open(source, "rb") as src, open(tmp, "xb") as out:
@@ -126,7 +143,7 @@ def place_copy(source: Path, dest: Path, expected_hash: str) -> Path:
 
 def write_text_atomic(dest: Path, text: str) -> None:
     """Replace dest with text, never leaving a half-written file (sidecars, reason files)."""
-    with temp_beside(dest) as tmp:
+    with naming(dest), temp_beside(dest) as tmp:
         with open(tmp, "x", encoding="utf-8") as out:
             out.write(text)
             out.flush()

@@ -14,6 +14,7 @@ sees that and removes it. Nothing is ever overwritten or deleted unverified.
 """
 from __future__ import annotations
 
+import errno
 import os
 import time
 from dataclasses import dataclass, field
@@ -303,6 +304,9 @@ def failure(path: Path, exc: OSError) -> Result:
         reason = "the file disappeared before it could be filed"
     elif isinstance(exc, PermissionError):
         reason = f"permission denied: {exc.filename or path} (check the owner and mode)"
+    elif exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        reason = (f"no space left on the disk writing {exc.filename or path} (free space or raise the quota; "
+                  f"{path} stays in the inbox and is retried)")
     else:
         reason = str(exc) or exc.__class__.__name__
     return Result(str(path), FAILED, reason=reason)

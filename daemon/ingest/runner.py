@@ -141,7 +141,7 @@ class Daemon:
             generate_rpc.daemon_generator(self.cfg, self.catalog)
         except ProviderConfigError as exc:
             log.warning("providers are misconfigured; generation is off until fixed", error=str(exc))
-            self._note_error("providers", str(exc))
+            self._note_error("providers", str(exc), logged=True)
 
     def scan_now(self, paths: list[str] | None) -> dict[str, Any]:
         """organize.scan over the socket: queue the files under `paths` (inside an inbox) now,
@@ -219,7 +219,7 @@ class Daemon:
                     raise
                 if self.catalog_ok:
                     log.warning("catalog unreachable; pausing work until it is back", error=str(exc))
-                    self._note_error("catalog", str(exc))
+                    self._note_error("catalog", str(exc), logged=True)
                     systemd.status("paused: catalog unreachable")
                 self.catalog_ok = False
                 # Backs off with jitter; restarts the embedded server if that is what died.
@@ -275,7 +275,7 @@ class Daemon:
                 else:
                     log.error("filing error", path=str(item.source.path), error=repr(exc))
                     queue.fail(self.catalog.engine, job_id, self.worker, f"internal error: {exc!r}", transient=False)
-                    self._note_error(str(item.source.path), repr(exc))
+                    self._note_error(str(item.source.path), repr(exc), logged=True)
                 continue
             del self.inflight[job_id]
             result.elapsed_ms = round((time.perf_counter() - item.started) * 1000, 2)
@@ -301,7 +301,7 @@ class Daemon:
             del self.inflight[job_id]
             log.error("pipeline error", path=str(item.source.path), error=repr(exc))
             queue.fail(self.catalog.engine, job_id, self.worker, f"internal error: {exc!r}", transient=False)
-            self._note_error(str(item.source.path), repr(exc))
+            self._note_error(str(item.source.path), repr(exc), logged=True)
             return
         item.effect = self.effects.submit(self._apply, item.job, reading, item.project)
         item.effect.add_done_callback(lambda _f: self.wake.set())
@@ -370,7 +370,10 @@ class Daemon:
                 self.metrics.set_queue_depth(queue.depth(s))
             self.metrics.set_watcher_modes(self.watcher.mode_by_inbox())
 
-    def _note_error(self, where: str, message: str) -> None:
+    def _note_error(self, where: str, message: str, *, logged: bool = False) -> None:
+        # The log, not only `alice status`: a full disk or a wrong owner must show in the journal.
+        if not logged:
+            log.error("could not file", path=where, error=message)
         self.last_errors.append({"at": time.time(), "where": where, "error": message})
 
     def status(self) -> dict[str, Any]:
