@@ -21,7 +21,7 @@ import mcp_types as types
 from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
 
-from alice.daemon.api.client import DaemonNotRunning, RpcCallError, RpcClient
+from alice.daemon.api.client import DaemonNotRunning, RpcCallError, RpcClient, UnsafeSocket
 from alice.daemon.api.methods import REGISTRY, version
 
 INSTRUCTIONS = (
@@ -60,7 +60,7 @@ def build_server(socket_path: Path) -> Server[Any]:
 
         try:
             result = await anyio.to_thread.run_sync(call)
-        except DaemonNotRunning as exc:
+        except (DaemonNotRunning, UnsafeSocket) as exc:
             return _error(str(exc))
         except RpcCallError as exc:
             return _error(f"{exc.message} (error {exc.code})")

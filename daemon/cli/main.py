@@ -380,9 +380,15 @@ def run(ctx: CliContext, workers: int | None) -> None:
     from alice.daemon.ops.logs import configure_logging
     from alice.daemon.ingest.runner import Daemon
 
+    from alice.daemon.api.socket_folder import UnsafeSocket, check_folder
+
     cfg = ctx.config()
     if workers is not None:
         cfg.workers = max(0, workers)
+    try:
+        check_folder(cfg.socket.parent, create=True)
+    except (UnsafeSocket, OSError) as exc:
+        fail(f"refusing to start: {exc}", EXIT_CONFIG)
     configure_logging(cfg.log.level, cfg.log.json)
     from alice.daemon.ingest import queue
     from alice.daemon.ops.presence import APP_PREFIX
