@@ -181,19 +181,27 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
       {"path", "status": organized|duplicate|unchanged|quarantined|failed|planned,
        "dest", "content_id", "tool", "ai", "project", "reason", "elapsed_ms"}
     """
-    from alice.daemon.ingest.filing import FAILED, Organizer, inbox_files, startup_sweep
+    from alice.daemon.ingest.filing import FAILED, REFUSED, Organizer, Refusal, inbox_files, startup_sweep
 
     cfg = ctx.config()
-    try:
-        sources = list(inbox_files(cfg, paths or None))
-    except ValueError as exc:
-        fail(str(exc), EXIT_CONFIG)
+    found = list(inbox_files(cfg, paths or None))
+    refusals = [x for x in found if isinstance(x, Refusal)]
+    sources = [x for x in found if not isinstance(x, Refusal)]
+    counts: Counter[str] = Counter()
+    for r in refusals:
+        # Said before anything is read, on stdout with --json like every other outcome.
+        counts[REFUSED] += 1
+        if as_json:
+            emit(r.result().to_json())
+        else:
+            click.echo(f"refused: {r.result().path}: {r.reason}", err=True)
+    if any(r.explicit for r in refusals):
+        fail("nothing was filed: fix or leave out the refused path(s) above", EXIT_CONFIG)
     catalog = None if dry_run else ctx.catalog()
     if not dry_run:
         startup_sweep(cfg, catalog)
     organizer = Organizer(cfg, catalog, mode=mode, dry_run=dry_run, quality=_quality_config(cfg),
                           rescore=None if dry_run else _rescorer(ctx, catalog))
-    counts: Counter[str] = Counter()
     try:
         with _progress(sources, as_json, "Organizing") as bar:
             for src in bar:
@@ -210,7 +218,7 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
         if catalog is not None:
             catalog.close()
     if not as_json:
-        _summary(counts, len(sources), dry_run)
+        _summary(counts, len(found), dry_run)
     sys.exit(EXIT_PARTIAL if counts[FAILED] else EXIT_OK)
 
 

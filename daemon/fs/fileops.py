@@ -22,6 +22,7 @@ from pathlib import Path
 import blake3
 
 from alice.daemon.fs.crashpoints import checkpoint
+from alice.daemon.fs.source import open_source
 from alice.pipeline.identity import file_hash
 
 TEMP_PREFIX = ".alice-tmp-"
@@ -119,20 +120,21 @@ def place_copy(source: Path, dest: Path, expected_hash: str) -> Path:
 def _place_copy(source: Path, dest: Path, expected_hash: str) -> Path:
     h = blake3.blake3()
     with temp_beside(dest) as tmp:
-        with open(source, "rb") as src, open(tmp, "xb") as out:
+        # Never through a link, never from a FIFO or a device (daemon/fs/source.py).
+        with os.fdopen(open_source(source), "rb") as src, open(tmp, "xb") as out:
             while chunk := src.read(_CHUNK):
                 h.update(chunk)
                 out.write(chunk)
                 checkpoint("copy: partial temp file")
             out.flush()
             os.fsync(out.fileno())
+            st = os.fstat(src.fileno())
         checkpoint("copy: temp file complete")
         got = "b3:" + h.hexdigest()
         if got != expected_hash:
             raise SourceChanged(errno.EIO, f"{source} changed while it was being copied "
                                 f"(expected {expected_hash[:15]}, read {got[:15]}); it will be retried")
         try:
-            st = source.stat()
             os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
         except OSError:
             pass

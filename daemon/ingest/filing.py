@@ -25,7 +25,9 @@ from typing import Any, Iterable, Iterator
 from alice.daemon.fs import fileops
 from alice.daemon.catalog import similar, store
 from alice.daemon.catalog.engine import Catalog
+from alice.daemon.fs.confine import OutsideRoots, confine
 from alice.daemon.fs.crashpoints import checkpoint
+from alice.daemon.fs.source import SourceRefused, open_source
 from alice.daemon.ingest.ignore import default_ignore
 from alice.daemon.config import Config
 from alice.pipeline import sidecar
@@ -41,6 +43,7 @@ UNCHANGED = "unchanged"
 QUARANTINED = "quarantined"
 FAILED = "failed"
 PLANNED = "planned"          # --dry-run
+REFUSED = "refused"          # outside the inboxes, a symbolic link, not a regular file
 
 
 @dataclass
@@ -68,29 +71,66 @@ class Source:
     inbox: Path
 
 
-def inbox_files(cfg: Config, paths: Iterable[Path] | None = None) -> Iterator[Source]:
-    """Every candidate file under the inboxes (or under the given paths, which must be inside one)."""
-    roots = [Path(p).absolute() for p in paths] if paths else list(cfg.inboxes)
-    for root in roots:
-        inbox = owning_inbox(cfg, root)
-        if inbox is None:
-            raise ValueError(f"{root} is not inside a configured inbox ({', '.join(map(str, cfg.inboxes))}); "
-                             "add it to 'inboxes' in the configuration or pass a path inside one")
-        if root.is_file():
-            if not default_ignore(root):
-                yield Source(root, inbox)
+@dataclass
+class Refusal:
+    """A path alice will not read, and why (reported, never filed)."""
+    path: Path
+    reason: str
+    explicit: bool = False          # named on the command line or the socket, not met in a walk
+
+    def result(self) -> Result:
+        return Result(os.fsdecode(self.path), REFUSED, reason=self.reason)
+
+
+def inbox_files(cfg: Config, paths: Iterable[Path] | None = None) -> Iterator[Source | Refusal]:
+    """Every candidate file under the inboxes (or under the given paths, which must be inside one).
+
+    Given paths are confined (daemon/fs/confine.py) before anything is read: a
+    path outside every inbox, through '..' or a symbolic link, is a Refusal.
+    Links met while walking are Refusals too; they are never followed.
+    """
+    if not paths:
+        for inbox in cfg.inboxes:
+            yield from _walk(inbox, inbox)
+        return
+    for given in paths:
+        try:
+            where = confine(given, list(cfg.inboxes))
+        except OutsideRoots as exc:
+            yield Refusal(Path(given), exc.reason, explicit=True)
             continue
-        for path in sorted(_walk(root)):
-            yield Source(path, inbox)
+        root, inbox = where.path, where.root
+        if root.is_dir():
+            yield from _walk(root, inbox)
+        elif not root.is_file():
+            yield Refusal(root, "not a regular file (a FIFO, device or socket); only files are filed",
+                          explicit=True)
+        elif not default_ignore(root):
+            yield Source(root, inbox)
 
 
-def _walk(root: Path) -> Iterator[Path]:
+def _walk(root: Path, inbox: Path) -> Iterator[Source | Refusal]:
+    found: list[Source | Refusal] = []
     for dirpath, dirs, files in os.walk(root):
+        for d in list(dirs):
+            if os.path.islink(os.path.join(dirpath, d)):
+                dirs.remove(d)
+                if not d.startswith("."):
+                    found.append(Refusal(Path(dirpath) / d, LINK_REASON))
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in files:
             p = Path(dirpath) / name
-            if not default_ignore(p) and p.is_file() and not p.is_symlink():
-                yield p
+            if default_ignore(p):
+                continue
+            if p.is_symlink():
+                found.append(Refusal(p, LINK_REASON))
+            elif p.is_file():
+                found.append(Source(p, inbox))
+    yield from sorted(found, key=lambda x: os.fsencode(x.path))
+
+
+LINK_REASON = ("a symbolic link; alice never follows links inside the inboxes "
+               "(move or copy the file itself into the inbox)")
 
 
 def owning_inbox(cfg: Config, path: Path) -> Path | None:
@@ -119,9 +159,12 @@ class Organizer:
         t0 = time.perf_counter()
         project = self.project_of(src)
         try:
+            os.close(open_source(src.path))     # a link or a FIFO swapped in since the walk is refused
             result = self.quick_check(src.path)
             if result is None:
                 result = self.apply(analyze(src.path, project, self.quality), project)
+        except SourceRefused as exc:
+            result = Result(os.fsdecode(src.path), REFUSED, project=project, reason=exc.reason)
         except OSError as exc:
             result = failure(src.path, exc)
         result.elapsed_ms = round((time.perf_counter() - t0) * 1000, 2)

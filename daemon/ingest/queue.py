@@ -59,6 +59,8 @@ class Job:
     lease_until: datetime | None
     last_error: str | None
     created_at: datetime
+    identity: tuple[int, int] | None = None     # (st_dev, st_ino) when queued
+
 
 
 def worker_name(tag: str | None = None) -> str:
@@ -89,11 +91,19 @@ def _transaction(engine: Engine) -> Iterator[Connection]:
 def _job(row: Any) -> Job:
     return Job(id=row.id, path=row.path, inbox=row.inbox, state=row.state, attempts=row.attempts,
                max_attempts=row.max_attempts, size=row.size, mtime=row.mtime, worker=row.worker,
-               lease_until=row.lease_until, last_error=row.last_error, created_at=row.created_at)
+               lease_until=row.lease_until, last_error=row.last_error, created_at=row.created_at,
+               identity=_identity(getattr(row, "identity", None)))
+
+
+def _identity(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    dev, _, ino = text.partition(":")
+    return int(dev), int(ino)
 
 
 def enqueue(s: Session, path: str, inbox: str, size: int | None, mtime: float | None,
-            max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> int | None:
+            max_attempts: int = DEFAULT_MAX_ATTEMPTS, identity: tuple[int, int] | None = None) -> int | None:
     """Queue `path`; return the new job id, or None when there is nothing new to do.
 
     Nothing new: the path already has a queued or running job, or its latest
@@ -102,14 +112,18 @@ def enqueue(s: Session, path: str, inbox: str, size: int | None, mtime: float | 
     A new job appends a "discovered" event in the same transaction.
     """
     path = clean_text(path)
-    latest = s.execute(select(JobModel.state, JobModel.size, JobModel.mtime)
+    ident = f"{identity[0]}:{identity[1]}" if identity else None
+    latest = s.execute(select(JobModel.state, JobModel.size, JobModel.mtime, JobModel.identity)
                        .where(JobModel.path == path).order_by(JobModel.id.desc()).limit(1)).first()
+    # Another inode under the same name is another file, even with the same size and mtime.
     if latest is not None and latest.state in ("done", "failed") \
-            and latest.size == size and latest.mtime == mtime:
+            and latest.size == size and latest.mtime == mtime \
+            and (latest.identity is None or ident is None or latest.identity == ident):
         return None
     # The partial unique index on live jobs settles races between watchers.
     stmt = insert(JobModel).values(path=path, inbox=clean_text(inbox), size=size, mtime=mtime,
-                                   max_attempts=max(1, max_attempts))
+                                   max_attempts=max(1, max_attempts),
+                                   identity=ident)
     stmt = stmt.on_conflict_do_nothing(index_elements=[JobModel.path],
                                        # literal, not bound: a prepared statement's parameters
                                        # cannot prove it matches the partial index

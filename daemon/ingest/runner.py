@@ -38,10 +38,14 @@ from alice.daemon.ops import systemd
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.errors import CatalogUnavailable
 from alice.daemon.config import Config
+from alice.daemon.fs.confine import OutsideRoots, confine
+from alice.daemon.fs.source import SourceRefused, check_node, identity, open_source
 from alice.daemon.ops.logs import bind_job
 from alice.daemon.ingest.filing import (
     FAILED,
+    REFUSED,
     Organizer,
+    Refusal,
     Result,
     Source,
     failure,
@@ -95,13 +99,16 @@ class Daemon:
     # -- watcher side (runs on the observer thread) -----------------------------------------
     def on_ready(self, path: Path, inbox: Path) -> None:
         try:
-            st = path.stat()
+            st = check_node(path)       # lstat: a link or a FIFO is never queued
+        except SourceRefused as exc:
+            log.warning("refused", path=os.fsdecode(path), reason=exc.reason)
+            return
         except OSError:
             return
         try:
             with self.catalog.session() as s:
                 queue.enqueue(s, str(path), str(inbox), st.st_size, st.st_mtime,
-                              max_attempts=self.cfg.queue.max_attempts)
+                              max_attempts=self.cfg.queue.max_attempts, identity=identity(st))
         except Exception as exc:  # catalog down: the file stays in the inbox; rescan once it is back
             self.rescan_needed.set()
             log.warning("enqueue failed; will rescan when the catalog is back", path=str(path), error=str(exc))
@@ -149,11 +156,15 @@ class Daemon:
         if not paths:
             self.watcher.reconcile()
             return {"queued": None, "reconcile": "requested"}
-        queued = 0
+        queued, refused = 0, []
         for src in inbox_files(self.cfg, [Path(p) for p in paths]):
+            if isinstance(src, Refusal):
+                log.warning("refused", path=os.fsdecode(src.path), reason=src.reason)
+                refused.append({"path": os.fsdecode(src.path), "reason": src.reason})
+                continue
             self.on_ready(src.path, src.inbox)
             queued += 1
-        return {"queued": queued}
+        return {"queued": queued, "refused": refused}
 
     def _new_pool(self) -> ProcessPoolExecutor:
         # spawn, not fork: this process has threads (watcher, watchdog) and open sockets.
@@ -235,8 +246,11 @@ class Daemon:
     def begin(self, job: queue.Job) -> None:
         path, inbox = Path(job.path), Path(job.inbox)
         src = Source(path, inbox)
-        if not path.exists():
-            self.finish(job, Result(job.path, "vanished", reason="the file left the inbox before it was filed"))
+        refused = self._refusal(job, path, inbox)
+        if refused is not None:
+            self.finish(job, refused)
+            if refused.extra.get("requeue"):
+                self.on_ready(path, inbox)      # another regular file took the name: a new job for it
             return
         project = self.organizer.project_of(src)
         quick = self.organizer.quick_check(path)
@@ -251,6 +265,34 @@ class Daemon:
             fut = self.pool.submit(analyze, path, project, self.quality)
         fut.add_done_callback(lambda _f: self.wake.set())
         self.inflight[job.id] = InFlight(job, src, project, fut, time.perf_counter())
+
+    def _refusal(self, job: queue.Job, path: Path, inbox: Path) -> Result | None:
+        """The outcome for a job whose path must not be read, or None to go on.
+
+        The job row is data anyone with catalog access can write, and the inbox is a
+        folder anyone with write access can change: the path must still be inside a
+        configured inbox with no link on the way, and the node there the regular file
+        that was queued. Nothing here opens anything but a regular file, so a FIFO or
+        a device can neither block nor spin this loop.
+        """
+        try:
+            confine(path, [i for i in self.cfg.inboxes if i == inbox] or list(self.cfg.inboxes))
+            fd = open_source(path, expect=job.identity)
+        except FileNotFoundError:
+            return Result(job.path, "vanished", reason="the file left the inbox before it was filed")
+        except OutsideRoots as exc:
+            if exc.reason == "it does not exist":
+                return Result(job.path, "vanished", reason="the file left the inbox before it was filed")
+            log.warning("refused", path=job.path, reason=exc.reason)
+            return Result(job.path, REFUSED, reason=exc.reason)
+        except SourceRefused as exc:
+            if exc.swapped:
+                log.info("replaced since queued; queued again", path=job.path)
+                return Result(job.path, REFUSED, reason=exc.reason, extra={"requeue": True})
+            log.warning("refused", path=job.path, reason=exc.reason)
+            return Result(job.path, REFUSED, reason=exc.reason)
+        os.close(fd)
+        return None
 
     def collect(self) -> None:
         """Move finished analyses on to filing, and finished filings on to the queue."""
