@@ -15,7 +15,7 @@ from __future__ import annotations
 import errno
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -143,15 +143,29 @@ def _place_copy(source: Path, dest: Path, expected_hash: str) -> Path:
     return dest
 
 
-def write_text_atomic(dest: Path, text: str) -> None:
-    """Replace dest with text, never leaving a half-written file (sidecars, reason files)."""
+def write_text_atomic(dest: Path, text: str, may_replace: Callable[[Path], bool] | None = None) -> None:
+    """Write dest with text, never leaving a half-written file (sidecars, reason files).
+
+    With `may_replace`, dest is created with a link that refuses to overwrite, and an
+    existing dest is replaced only if may_replace(dest) says alice wrote it; otherwise
+    FileExistsError. Without it dest is replaced (alice's own files: config, presence).
+    """
     with naming(dest), temp_beside(dest) as tmp:
-        with open(tmp, "x", encoding="utf-8") as out:
+        with open(tmp, "x", encoding="utf-8", errors="surrogateescape") as out:
             out.write(text)
             out.flush()
             os.fsync(out.fileno())
         checkpoint("text: temp written")
-        os.replace(tmp, dest)
+        if may_replace is None:
+            os.replace(tmp, dest)
+        else:
+            try:
+                _link_no_replace(tmp, dest)
+            except FileExistsError:
+                if not may_replace(dest):
+                    raise FileExistsError(errno.EEXIST, "a file alice did not write has this name; "
+                                          "it is never replaced", str(dest)) from None
+                os.replace(tmp, dest)
     fsync_dir(dest.parent)
 
 

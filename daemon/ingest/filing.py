@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from alice.daemon.fs import fileops
+from alice.daemon.fs import fileops, reserve
 from alice.daemon.catalog import similar, store
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.fs.confine import OutsideRoots, confine
@@ -234,12 +234,12 @@ class Organizer:
         if self.dry_run:
             base.status = PLANNED
             return base
-        if not dest.exists():
+        if not os.path.lexists(dest):
             dest = self._copy(rec, src, dest)
             base.dest = str(dest)
         rec.organized_path = str(dest)
         rec.organized_at = datetime.now().astimezone()
-        fileops.write_text_atomic(sidecar.sidecar_path(dest), sidecar.dump(rec))
+        reserve.write_sidecar(dest, sidecar.dump(rec), rec.file_hash)
         checkpoint("organize: copy and sidecar in place, not yet recorded")
         if self.catalog is not None:
             st = src.stat()
@@ -259,7 +259,8 @@ class Organizer:
         return base
 
     def _plan(self, rec: AssetRecord, src: Path) -> Path:
-        return plan_destination(rec, self.cfg.organized, self.layout, src.name, _occupied)
+        return plan_destination(rec, self.cfg.organized, self.layout, src.name,
+                                lambda p: reserve.occupied(p, rec.file_hash))
 
     def _copy(self, rec: AssetRecord, src: Path, dest: Path) -> Path:
         for _ in range(20):
@@ -268,8 +269,8 @@ class Organizer:
             except FileExistsError:
                 # Someone (another alice, the user) took the name since we planned it: plan again.
                 dest = self._plan(rec, src)
-                if dest.exists():
-                    return dest  # same bytes are already there
+                if os.path.lexists(dest):
+                    return dest  # same bytes are already there (plan checked)
         raise fileops.PlacementError(f"could not find a free name for {src.name} in {dest.parent}")
 
     def _duplicate(self, rec: AssetRecord, asset_id: int, filed: Path, base: Result) -> Result:
@@ -303,20 +304,20 @@ class Organizer:
         fhash = file_hash(src)
         qdir = self.cfg.quarantine
         dest = qdir / sanitize_segment(src.name)
-        if dest.exists() and file_hash(dest) != fhash:
+        if _quarantine_taken(dest, fhash):
             stem, dot, ext = dest.name.partition(".")
             dest = qdir / f"{stem}-{fhash[3:9]}{dot}{ext}"
             n = 2
-            while dest.exists() and file_hash(dest) != fhash:
+            while _quarantine_taken(dest, fhash):
                 dest = qdir / f"{stem}-{fhash[3:9]}-{n}{dot}{ext}"
                 n += 1
-        if not dest.exists():
+        if not os.path.lexists(dest):
             fileops.place_copy(src, dest, fhash)
         reason = (f"source: {src}\nreason: {rej.reason}\nformat: {rej.format}\n"
                   f"quarantined_at: {datetime.now().astimezone().isoformat()}\n"
                   "what to do: fix or re-export the file and drop it into the inbox again; "
                   "delete this copy when you no longer need it.\n")
-        fileops.write_text_atomic(dest.with_name(dest.name + ".reason.txt"), reason)
+        fileops.write_text_atomic(_reason_path(dest), reason, may_replace=_reason_is_ours)
         result.dest = str(dest)
         result.content_id = fhash
         if self.catalog is not None:
@@ -334,11 +335,24 @@ class Organizer:
         return result
 
 
-def _occupied(path: Path) -> str | None:
+def _reason_path(dest: Path) -> Path:
+    return dest.with_name(dest.name + ".reason.txt")
+
+
+def _reason_is_ours(path: Path) -> bool:
     try:
-        return file_hash(path) if path.is_file() else None
+        with open(path, "rb") as f:
+            return f.read(8) == b"source: "
     except OSError:
-        return None
+        return False
+
+
+def _quarantine_taken(dest: Path, fhash: str) -> bool:
+    """Whether the quarantine name, or its reason file's name, holds something else (never replaced)."""
+    if reserve.occupied(dest, fhash) not in (None, fhash):
+        return True
+    reason = _reason_path(dest)
+    return os.path.lexists(reason) and not _reason_is_ours(reason)
 
 
 def failure(path: Path, exc: OSError) -> Result:

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from alice.daemon.fs import fileops
+from alice.daemon.fs import fileops, reserve
 from alice.daemon.quality.assess import Target, run_cascade
 from alice.daemon.catalog import store
 from alice.daemon.catalog.curation import MAX_TAG, normalize_tags
@@ -126,4 +126,6 @@ def _carry_quality(path: Path, quality: dict[str, Any]) -> None:
         rec = sidecar.load(side.read_text(encoding="utf-8"))
     except (OSError, sidecar.SidecarError, UnicodeDecodeError):
         return       # relocate rebuilds the record from the catalog
-    fileops.write_text_atomic(side, sidecar.dump(dataclasses.replace(rec, quality=store.clean_json(quality))))
+    # The sidecar read above is alice's (it parsed); replace it only while that still holds.
+    fileops.write_text_atomic(side, sidecar.dump(dataclasses.replace(rec, quality=store.clean_json(quality))),
+                              may_replace=lambda p: reserve.sidecar_is_ours(p, rec.file_hash))
