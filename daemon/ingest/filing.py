@@ -27,6 +27,7 @@ from alice.daemon.catalog import similar, store
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.fs.confine import OutsideRoots, confine
 from alice.daemon.fs.crashpoints import checkpoint
+from alice.daemon.fs.names import escape, safe_name, unescape_path
 from alice.daemon.fs.source import SourceRefused, open_source
 from alice.daemon.ingest.ignore import default_ignore
 from alice.daemon.config import Config
@@ -58,6 +59,12 @@ class Result:
     reason: str | None = None
     elapsed_ms: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Shown and stored as valid UTF-8 even when the file's name is not (fs/names.py).
+        self.path = escape(self.path)
+        self.dest = None if self.dest is None else escape(self.dest)
+        self.reason = None if self.reason is None else escape(self.reason)
 
     def to_json(self) -> dict[str, Any]:
         out = {k: v for k, v in vars(self).items() if k != "extra"}
@@ -259,7 +266,12 @@ class Organizer:
         return base
 
     def _plan(self, rec: AssetRecord, src: Path) -> Path:
-        return plan_destination(rec, self.cfg.organized, self.layout, src.name,
+        name = safe_name(src.name)
+        if name != src.name:
+            note = f"the file name is not valid UTF-8; filed as {name!r} (original bytes: {escape(src.name)})"
+            if note not in rec.warnings:
+                rec.warnings.append(note)
+        return plan_destination(rec, self.cfg.organized, self.layout, name,
                                 lambda p: reserve.occupied(p, rec.file_hash))
 
     def _copy(self, rec: AssetRecord, src: Path, dest: Path) -> Path:
@@ -303,7 +315,7 @@ class Organizer:
             return result
         fhash = file_hash(src)
         qdir = self.cfg.quarantine
-        dest = qdir / sanitize_segment(src.name)
+        dest = qdir / sanitize_segment(safe_name(src.name))
         if _quarantine_taken(dest, fhash):
             stem, dot, ext = dest.name.partition(".")
             dest = qdir / f"{stem}-{fhash[3:9]}{dot}{ext}"
@@ -377,6 +389,6 @@ def startup_sweep(cfg: Config, catalog: Catalog | None) -> list[Path]:
     if catalog is not None:
         with catalog.session() as s:
             for path in store.present_paths(s):
-                if not os.path.lexists(path):
+                if not os.path.lexists(unescape_path(path)):
                     store.mark_location_gone(s, path)
     return removed

@@ -39,6 +39,7 @@ from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.errors import CatalogUnavailable
 from alice.daemon.config import Config
 from alice.daemon.fs.confine import OutsideRoots, confine
+from alice.daemon.fs.names import escape, unescape_path
 from alice.daemon.fs.source import SourceRefused, check_node, identity, open_source
 from alice.daemon.ops.logs import bind_job
 from alice.daemon.ingest.filing import (
@@ -109,9 +110,16 @@ class Daemon:
             with self.catalog.session() as s:
                 queue.enqueue(s, str(path), str(inbox), st.st_size, st.st_mtime,
                               max_attempts=self.cfg.queue.max_attempts, identity=identity(st))
-        except Exception as exc:  # catalog down: the file stays in the inbox; rescan once it is back
+        except Exception as exc:
+            if not _is_unavailable(exc):
+                # This one file's trouble (a value the catalog refuses): say so, and do not rescan
+                # every inbox for it, which would fail the same way forever.
+                log.error("could not queue this file", path=escape(os.fsdecode(path)), error=repr(exc))
+                return
+            # Catalog down: the file stays in the inbox; rescan once it is back.
             self.rescan_needed.set()
-            log.warning("enqueue failed; will rescan when the catalog is back", path=str(path), error=str(exc))
+            log.warning("enqueue failed; will rescan when the catalog is back", path=escape(str(path)),
+                        error=str(exc))
         self.wake.set()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -244,7 +252,8 @@ class Daemon:
 
     # -- jobs --------------------------------------------------------------------------------
     def begin(self, job: queue.Job) -> None:
-        path, inbox = Path(job.path), Path(job.inbox)
+        # A name that is not UTF-8 is stored escaped; open the real one.
+        path, inbox = unescape_path(job.path), unescape_path(job.inbox)
         src = Source(path, inbox)
         refused = self._refusal(job, path, inbox)
         if refused is not None:
