@@ -209,7 +209,7 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
                 counts[result.status] += 1
                 if as_json:
                     emit(result.to_json())
-                elif result.status in (FAILED, "quarantined"):
+                elif result.status in (FAILED, "quarantined", "not-media"):
                     click.echo(f"\n{result.status}: {result.path}: {result.reason}", err=True)
     except KeyboardInterrupt:
         click.echo("\ninterrupted: what was filed is consistent; run again to finish.", err=True)
@@ -338,10 +338,11 @@ def status(ctx: CliContext, as_json: bool) -> None:
             depth = queue.depth(s)
             connected = presence.connected_daemons(s)
             failed = queue.recent_failures(s, 5)
+            not_media = queue.recent_not_media(s, 5)
         info = {"catalog": catalog.display_url, "embedded": catalog.embedded, "config": str(cfg.source),
                 "inboxes": [str(i) for i in cfg.inboxes], "organized": str(cfg.organized),
                 "daemons": connected, "local_daemons": presence.local_daemons(cfg.data_dir),
-                "queue": depth, "failed_jobs": failed, **counts}
+                "queue": depth, "failed_jobs": failed, "not_media": not_media, **counts}
     finally:
         catalog.close()
     if as_json:
@@ -362,6 +363,8 @@ def status(ctx: CliContext, as_json: bool) -> None:
     click.echo("Queue:     " + ", ".join(f"{k} {v}" for k, v in depth.items()))
     for job in failed:
         click.echo(f"  failed #{job['id']}: {job['path']}: {job['error']}  (alice retry {job['id']})")
+    for job in not_media:
+        click.echo(f"  not media, left in the inbox: {job['path']}: {job['reason']}")
     for key, value in counts.items():
         if isinstance(value, dict):
             click.echo(f"{key}:")

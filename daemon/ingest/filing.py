@@ -29,6 +29,7 @@ from alice.daemon.fs.confine import OutsideRoots, confine
 from alice.daemon.fs.crashpoints import checkpoint
 from alice.daemon.fs.names import escape, safe_name, unescape_path
 from alice.daemon.fs.source import SourceRefused, open_source
+from alice.daemon.ingest.claims import MEDIA, claimed_media
 from alice.daemon.ingest.ignore import default_ignore
 from alice.daemon.config import Config
 from alice.pipeline import sidecar
@@ -45,6 +46,7 @@ QUARANTINED = "quarantined"
 FAILED = "failed"
 PLANNED = "planned"          # --dry-run
 REFUSED = "refused"          # outside the inboxes, a symbolic link, not a regular file
+NOT_MEDIA = "not-media"      # no image, video or audio: left where it is
 
 
 @dataclass
@@ -188,7 +190,21 @@ class Organizer:
         """The effects for one analysed source. Raises OSError for file system trouble."""
         if isinstance(reading, Rejected):
             return self._quarantine(reading, project)
+        if reading.media not in MEDIA:
+            return self._not_media(reading, project)
         return self._file(reading)
+
+    def _not_media(self, rec: AssetRecord, project: str) -> Result:
+        """Only media are assets. A file that says it is media and is not is quarantined; any
+        other file (a note, an archive) stays where it is, reported but never filed."""
+        src = Path(rec.source_path)
+        what = rec.format if rec.format not in ("", "unknown") else "unrecognised bytes"
+        claim = claimed_media(src.name)
+        if claim is not None:
+            return self._quarantine(Rejected(src, f"named as {claim} ({src.suffix}) but its bytes are {what}, "
+                                             f"not {claim}", rec.format, rec.media, rec.size), project)
+        return Result(str(src), NOT_MEDIA, content_id=rec.content_id, project=project,
+                      reason=f"not an image or video ({what}); left where it is")
 
     # -- idempotence --------------------------------------------------------------------
     def _unchanged(self, path: Path) -> Result | None:

@@ -280,3 +280,12 @@ def recent_failures(s: Session, limit: int = 10) -> list[dict[str, Any]]:
     rows = s.execute(select(JobModel.id, JobModel.path, JobModel.last_error, JobModel.updated_at)
                      .where(JobModel.state == "failed").order_by(JobModel.updated_at.desc()).limit(limit)).all()
     return [{"id": r.id, "path": r.path, "error": r.last_error, "at": r.updated_at.isoformat()} for r in rows]
+
+
+def recent_not_media(s: Session, limit: int = 10) -> list[dict[str, Any]]:
+    """The newest files the daemon left in the inboxes because they are no media, for `alice status`."""
+    rows = s.execute(select(JobModel.id, JobModel.path, JobModel.result, JobModel.updated_at)
+                     .where(JobModel.state == "done", JobModel.result["status"].astext == "not-media")
+                     .order_by(JobModel.updated_at.desc()).limit(limit)).all()
+    return [{"id": r.id, "path": r.path, "reason": (r.result or {}).get("reason"), "at": r.updated_at.isoformat()}
+            for r in rows]
