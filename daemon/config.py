@@ -59,7 +59,7 @@ class WatchConfig:
 
 @dataclass
 class QueueConfig:
-    lease_seconds: float = 120.0
+    lease_seconds: float = 30.0       # renewed every third of it; a crash costs seconds
     max_attempts: int = 5
 
 

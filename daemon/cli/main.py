@@ -401,10 +401,10 @@ def run(ctx: CliContext, workers: int | None) -> None:
     except (UnsafeSocket, OSError) as exc:
         fail(f"refusing to start: {exc}", EXIT_CONFIG)
     configure_logging(cfg.log.level, cfg.log.json)
-    from alice.daemon.ingest import queue
+    from alice.daemon.ops.lineage import owner_name
     from alice.daemon.ops.presence import APP_PREFIX
 
-    worker = queue.worker_name()
+    worker = owner_name()      # host:pid:start, so a daemon started later can tell this one died
     # Effect threads each hold a lock connection and a session; the watcher and the loop one each.
     catalog = ctx.catalog(application_name=APP_PREFIX + worker, pool_size=12)
     metrics = None

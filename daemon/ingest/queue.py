@@ -69,6 +69,30 @@ def worker_name(tag: str | None = None) -> str:
     return f"{name}:{tag}" if tag else name
 
 
+def take_over_dead(engine: Engine, is_dead: Any) -> list[int]:
+    """Requeue, at once, the running jobs whose owner `is_dead(owner)` says is gone; return their ids.
+
+    A daemon that starts on a host where another one was SIGKILLed need not wait
+    for the dead one's leases to run out. The attempt the dead owner used still
+    counts, so a file that kills every daemon that reads it is still failed in
+    the end (max_attempts).
+    """
+    with _transaction(engine) as conn:
+        owners = conn.execute(text("SELECT DISTINCT worker FROM jobs WHERE state = 'running' "
+                                   "AND worker IS NOT NULL")).scalars().all()
+        dead = [w for w in owners if is_dead(w)]
+        if not dead:
+            return []
+        rows = conn.execute(text("""
+            UPDATE jobs SET state = 'queued', worker = NULL, lease_until = NULL, not_before = now(),
+                            updated_at = now(),
+                            last_error = 'taken over: its worker ' || worker || ' died'
+            WHERE state = 'running' AND worker = ANY(:dead)
+            RETURNING id
+        """), {"dead": dead}).scalars().all()
+    return sorted(rows)
+
+
 def backoff_delay(attempt: int, base: float = BACKOFF_BASE_S, cap: float = BACKOFF_CAP_S,
                   rng: random.Random | None = None) -> float:
     """Seconds to wait before attempt `attempt + 1`: exponential, capped, with jitter.

@@ -30,7 +30,7 @@ from typing import Any
 
 import structlog
 
-from alice.daemon.ops import presence
+from alice.daemon.ops import lineage, presence
 
 from alice.daemon.ingest import queue
 
@@ -129,6 +129,9 @@ class Daemon:
         removed = startup_sweep(self.cfg, self.catalog)
         if removed:
             log.info("removed temp files left by an interrupted run", count=len(removed))
+        taken = queue.take_over_dead(self.catalog.engine, lineage.owner_is_dead)
+        if taken:
+            log.info("took over the jobs of a dead daemon on this host", jobs=len(taken))
         self.pool = self._new_pool()
         self.watcher = InboxWatcher(
             list(self.cfg.inboxes), self.on_ready,
@@ -176,8 +179,10 @@ class Daemon:
 
     def _new_pool(self) -> ProcessPoolExecutor:
         # spawn, not fork: this process has threads (watcher, watchdog) and open sockets.
+        # Workers die with this process (PR_SET_PDEATHSIG): a SIGKILL leaves none behind.
         return ProcessPoolExecutor(max_workers=self.cfg.worker_count,
-                                   mp_context=multiprocessing.get_context("spawn"))
+                                   mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=lineage.die_with_parent, initargs=(os.getpid(),))
 
     def healthy(self) -> bool:
         return (not self.stopping.is_set() and time.monotonic() - self.last_turn < 60
@@ -412,7 +417,12 @@ class Daemon:
                 log.warning("could not release jobs; their leases will expire", error=str(exc))
         self.effects.shutdown(wait=True, cancel_futures=True)
         if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+            if self.inflight:
+                # A worker still busy after the timeout is stuck (a file that never ends): stop it,
+                # or SIGTERM would never stop the daemon. Its job was released above.
+                for proc in list(getattr(self.pool, "_processes", {}).values()):
+                    proc.kill()
+            self.pool.shutdown(wait=not self.inflight, cancel_futures=True)
 
     def publish_status(self) -> None:
         presence.publish(self.cfg.data_dir, self.worker, self.status())
