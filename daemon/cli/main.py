@@ -17,12 +17,16 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import click
 
 from alice.daemon import config as config_mod
 from alice.daemon.config import Config, ConfigError
+
+if TYPE_CHECKING:
+    from alice.daemon.app import App
+    from alice.daemon.quality.assess import Rescorer
 
 EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_CATALOG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -39,6 +43,13 @@ class CliContext:
             except ConfigError as exc:
                 fail(f"configuration error: {exc}", EXIT_CONFIG)
         return self._config
+
+    def app(self, application_name: str = "alice", pool_size: int = 5, serve_metrics: bool = False) -> App:
+        """The process's services (daemon/app.py), built lazily; close it when done."""
+        from alice.daemon.app import App
+
+        return App(self.config(), application_name=application_name, pool_size=pool_size,
+                   serve_metrics=serve_metrics)
 
     def catalog(self, application_name: str = "alice", pool_size: int = 5):
         from alice.daemon.catalog.engine import Catalog
@@ -197,11 +208,12 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
             click.echo(f"refused: {r.result().path}: {r.reason}", err=True)
     if any(r.explicit for r in refusals):
         fail("nothing was filed: fix or leave out the refused path(s) above", EXIT_CONFIG)
-    catalog = None if dry_run else ctx.catalog()
-    if not dry_run:
+    app = ctx.app()
+    catalog = None if dry_run else _open(app).catalog
+    if catalog is not None:
         startup_sweep(cfg, catalog)
-    organizer = Organizer(cfg, catalog, mode=mode, dry_run=dry_run, quality=_quality_config(cfg),
-                          rescore=None if dry_run else _rescorer(ctx, catalog))
+    organizer = Organizer(cfg, catalog, mode=mode, dry_run=dry_run, quality=app.quality,
+                          rescore=None if dry_run else _rescorer(app))
     try:
         with _progress(sources, as_json, "Organizing") as bar:
             for src in bar:
@@ -215,8 +227,7 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
         click.echo("\ninterrupted: what was filed is consistent; run again to finish.", err=True)
         sys.exit(EXIT_INTERRUPTED)
     finally:
-        if catalog is not None:
-            catalog.close()
+        app.close()
     if not as_json:
         _summary(counts, len(found), dry_run)
     sys.exit(EXIT_PARTIAL if counts[FAILED] else EXIT_OK)
@@ -254,19 +265,32 @@ def _progress(items: list[Any], quiet: bool, label: str) -> Any:
                              item_show_func=lambda s: s.path.name[:40] if s else "")
 
 
-def _quality_config(cfg: Config) -> Any:
-    if not cfg.quality_enabled:
+def _open(app: App) -> App:
+    """`app` with its catalog open, or exit 3 naming why it is not."""
+    from alice.daemon.catalog.errors import CatalogError
+
+    try:
+        app.catalog
+    except CatalogError as exc:
+        fail(f"catalog unavailable: {exc}", EXIT_CATALOG)
+    return app
+
+
+def _rescorer(app: App) -> Rescorer | None:
+    """The paid quality stages for filing (None unless quality is on and names one); provider
+    log lines go to stderr, never into --json."""
+    from alice.daemon.ops.logs import configure_logging
+    from alice.providers.errors import ProviderConfigError
+
+    quality = app.quality
+    if quality is None or len(quality.stages) == 1:
         return None
-    from alice.pipeline.quality.config import QualityConfig
-
-    return QualityConfig.from_mapping({k: v for k, v in cfg.quality.items() if k != "enabled"})
-
-
-def _rescorer(ctx: CliContext, catalog: Any) -> Any:
-    """The paid quality stages for filing (None unless quality is on and names one)."""
-    from alice.daemon.cli.quality import filing_rescorer
-
-    return filing_rescorer(ctx, catalog)
+    configure_logging(app.cfg.log.level, app.cfg.log.json)
+    try:
+        return app.rescorer()
+    except ProviderConfigError as exc:
+        fail(f"configuration error: {exc}", EXIT_CONFIG)
+    return None
 
 
 # -- inspect ----------------------------------------------------------------------------
@@ -388,10 +412,8 @@ def run(ctx: CliContext, workers: int | None) -> None:
     `alice run` processes, on one machine or several sharing one PostgreSQL
     server and file system, share the work; no file is filed twice.
     """
-    from alice.daemon.ops.logs import configure_logging
-    from alice.daemon.ingest.runner import Daemon
-
     from alice.daemon.api.socket_folder import UnsafeSocket, check_folder
+    from alice.daemon.ops.logs import configure_logging
 
     cfg = ctx.config()
     if workers is not None:
@@ -402,21 +424,21 @@ def run(ctx: CliContext, workers: int | None) -> None:
         fail(f"refusing to start: {exc}", EXIT_CONFIG)
     configure_logging(cfg.log.level, cfg.log.json)
     from alice.daemon.ops.lineage import owner_name
+    from alice.daemon.ops.metrics import MetricsServerError
     from alice.daemon.ops.presence import APP_PREFIX
 
     worker = owner_name()      # host:pid:start, so a daemon started later can tell this one died
     # Effect threads each hold a lock connection and a session; the watcher and the loop one each.
-    catalog = ctx.catalog(application_name=APP_PREFIX + worker, pool_size=12)
-    metrics = None
-    if cfg.metrics.enabled:
-        from alice.daemon.ops.metrics import DaemonMetrics
-
-        metrics = DaemonMetrics.serve(cfg.metrics.host, cfg.metrics.port)
+    app = ctx.app(application_name=APP_PREFIX + worker, pool_size=12, serve_metrics=True)
     try:
-        code = Daemon(cfg, catalog, quality=_quality_config(cfg), metrics=metrics, worker=worker,
-                      rescore=_rescorer(ctx, catalog)).run_forever()
+        _open(app)
+        try:
+            daemon = app.daemon(worker)
+        except MetricsServerError as exc:
+            fail(str(exc), EXIT_CONFIG)
+        code = daemon.run_forever()
     finally:
-        catalog.close()
+        app.close()
     sys.exit(code)
 
 
