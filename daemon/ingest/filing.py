@@ -68,9 +68,9 @@ class Result:
 
     def __post_init__(self) -> None:
         # Shown and stored as valid UTF-8 even when the file's name is not (fs/names.py).
-        self.path = escape(self.path)
-        self.dest = None if self.dest is None else escape(self.dest)
-        self.reason = None if self.reason is None else escape(self.reason)
+        self.path = escape(os.fsdecode(self.path))
+        self.dest = None if self.dest is None else escape(os.fsdecode(self.dest))
+        self.reason = None if self.reason is None else escape(str(self.reason))
 
     def to_json(self) -> dict[str, Any]:
         out = {k: v for k, v in vars(self).items() if k != "extra"}
