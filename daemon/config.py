@@ -79,7 +79,7 @@ class WatchConfig(Section):
 
 @dataclass(frozen=True)
 class QueueConfig(Section):
-    lease_seconds: float = 120.0
+    lease_seconds: float = 30.0       # renewed every third of it; a crash costs seconds
     max_attempts: int = 5
 
 

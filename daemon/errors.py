@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from sqlalchemy.exc import DataError
+
 from alice.pipeline.plan import PlanError
 from alice.providers.errors import BudgetExceeded
 
@@ -103,6 +105,11 @@ def report(exc: BaseException) -> Report:
     data = {"request_id": getattr(exc, "request_id", None)} if isinstance(exc, BudgetExceeded) else None
     if isinstance(exc, AliceError):
         return Report(exc.exit_code, exc.rpc_code, exc.describe(), data)
+    if isinstance(exc, DataError):
+        # A value the catalog cannot hold (a number past bigint, NUL in text) came from the caller.
+        first = str(exc.orig or exc).splitlines()[0]
+        return Report(EXIT_CONFIG, INVALID_PARAMS, f"a value in the request cannot be stored or compared: {first}",
+                      data)
     for kind, exit_code, rpc_code, template in _FOREIGN:
         if isinstance(exc, kind):
             return Report(exit_code, rpc_code, template.format(exc), data)

@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from alice.daemon.api import protocol as p
+from alice.daemon.api.socket_folder import UnsafeSocket, check_folder, check_peer
+
+__all__ = ["DaemonNotRunning", "RpcCallError", "RpcClient", "UnsafeSocket"]
 
 MAX_RESPONSE = 64 << 20           # answers may carry a tool's whole raw record
 
@@ -51,6 +54,7 @@ class RpcClient:
     def connect(self) -> None:
         if self._sock is not None:
             return
+        check_folder(self.path.parent)        # UnsafeSocket: someone else's folder, nothing is sent
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(self.timeout)
         try:
@@ -64,6 +68,11 @@ class RpcClient:
             sock.close()
             raise DaemonNotRunning(f"cannot open {self.path}: permission denied (the daemon runs as another "
                                    "user?)") from None
+        try:
+            check_peer(sock, self.path)
+        except BaseException:
+            sock.close()
+            raise
         self._sock = sock
 
     def close(self) -> None:

@@ -29,7 +29,7 @@ from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
 
-from alice.daemon.api.client import DaemonNotRunning, RpcCallError, RpcClient
+from alice.daemon.api.client import DaemonNotRunning, RpcCallError, RpcClient, UnsafeSocket
 from alice.daemon.api.methods import REGISTRY, version
 from alice.daemon.api.protocol import INTERNAL_ERROR, NOT_FOUND
 
@@ -89,7 +89,7 @@ def build_server(socket_path: Path) -> Server[Any]:
 
         try:
             result = await anyio.to_thread.run_sync(call)
-        except DaemonNotRunning as exc:
+        except (DaemonNotRunning, UnsafeSocket) as exc:
             return _error(str(exc))
         except RpcCallError as exc:
             return _error(f"{exc.message} (error {exc.code})")

@@ -7,6 +7,7 @@ and turned into JSON-RPC errors by `error_for`.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -31,6 +32,7 @@ from alice.daemon.catalog import stats as stats_mod
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.models import Asset
 from alice.daemon.config import Config
+from alice.daemon.fs.confine import OutsideRoots, confine
 from alice.daemon.generation.generator import Generator
 from alice.daemon.ingest.relocate import relocate
 from alice.pipeline.perceptual import perceptual_hash
@@ -242,8 +244,19 @@ def _scan(ctx: RpcContext, paths: list[str] | None = None) -> dict[str, Any]:
     if ctx.hooks.scan is None:
         raise p.RpcError(p.NOT_AVAILABLE, "this daemon cannot scan on request (no scan hook); "
                          "`alice organize` files the inboxes once")
-    checked = [str(ctx.guard.check_in(x, list(ctx.cfg.inboxes))) for x in paths] if paths else None
+    checked = [str(_confined(x, list(ctx.cfg.inboxes))) for x in paths] if paths else None
     return ctx.hooks.scan(checked)
+
+
+def _confined(path: str, inboxes: list[Path]) -> Path:
+    """The path inside an inbox with no symbolic link on the way, or OUTSIDE_ROOTS saying why not."""
+    if not os.path.isabs(path):
+        raise p.RpcError(p.OUTSIDE_ROOTS, f"{path[:300]!r} is not an absolute path; give one inside "
+                         + ", ".join(map(str, inboxes)), {"path": path[:300], "reason": "relative path"})
+    try:
+        return confine(path, inboxes).path
+    except OutsideRoots as exc:
+        raise p.RpcError(p.OUTSIDE_ROOTS, str(exc)[:600], {"path": path[:300], "reason": exc.reason}) from None
 
 
 def _projects_list(ctx: RpcContext) -> dict[str, Any]:

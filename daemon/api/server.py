@@ -31,6 +31,7 @@ import structlog
 from alice.daemon.api import protocol as p
 from alice.daemon.api.methods import EVENT_NOTIFICATION, REGISTRY, Hooks, RpcContext, error_for
 from alice.daemon.api.paths import PathGuard
+from alice.daemon.api.socket_folder import UnsafeSocket, check_folder
 from alice.daemon.catalog import store
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.events import event_json, follow_events
@@ -84,6 +85,9 @@ class RpcServer:
             prepare_socket_path(self.path)
         except SocketInUse as exc:
             log.warning("not serving the socket API", reason=str(exc))
+            return False
+        except UnsafeSocket as exc:
+            log.error("not serving the socket API: its folder is not safe", path=str(self.path), reason=str(exc))
             return False
         except OSError as exc:
             log.error("cannot prepare the socket", path=str(self.path), error=str(exc))
@@ -315,12 +319,9 @@ class RpcServer:
 
 
 def prepare_socket_path(path: Path) -> None:
-    """Make the socket folder (0700) and clear a stale socket; SocketInUse if a live server answers."""
-    folder = path.parent
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    st = folder.stat()
-    if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) != 0o700:
-        os.chmod(folder, 0o700)
+    """Make the socket folder (0700) and clear a stale socket; SocketInUse if a live server answers,
+    UnsafeSocket if the folder is not this user's alone."""
+    check_folder(path.parent, create=True)
     try:
         st = os.lstat(path)
     except FileNotFoundError:

@@ -277,6 +277,8 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     size: Mapped[int | None] = mapped_column(BigInteger)
     mtime: Mapped[float | None] = mapped_column(Double)
+    # "device:inode" of the file when it was queued (daemon/fs/source.py checks it before reading).
+    identity: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)

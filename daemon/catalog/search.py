@@ -49,6 +49,7 @@ MAX_LIST = 50
 SORTS = ("date", "stars", "relevance")
 ORDERS = ("desc", "asc")
 MEDIA = ("image", "video", "audio", "other")
+SEARCHABLE_MEDIA = ("image", "video", "audio")
 PROMPT_PREVIEW = 500
 
 
@@ -219,7 +220,9 @@ def tsquery_of(q: SearchQuery) -> Any:
 
 def conditions(s: Session, q: SearchQuery) -> list[Any]:
     """The WHERE clauses for every filter in q (tag names are resolved to ids first)."""
-    where: list[Any] = []
+    # Only media are assets worth finding; a catalog from before this rule may still hold
+    # notes and archives recorded as "other".
+    where: list[Any] = [Asset.media.in_(SEARCHABLE_MEDIA)]
     if q.text:
         where.append(Asset.search.op("@@")(tsquery_of(q)))
     if q.tool or q.model is not None or q.seed is not None or q.lora is not None:

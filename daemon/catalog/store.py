@@ -44,6 +44,7 @@ from alice.daemon.catalog.models import (
     Project,
     Tag,
 )
+from alice.daemon.fs.names import escape
 from alice.pipeline.record import AssetRecord
 
 EVENTS_CHANNEL = "alice_events"
@@ -104,8 +105,9 @@ def clean_text(value: str) -> str: ...
 @overload
 def clean_text(value: None) -> None: ...
 def clean_text(value: str | None) -> str | None:
-    """PostgreSQL text cannot hold NUL; metadata from damaged files sometimes does."""
-    return None if value is None else str(value).replace("\x00", "")
+    """PostgreSQL text cannot hold NUL; metadata from damaged files sometimes does. Nor lone
+    surrogates: a file name that is not UTF-8 is stored with its bytes escaped (fs/names.py)."""
+    return None if value is None else escape(str(value)).replace("\x00", "")
 
 
 def clean_json(value: Any) -> Any:
@@ -115,7 +117,7 @@ def clean_json(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, str):
-        return value.replace("\x00", "")
+        return escape(value).replace("\x00", "")
     if isinstance(value, dict):
         return {clean_json(str(k)): clean_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set):

@@ -59,7 +59,7 @@ def search_params(text: tuple[str, ...], **o: Any) -> dict[str, Any]:
 
 def run_search(ctx: Any, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """The page of results, and where it came from ("daemon" or "catalog")."""
-    from alice.daemon.api.client import DaemonNotRunning, RpcCallError, RpcClient
+    from alice.daemon.api.client import DaemonNotRunning, RpcCallError, RpcClient, UnsafeSocket
     from alice.daemon.cli.main import EXIT_CONFIG, fail
 
     cfg = ctx.config()
@@ -68,6 +68,8 @@ def run_search(ctx: Any, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
             return client.call("assets.search", params), "daemon"
     except RpcCallError as exc:
         fail(exc.message, EXIT_CONFIG)
+    except UnsafeSocket as exc:
+        fail(f"refusing the socket: {exc}", EXIT_CONFIG)
     except DaemonNotRunning:
         pass
     from alice.daemon.catalog.search import SearchError, SearchQuery, search
@@ -189,6 +191,13 @@ def register_assistant_commands(main: click.Group) -> None:
             except ConfigError as exc:
                 click.echo(f"alice mcp: {exc}; using the default socket", err=True)
                 socket_path = default_socket_path()
+        from alice.daemon.api.socket_folder import UnsafeSocket, check_folder
+
+        try:
+            check_folder(socket_path.parent)
+        except UnsafeSocket as exc:
+            click.echo(f"alice mcp: refusing the socket: {exc}", err=True)
+            raise SystemExit(2) from None
         try:
             serve_stdio(socket_path)
         except KeyboardInterrupt:

@@ -195,20 +195,28 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
       {"path", "status": organized|duplicate|unchanged|quarantined|failed|planned,
        "dest", "content_id", "tool", "ai", "project", "reason", "elapsed_ms"}
     """
-    from alice.daemon.ingest.filing import FAILED, Organizer, inbox_files, startup_sweep
+    from alice.daemon.ingest.filing import FAILED, REFUSED, Organizer, Refusal, inbox_files, startup_sweep
 
     cfg = ctx.config()
-    try:
-        sources = list(inbox_files(cfg, paths or None))
-    except ValueError as exc:
-        fail(str(exc), EXIT_CONFIG)
+    found = list(inbox_files(cfg, paths or None))
+    refusals = [x for x in found if isinstance(x, Refusal)]
+    sources = [x for x in found if not isinstance(x, Refusal)]
+    counts: Counter[str] = Counter()
+    for r in refusals:
+        # Said before anything is read, on stdout with --json like every other outcome.
+        counts[REFUSED] += 1
+        if as_json:
+            emit(r.result().to_json())
+        else:
+            click.echo(f"refused: {r.result().path}: {r.reason}", err=True)
+    if any(r.explicit for r in refusals):
+        fail("nothing was filed: fix or leave out the refused path(s) above", EXIT_CONFIG)
     app = ctx.app()
     catalog = None if dry_run else _open(app).catalog
     if catalog is not None:
         startup_sweep(cfg, catalog)
     organizer = Organizer(cfg, catalog, mode=mode, dry_run=dry_run, quality=app.quality,
                           rescore=None if dry_run else _rescorer(app))
-    counts: Counter[str] = Counter()
     try:
         with _progress(sources, as_json, "Organizing") as bar:
             for src in bar:
@@ -216,7 +224,7 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
                 counts[result.status] += 1
                 if as_json:
                     emit(result.to_json())
-                elif result.status in (FAILED, "quarantined"):
+                elif result.status in (FAILED, "quarantined", "not-media"):
                     click.echo(f"\n{result.status}: {result.path}: {result.reason}", err=True)
     except KeyboardInterrupt:
         click.echo("\ninterrupted: what was filed is consistent; run again to finish.", err=True)
@@ -224,7 +232,7 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
     finally:
         app.close()
     if not as_json:
-        _summary(counts, len(sources), dry_run)
+        _summary(counts, len(found), dry_run)
     sys.exit(EXIT_PARTIAL if counts[FAILED] else EXIT_OK)
 
 
@@ -372,10 +380,11 @@ def status(ctx: CliContext, as_json: bool) -> None:
             depth = queue.depth(s)
             connected = presence.connected_daemons(s)
             failed = queue.recent_failures(s, 5)
+            not_media = queue.recent_not_media(s, 5)
         info = {"catalog": catalog.display_url, "embedded": catalog.embedded, "config": str(cfg.source),
                 "inboxes": [str(i) for i in cfg.inboxes], "organized": str(cfg.organized),
                 "daemons": connected, "local_daemons": presence.local_daemons(cfg.data_dir),
-                "queue": depth, "failed_jobs": failed, **counts}
+                "queue": depth, "failed_jobs": failed, "not_media": not_media, **counts}
     finally:
         catalog.close()
     if as_json:
@@ -396,6 +405,8 @@ def status(ctx: CliContext, as_json: bool) -> None:
     click.echo("Queue:     " + ", ".join(f"{k} {v}" for k, v in depth.items()))
     for job in failed:
         click.echo(f"  failed #{job['id']}: {job['path']}: {job['error']}  (alice retry {job['id']})")
+    for job in not_media:
+        click.echo(f"  not media, left in the inbox: {job['path']}: {job['reason']}")
     for key, value in counts.items():
         if isinstance(value, dict):
             click.echo(f"{key}:")
@@ -419,17 +430,22 @@ def run(ctx: CliContext, workers: int | None) -> None:
     `alice run` processes, on one machine or several sharing one PostgreSQL
     server and file system, share the work; no file is filed twice.
     """
+    from alice.daemon.api.socket_folder import UnsafeSocket, check_folder
     from alice.daemon.ops.logs import configure_logging
 
     cfg = ctx.config()
     if workers is not None:
         cfg = dataclasses.replace(cfg, workers=max(0, workers))
+    try:
+        check_folder(cfg.socket.parent, create=True)
+    except (UnsafeSocket, OSError) as exc:
+        fail(f"refusing to start: {exc}", EXIT_CONFIG)
     configure_logging(cfg.log.level, cfg.log.json)
-    from alice.daemon.ingest import queue
+    from alice.daemon.ops.lineage import owner_name
     from alice.daemon.ops.metrics import MetricsServerError
     from alice.daemon.ops.presence import APP_PREFIX
 
-    worker = queue.worker_name()
+    worker = owner_name()      # host:pid:start, so a daemon started later can tell this one died
     # Effect threads each hold a lock connection and a session; the watcher and the loop one each.
     app = ctx.app(application_name=APP_PREFIX + worker, pool_size=12, serve_metrics=True)
     try:

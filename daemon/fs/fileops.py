@@ -16,7 +16,7 @@ import errno
 import os
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +27,7 @@ import blake3
 from alice.daemon import errors
 from alice.daemon.fs.crashpoints import checkpoint
 from alice.daemon.fs.naming import publish
+from alice.daemon.fs.source import open_source
 from alice.pipeline.identity import file_hash
 
 TEMP_PREFIX = ".alice-tmp-"
@@ -101,28 +102,46 @@ def temp_beside(dest: Path) -> Iterator[Path]:
         raise
 
 
+@contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """Give an OSError that names no file (ENOSPC, EDQUOT, EIO from a write) the path it was about,
+    so the daemon's log and `alice status` say where the disk is full."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None and not isinstance(exc, PlacementError):
+            raise type(exc)(exc.errno, exc.strerror or str(exc), str(path)) from exc
+        raise
+
+
 def place_copy(source: Path, dest: Path, expected_hash: str) -> Path:
     """Copy source to dest (which must not exist), verified and durable.
 
     Raises FileExistsError if dest appeared meanwhile (the caller plans a new
     name), SourceChanged if the copied bytes do not hash to expected_hash.
     """
+    with naming(dest):
+        return _place_copy(source, dest, expected_hash)
+
+
+def _place_copy(source: Path, dest: Path, expected_hash: str) -> Path:
     h = blake3.blake3()
     with temp_beside(dest) as tmp:
-        with open(source, "rb") as src, open(tmp, "xb") as out:
+        # Never through a link, never from a FIFO or a device (daemon/fs/source.py).
+        with os.fdopen(open_source(source), "rb") as src, open(tmp, "xb") as out:
             while chunk := src.read(_CHUNK):
                 h.update(chunk)
                 out.write(chunk)
                 checkpoint("copy: partial temp file")
             out.flush()
             os.fsync(out.fileno())
+            st = os.fstat(src.fileno())
         checkpoint("copy: temp file complete")
         got = "b3:" + h.hexdigest()
         if got != expected_hash:
             raise SourceChanged(errno.EIO, f"{source} changed while it was being copied "
                                 f"(expected {expected_hash[:15]}, read {got[:15]}); it will be retried")
         try:
-            st = source.stat()
             os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
         except OSError:
             pass
@@ -131,15 +150,29 @@ def place_copy(source: Path, dest: Path, expected_hash: str) -> Path:
     return dest
 
 
-def write_text_atomic(dest: Path, text: str) -> None:
-    """Replace dest with text, never leaving a half-written file (sidecars, reason files)."""
-    with temp_beside(dest) as tmp:
-        with open(tmp, "x", encoding="utf-8") as out:
+def write_text_atomic(dest: Path, text: str, may_replace: Callable[[Path], bool] | None = None) -> None:
+    """Write dest with text, never leaving a half-written file (sidecars, reason files).
+
+    With `may_replace`, dest is created with a link that refuses to overwrite, and an
+    existing dest is replaced only if may_replace(dest) says alice wrote it; otherwise
+    FileExistsError. Without it dest is replaced (alice's own files: config, presence).
+    """
+    with naming(dest), temp_beside(dest) as tmp:
+        with open(tmp, "x", encoding="utf-8", errors="surrogateescape") as out:
             out.write(text)
             out.flush()
             os.fsync(out.fileno())
         checkpoint("text: temp written")
-        os.replace(tmp, dest)
+        if may_replace is None:
+            os.replace(tmp, dest)
+        else:
+            try:
+                _link_no_replace(tmp, dest)
+            except FileExistsError:
+                if not may_replace(dest):
+                    raise FileExistsError(errno.EEXIST, "a file alice did not write has this name; "
+                                          "it is never replaced", str(dest)) from None
+                os.replace(tmp, dest)
     fsync_dir(dest.parent)
 
 

@@ -14,6 +14,7 @@ sees that and removes it. Nothing is ever overwritten or deleted unverified.
 """
 from __future__ import annotations
 
+import errno
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -25,9 +26,13 @@ from typing import TYPE_CHECKING, Any
 from alice.daemon.catalog import lineage, similar, store
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.config import Config
-from alice.daemon.fs import fileops, naming
+from alice.daemon.fs import fileops, reserve
+from alice.daemon.fs.confine import OutsideRoots, confine
 from alice.daemon.fs.crashpoints import checkpoint
+from alice.daemon.fs.names import escape, safe_name, unescape_path
+from alice.daemon.fs.source import SourceRefused, open_source
 from alice.daemon.ingest import graph_inputs
+from alice.daemon.ingest.claims import MEDIA, claimed_media
 from alice.daemon.ingest.ignore import default_ignore
 from alice.pipeline import sidecar
 from alice.pipeline.identity import file_hash
@@ -46,6 +51,8 @@ UNCHANGED = "unchanged"
 QUARANTINED = "quarantined"
 FAILED = "failed"
 PLANNED = "planned"          # --dry-run
+REFUSED = "refused"          # outside the inboxes, a symbolic link, not a regular file
+NOT_MEDIA = "not-media"      # no image, video or audio: left where it is
 
 
 @dataclass
@@ -61,6 +68,12 @@ class Result:
     elapsed_ms: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Shown and stored as valid UTF-8 even when the file's name is not (fs/names.py).
+        self.path = escape(os.fsdecode(self.path))
+        self.dest = None if self.dest is None else escape(os.fsdecode(self.dest))
+        self.reason = None if self.reason is None else escape(str(self.reason))
+
     def to_json(self) -> dict[str, Any]:
         out = {k: v for k, v in vars(self).items() if k != "extra"}
         out.update(self.extra)
@@ -73,29 +86,66 @@ class Source:
     inbox: Path
 
 
-def inbox_files(cfg: Config, paths: Iterable[Path] | None = None) -> Iterator[Source]:
-    """Every candidate file under the inboxes (or under the given paths, which must be inside one)."""
-    roots = [Path(p).absolute() for p in paths] if paths else list(cfg.inboxes)
-    for root in roots:
-        inbox = owning_inbox(cfg, root)
-        if inbox is None:
-            raise ValueError(f"{root} is not inside a configured inbox ({', '.join(map(str, cfg.inboxes))}); "
-                             "add it to 'inboxes' in the configuration or pass a path inside one")
-        if root.is_file():
-            if not default_ignore(root):
-                yield Source(root, inbox)
+@dataclass
+class Refusal:
+    """A path alice will not read, and why (reported, never filed)."""
+    path: Path
+    reason: str
+    explicit: bool = False          # named on the command line or the socket, not met in a walk
+
+    def result(self) -> Result:
+        return Result(os.fsdecode(self.path), REFUSED, reason=self.reason)
+
+
+def inbox_files(cfg: Config, paths: Iterable[Path] | None = None) -> Iterator[Source | Refusal]:
+    """Every candidate file under the inboxes (or under the given paths, which must be inside one).
+
+    Given paths are confined (daemon/fs/confine.py) before anything is read: a
+    path outside every inbox, through '..' or a symbolic link, is a Refusal.
+    Links met while walking are Refusals too; they are never followed.
+    """
+    if not paths:
+        for inbox in cfg.inboxes:
+            yield from _walk(inbox, inbox)
+        return
+    for given in paths:
+        try:
+            where = confine(given, list(cfg.inboxes))
+        except OutsideRoots as exc:
+            yield Refusal(Path(given), exc.reason, explicit=True)
             continue
-        for path in sorted(_walk(root)):
-            yield Source(path, inbox)
+        root, inbox = where.path, where.root
+        if root.is_dir():
+            yield from _walk(root, inbox)
+        elif not root.is_file():
+            yield Refusal(root, "not a regular file (a FIFO, device or socket); only files are filed",
+                          explicit=True)
+        elif not default_ignore(root):
+            yield Source(root, inbox)
 
 
-def _walk(root: Path) -> Iterator[Path]:
+def _walk(root: Path, inbox: Path) -> Iterator[Source | Refusal]:
+    found: list[Source | Refusal] = []
     for dirpath, dirs, files in os.walk(root):
+        for d in list(dirs):
+            if os.path.islink(os.path.join(dirpath, d)):
+                dirs.remove(d)
+                if not d.startswith("."):
+                    found.append(Refusal(Path(dirpath) / d, LINK_REASON))
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in files:
             p = Path(dirpath) / name
-            if not default_ignore(p) and p.is_file() and not p.is_symlink():
-                yield p
+            if default_ignore(p):
+                continue
+            if p.is_symlink():
+                found.append(Refusal(p, LINK_REASON))
+            elif p.is_file():
+                found.append(Source(p, inbox))
+    yield from sorted(found, key=lambda x: os.fsencode(x.path))
+
+
+LINK_REASON = ("a symbolic link; alice never follows links inside the inboxes "
+               "(move or copy the file itself into the inbox)")
 
 
 def owning_inbox(cfg: Config, path: Path) -> Path | None:
@@ -125,9 +175,12 @@ class Organizer:
         t0 = time.perf_counter()
         project = self.project_of(src)
         try:
+            os.close(open_source(src.path))     # a link or a FIFO swapped in since the walk is refused
             result = self.quick_check(src.path)
             if result is None:
                 result = self.apply(analyze(src.path, project, self.quality), project)
+        except SourceRefused as exc:
+            result = Result(os.fsdecode(src.path), REFUSED, project=project, reason=exc.reason)
         except OSError as exc:
             result = failure(src.path, exc)
         result.elapsed_ms = round((time.perf_counter() - t0) * 1000, 2)
@@ -144,7 +197,21 @@ class Organizer:
         """The effects for one analysed source. Raises OSError for file system trouble."""
         if isinstance(reading, Rejected):
             return self._quarantine(reading, project)
+        if reading.media not in MEDIA:
+            return self._not_media(reading, project)
         return self._file(reading)
+
+    def _not_media(self, rec: AssetRecord, project: str) -> Result:
+        """Only media are assets. A file that says it is media and is not is quarantined; any
+        other file (a note, an archive) stays where it is, reported but never filed."""
+        src = Path(rec.source_path)
+        what = rec.format if rec.format not in ("", "unknown") else "unrecognised bytes"
+        claim = claimed_media(src.name)
+        if claim is not None:
+            return self._quarantine(Rejected(src, f"named as {claim} ({src.suffix}) but its bytes are {what}, "
+                                             f"not {claim}", rec.format, rec.media, rec.size), project)
+        return Result(str(src), NOT_MEDIA, content_id=rec.content_id, project=project,
+                      reason=f"not an image or video ({what}); left where it is")
 
     # -- idempotence --------------------------------------------------------------------
     def _unchanged(self, path: Path) -> Result | None:
@@ -197,13 +264,13 @@ class Organizer:
         if self.dry_run:
             base.status = PLANNED
             return base
-        if not dest.exists():
+        if not os.path.lexists(dest):
             dest = self._copy(rec, src, dest)
             base.dest = str(dest)
         rec.organized_path = str(dest)
         rec.organized_at = datetime.now().astimezone()
         self._add_graph_inputs(rec)
-        fileops.write_text_atomic(sidecar.sidecar_path(dest), sidecar.dump(rec))
+        reserve.write_sidecar(dest, sidecar.dump(rec), rec.file_hash)
         checkpoint("organize: copy and sidecar in place, not yet recorded")
         if self.catalog is not None:
             st = src.stat()
@@ -234,7 +301,13 @@ class Organizer:
                 rec.parents.append(parent)
 
     def _plan(self, rec: AssetRecord, src: Path) -> Path:
-        return plan_destination(rec, self.cfg.organized, self.layout, src.name, naming.occupied)
+        name = safe_name(src.name)
+        if name != src.name:
+            note = f"the file name is not valid UTF-8; filed as {name!r} (original bytes: {escape(src.name)})"
+            if note not in rec.warnings:
+                rec.warnings.append(note)
+        return plan_destination(rec, self.cfg.organized, self.layout, name,
+                                lambda p: reserve.occupied(p, rec.file_hash))
 
     def _copy(self, rec: AssetRecord, src: Path, dest: Path) -> Path:
         for _ in range(20):
@@ -243,8 +316,8 @@ class Organizer:
             except FileExistsError:
                 # Someone (another alice, the user) took the name since we planned it: plan again.
                 dest = self._plan(rec, src)
-                if dest.exists():
-                    return dest  # same bytes are already there
+                if os.path.lexists(dest):
+                    return dest  # same bytes are already there (plan checked)
         raise fileops.PlacementError(f"could not find a free name for {src.name} in {dest.parent}")
 
     def _duplicate(self, rec: AssetRecord, asset_id: int, filed: Path, base: Result) -> Result:
@@ -277,14 +350,15 @@ class Organizer:
         if self.dry_run:
             return result
         fhash = file_hash(src)
-        dest = free_path(self.cfg.quarantine, src.name, fhash[3:9], fhash, naming.occupied)
-        if not dest.exists():
+        dest = free_path(self.cfg.quarantine, sanitize_segment(safe_name(src.name)), fhash[3:9], fhash,
+                         lambda p: reserve.TAKEN if _quarantine_taken(p, fhash) else None)
+        if not os.path.lexists(dest):
             fileops.place_copy(src, dest, fhash)
         reason = (f"source: {src}\nreason: {rej.reason}\nformat: {rej.format}\n"
                   f"quarantined_at: {datetime.now().astimezone().isoformat()}\n"
                   "what to do: fix or re-export the file and drop it into the inbox again; "
                   "delete this copy when you no longer need it.\n")
-        fileops.write_text_atomic(dest.with_name(dest.name + ".reason.txt"), reason)
+        fileops.write_text_atomic(_reason_path(dest), reason, may_replace=_reason_is_ours)
         result.dest = str(dest)
         result.content_id = fhash
         if self.catalog is not None:
@@ -302,12 +376,35 @@ class Organizer:
         return result
 
 
+def _reason_path(dest: Path) -> Path:
+    return dest.with_name(dest.name + ".reason.txt")
+
+
+def _reason_is_ours(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(8) == b"source: "
+    except OSError:
+        return False
+
+
+def _quarantine_taken(dest: Path, fhash: str) -> bool:
+    """Whether the quarantine name, or its reason file's name, holds something else (never replaced)."""
+    if reserve.occupied(dest, fhash) not in (None, fhash):
+        return True
+    reason = _reason_path(dest)
+    return os.path.lexists(reason) and not _reason_is_ours(reason)
+
+
 def failure(path: Path, exc: OSError) -> Result:
     """A Result for file system trouble; the source stays where it is for the next run."""
     if isinstance(exc, FileNotFoundError) and Path(exc.filename or "") == path:
         reason = "the file disappeared before it could be filed"
     elif isinstance(exc, PermissionError):
         reason = f"permission denied: {exc.filename or path} (check the owner and mode)"
+    elif exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        reason = (f"no space left on the disk writing {exc.filename or path} (free space or raise the quota; "
+                  f"{path} stays in the inbox and is retried)")
     else:
         reason = str(exc) or exc.__class__.__name__
     return Result(str(path), FAILED, reason=reason)
@@ -321,6 +418,6 @@ def startup_sweep(cfg: Config, catalog: Catalog | None) -> list[Path]:
     if catalog is not None:
         with catalog.session() as s:
             for path in store.present_paths(s):
-                if not os.path.lexists(path):
+                if not os.path.lexists(unescape_path(path)):
                     store.mark_location_gone(s, path)
     return removed

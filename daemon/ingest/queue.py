@@ -60,12 +60,38 @@ class Job:
     lease_until: datetime | None
     last_error: str | None
     created_at: datetime
+    identity: tuple[int, int] | None = None     # (st_dev, st_ino) when queued
+
 
 
 def worker_name(tag: str | None = None) -> str:
     """host:pid (plus :tag for several workers in one process), unique across machines."""
     name = f"{socket.gethostname()}:{os.getpid()}"
     return f"{name}:{tag}" if tag else name
+
+
+def take_over_dead(engine: Engine, is_dead: Any) -> list[int]:
+    """Requeue, at once, the running jobs whose owner `is_dead(owner)` says is gone; return their ids.
+
+    A daemon that starts on a host where another one was SIGKILLed need not wait
+    for the dead one's leases to run out. The attempt the dead owner used still
+    counts, so a file that kills every daemon that reads it is still failed in
+    the end (max_attempts).
+    """
+    with _transaction(engine) as conn:
+        owners = conn.execute(text("SELECT DISTINCT worker FROM jobs WHERE state = 'running' "
+                                   "AND worker IS NOT NULL")).scalars().all()
+        dead = [w for w in owners if is_dead(w)]
+        if not dead:
+            return []
+        rows = conn.execute(text("""
+            UPDATE jobs SET state = 'queued', worker = NULL, lease_until = NULL, not_before = now(),
+                            updated_at = now(),
+                            last_error = 'taken over: its worker ' || worker || ' died'
+            WHERE state = 'running' AND worker = ANY(:dead)
+            RETURNING id
+        """), {"dead": dead}).scalars().all()
+    return sorted(rows)
 
 
 def backoff_delay(attempt: int, base: float = BACKOFF_BASE_S, cap: float = BACKOFF_CAP_S,
@@ -90,11 +116,19 @@ def _transaction(engine: Engine) -> Iterator[Connection]:
 def _job(row: Any) -> Job:
     return Job(id=row.id, path=row.path, inbox=row.inbox, state=row.state, attempts=row.attempts,
                max_attempts=row.max_attempts, size=row.size, mtime=row.mtime, worker=row.worker,
-               lease_until=row.lease_until, last_error=row.last_error, created_at=row.created_at)
+               lease_until=row.lease_until, last_error=row.last_error, created_at=row.created_at,
+               identity=_identity(getattr(row, "identity", None)))
+
+
+def _identity(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    dev, _, ino = text.partition(":")
+    return int(dev), int(ino)
 
 
 def enqueue(s: Session, path: str, inbox: str, size: int | None, mtime: float | None,
-            max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> int | None:
+            max_attempts: int = DEFAULT_MAX_ATTEMPTS, identity: tuple[int, int] | None = None) -> int | None:
     """Queue `path`; return the new job id, or None when there is nothing new to do.
 
     Nothing new: the path already has a queued or running job, or its latest
@@ -103,14 +137,18 @@ def enqueue(s: Session, path: str, inbox: str, size: int | None, mtime: float | 
     A new job appends a "discovered" event in the same transaction.
     """
     path = clean_text(path)
-    latest = s.execute(select(JobModel.state, JobModel.size, JobModel.mtime)
+    ident = f"{identity[0]}:{identity[1]}" if identity else None
+    latest = s.execute(select(JobModel.state, JobModel.size, JobModel.mtime, JobModel.identity)
                        .where(JobModel.path == path).order_by(JobModel.id.desc()).limit(1)).first()
+    # Another inode under the same name is another file, even with the same size and mtime.
     if latest is not None and latest.state in ("done", "failed") \
-            and latest.size == size and latest.mtime == mtime:
+            and latest.size == size and latest.mtime == mtime \
+            and (latest.identity is None or ident is None or latest.identity == ident):
         return None
     # The partial unique index on live jobs settles races between watchers.
     stmt = insert(JobModel).values(path=path, inbox=clean_text(inbox), size=size, mtime=mtime,
-                                   max_attempts=max(1, max_attempts))
+                                   max_attempts=max(1, max_attempts),
+                                   identity=ident)
     stmt = stmt.on_conflict_do_nothing(index_elements=[JobModel.path],
                                        # literal, not bound: a prepared statement's parameters
                                        # cannot prove it matches the partial index
@@ -267,3 +305,12 @@ def recent_failures(s: Session, limit: int = 10) -> list[dict[str, Any]]:
     rows = s.execute(select(JobModel.id, JobModel.path, JobModel.last_error, JobModel.updated_at)
                      .where(JobModel.state == "failed").order_by(JobModel.updated_at.desc()).limit(limit)).all()
     return [{"id": r.id, "path": r.path, "error": r.last_error, "at": r.updated_at.isoformat()} for r in rows]
+
+
+def recent_not_media(s: Session, limit: int = 10) -> list[dict[str, Any]]:
+    """The newest files the daemon left in the inboxes because they are no media, for `alice status`."""
+    rows = s.execute(select(JobModel.id, JobModel.path, JobModel.result, JobModel.updated_at)
+                     .where(JobModel.state == "done", JobModel.result["status"].astext == "not-media")
+                     .order_by(JobModel.updated_at.desc()).limit(limit)).all()
+    return [{"id": r.id, "path": r.path, "reason": (r.result or {}).get("reason"), "at": r.updated_at.isoformat()}
+            for r in rows]

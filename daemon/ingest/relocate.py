@@ -31,7 +31,7 @@ from alice.daemon.catalog import store
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.models import Location
 from alice.daemon.config import Config
-from alice.daemon.fs import fileops, naming
+from alice.daemon.fs import fileops, reserve
 from alice.daemon.fs.crashpoints import checkpoint
 from alice.pipeline import sidecar
 from alice.pipeline.plan import Layout, plan_destination
@@ -108,7 +108,7 @@ def relocate(cfg: Config, catalog: Catalog, asset_id: int, change: Callable[[Ses
     rec = dataclasses.replace(rec, project=after.project_name, stars=after.user_stars or after.stars,
                               file_hash=filed.file_hash)
     new = plan_destination(rec, cfg.organized, Layout(cfg.layout), old.name,
-                           lambda p: rec.file_hash if p == old else naming.occupied(p))
+                           lambda p: rec.file_hash if p == old else reserve.occupied(p, rec.file_hash))
     if new != old and not new.exists():
         try:
             fileops.place_copy(old, new, rec.file_hash)
@@ -118,7 +118,7 @@ def relocate(cfg: Config, catalog: Catalog, asset_id: int, change: Callable[[Ses
     checkpoint("relocate: copy in place")
     rec.organized_path = str(new)
     rec.organized_at = rec.organized_at or datetime.now().astimezone()
-    fileops.write_text_atomic(sidecar.sidecar_path(new), sidecar.dump(rec))
+    reserve.write_sidecar(new, sidecar.dump(rec), rec.file_hash)
     checkpoint("relocate: sidecar written, not yet recorded")
     with catalog.session() as s:
         change(s)
@@ -141,4 +141,5 @@ def _left_behind(s: Session, asset_id: int) -> list[Path]:
 
 def _remove_with_sidecar(path: Path, kept: Path, expected_hash: str) -> None:
     """Remove a superseded copy, only if `kept` verifiably holds the same bytes."""
-    fileops.remove_source(path, kept, expected_hash, companions=[sidecar.sidecar_path(path)])
+    if fileops.remove_source(path, kept, expected_hash):
+        reserve.remove_sidecar(path, expected_hash)

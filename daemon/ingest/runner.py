@@ -33,17 +33,22 @@ import structlog
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.errors import CatalogUnavailable
 from alice.daemon.config import Config
+from alice.daemon.fs.confine import OutsideRoots, confine
+from alice.daemon.fs.names import escape, unescape_path
+from alice.daemon.fs.source import SourceRefused, check_node, identity, open_source
 from alice.daemon.ingest import queue
 from alice.daemon.ingest.filing import (
     FAILED,
+    REFUSED,
     Organizer,
+    Refusal,
     Result,
     Source,
     failure,
     inbox_files,
     startup_sweep,
 )
-from alice.daemon.ops import presence, systemd
+from alice.daemon.ops import lineage, presence, systemd
 from alice.daemon.ops.logs import bind_job
 from alice.pipeline.importer import analyze
 
@@ -100,16 +105,26 @@ class Daemon:
     # -- watcher side (runs on the observer thread) -----------------------------------------
     def on_ready(self, path: Path, inbox: Path) -> None:
         try:
-            st = path.stat()
+            st = check_node(path)       # lstat: a link or a FIFO is never queued
+        except SourceRefused as exc:
+            log.warning("refused", path=os.fsdecode(path), reason=exc.reason)
+            return
         except OSError:
             return
         try:
             with self.catalog.session() as s:
                 queue.enqueue(s, str(path), str(inbox), st.st_size, st.st_mtime,
-                              max_attempts=self.cfg.queue.max_attempts)
-        except Exception as exc:  # catalog down: the file stays in the inbox; rescan once it is back
+                              max_attempts=self.cfg.queue.max_attempts, identity=identity(st))
+        except Exception as exc:
+            if not _is_unavailable(exc):
+                # This one file's trouble (a value the catalog refuses): say so, and do not rescan
+                # every inbox for it, which would fail the same way forever.
+                log.error("could not queue this file", path=escape(os.fsdecode(path)), error=repr(exc))
+                return
+            # Catalog down: the file stays in the inbox; rescan once it is back.
             self.rescan_needed.set()
-            log.warning("enqueue failed; will rescan when the catalog is back", path=str(path), error=str(exc))
+            log.warning("enqueue failed; will rescan when the catalog is back", path=escape(str(path)),
+                        error=str(exc))
         self.wake.set()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -119,6 +134,9 @@ class Daemon:
         removed = startup_sweep(self.cfg, self.catalog)
         if removed:
             log.info("removed temp files left by an interrupted run", count=len(removed))
+        taken = queue.take_over_dead(self.catalog.engine, lineage.owner_is_dead)
+        if taken:
+            log.info("took over the jobs of a dead daemon on this host", jobs=len(taken))
         self.pool = self._new_pool()
         self.watcher = InboxWatcher(
             list(self.cfg.inboxes), self.on_ready,
@@ -140,7 +158,7 @@ class Daemon:
 
     def note_provider_error(self, error: str) -> None:
         log.warning("providers are misconfigured; generation is off until fixed", error=error)
-        self._note_error("providers", error)
+        self._note_error("providers", error, logged=True)
 
     def scan_now(self, paths: list[str] | None) -> dict[str, Any]:
         """organize.scan over the socket: queue the files under `paths` (inside an inbox) now,
@@ -148,16 +166,22 @@ class Daemon:
         if not paths:
             self.watcher.reconcile()
             return {"queued": None, "reconcile": "requested"}
-        queued = 0
+        queued, refused = 0, []
         for src in inbox_files(self.cfg, [Path(p) for p in paths]):
+            if isinstance(src, Refusal):
+                log.warning("refused", path=os.fsdecode(src.path), reason=src.reason)
+                refused.append({"path": os.fsdecode(src.path), "reason": src.reason})
+                continue
             self.on_ready(src.path, src.inbox)
             queued += 1
-        return {"queued": queued}
+        return {"queued": queued, "refused": refused}
 
     def _new_pool(self) -> ProcessPoolExecutor:
         # spawn, not fork: this process has threads (watcher, watchdog) and open sockets.
+        # Workers die with this process (PR_SET_PDEATHSIG): a SIGKILL leaves none behind.
         return ProcessPoolExecutor(max_workers=self.cfg.worker_count,
-                                   mp_context=multiprocessing.get_context("spawn"))
+                                   mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=lineage.die_with_parent, initargs=(os.getpid(),))
 
     def healthy(self) -> bool:
         return (not self.stopping.is_set() and time.monotonic() - self.last_turn < 60
@@ -218,7 +242,7 @@ class Daemon:
                     raise
                 if self.catalog_ok:
                     log.warning("catalog unreachable; pausing work until it is back", error=str(exc))
-                    self._note_error("catalog", str(exc))
+                    self._note_error("catalog", str(exc), logged=True)
                     systemd.status("paused: catalog unreachable")
                 self.catalog_ok = False
                 # Backs off with jitter; restarts the embedded server if that is what died.
@@ -232,10 +256,14 @@ class Daemon:
 
     # -- jobs --------------------------------------------------------------------------------
     def begin(self, job: queue.Job) -> None:
-        path, inbox = Path(job.path), Path(job.inbox)
+        # A name that is not UTF-8 is stored escaped; open the real one.
+        path, inbox = unescape_path(job.path), unescape_path(job.inbox)
         src = Source(path, inbox)
-        if not path.exists():
-            self.finish(job, Result(job.path, "vanished", reason="the file left the inbox before it was filed"))
+        refused = self._refusal(job, path, inbox)
+        if refused is not None:
+            self.finish(job, refused)
+            if refused.extra.get("requeue"):
+                self.on_ready(path, inbox)      # another regular file took the name: a new job for it
             return
         project = self.organizer.project_of(src)
         quick = self.organizer.quick_check(path)
@@ -250,6 +278,34 @@ class Daemon:
             fut = self.pool.submit(analyze, path, project, self.quality)
         fut.add_done_callback(lambda _f: self.wake.set())
         self.inflight[job.id] = InFlight(job, src, project, fut, time.perf_counter())
+
+    def _refusal(self, job: queue.Job, path: Path, inbox: Path) -> Result | None:
+        """The outcome for a job whose path must not be read, or None to go on.
+
+        The job row is data anyone with catalog access can write, and the inbox is a
+        folder anyone with write access can change: the path must still be inside a
+        configured inbox with no link on the way, and the node there the regular file
+        that was queued. Nothing here opens anything but a regular file, so a FIFO or
+        a device can neither block nor spin this loop.
+        """
+        try:
+            confine(path, [i for i in self.cfg.inboxes if i == inbox] or list(self.cfg.inboxes))
+            fd = open_source(path, expect=job.identity)
+        except FileNotFoundError:
+            return Result(job.path, "vanished", reason="the file left the inbox before it was filed")
+        except OutsideRoots as exc:
+            if exc.reason == "it does not exist":
+                return Result(job.path, "vanished", reason="the file left the inbox before it was filed")
+            log.warning("refused", path=job.path, reason=exc.reason)
+            return Result(job.path, REFUSED, reason=exc.reason)
+        except SourceRefused as exc:
+            if exc.swapped:
+                log.info("replaced since queued; queued again", path=job.path)
+                return Result(job.path, REFUSED, reason=exc.reason, extra={"requeue": True})
+            log.warning("refused", path=job.path, reason=exc.reason)
+            return Result(job.path, REFUSED, reason=exc.reason)
+        os.close(fd)
+        return None
 
     def collect(self) -> None:
         """Move finished analyses on to filing, and finished filings on to the queue."""
@@ -274,7 +330,7 @@ class Daemon:
                 else:
                     log.error("filing error", path=str(item.source.path), error=repr(exc))
                     queue.fail(self.catalog.engine, job_id, self.worker, f"internal error: {exc!r}", transient=False)
-                    self._note_error(str(item.source.path), repr(exc))
+                    self._note_error(str(item.source.path), repr(exc), logged=True)
                 continue
             del self.inflight[job_id]
             result.elapsed_ms = round((time.perf_counter() - item.started) * 1000, 2)
@@ -300,7 +356,7 @@ class Daemon:
             del self.inflight[job_id]
             log.error("pipeline error", path=str(item.source.path), error=repr(exc))
             queue.fail(self.catalog.engine, job_id, self.worker, f"internal error: {exc!r}", transient=False)
-            self._note_error(str(item.source.path), repr(exc))
+            self._note_error(str(item.source.path), repr(exc), logged=True)
             return
         item.effect = self.effects.submit(self._apply, item.job, reading, item.project)
         item.effect.add_done_callback(lambda _f: self.wake.set())
@@ -358,7 +414,12 @@ class Daemon:
                 log.warning("could not release jobs; their leases will expire", error=str(exc))
         self.effects.shutdown(wait=True, cancel_futures=True)
         if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+            if self.inflight:
+                # A worker still busy after the timeout is stuck (a file that never ends): stop it,
+                # or SIGTERM would never stop the daemon. Its job was released above.
+                for proc in list(getattr(self.pool, "_processes", {}).values()):
+                    proc.kill()
+            self.pool.shutdown(wait=not self.inflight, cancel_futures=True)
 
     def publish_status(self) -> None:
         presence.publish(self.cfg.data_dir, self.worker, self.status())
@@ -367,7 +428,10 @@ class Daemon:
                 self.metrics.set_queue_depth(queue.depth(s))
             self.metrics.set_watcher_modes(self.watcher.mode_by_inbox())
 
-    def _note_error(self, where: str, message: str) -> None:
+    def _note_error(self, where: str, message: str, *, logged: bool = False) -> None:
+        # The log, not only `alice status`: a full disk or a wrong owner must show in the journal.
+        if not logged:
+            log.error("could not file", path=where, error=message)
         self.last_errors.append({"at": time.time(), "where": where, "error": message})
 
     def status(self) -> dict[str, Any]:

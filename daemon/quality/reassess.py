@@ -25,7 +25,7 @@ from alice.daemon.catalog.curation import MAX_TAG, normalize_tags
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.models import Asset, Generation, Project
 from alice.daemon.config import Config
-from alice.daemon.fs import fileops
+from alice.daemon.fs import fileops, reserve
 from alice.daemon.ingest.relocate import RelocateError, relocate
 from alice.daemon.provider_host import ProviderHost
 from alice.daemon.quality.assess import Target, run_cascade
@@ -125,4 +125,6 @@ def _carry_quality(path: Path, quality: dict[str, Any]) -> None:
         rec = sidecar.load(side.read_text(encoding="utf-8"))
     except (OSError, sidecar.SidecarError, UnicodeDecodeError):
         return       # relocate rebuilds the record from the catalog
-    fileops.write_text_atomic(side, sidecar.dump(dataclasses.replace(rec, quality=store.clean_json(quality))))
+    # The sidecar read above is alice's (it parsed); replace it only while that still holds.
+    fileops.write_text_atomic(side, sidecar.dump(dataclasses.replace(rec, quality=store.clean_json(quality))),
+                              may_replace=lambda p: reserve.sidecar_is_ours(p, rec.file_hash))
