@@ -366,8 +366,10 @@ def status(ctx: CliContext, as_json: bool) -> None:
 # -- run (the daemon) -------------------------------------------------------------------
 @main.command()
 @click.option("--workers", type=int, default=None, help="Worker processes (default: config 'workers', 0 = cores).")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also show what the embedded PostgreSQL and the schema migrations say as they start.")
 @pass_ctx
-def run(ctx: CliContext, workers: int | None) -> None:
+def run(ctx: CliContext, workers: int | None, verbose: bool) -> None:
     """Watch the inboxes and file every new file as it arrives (the service).
 
     \b
@@ -383,7 +385,7 @@ def run(ctx: CliContext, workers: int | None) -> None:
     cfg = ctx.config()
     if workers is not None:
         cfg.workers = max(0, workers)
-    configure_logging(cfg.log.level, cfg.log.json)
+    configure_logging(cfg.log.level, cfg.log.json, verbose=verbose)
     from alice.daemon.ingest import queue
     from alice.daemon.ops.presence import APP_PREFIX
 
