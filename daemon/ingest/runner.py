@@ -91,6 +91,7 @@ class Daemon:
         self.watcher: Any = None
         self.rpc: Any = None
         self.last_turn = time.monotonic()
+        self.stop_signal: int | None = None
 
     # -- watcher side (runs on the observer thread) -----------------------------------------
     def on_ready(self, path: Path, inbox: Path) -> None:
@@ -160,11 +161,31 @@ class Daemon:
         return ProcessPoolExecutor(max_workers=self.cfg.worker_count,
                                    mp_context=multiprocessing.get_context("spawn"))
 
+    def _submit(self, *args: Any) -> Future:
+        """pool.submit with SIGINT blocked on this thread while it may spawn a worker.
+
+        Ctrl-C signals the terminal's whole process group. A worker that received it
+        would die with a KeyboardInterrupt traceback in the middle of a file; the
+        parent alone decides how to stop. A blocked signal mask is inherited through
+        fork and exec, so the workers never see SIGINT at all, and a Ctrl-C that
+        lands while the mask is up is delivered to this process as soon as it drops.
+        """
+        assert self.pool is not None
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            return self.pool.submit(*args)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
     def healthy(self) -> bool:
         return (not self.stopping.is_set() and time.monotonic() - self.last_turn < 60
                 and (self.watcher is None or self.watcher.healthy()))
 
-    def request_stop(self, *_: Any) -> None:
+    def request_stop(self, signum: int | None = None, _frame: Any = None) -> None:
+        if not self.stopping.is_set():
+            self.stop_signal = signum
+            log.info("stopping…", signal=signal.Signals(signum).name if signum else None,
+                     in_flight=len(self.inflight))
         self.stopping.set()
         self.wake.set()
 
@@ -186,8 +207,9 @@ class Daemon:
             self.drain()
             dog.stop()
             presence.withdraw(self.cfg.data_dir, self.worker)
-        log.info("alice stopped", processed=self.processed)
-        return 0
+        log.info("stopped", processed=self.processed)
+        # Ctrl-C exits 130 like every interrupted alice command; SIGTERM (systemd) is a normal stop.
+        return 130 if self.stop_signal == signal.SIGINT else 0
 
     def loop(self) -> None:
         last_beat = time.monotonic()
@@ -243,12 +265,11 @@ class Daemon:
         if quick is not None:
             self.finish(job, quick)
             return
-        assert self.pool is not None
         try:
-            fut = self.pool.submit(analyze, path, project, self.quality)
+            fut = self._submit(analyze, path, project, self.quality)
         except BrokenProcessPool:
             self.pool = self._new_pool()
-            fut = self.pool.submit(analyze, path, project, self.quality)
+            fut = self._submit(analyze, path, project, self.quality)
         fut.add_done_callback(lambda _f: self.wake.set())
         self.inflight[job.id] = InFlight(job, src, project, fut, time.perf_counter())
 
