@@ -486,9 +486,17 @@ def service_status(as_json: bool) -> None:
     info = svc.service_status()
     if as_json:
         emit(info)
+        return
+    click.echo(f"unit:    {info['unit_path']} ({'installed' if info['installed'] else 'not installed'}"
+               f"{', enabled' if info['enabled'] else ''}"
+               f"{', runs another alice' if info['installed'] and not info['up_to_date'] else ''})")
+    if info["active"] is not None:
+        click.echo(f"state:   {info['active']} ({info['sub_state']})")
     else:
-        for k, v in info.items():
-            click.echo(f"{k}: {v}")
+        click.echo(f"systemd: {info['systemd']}")
+    if info["hint"]:
+        click.echo(f"next:    {info['hint']}")
+    click.echo(f"logs:    {info['logs']}")
 
 
 # -- generate, recreate, generations, projects, providers: daemon/cli/generate.py adds them to `main`
