@@ -145,7 +145,9 @@ def init(ctx: CliContext, inbox: Path, organized: Path, data_dir: Path | None, d
         location = catalog.display_url
     finally:
         catalog.close()
-    summary = {"config": str(path), "config_written": wrote, "inboxes": [str(i) for i in cfg.inboxes],
+    from alice.daemon.cli.invocation import alice_command
+
+    summary = {"alice": alice_command(), "config": str(path), "config_written": wrote, "inboxes": [str(i) for i in cfg.inboxes],
                "organized": str(cfg.organized), "data_dir": str(cfg.data_dir), "catalog": location}
     if as_json:
         emit(summary)
@@ -155,7 +157,14 @@ def init(ctx: CliContext, inbox: Path, organized: Path, data_dir: Path | None, d
         click.echo(f"Inbox:     {i}   (one folder per project inside, e.g. {i / 'cyberpunk'})")
     click.echo(f"Organized: {cfg.organized}")
     click.echo(f"Catalog:   {location}")
-    click.echo("\nNext: drop files into the inbox, then run `alice organize` (or `alice run` to keep watching).")
+    from alice.daemon.cli.invocation import activation_hint, alice_command
+
+    alice = alice_command()
+    click.echo(f"\nNext: drop files into the inbox, then run `{alice} organize` "
+               f"(or `{alice} run` to keep watching).")
+    hint = activation_hint()
+    if hint:
+        click.echo(f"(`alice` alone is not on your PATH yet; {hint}.)")
 
 
 # -- organize ---------------------------------------------------------------------------
