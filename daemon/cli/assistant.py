@@ -58,13 +58,14 @@ def run_search(ctx: Any, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """The page of results, and where it came from ("daemon" or "catalog")."""
     from alice.daemon.cli.main import EXIT_CONFIG, fail
     from alice.daemon.api.client import DaemonNotRunning, RpcCallError, RpcClient
+    from alice.daemon.cli.wording import search_message
 
     cfg = ctx.config()
     try:
         with RpcClient(cfg.socket) as client:
             return client.call("assets.search", params), "daemon"
     except RpcCallError as exc:
-        fail(exc.message, EXIT_CONFIG)
+        fail(search_message(exc.message), EXIT_CONFIG)
     except DaemonNotRunning:
         pass
     from alice.daemon.catalog.search import SearchError, SearchQuery, search
@@ -72,11 +73,13 @@ def run_search(ctx: Any, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
     try:
         query = SearchQuery.from_params(params)
     except (SearchError, TypeError) as exc:
-        fail(str(exc), EXIT_CONFIG)
+        fail(search_message(str(exc)), EXIT_CONFIG)
     catalog = ctx.catalog()
     try:
         with catalog.session() as s:
             return search(s, query).to_json(), "catalog"
+    except SearchError as exc:          # a cursor from another search
+        fail(search_message(str(exc)), EXIT_CONFIG)
     finally:
         catalog.close()
     raise AssertionError("unreachable")

@@ -53,7 +53,9 @@ class CliContext:
 
 
 def fail(message: str, code: int) -> None:
-    click.echo(f"alice: {message}", err=True)
+    from alice.daemon.cli.wording import for_terminal
+
+    click.echo(f"alice: {for_terminal(message)}", err=True)
     sys.exit(code)
 
 
