@@ -12,6 +12,7 @@ tools and, on a call, a message saying how to start alice.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,9 @@ def tools() -> list[types.Tool]:
             for m in REGISTRY.methods.values() if m.mcp]
 
 
-def build_server(socket_path: Path) -> Server[Any]:
+def build_server(socket_path: Path | Callable[[], Path]) -> Server[Any]:
+    """`socket_path` may be a function: asked on each call, so a daemon started after the
+    bridge (or restarted elsewhere) is still found."""
     by_tool = {tool_name(m.name): m.name for m in REGISTRY.methods.values() if m.mcp}
 
     async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
@@ -54,8 +57,10 @@ def build_server(socket_path: Path) -> Server[Any]:
             return _error(f"no tool {params.name!r}; known: {', '.join(sorted(by_tool))}")
         arguments = dict(params.arguments or {})
 
+        where = socket_path() if callable(socket_path) else socket_path
+
         def call() -> Any:
-            with RpcClient(socket_path) as client:
+            with RpcClient(where) as client:
                 return client.call(method, arguments)
 
         try:
@@ -65,7 +70,7 @@ def build_server(socket_path: Path) -> Server[Any]:
         except RpcCallError as exc:
             return _error(f"{exc.message} (error {exc.code})")
         except OSError as exc:
-            return _error(f"cannot talk to the alice daemon at {socket_path}: {exc}")
+            return _error(f"cannot talk to the alice daemon at {where}: {exc}")
         return types.CallToolResult(content=[types.TextContent(type="text", text=json.dumps(result, default=str))],
                                     structured_content=result)
 
@@ -77,7 +82,7 @@ def _error(message: str) -> types.CallToolResult:
     return types.CallToolResult(content=[types.TextContent(type="text", text=message)], is_error=True)
 
 
-def serve_stdio(socket_path: Path) -> None:
+def serve_stdio(socket_path: Path | Callable[[], Path]) -> None:
     """Serve MCP on stdin/stdout until the client closes stdin."""
     server = build_server(socket_path)
 

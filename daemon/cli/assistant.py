@@ -57,12 +57,12 @@ def search_params(text: tuple[str, ...], **o: Any) -> dict[str, Any]:
 def run_search(ctx: Any, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """The page of results, and where it came from ("daemon" or "catalog")."""
     from alice.daemon.cli.main import EXIT_CONFIG, fail
-    from alice.daemon.api.client import DaemonNotRunning, RpcCallError, RpcClient
+    from alice.daemon.api.client import DaemonNotRunning, RpcCallError, RpcClient, daemon_socket
     from alice.daemon.cli.wording import search_message
 
     cfg = ctx.config()
     try:
-        with RpcClient(cfg.socket) as client:
+        with RpcClient(daemon_socket(cfg)) as client:
             return client.call("assets.search", params), "daemon"
     except RpcCallError as exc:
         fail(search_message(exc.message), EXIT_CONFIG)
@@ -177,15 +177,19 @@ def register_assistant_commands(main: click.Group) -> None:
         from alice.daemon.api.mcp import serve_stdio
 
         if socket_path is None:
+            from alice.daemon.api.client import daemon_socket
             from alice.daemon.config import ConfigError, default_socket_path, load
 
             try:
-                socket_path = load(ctx.config_path).socket
+                cfg = load(ctx.config_path)
+                where: Any = lambda: daemon_socket(cfg)      # noqa: E731  (looked up on each call)
             except ConfigError as exc:
                 click.echo(f"alice mcp: {exc}; using the default socket", err=True)
-                socket_path = default_socket_path()
+                where = default_socket_path()
+        else:
+            where = socket_path
         try:
-            serve_stdio(socket_path)
+            serve_stdio(where)
         except KeyboardInterrupt:
             pass
 

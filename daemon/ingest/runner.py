@@ -92,6 +92,7 @@ class Daemon:
         self.rpc: Any = None
         self.last_turn = time.monotonic()
         self.stop_signal: int | None = None
+        self.serving = False
 
     # -- watcher side (runs on the observer thread) -----------------------------------------
     def on_ready(self, path: Path, inbox: Path) -> None:
@@ -128,7 +129,9 @@ class Daemon:
         from alice.daemon.api.server import RpcServer
 
         self.rpc = RpcServer(self.cfg, self.catalog, Hooks(status=self.status, scan=self.scan_now))
-        self.rpc.start()  # False (logged) if another daemon serves the socket; this one still works the queue
+        # False (logged) if another daemon serves the socket; this one still works the queue.
+        self.serving = self.rpc.start()
+        presence.publish(self.cfg.data_dir, self.worker, self.status())
         self._start_generator()
 
     def _start_generator(self) -> None:
@@ -402,6 +405,8 @@ class Daemon:
             "watchers": self.watcher.mode_by_inbox() if self.watcher else {},
             "watcher_notes": self.watcher.notes_by_inbox() if self.watcher else {},
             "last_errors": list(self.last_errors),
+            # Clients started without this process's XDG_RUNTIME_DIR find the socket here.
+            "socket": str(self.rpc.path) if self.serving else None,
         }
 
 
