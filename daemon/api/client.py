@@ -24,8 +24,6 @@ def daemon_socket(cfg: Any) -> Path:
     been started with another XDG_RUNTIME_DIR than this client has), else the configured one."""
     import stat as stat_mod
 
-    from alice.daemon.ops import presence
-
     def is_socket(path: Path) -> bool:
         try:
             return stat_mod.S_ISSOCK(path.stat().st_mode)
@@ -34,6 +32,8 @@ def daemon_socket(cfg: Any) -> Path:
 
     if is_socket(cfg.socket):
         return cfg.socket
+    from alice.daemon.ops import presence
+
     for daemon in presence.local_daemons(cfg.data_dir):
         published = daemon.get("socket")
         if published and is_socket(Path(published)):

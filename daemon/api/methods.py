@@ -265,6 +265,12 @@ def _status(ctx: RpcContext) -> dict[str, Any]:
             "daemon": daemon, "server": ctx.server_info()}
 
 
+def _report(ctx: RpcContext) -> dict[str, Any]:
+    from alice.daemon.ops.status_report import report
+
+    return ctx.guard.scrub(report(ctx.cfg, ctx.catalog))
+
+
 def _subscribe_placeholder(ctx: RpcContext, since: int | None = None) -> dict[str, Any]:
     raise p.RpcError(p.NOT_AVAILABLE, "events.subscribe needs a socket connection")   # served by the server
 
@@ -329,6 +335,10 @@ REGISTRY = Registry([
     Method("daemon.status", "The daemon's state: version, catalog, work in flight, recent errors, connections.",
            obj({}), obj({"version": STR, "daemon": {"type": ["object", "null"]}}, ("version",), extra=True),
            _status),
+    Method("daemon.report", "What `alice status` shows: catalog, daemons, queue, recent failures, and counts "
+           "(assets = distinct contents; files = present copies by place: organized tree, inbox sources, "
+           "quarantine).", obj({}), obj({"assets": INT, "files": ANY_OBJ, "queue": ANY_OBJ}, ("assets", "files"),
+                                        extra=True), _report, mcp=False),
     Method("events.subscribe", "Receive catalog events on this connection as events.event notifications "
            "(after the events since `since`, if given).",
            obj({"since": {"type": "integer", "minimum": 0}}),

@@ -325,53 +325,17 @@ def status(ctx: CliContext, as_json: bool) -> None:
     """Catalog location, running daemons, queue, watchers, last errors, and counts.
 
     \b
-    Daemons on this machine report their watcher mode per inbox (inotify or
-    polling, and why) and their last errors; daemons on other machines that
-    share the catalog are listed by their live connection.
+    Counts: assets are distinct contents (the same pixels are one asset however
+    many copies exist); files are the copies alice knows of, by place: in the
+    organized tree, the inbox files they were filed from, the quarantine.
+    Asks the running daemon when there is one (milliseconds), else reads the
+    catalog itself. Daemons on this machine report their watcher mode per
+    inbox (inotify or polling, and why) and their last errors; daemons on other
+    machines that share the catalog are listed by their live connection.
     """
-    from alice.daemon.ops import presence
-    from alice.daemon.ingest import queue
-    from alice.daemon.catalog import store
+    from alice.daemon.cli.status import show_status
 
-    cfg = ctx.config()
-    catalog = ctx.catalog()
-    try:
-        with catalog.session() as s:
-            counts = store.counts(s)
-            depth = queue.depth(s)
-            connected = presence.connected_daemons(s)
-            failed = queue.recent_failures(s, 5)
-        info = {"catalog": catalog.display_url, "embedded": catalog.embedded, "config": str(cfg.source),
-                "inboxes": [str(i) for i in cfg.inboxes], "organized": str(cfg.organized),
-                "daemons": connected, "local_daemons": presence.local_daemons(cfg.data_dir),
-                "queue": depth, "failed_jobs": failed, **counts}
-    finally:
-        catalog.close()
-    if as_json:
-        emit(info)
-        return
-    click.echo(f"Catalog:   {info['catalog']}{' (embedded)' if info['embedded'] else ''}")
-    click.echo(f"Organized: {info['organized']}")
-    if not connected:
-        click.echo("Daemons:   none running (start one with `alice run` or `systemctl --user start alice`)")
-    for d in connected:
-        click.echo(f"Daemon:    {d['worker']} (connected since {d['connected_since'][:19]})")
-    for d in info["local_daemons"]:
-        for inbox, mode in (d.get("watchers") or {}).items():
-            note = (d.get("watcher_notes") or {}).get(inbox)
-            click.echo(f"  watching {inbox}: {mode}{f' ({note})' if note else ''}")
-        for err in (d.get("last_errors") or [])[-5:]:
-            click.echo(f"  error: {err.get('where')}: {err.get('error')}")
-    click.echo("Queue:     " + ", ".join(f"{k} {v}" for k, v in depth.items()))
-    for job in failed:
-        click.echo(f"  failed #{job['id']}: {job['path']}: {job['error']}  (alice retry {job['id']})")
-    for key, value in counts.items():
-        if isinstance(value, dict):
-            click.echo(f"{key}:")
-            for k, v in sorted(value.items(), key=lambda kv: (-kv[1], str(kv[0]))):
-                click.echo(f"  {str(k):24} {v}")
-        else:
-            click.echo(f"{key}: {value}")
+    show_status(ctx, as_json)
 
 
 # -- run (the daemon) -------------------------------------------------------------------
