@@ -195,6 +195,10 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
     from alice.daemon.ingest.filing import FAILED, Organizer, inbox_files, startup_sweep
 
     cfg = ctx.config()
+    for inbox in [] if paths else cfg.inboxes:
+        if not inbox.is_dir():
+            click.echo(f"alice: inbox {inbox} does not exist, so nothing is read from it: create it "
+                       f"(mkdir -p {inbox}) or correct 'inboxes' in {cfg.source}", err=True)
     try:
         sources = list(inbox_files(cfg, paths or None))
     except ValueError as exc:
