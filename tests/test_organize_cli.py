@@ -129,6 +129,36 @@ def test_dry_run_changes_nothing(env: AliceEnv):
     assert not env.organized.exists() or not tree_files(env.organized)
 
 
+def test_dry_run_predicts_the_real_run_file_by_file(env: AliceEnv):
+    """Before the first run, after it, and with a duplicate, a name clash and a damaged file in the mix."""
+    from tests.daemon_env import unique_png
+
+    env.drop_corpus()
+    (env.inbox / "cyberpunk" / "sub").mkdir()
+    (env.inbox / "cyberpunk" / "sub" / "same.png").write_bytes(unique_png(1))     # same bytes, other folder
+    (env.inbox / "cyberpunk" / "same.png").write_bytes(unique_png(1))
+    (env.inbox / "cyberpunk" / "sub" / "clash.png").write_bytes(unique_png(2))    # same name, other bytes
+    (env.inbox / "cyberpunk" / "clash.png").write_bytes(unique_png(3))
+
+    def by_path(results: list[dict]) -> dict[str, tuple]:
+        real = {"planned": "organized"}
+        return {r["path"]: (real.get(r["status"], r["status"]), r["dest"] if r["status"] != "quarantined" else None)
+                for r in results}
+
+    predicted = by_path(env.organize_json("--dry-run"))
+    assert not env.organized.exists() or not tree_files(env.organized)
+    actual = by_path(env.organize_json())
+    assert predicted == actual
+    assert {s for s, _ in actual.values()} == {"organized", "duplicate", "quarantined"}
+
+    again = env.organize_json("--dry-run")
+    assert {r["status"] for r in again} == {"unchanged"}
+    assert by_path(again) == by_path(env.organize_json())
+
+    text = env.run("organize", "--dry-run").stdout
+    assert text.count("unchanged") >= len(again) and "Dry run: nothing was changed." in text, text
+
+
 def test_move_mode_empties_the_inbox_and_keeps_every_byte(env: AliceEnv):
     placed = env.drop_corpus()
     hashes = {hash_file(p) for p in placed.values()}

@@ -203,7 +203,8 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
         sources = list(inbox_files(cfg, paths or None))
     except ValueError as exc:
         fail(str(exc), EXIT_CONFIG)
-    catalog = None if dry_run else ctx.catalog()
+    # A dry run reads the catalog too: only it knows which files are filed already.
+    catalog = ctx.catalog()
     if not dry_run:
         startup_sweep(cfg, catalog)
     organizer = Organizer(cfg, catalog, mode=mode, dry_run=dry_run, quality=_quality_config(cfg),
@@ -216,6 +217,8 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
                 counts[result.status] += 1
                 if as_json:
                     emit(result.to_json())
+                elif dry_run:
+                    click.echo(_would(result))
                 elif result.status in (FAILED, "quarantined"):
                     click.echo(f"\n{result.status}: {result.path}: {result.reason}", err=True)
     except KeyboardInterrupt:
@@ -227,6 +230,19 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
     if not as_json:
         _summary(counts, len(sources), dry_run)
     sys.exit(EXIT_PARTIAL if counts[FAILED] else EXIT_OK)
+
+
+def _would(result: Any) -> str:
+    """One line of a dry run: what the real run will do with this file."""
+    if result.status == "planned":
+        return f"would file        {result.path}\n             ->  {result.dest}"
+    if result.status == "duplicate":
+        return f"would skip        {result.path}  (duplicate of {result.dest})"
+    if result.status == "unchanged":
+        return f"unchanged         {result.path}  ({result.reason}: {result.dest})"
+    if result.status == "quarantined":
+        return f"would quarantine  {result.path}  ({result.reason})"
+    return f"{result.status:17} {result.path}  ({result.reason})"
 
 
 def _summary(counts: Counter[str], total: int, dry_run: bool) -> None:

@@ -110,6 +110,11 @@ class Organizer:
         self.quality = quality
         # Paid quality stages (daemon/assess.record_rescorer), run on each record before it is filed.
         self.rescore = rescore
+        # A dry run changes nothing, so it remembers what it would have done: a later file
+        # with the same bytes is then the duplicate it will be, and a later file planned
+        # for a name already promised gets the suffix it will get.
+        self._promised: dict[Path, str] = {}                     # planned dest -> file hash
+        self._promised_copy: dict[tuple[str, str], Path] = {}    # (content id, file hash) -> dest
 
     # -- the whole file ---------------------------------------------------------------
     def organize(self, src: Source) -> Result:
@@ -185,10 +190,17 @@ class Organizer:
             if filed is not None and Path(filed.path).is_file() and Path(filed.path) != src:
                 return self._duplicate(rec, existing.id, Path(filed.path), base)
 
+        if self.dry_run:
+            promised = self._promised_copy.get((rec.content_id, rec.file_hash))
+            if promised is not None:
+                base.status, base.dest, base.reason = DUPLICATE, str(promised), f"same content as {promised}"
+                return base
         dest = self._plan(rec, src)
         base.dest = str(dest)
         if self.dry_run:
             base.status = PLANNED
+            self._promised[dest] = rec.file_hash
+            self._promised_copy[(rec.content_id, rec.file_hash)] = dest
             return base
         if not dest.exists():
             dest = self._copy(rec, src, dest)
@@ -215,7 +227,8 @@ class Organizer:
         return base
 
     def _plan(self, rec: AssetRecord, src: Path) -> Path:
-        return plan_destination(rec, self.cfg.organized, self.layout, src.name, _occupied)
+        return plan_destination(rec, self.cfg.organized, self.layout, src.name,
+                                lambda p: self._promised.get(p) or _occupied(p))
 
     def _copy(self, rec: AssetRecord, src: Path, dest: Path) -> Path:
         for _ in range(20):
