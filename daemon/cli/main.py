@@ -17,12 +17,16 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import click
 
 from alice.daemon import config as config_mod
 from alice.daemon.config import Config, ConfigError
+
+if TYPE_CHECKING:
+    from alice.daemon.app import App
+    from alice.daemon.quality.assess import Rescorer
 
 EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_CATALOG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -39,6 +43,13 @@ class CliContext:
             except ConfigError as exc:
                 fail(f"configuration error: {exc}", EXIT_CONFIG)
         return self._config
+
+    def app(self, application_name: str = "alice", pool_size: int = 5, serve_metrics: bool = False) -> App:
+        """The process's services (daemon/app.py), built lazily; close it when done."""
+        from alice.daemon.app import App
+
+        return App(self.config(), application_name=application_name, pool_size=pool_size,
+                   serve_metrics=serve_metrics)
 
     def catalog(self, application_name: str = "alice", pool_size: int = 5):
         from alice.daemon.catalog.engine import Catalog
@@ -149,8 +160,9 @@ def init(ctx: CliContext, inbox: Path, organized: Path, data_dir: Path | None, d
         catalog.close()
     from alice.daemon.cli.invocation import alice_command
 
-    summary = {"alice": alice_command(), "config": str(path), "config_written": wrote, "inboxes": [str(i) for i in cfg.inboxes],
-               "organized": str(cfg.organized), "data_dir": str(cfg.data_dir), "catalog": location}
+    summary = {"alice": alice_command(), "config": str(path), "config_written": wrote,
+               "inboxes": [str(i) for i in cfg.inboxes], "organized": str(cfg.organized),
+               "data_dir": str(cfg.data_dir), "catalog": location}
     if as_json:
         emit(summary)
         return
@@ -203,12 +215,13 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
         sources = list(inbox_files(cfg, paths or None))
     except ValueError as exc:
         fail(str(exc), EXIT_CONFIG)
+    app = ctx.app()
     # A dry run reads the catalog too: only it knows which files are filed already.
-    catalog = ctx.catalog()
+    catalog = _open(app).catalog
     if not dry_run:
         startup_sweep(cfg, catalog)
-    organizer = Organizer(cfg, catalog, mode=mode, dry_run=dry_run, quality=_quality_config(cfg),
-                          rescore=None if dry_run else _rescorer(ctx, catalog))
+    organizer = Organizer(cfg, catalog, mode=mode, dry_run=dry_run, quality=app.quality,
+                          rescore=None if dry_run else _rescorer(app))
     counts: Counter[str] = Counter()
     try:
         with _progress(sources, as_json, "Organizing") as bar:
@@ -225,8 +238,7 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
         click.echo("\ninterrupted: what was filed is consistent; run again to finish.", err=True)
         sys.exit(EXIT_INTERRUPTED)
     finally:
-        if catalog is not None:
-            catalog.close()
+        app.close()
     if not as_json:
         _summary(counts, len(sources), dry_run)
     sys.exit(EXIT_PARTIAL if counts[FAILED] else EXIT_OK)
@@ -277,19 +289,32 @@ def _progress(items: list[Any], quiet: bool, label: str) -> Any:
                              item_show_func=lambda s: s.path.name[:40] if s else "")
 
 
-def _quality_config(cfg: Config) -> Any:
-    if not cfg.quality_enabled:
+def _open(app: App) -> App:
+    """`app` with its catalog open, or exit 3 naming why it is not."""
+    from alice.daemon.catalog.errors import CatalogError
+
+    try:
+        app.catalog
+    except CatalogError as exc:
+        fail(f"catalog unavailable: {exc}", EXIT_CATALOG)
+    return app
+
+
+def _rescorer(app: App) -> Rescorer | None:
+    """The paid quality stages for filing (None unless quality is on and names one); provider
+    log lines go to stderr, never into --json."""
+    from alice.daemon.ops.logs import configure_logging
+    from alice.providers.errors import ProviderConfigError
+
+    quality = app.quality
+    if quality is None or len(quality.stages) == 1:
         return None
-    from alice.pipeline.quality.config import QualityConfig
-
-    return QualityConfig.from_mapping({k: v for k, v in cfg.quality.items() if k != "enabled"})
-
-
-def _rescorer(ctx: CliContext, catalog: Any) -> Any:
-    """The paid quality stages for filing (None unless quality is on and names one)."""
-    from alice.daemon.cli.quality import filing_rescorer
-
-    return filing_rescorer(ctx, catalog)
+    configure_logging(app.cfg.log.level, app.cfg.log.json)
+    try:
+        return app.rescorer()
+    except ProviderConfigError as exc:
+        fail(f"configuration error: {exc}", EXIT_CONFIG)
+    return None
 
 
 # -- inspect ----------------------------------------------------------------------------
@@ -369,34 +394,33 @@ def run(ctx: CliContext, workers: int | None, verbose: bool) -> None:
 
     \b
     Runs until SIGTERM or Ctrl-C, then finishes or hands back the files in
-    flight and exits 0. Under systemd (see `alice service install`) it reports
+    flight and exits 0 (130 after Ctrl-C). Under systemd (see `alice service install`) it reports
     READY, pings the watchdog and logs JSON lines to the journal. Several
     `alice run` processes, on one machine or several sharing one PostgreSQL
     server and file system, share the work; no file is filed twice.
     """
     from alice.daemon.ops.logs import configure_logging
-    from alice.daemon.ingest.runner import Daemon
 
     cfg = ctx.config()
     if workers is not None:
         cfg.workers = max(0, workers)
     configure_logging(cfg.log.level, cfg.log.json, verbose=verbose)
     from alice.daemon.ingest import queue
+    from alice.daemon.ops.metrics import MetricsServerError
     from alice.daemon.ops.presence import APP_PREFIX
 
     worker = queue.worker_name()
     # Effect threads each hold a lock connection and a session; the watcher and the loop one each.
-    catalog = ctx.catalog(application_name=APP_PREFIX + worker, pool_size=12)
-    metrics = None
-    if cfg.metrics.enabled:
-        from alice.daemon.ops.metrics import DaemonMetrics
-
-        metrics = DaemonMetrics.serve(cfg.metrics.host, cfg.metrics.port)
+    app = ctx.app(application_name=APP_PREFIX + worker, pool_size=12, serve_metrics=True)
     try:
-        code = Daemon(cfg, catalog, quality=_quality_config(cfg), metrics=metrics, worker=worker,
-                      rescore=_rescorer(ctx, catalog)).run_forever()
+        _open(app)
+        try:
+            daemon = app.daemon(worker)
+        except MetricsServerError as exc:
+            fail(str(exc), EXIT_CONFIG)
+        code = daemon.run_forever()
     finally:
-        catalog.close()
+        app.close()
     sys.exit(code)
 
 

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from alice.daemon.fs import fileops
 from alice.daemon.catalog import similar, store
@@ -32,6 +32,10 @@ from alice.pipeline.identity import file_hash
 from alice.pipeline.importer import Rejected, analyze
 from alice.pipeline.plan import Layout, plan_destination, project_for, sanitize_segment
 from alice.pipeline.record import AssetRecord
+
+if TYPE_CHECKING:
+    from alice.daemon.quality.assess import Rescorer
+    from alice.pipeline.quality.config import QualityConfig
 
 # Outcomes, as they appear in `alice organize --json` and in events.
 ORGANIZED = "organized"
@@ -101,14 +105,15 @@ def owning_inbox(cfg: Config, path: Path) -> Path | None:
 
 class Organizer:
     def __init__(self, cfg: Config, catalog: Catalog | None, *, mode: str | None = None,
-                 dry_run: bool = False, quality: Any = None, rescore: Any = None):
+                 dry_run: bool = False, quality: QualityConfig | None = None,
+                 rescore: Rescorer | None = None):
         self.cfg = cfg
         self.catalog = catalog
         self.mode = mode or cfg.mode
         self.dry_run = dry_run
         self.layout = Layout(cfg.layout)
         self.quality = quality
-        # Paid quality stages (daemon/assess.record_rescorer), run on each record before it is filed.
+        # Paid quality stages (quality/assess.record_rescorer), run on each record before it is filed.
         self.rescore = rescore
         # A dry run changes nothing, so it remembers what it would have done: a later file
         # with the same bytes is then the duplicate it will be, and a later file planned
