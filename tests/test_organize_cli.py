@@ -284,3 +284,34 @@ def test_events_follow_live_and_catch_up(env: AliceEnv):
     finally:
         follower.terminate()
         follower.wait(10)
+
+
+def test_a_duplicate_dropped_into_another_project_joins_that_project(env: AliceEnv):
+    """Filed under cyberpunk first; the same bytes in portraits/ get a filed copy in portraits'
+    folder and the asset belongs to both; the same bytes again in cyberpunk/ stay a duplicate."""
+    import json
+
+    from tests.daemon_env import unique_png
+
+    data = unique_png(11, size=32)
+    for project in ("cyberpunk", "portraits"):
+        (env.inbox / project).mkdir(parents=True, exist_ok=True)
+    (env.inbox / "cyberpunk" / "fox.png").write_bytes(data)
+    first = env.organize_json()
+    assert [r["status"] for r in first] == ["organized"]
+
+    (env.inbox / "portraits" / "fox-again.png").write_bytes(data)
+    (env.inbox / "cyberpunk" / "fox-copy.png").write_bytes(data)
+    second = {Path(r["path"]).name: r for r in env.organize_json()}
+    assert second["fox-again.png"]["status"] == "organized", second
+    assert "/portraits/" in second["fox-again.png"]["dest"] and Path(second["fox-again.png"]["dest"]).is_file()
+    assert second["fox-copy.png"]["status"] == "duplicate", second
+    assert len({r["content_id"] for r in [*first, *second.values()]}) == 1
+
+    for project in ("portraits", "cyberpunk"):
+        found = [json.loads(x) for x in env.run("search", "--project", project, "--json").stdout.splitlines()]
+        assert [f["content_id"] for f in found if "content_id" in f] == [first[0]["content_id"]], (project, found)
+    organized = catalog_paths(env.db_url, "organized")
+    assert {Path(p).parent.parent.name for p in organized} == {"cyberpunk", "portraits"}
+    sidecar_projects = {sidecar.load(sidecar.sidecar_path(Path(p)).read_text()).project for p in organized}
+    assert sidecar_projects == {"cyberpunk", "portraits"}

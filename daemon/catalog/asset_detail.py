@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alice.daemon.catalog.curation import tags_of
+from alice.daemon.catalog.store import projects_of
 from alice.daemon.catalog.models import Asset, Generation, Location, Project
 
 _ASSET_COLUMNS = (Asset.id, Asset.content_id, Asset.file_hash, Asset.size, Asset.format, Asset.media, Asset.tool,
@@ -36,6 +37,7 @@ def asset_detail(s: Session, asset_id: int) -> dict[str, Any]:
                     .where(Generation.asset_id == asset_id)).first()
     out["generation"] = dict(gen._mapping) if gen else None
     out["tags"] = tags_of(s, asset_id)
+    out["projects"] = projects_of(s, asset_id)
     out["locations"] = locations(s, asset_id)
     out["path"] = next((loc["path"] for loc in out["locations"]
                         if loc["present"] and loc["role"] == "organized"), None)

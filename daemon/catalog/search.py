@@ -28,13 +28,13 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import psycopg
-from sqlalchemy import Float, Text, case, cast, exists, false, func, literal, select, text, tuple_
+from sqlalchemy import Float, Text, case, cast, exists, false, func, literal, or_, select, text, tuple_
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
-from alice.daemon.catalog.models import Asset, AssetTag, Generation, Location, Project, Tag
+from alice.daemon.catalog.models import Asset, AssetProject, AssetTag, Generation, Location, Project, Tag
 
 COUNT_CAP = 5_000
 COUNT_BUDGET_MS = 6
@@ -219,7 +219,9 @@ def conditions(s: Session, q: SearchQuery) -> list[Any]:
     if q.project:
         # Resolved first, so the planner sees the ids and estimates how many rows each holds.
         ids = list(s.execute(select(Project.id).where(Project.name.in_(q.project))).scalars())
-        where.append(Asset.project_id.in_(ids) if ids else false())
+        # Any project the asset belongs to, not only its first (asset_projects).
+        members = select(AssetProject.asset_id).where(AssetProject.project_id.in_(ids))
+        where.append(or_(Asset.project_id.in_(ids), Asset.id.in_(members)) if ids else false())
     if q.ai is not None:
         where.append(Asset.ai.is_(q.ai))
     if q.media:

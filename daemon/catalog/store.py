@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from alice.daemon.catalog.models import (
     LOCATION_ROLES,
     Asset,
+    AssetProject,
     AssetTag,
     Event,
     Generation,
@@ -175,10 +176,26 @@ def record_asset(s: Session, rec: AssetRecord, *, refresh: bool = True) -> tuple
     created = asset_id is not None
     if not created:
         asset_id = s.execute(select(Asset.id).where(Asset.content_id == rec.content_id)).scalar_one()
+    join_project(s, asset_id, values["project_id"])
     _upsert_generation(s, asset_id, rec)
     if refresh:
         refresh_search(s, asset_id)
     return asset_id, created
+
+
+def join_project(s: Session, asset_id: int, project: int | str) -> None:
+    """Make the asset a member of `project` (an id, or a name created if new)."""
+    pid = project if isinstance(project, int) else project_id(s, project)
+    s.execute(insert(AssetProject).values(asset_id=asset_id, project_id=pid).on_conflict_do_nothing())
+
+
+def projects_of(s: Session, asset_id: int) -> list[str]:
+    """Every project the asset belongs to, its first one first."""
+    rows = s.execute(select(Project.name, Project.id == Asset.project_id)
+                     .select_from(AssetProject).join(Project, Project.id == AssetProject.project_id)
+                     .join(Asset, Asset.id == AssetProject.asset_id)
+                     .where(AssetProject.asset_id == asset_id)).all()
+    return [name for name, first in sorted(rows, key=lambda r: (not r[1], r[0]))]
 
 
 def _upsert_generation(s: Session, asset_id: int, rec: AssetRecord) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from alice.daemon.fs import fileops
-from alice.daemon.catalog import similar, store
+from alice.daemon.catalog import curation, similar, store
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.fs.crashpoints import checkpoint
 from alice.daemon.ingest.ignore import default_ignore
@@ -119,7 +119,7 @@ class Organizer:
         # with the same bytes is then the duplicate it will be, and a later file planned
         # for a name already promised gets the suffix it will get.
         self._promised: dict[Path, str] = {}                     # planned dest -> file hash
-        self._promised_copy: dict[tuple[str, str], Path] = {}    # (content id, file hash) -> dest
+        self._promised_copy: dict[tuple[str, str, str], Path] = {}  # (content id, file hash, project) -> dest
 
     # -- the whole file ---------------------------------------------------------------
     def organize(self, src: Source) -> Result:
@@ -189,14 +189,21 @@ class Organizer:
             # Same pixels AND same bytes: a duplicate, recorded as another location.
             # Same pixels with other metadata is filed too: its bytes say something
             # the first copy does not (another tool's record, added keywords).
+            # A file's project is where the user put it: the same bytes dropped into another
+            # project's folder are filed there too (the asset joins that project), not
+            # waved off as a duplicate of the copy filed under the first project.
             with self.catalog.session() as s:
                 existing = store.asset_by_content_id(s, rec.content_id)
                 filed = store.filed_copy_with_hash(s, existing.id, rec.file_hash) if existing else None
-            if filed is not None and Path(filed.path).is_file() and Path(filed.path) != src:
+                member = existing is not None and rec.project in store.projects_of(s, existing.id)
+                if existing is not None:     # another copy's sidecar carries what a person gave the asset
+                    rec.tags = curation.tags_of(s, existing.id)
+                    rec.user_stars = existing.user_stars
+            if filed is not None and Path(filed.path).is_file() and Path(filed.path) != src and member:
                 return self._duplicate(rec, existing.id, Path(filed.path), base)
 
         if self.dry_run:
-            promised = self._promised_copy.get((rec.content_id, rec.file_hash))
+            promised = self._promised_copy.get((rec.content_id, rec.file_hash, rec.project))
             if promised is not None:
                 base.status, base.dest, base.reason = DUPLICATE, str(promised), f"same content as {promised}"
                 return base
@@ -205,7 +212,7 @@ class Organizer:
         if self.dry_run:
             base.status = PLANNED
             self._promised[dest] = rec.file_hash
-            self._promised_copy[(rec.content_id, rec.file_hash)] = dest
+            self._promised_copy[(rec.content_id, rec.file_hash, rec.project)] = dest
             return base
         if not dest.exists():
             dest = self._copy(rec, src, dest)
