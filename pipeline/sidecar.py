@@ -30,7 +30,7 @@ SUFFIX = ".yaml"
 MAX_TEXT = 64 << 20
 
 ORDER = ("content_id", "file_hash", "size", "format", "media", "tool", "ai", "project", "created_at",
-         "width", "height", "stars", "source_path", "organized_path", "organized_at", "generation",
+         "width", "height", "stars", "user_stars", "tags", "source_path", "organized_path", "organized_at", "generation",
          "evidence", "warnings", "quality", "perceptual_hash", "raw")
 REQUIRED = ("content_id", "file_hash", "size", "format", "media", "tool", "ai", "project", "source_path",
             "created_at")
@@ -261,5 +261,6 @@ _FIELDS = {"content_id": _str_, "file_hash": _str_, "size": _size, "format": _st
            "tool": _opt_str, "ai": _bool, "project": _str_, "source_path": _str_, "created_at": _datetime,
            "width": _opt_int, "height": _opt_int, "evidence": _str_list, "generation": _generation,
            "raw": _mapping, "organized_path": _opt_str, "organized_at": _opt_datetime, "stars": _stars,
+           "user_stars": _stars, "tags": _str_list,
            "perceptual_hash": _opt_int,
            "quality": _opt_mapping, "warnings": _str_list}

@@ -26,6 +26,7 @@ from alice.daemon.catalog.models import Asset
 from alice.daemon.config import Config
 from alice.daemon.generation.generator import Generator
 from alice.daemon.fs.fileops import PlacementError
+from alice.daemon.ingest import curate
 from alice.daemon.ingest.relocate import RelocateError, relocate
 from alice.daemon.api import protocol as p
 from alice.daemon.api.paths import PathGuard
@@ -202,18 +203,12 @@ def _similar(ctx: RpcContext, asset: int | str, max_distance: int = 6, limit: in
 
 
 def _tag(ctx: RpcContext, asset: int | str, tags: list[str]) -> dict[str, Any]:
-    with ctx.catalog.session() as s:
-        asset_id = curation.resolve_asset(s, asset)
-        after = curation.tag(s, asset_id, tags)
-        store.append_event(s, "tagged", asset_id, None, {"tags": curation.normalize_tags(tags)})
+    asset_id, after = curate.tag(ctx.catalog, asset, tags)      # the sidecars follow
     return {"asset_id": asset_id, "tags": after}
 
 
 def _untag(ctx: RpcContext, asset: int | str, tags: list[str]) -> dict[str, Any]:
-    with ctx.catalog.session() as s:
-        asset_id = curation.resolve_asset(s, asset)
-        after = curation.untag(s, asset_id, tags)
-        store.append_event(s, "untagged", asset_id, None, {"tags": curation.normalize_tags(tags)})
+    asset_id, after = curate.untag(ctx.catalog, asset, tags)
     return {"asset_id": asset_id, "tags": after}
 
 

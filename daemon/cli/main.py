@@ -529,6 +529,11 @@ register_assistant_commands(main)
 # -- assess, rate (daemon/cli/quality.py) -------------------------------------------------
 import alice.daemon.cli.quality  # noqa: E402,F401  (needs the names above)
 
+# -- tag, untag, similar, move, rebuild (daemon/cli/curate.py) ---------------------------
+from alice.daemon.cli.curate import register_curation_commands  # noqa: E402  (needs the names above)
+
+register_curation_commands(main)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()
