@@ -320,8 +320,10 @@ def _rescorer(app: App) -> Rescorer | None:
 # -- inspect ----------------------------------------------------------------------------
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--exif", "every_exif", is_flag=True,
+              help="Also list every EXIF tag (camera, lens, exposure, GPS, ...), read with exifread.")
 @json_option
-def inspect(paths: tuple[Path, ...], as_json: bool) -> None:
+def inspect(paths: tuple[Path, ...], every_exif: bool, as_json: bool) -> None:
     """Show which AI tool made each file and with what settings. Needs no catalog.
 
     \b
@@ -331,7 +333,7 @@ def inspect(paths: tuple[Path, ...], as_json: bool) -> None:
        "generation": {"prompt", "negative_prompt", "seed", "steps", "cfg", "sampler",
                       "scheduler", "model", "model_hash", "width", "height", "loras",
                       "created_at"},
-       "error"}
+       "error"}  (+ "exif": {"Image Make": ..., "GPS GPSLatitude": ...} with --exif)
     """
     from alice.pipeline.inspect import inspect_file, iter_paths
 
@@ -339,6 +341,10 @@ def inspect(paths: tuple[Path, ...], as_json: bool) -> None:
     for path in iter_paths(paths):
         info = inspect_file(path)
         data = info.to_json()
+        if every_exif:
+            from alice.pipeline.exif_tags import every_exif_tag
+
+            data["exif"] = every_exif_tag(path)
         errors += bool(data.get("error"))
         if as_json:
             emit(data)
@@ -360,6 +366,10 @@ def _print_inspection(d: dict[str, Any]) -> None:
             click.echo(f"  {key:16} {text if len(text) < 300 else text[:297] + '...'}")
     for ev in d.get("evidence") or []:
         click.echo(f"  evidence         {ev}")
+    if "exif" in d:
+        click.echo("  exif" + ("" if d["exif"] else "             (none)"))
+        for key, value in d["exif"].items():
+            click.echo(f"    {key:34} {value}")
 
 
 # -- status -----------------------------------------------------------------------------
