@@ -96,10 +96,11 @@ def test_second_run_changes_nothing(env: AliceEnv):
 
 def test_duplicates_become_locations_not_copies(env: AliceEnv, tmp_path):
     src = CORPUS / "comfyui-flux-dev.png"
-    (env.inbox / "a").mkdir(parents=True)
-    (env.inbox / "b").mkdir(parents=True)
+    # Both in project a (a sub-folder is still project a); another project's folder
+    # files a copy there instead (test_a_duplicate_dropped_into_another_project_...).
+    (env.inbox / "a" / "more").mkdir(parents=True)
     (env.inbox / "a" / "one.png").write_bytes(src.read_bytes())
-    (env.inbox / "b" / "two.png").write_bytes(src.read_bytes())
+    (env.inbox / "a" / "more" / "two.png").write_bytes(src.read_bytes())
     results = env.organize_json()
     assert sorted(r["status"] for r in results) == ["duplicate", "organized"]
     assert len(media_files(env.organized)) == 1

@@ -83,11 +83,9 @@ def set_user_stars(s: Session, asset_id: int, stars: int | None) -> None:
 def set_project(s: Session, asset_id: int, project: str) -> int:
     """Put the asset in `project` (created if new); return the project id."""
     pid = store.project_id(s, check_project_name(project))
-    before = s.execute(select(Asset.project_id).where(Asset.id == asset_id)).scalar_one()
     s.execute(update(Asset).where(Asset.id == asset_id).values(project_id=pid))
-    # Moved, not copied: it leaves the project it was in and joins the new one.
-    s.execute(delete(AssetProject).where(AssetProject.asset_id == asset_id, AssetProject.project_id == before))
-    store.join_project(s, asset_id, pid)
+    # Moved, not copied: it leaves its own project; the new one is its own now, not an extra.
+    s.execute(delete(AssetProject).where(AssetProject.asset_id == asset_id, AssetProject.project_id == pid))
     return pid
 
 

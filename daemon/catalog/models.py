@@ -162,8 +162,8 @@ class Tag(Base):
 
 
 class AssetProject(Base):
-    """Every project an asset belongs to: its first (assets.project_id) and each project
-    whose folder a copy of the same content was dropped into later."""
+    """The projects an asset belongs to besides its own (assets.project_id): each one whose
+    folder a copy of the same content was dropped into later."""
 
     __tablename__ = "asset_projects"
 

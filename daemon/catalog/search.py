@@ -48,6 +48,11 @@ MEDIA = ("image", "video", "audio", "other")
 PROMPT_PREVIEW = 500
 
 
+# Above this many assets that joined a searched project from elsewhere, they are matched
+# by a subquery instead of a literal list.
+MAX_EXTRA_MEMBERS = 1000
+
+
 class SearchError(ValueError):
     """A search that cannot run as asked; the message names the field and what it accepts."""
 
@@ -219,9 +224,17 @@ def conditions(s: Session, q: SearchQuery) -> list[Any]:
     if q.project:
         # Resolved first, so the planner sees the ids and estimates how many rows each holds.
         ids = list(s.execute(select(Project.id).where(Project.name.in_(q.project))).scalars())
-        # Any project the asset belongs to, not only its first (asset_projects).
-        members = select(AssetProject.asset_id).where(AssetProject.project_id.in_(ids))
-        where.append(or_(Asset.project_id.in_(ids), Asset.id.in_(members)) if ids else false())
+        # Also the assets that joined these projects besides their own (asset_projects):
+        # usually none or few, resolved first so the common case keeps its index plan.
+        extra = list(s.execute(select(AssetProject.asset_id).where(AssetProject.project_id.in_(ids))
+                               .limit(MAX_EXTRA_MEMBERS + 1)).scalars()) if ids else []
+        if len(extra) > MAX_EXTRA_MEMBERS:
+            members = select(AssetProject.asset_id).where(AssetProject.project_id.in_(ids))
+            where.append(or_(Asset.project_id.in_(ids), Asset.id.in_(members)))
+        elif extra:
+            where.append(or_(Asset.project_id.in_(ids), Asset.id.in_(extra)))
+        else:
+            where.append(Asset.project_id.in_(ids) if ids else false())
     if q.ai is not None:
         where.append(Asset.ai.is_(q.ai))
     if q.media:

@@ -176,7 +176,7 @@ def record_asset(s: Session, rec: AssetRecord, *, refresh: bool = True) -> tuple
     created = asset_id is not None
     if not created:
         asset_id = s.execute(select(Asset.id).where(Asset.content_id == rec.content_id)).scalar_one()
-    join_project(s, asset_id, values["project_id"])
+        join_project(s, asset_id, values["project_id"])    # a copy dropped into another project's folder
     _upsert_generation(s, asset_id, rec)
     if refresh:
         refresh_search(s, asset_id)
@@ -184,18 +184,20 @@ def record_asset(s: Session, rec: AssetRecord, *, refresh: bool = True) -> tuple
 
 
 def join_project(s: Session, asset_id: int, project: int | str) -> None:
-    """Make the asset a member of `project` (an id, or a name created if new)."""
+    """Make the asset a member of `project` (an id, or a name created if new) besides its own."""
     pid = project if isinstance(project, int) else project_id(s, project)
-    s.execute(insert(AssetProject).values(asset_id=asset_id, project_id=pid).on_conflict_do_nothing())
+    own = s.execute(select(Asset.project_id).where(Asset.id == asset_id)).scalar_one()
+    if pid != own:
+        s.execute(insert(AssetProject).values(asset_id=asset_id, project_id=pid).on_conflict_do_nothing())
 
 
 def projects_of(s: Session, asset_id: int) -> list[str]:
-    """Every project the asset belongs to, its first one first."""
-    rows = s.execute(select(Project.name, Project.id == Asset.project_id)
-                     .select_from(AssetProject).join(Project, Project.id == AssetProject.project_id)
-                     .join(Asset, Asset.id == AssetProject.asset_id)
-                     .where(AssetProject.asset_id == asset_id)).all()
-    return [name for name, first in sorted(rows, key=lambda r: (not r[1], r[0]))]
+    """Every project the asset belongs to: its own (assets.project_id) first, then the others by name."""
+    own = s.execute(select(Project.name).join(Asset, Asset.project_id == Project.id)
+                    .where(Asset.id == asset_id)).scalar_one_or_none()
+    others = s.execute(select(Project.name).join(AssetProject, AssetProject.project_id == Project.id)
+                       .where(AssetProject.asset_id == asset_id).order_by(Project.name)).scalars().all()
+    return ([own] if own is not None else []) + [n for n in others if n != own]
 
 
 def _upsert_generation(s: Session, asset_id: int, rec: AssetRecord) -> None:

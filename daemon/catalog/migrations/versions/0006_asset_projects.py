@@ -7,8 +7,9 @@ Create Date: 2026-12-04
 A file's project is where the user put it. The same pixels dropped into a
 second project's inbox folder used to become a mere "duplicate" location of
 the first project's asset; now the asset gains that project too (and a filed
-copy in its folder). assets.project_id stays the first project; this table
-lists all of them, the first included (backfilled here).
+copy in its folder). assets.project_id stays the asset's own project; this
+table lists the others, so a search by project reads it only for the few
+assets that joined from elsewhere.
 """
 from __future__ import annotations
 
@@ -29,7 +30,6 @@ def upgrade() -> None:
         sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     )
     op.create_index('ix_asset_projects_project_id', 'asset_projects', ['project_id'])
-    op.execute("INSERT INTO asset_projects (asset_id, project_id) SELECT id, project_id FROM assets")
 
 
 def downgrade() -> None:
