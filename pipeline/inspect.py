@@ -77,11 +77,14 @@ def _created_at(generation: Generation, meta: Metadata) -> datetime | None:
     return parsed or _exif_datetime(meta)
 
 
-def inspect_file(path: Path) -> Inspection:
-    """Read `path` and say which AI tool made it. Never raises; problems go to `error`/`warnings`."""
+def inspect_file(path: Path, *, verify_c2pa: bool = True) -> Inspection:
+    """Read `path` and say which AI tool made it. Never raises; problems go to `error`/`warnings`.
+
+    verify_c2pa=False: see extract(); for a read-only look (`alice inspect`), not for filing.
+    """
     path = Path(path)
     try:
-        meta = extract(path)
+        meta = extract(path, verify_c2pa=verify_c2pa)
     except UnreadableFile as exc:
         return Inspection(path=path, format="unknown", media="other", error=exc.strerror or str(exc))
     except Exception as exc:  # noqa: BLE001 - last line of defence for a daemon that runs for months
