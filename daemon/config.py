@@ -46,9 +46,28 @@ def default_config_path() -> Path:
     return xdg_config_home() / "alice" / "config.yaml"
 
 
+# Where pam_systemd makes each user's runtime directory; XDG_RUNTIME_DIR normally points here.
+RUN_USER = Path("/run/user")
+
+
 def default_socket_path() -> Path:
+    """The one rule for where the daemon listens and where clients look, when `socket` is not set.
+
+    XDG_RUNTIME_DIR if set; else the user's /run/user/<uid> if it exists (a
+    daemon under systemd has XDG_RUNTIME_DIR pointing there, while an assistant
+    that starts `alice mcp` often passes no such variable: both must land on
+    the same path); else /tmp/alice-<uid>.
+    """
     runtime = os.environ.get("XDG_RUNTIME_DIR")
-    base = Path(runtime) if runtime else Path("/tmp") / f"alice-{os.getuid()}"
+    if runtime:
+        base = Path(runtime)
+    else:
+        mine = RUN_USER / str(os.getuid())
+        try:
+            owned = mine.is_dir() and mine.stat().st_uid == os.getuid()
+        except OSError:
+            owned = False
+        base = mine if owned else Path("/tmp") / f"alice-{os.getuid()}"
     return base / "alice" / "alice.sock"
 
 

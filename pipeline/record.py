@@ -33,6 +33,8 @@ class AssetRecord:
     organized_path: str | None = None                     # final place in the tree (absolute)
     organized_at: datetime | None = None
     stars: int | None = None                              # computed or user rating, 1..5
+    user_stars: int | None = None                         # a person's own rating, 1..5 (wins over stars)
+    tags: list[str] = field(default_factory=list)         # a person's tags, so a rebuilt catalog keeps them
     quality: dict[str, Any] | None = None                 # quality stage results
     perceptual_hash: int | None = None                    # 64-bit dHash of images, for near-duplicate search
     warnings: list[str] = field(default_factory=list)

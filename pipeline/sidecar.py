@@ -30,8 +30,8 @@ SUFFIX = ".yaml"
 MAX_TEXT = 64 << 20
 
 ORDER = ("content_id", "file_hash", "size", "format", "media", "tool", "ai", "project", "created_at",
-         "width", "height", "stars", "source_path", "organized_path", "organized_at", "generation",
-         "parents", "evidence", "warnings", "quality", "perceptual_hash", "raw")
+         "width", "height", "stars", "user_stars", "tags", "source_path", "organized_path", "organized_at",
+         "generation", "parents", "evidence", "warnings", "quality", "perceptual_hash", "raw")
 REQUIRED = ("content_id", "file_hash", "size", "format", "media", "tool", "ai", "project", "source_path",
             "created_at")
 assert set(ORDER) == {f.name for f in fields(AssetRecord)}, "sidecar ORDER must list every AssetRecord field"
@@ -279,5 +279,6 @@ _FIELDS = {"parents": _parents, "content_id": _str_, "file_hash": _str_, "size":
            "tool": _opt_str, "ai": _bool, "project": _str_, "source_path": _str_, "created_at": _datetime,
            "width": _opt_int, "height": _opt_int, "evidence": _str_list, "generation": _generation,
            "raw": _mapping, "organized_path": _opt_str, "organized_at": _opt_datetime, "stars": _stars,
+           "user_stars": _stars, "tags": _str_list,
            "perceptual_hash": _opt_int,
            "quality": _opt_mapping, "warnings": _str_list}

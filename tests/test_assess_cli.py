@@ -217,3 +217,34 @@ def test_assess_reports_an_unreadable_file_and_exits_1(tmp_path) -> None:
     out = {Path(r["path"]).name: r for r in lines(proc)}
     assert out["broken.png"]["stars"] is None and out["broken.png"]["error"]
     assert out["good.png"]["stars"] == 4 and images["good"].exists()
+
+
+def test_assess_an_organized_folder_skips_alices_own_files_and_stars_no_damaged_file(env: AliceEnv):
+    """The tree after a real organize: sidecars, the quarantine and its notes are not scored;
+    a damaged file gets no stars whether the folder holds it or it is named; problems print once."""
+    import shutil
+
+    bad = CORPUS / "bad-corrupted.jpg"
+    if not bad.exists():
+        pytest.skip(f"corpus file {bad} not present")
+    make_images(env.inbox / "p")
+    shutil.copyfile(bad, env.inbox / "p" / "bad.jpg")
+    env.run("organize")
+    quarantined = next((env.organized / ".quarantine").glob("bad*.jpg"))
+    stray = env.organized / "loose" / "bad-copy.jpg"          # a damaged file outside the quarantine
+    stray.parent.mkdir()
+    shutil.copyfile(bad, stray)
+
+    reports = lines(env.run("assess", "--json", str(env.organized), check=False))
+    scored = {Path(r["path"]).name for r in reports}
+    assert scored == {"good.png", "blurred.png", "bad-copy.jpg"}, scored
+    damaged = next(r for r in reports if r["path"].endswith("bad-copy.jpg"))
+    assert damaged["stars"] is None and damaged["score"] is None and "damaged" in damaged["error"]
+
+    named = lines(env.run("assess", "--json", str(quarantined), check=False))[0]
+    assert named["stars"] is None and "damaged" in named["error"]
+
+    text = env.run("assess", str(env.organized), check=False)
+    assert text.returncode == 1
+    assert text.stdout.count("is damaged") == 1, text.stdout
+    assert ".yaml" not in text.stdout and "reason.txt" not in text.stdout, text.stdout

@@ -96,10 +96,11 @@ def test_second_run_changes_nothing(env: AliceEnv):
 
 def test_duplicates_become_locations_not_copies(env: AliceEnv, tmp_path):
     src = CORPUS / "comfyui-flux-dev.png"
-    (env.inbox / "a").mkdir(parents=True)
-    (env.inbox / "b").mkdir(parents=True)
+    # Both in project a (a sub-folder is still project a); another project's folder
+    # files a copy there instead (test_a_duplicate_dropped_into_another_project_...).
+    (env.inbox / "a" / "more").mkdir(parents=True)
     (env.inbox / "a" / "one.png").write_bytes(src.read_bytes())
-    (env.inbox / "b" / "two.png").write_bytes(src.read_bytes())
+    (env.inbox / "a" / "more" / "two.png").write_bytes(src.read_bytes())
     results = env.organize_json()
     assert sorted(r["status"] for r in results) == ["duplicate", "organized"]
     assert len(media_files(env.organized)) == 1
@@ -128,6 +129,36 @@ def test_dry_run_changes_nothing(env: AliceEnv):
     results = env.organize_json("--dry-run")
     assert {r["status"] for r in results} <= {"planned", "quarantined"}
     assert not env.organized.exists() or not tree_files(env.organized)
+
+
+def test_dry_run_predicts_the_real_run_file_by_file(env: AliceEnv):
+    """Before the first run, after it, and with a duplicate, a name clash and a damaged file in the mix."""
+    from tests.daemon_env import unique_png
+
+    env.drop_corpus()
+    (env.inbox / "cyberpunk" / "sub").mkdir()
+    (env.inbox / "cyberpunk" / "sub" / "same.png").write_bytes(unique_png(1))     # same bytes, other folder
+    (env.inbox / "cyberpunk" / "same.png").write_bytes(unique_png(1))
+    (env.inbox / "cyberpunk" / "sub" / "clash.png").write_bytes(unique_png(2))    # same name, other bytes
+    (env.inbox / "cyberpunk" / "clash.png").write_bytes(unique_png(3))
+
+    def by_path(results: list[dict]) -> dict[str, tuple]:
+        real = {"planned": "organized"}
+        return {r["path"]: (real.get(r["status"], r["status"]), r["dest"] if r["status"] != "quarantined" else None)
+                for r in results}
+
+    predicted = by_path(env.organize_json("--dry-run"))
+    assert not env.organized.exists() or not tree_files(env.organized)
+    actual = by_path(env.organize_json())
+    assert predicted == actual
+    assert {s for s, _ in actual.values()} == {"organized", "duplicate", "quarantined"}
+
+    again = env.organize_json("--dry-run")
+    assert {r["status"] for r in again} == {"unchanged"}
+    assert by_path(again) == by_path(env.organize_json())
+
+    text = env.run("organize", "--dry-run").stdout
+    assert text.count("unchanged") >= len(again) and "Dry run: nothing was changed." in text, text
 
 
 def test_move_mode_empties_the_inbox_and_keeps_every_byte(env: AliceEnv):
@@ -254,3 +285,34 @@ def test_events_follow_live_and_catch_up(env: AliceEnv):
     finally:
         follower.terminate()
         follower.wait(10)
+
+
+def test_a_duplicate_dropped_into_another_project_joins_that_project(env: AliceEnv):
+    """Filed under cyberpunk first; the same bytes in portraits/ get a filed copy in portraits'
+    folder and the asset belongs to both; the same bytes again in cyberpunk/ stay a duplicate."""
+    import json
+
+    from tests.daemon_env import unique_png
+
+    data = unique_png(11, size=32)
+    for project in ("cyberpunk", "portraits"):
+        (env.inbox / project).mkdir(parents=True, exist_ok=True)
+    (env.inbox / "cyberpunk" / "fox.png").write_bytes(data)
+    first = env.organize_json()
+    assert [r["status"] for r in first] == ["organized"]
+
+    (env.inbox / "portraits" / "fox-again.png").write_bytes(data)
+    (env.inbox / "cyberpunk" / "fox-copy.png").write_bytes(data)
+    second = {Path(r["path"]).name: r for r in env.organize_json()}
+    assert second["fox-again.png"]["status"] == "organized", second
+    assert "/portraits/" in second["fox-again.png"]["dest"] and Path(second["fox-again.png"]["dest"]).is_file()
+    assert second["fox-copy.png"]["status"] == "duplicate", second
+    assert len({r["content_id"] for r in [*first, *second.values()]}) == 1
+
+    for project in ("portraits", "cyberpunk"):
+        found = [json.loads(x) for x in env.run("search", "--project", project, "--json").stdout.splitlines()]
+        assert [f["content_id"] for f in found if "content_id" in f] == [first[0]["content_id"]], (project, found)
+    organized = catalog_paths(env.db_url, "organized")
+    assert {Path(p).parent.parent.name for p in organized} == {"cyberpunk", "portraits"}
+    sidecar_projects = {sidecar.load(sidecar.sidecar_path(Path(p)).read_text()).project for p in organized}
+    assert sidecar_projects == {"cyberpunk", "portraits"}

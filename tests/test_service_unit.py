@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import shutil
 import subprocess
@@ -20,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 def xdg(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
     # Never ask the real user manager about the real unit from a test.
-    monkeypatch.setattr(service, "_systemctl_state", lambda: (None, None))
+    monkeypatch.setattr(service, "_systemctl_state", lambda: (None, None, None))
     return tmp_path / "cfg"
 
 
@@ -123,3 +124,21 @@ def test_rendered_unit_passes_systemd_analyze_verify(tmp_path):
     assert proc.returncode == 0, proc.stderr
     complaints = [ln for ln in proc.stderr.splitlines() if "alice.service" in ln]
     assert complaints == [], complaints
+
+
+def test_status_without_a_user_bus_says_so_and_what_to_run(tmp_path):
+    """A real `alice service status` where no systemd user manager can be reached."""
+    runtime = tmp_path / "run"
+    runtime.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALICE_", "DBUS_", "XDG_"))}
+    env.update(HOME=str(tmp_path / "home"), XDG_CONFIG_HOME=str(tmp_path / "cfg"),
+               XDG_RUNTIME_DIR=str(runtime), DBUS_SESSION_BUS_ADDRESS=f"unix:path={runtime}/no-bus")
+    alice = Path(sys.executable).parent / "alice"
+    proc = subprocess.run([str(alice), "service", "status"], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "None" not in proc.stdout, proc.stdout
+    assert ("no systemd user session" in proc.stdout or "systemctl is not installed" in proc.stdout), proc.stdout
+    assert "`alice run`" in proc.stdout and "loginctl enable-linger" in proc.stdout, proc.stdout
+    data = json.loads(subprocess.run([str(alice), "service", "status", "--json"], env=env, capture_output=True,
+                                     text=True, timeout=60).stdout)
+    assert data["active"] is None and data["systemd"] != "user session" and "alice run" in data["hint"]

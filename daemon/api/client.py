@@ -21,6 +21,29 @@ __all__ = ["DaemonNotRunning", "RpcCallError", "RpcClient", "UnsafeSocket"]
 MAX_RESPONSE = 64 << 20           # answers may carry a tool's whole raw record
 
 
+def daemon_socket(cfg: Any) -> Path:
+    """Where a client finds the daemon: the configured (or default) socket when something
+    listens there, else the socket a live daemon on this machine published (it may have
+    been started with another XDG_RUNTIME_DIR than this client has), else the configured one."""
+    import stat as stat_mod
+
+    def is_socket(path: Path) -> bool:
+        try:
+            return stat_mod.S_ISSOCK(path.stat().st_mode)
+        except OSError:
+            return False
+
+    if is_socket(cfg.socket):
+        return cfg.socket
+    from alice.daemon.ops import presence
+
+    for daemon in presence.local_daemons(cfg.data_dir):
+        published = daemon.get("socket")
+        if published and is_socket(Path(published)):
+            return Path(published)
+    return cfg.socket
+
+
 class DaemonNotRunning(ConnectionError):
     """No daemon answers on the socket."""
 

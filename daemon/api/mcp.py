@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -71,7 +72,13 @@ def _without_image(schema: dict[str, Any]) -> dict[str, Any]:
             "required": [r for r in schema.get("required", []) if r != "image"]}
 
 
-def build_server(socket_path: Path) -> Server[Any]:
+def build_server(socket_path: Path | Callable[[], Path]) -> Server[Any]:
+    """`socket_path` may be a function: asked on each call, so a daemon started after the
+    bridge (or restarted elsewhere) is still found."""
+
+    def where() -> Path:
+        return socket_path() if callable(socket_path) else socket_path
+
     by_tool = {tool_name(m.name): m.name for m in REGISTRY.methods.values() if m.mcp}
 
     async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
@@ -83,8 +90,10 @@ def build_server(socket_path: Path) -> Server[Any]:
             return _error(f"no tool {params.name!r}; known: {', '.join(sorted(by_tool))}")
         arguments = dict(params.arguments or {})
 
+        here = where()
+
         def call() -> Any:
-            with RpcClient(socket_path) as client:
+            with RpcClient(here) as client:
                 return client.call(method, arguments)
 
         try:
@@ -94,7 +103,7 @@ def build_server(socket_path: Path) -> Server[Any]:
         except RpcCallError as exc:
             return _error(f"{exc.message} (error {exc.code})")
         except OSError as exc:
-            return _error(f"cannot talk to the alice daemon at {socket_path}: {exc}")
+            return _error(f"cannot talk to the alice daemon at {here}: {exc}")
         if isinstance(result, dict) and isinstance(result.get("image"), dict):
             return _image_result(result)
         return types.CallToolResult(content=[types.TextContent(type="text", text=json.dumps(result, default=str))],
@@ -102,7 +111,7 @@ def build_server(socket_path: Path) -> Server[Any]:
 
     async def daemon_call(method: str, arguments: dict[str, Any]) -> Any:
         def call() -> Any:
-            with RpcClient(socket_path) as client:
+            with RpcClient(where()) as client:
                 return client.call(method, arguments)
 
         try:
@@ -113,7 +122,7 @@ def build_server(socket_path: Path) -> Server[Any]:
             code = RESOURCE_NOT_FOUND if exc.code == NOT_FOUND else INTERNAL_ERROR
             raise MCPError(code, exc.message) from None
         except OSError as exc:
-            raise MCPError(INTERNAL_ERROR, f"cannot talk to the alice daemon at {socket_path}: {exc}") from None
+            raise MCPError(INTERNAL_ERROR, f"cannot talk to the alice daemon at {where()}: {exc}") from None
 
     async def list_resources(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListResourcesResult:
         try:
@@ -160,7 +169,7 @@ def _error(message: str) -> types.CallToolResult:
     return types.CallToolResult(content=[types.TextContent(type="text", text=message)], is_error=True)
 
 
-def serve_stdio(socket_path: Path) -> None:
+def serve_stdio(socket_path: Path | Callable[[], Path]) -> None:
     """Serve MCP on stdin/stdout until the client closes stdin."""
     server = build_server(socket_path)
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session
 
 from alice.daemon import errors
 from alice.daemon.api import generate_methods as generate_rpc
@@ -24,7 +23,7 @@ from alice.daemon.api import protocol as p
 from alice.daemon.api import view_methods as view_rpc
 from alice.daemon.api.paths import PathGuard
 from alice.daemon.api.registry import Method, Registry
-from alice.daemon.catalog import asset_detail, curation, models_seen, store
+from alice.daemon.catalog import asset_detail, curation, models_seen
 from alice.daemon.catalog import lineage as lineage_mod
 from alice.daemon.catalog import search as search_mod
 from alice.daemon.catalog import similar as similar_mod
@@ -34,6 +33,7 @@ from alice.daemon.catalog.models import Asset
 from alice.daemon.config import Config
 from alice.daemon.fs.confine import OutsideRoots, confine
 from alice.daemon.generation.generator import Generator
+from alice.daemon.ingest import curate
 from alice.daemon.ingest.relocate import relocate
 from alice.pipeline.perceptual import perceptual_hash
 
@@ -206,21 +206,14 @@ def _lineage(ctx: RpcContext, asset: int | str, depth: int = lineage_mod.MAX_DEP
         return ctx.guard.scrub(lineage_mod.tree(s, curation.resolve_asset(s, asset), depth))
 
 
-def _retag(ctx: RpcContext, asset: int | str, tags: list[str],
-           change: Callable[[Session, int, list[str]], list[str]], event: str) -> dict[str, Any]:
-    with ctx.catalog.session() as s:
-        asset_id = curation.resolve_asset(s, asset)
-        after = change(s, asset_id, tags)
-        store.append_event(s, event, asset_id, None, {"tags": curation.normalize_tags(tags)})
+def _tag(ctx: RpcContext, asset: int | str, tags: list[str]) -> dict[str, Any]:
+    asset_id, after = curate.tag(ctx.catalog, asset, tags)      # the sidecars follow
     return {"asset_id": asset_id, "tags": after}
 
 
-def _tag(ctx: RpcContext, asset: int | str, tags: list[str]) -> dict[str, Any]:
-    return _retag(ctx, asset, tags, curation.tag, "tagged")
-
-
 def _untag(ctx: RpcContext, asset: int | str, tags: list[str]) -> dict[str, Any]:
-    return _retag(ctx, asset, tags, curation.untag, "untagged")
+    asset_id, after = curate.untag(ctx.catalog, asset, tags)
+    return {"asset_id": asset_id, "tags": after}
 
 
 def _rate(ctx: RpcContext, asset: int | str, stars: int | None) -> dict[str, Any]:
@@ -289,6 +282,12 @@ def _status(ctx: RpcContext) -> dict[str, Any]:
     daemon = ctx.hooks.status() if ctx.hooks.status else None
     return {"version": version(), "socket": str(ctx.cfg.socket), "catalog": ctx.catalog.display_url,
             "daemon": daemon, "server": ctx.server_info()}
+
+
+def _report(ctx: RpcContext) -> dict[str, Any]:
+    from alice.daemon.ops.status_report import report
+
+    return ctx.guard.scrub(report(ctx.cfg, ctx.catalog))
 
 
 def _subscribe_placeholder(ctx: RpcContext, since: int | None = None) -> dict[str, Any]:
@@ -377,6 +376,10 @@ REGISTRY = Registry([
     Method("daemon.status", "The daemon's state: version, catalog, work in flight, recent errors, connections.",
            obj({}), obj({"version": STR, "daemon": {"type": ["object", "null"]}}, ("version",), extra=True),
            _status),
+    Method("daemon.report", "What `alice status` shows: catalog, daemons, queue, recent failures, and counts "
+           "(assets = distinct contents; files = present copies by place: organized tree, inbox sources, "
+           "quarantine).", obj({}), obj({"assets": INT, "files": ANY_OBJ, "queue": ANY_OBJ}, ("assets", "files"),
+                                        extra=True), _report, mcp=False),
     Method("events.subscribe", "Receive catalog events on this connection as events.event notifications "
            "(after the events since `since`, if given).",
            obj({"since": {"type": "integer", "minimum": 0}}),

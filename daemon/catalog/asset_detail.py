@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from alice.daemon.catalog.curation import tags_of
 from alice.daemon.catalog.file_records import records_of
 from alice.daemon.catalog.models import Asset, Generation, Location, Project
+from alice.daemon.catalog.store import projects_of
 
 _ASSET_COLUMNS = (Asset.id, Asset.content_id, Asset.file_hash, Asset.size, Asset.format, Asset.media, Asset.tool,
                   Asset.ai, Asset.width, Asset.height, Asset.created_at, Asset.discovered_at, Asset.organized_at,
@@ -37,6 +38,7 @@ def asset_detail(s: Session, asset_id: int) -> dict[str, Any]:
                     .where(Generation.asset_id == asset_id)).first()
     out["generation"] = dict(gen._mapping) if gen else None
     out["tags"] = tags_of(s, asset_id)
+    out["projects"] = projects_of(s, asset_id)
     out["locations"] = locations(s, asset_id)
     # `tool` and `generation` above are the asset's (its first file's); each file's own are here.
     out["records"] = records_of(s, asset_id)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from alice.daemon import errors
 from alice.daemon.catalog import asset_ref, store
-from alice.daemon.catalog.models import Asset, AssetTag, Project, Tag
+from alice.daemon.catalog.models import Asset, AssetProject, AssetTag, Project, Tag
 
 MAX_TAG = 100
 MAX_PROJECT_NAME = 100
@@ -81,6 +81,8 @@ def set_project(s: Session, asset_id: int, project: str) -> int:
     """Put the asset in `project` (created if new); return the project id."""
     pid = store.project_id(s, check_project_name(project))
     s.execute(update(Asset).where(Asset.id == asset_id).values(project_id=pid))
+    # Moved, not copied: it leaves its own project; the new one is its own now, not an extra.
+    s.execute(delete(AssetProject).where(AssetProject.asset_id == asset_id, AssetProject.project_id == pid))
     return pid
 
 

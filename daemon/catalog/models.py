@@ -207,6 +207,19 @@ class Tag(Base):
     name: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
 
 
+class AssetProject(Base):
+    """The projects an asset belongs to besides its own (assets.project_id): each one whose
+    folder a copy of the same content was dropped into later."""
+
+    __tablename__ = "asset_projects"
+
+    asset_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("assets.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    project_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("projects.id", ondelete="CASCADE"),
+                                            primary_key=True, index=True)
+    created_at: Mapped[datetime] = _now()
+
+
 class AssetTag(Base):
     __tablename__ = "asset_tags"
 

@@ -30,7 +30,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import psycopg
-from sqlalchemy import Float, Text, case, cast, exists, false, func, literal, select, text, tuple_
+from sqlalchemy import Float, Text, case, cast, exists, false, func, literal, or_, select, text, tuple_
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
@@ -38,7 +38,17 @@ from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from alice.daemon import errors
 from alice.daemon.catalog import store
-from alice.daemon.catalog.models import Asset, AssetParent, AssetTag, FileRecord, Generation, Location, Project, Tag
+from alice.daemon.catalog.models import (
+    Asset,
+    AssetParent,
+    AssetProject,
+    AssetTag,
+    FileRecord,
+    Generation,
+    Location,
+    Project,
+    Tag,
+)
 from alice.daemon.catalog.page import DEFAULT_LIMIT, MAX_LIMIT
 
 COUNT_CAP = 5_000
@@ -51,6 +61,11 @@ ORDERS = ("desc", "asc")
 MEDIA = ("image", "video", "audio", "other")
 SEARCHABLE_MEDIA = ("image", "video", "audio")
 PROMPT_PREVIEW = 500
+
+
+# Above this many assets that joined a searched project from elsewhere, they are matched
+# by a subquery instead of a literal list.
+MAX_EXTRA_MEMBERS = 1000
 
 
 class SearchError(errors.InvalidRequest):
@@ -230,7 +245,17 @@ def conditions(s: Session, q: SearchQuery) -> list[Any]:
     if q.project:
         # Resolved first, so the planner sees the ids and estimates how many rows each holds.
         ids = list(s.execute(select(Project.id).where(Project.name.in_(q.project))).scalars())
-        where.append(Asset.project_id.in_(ids) if ids else false())
+        # Also the assets that joined these projects besides their own (asset_projects):
+        # usually none or few, resolved first so the common case keeps its index plan.
+        extra = list(s.execute(select(AssetProject.asset_id).where(AssetProject.project_id.in_(ids))
+                               .limit(MAX_EXTRA_MEMBERS + 1)).scalars()) if ids else []
+        if len(extra) > MAX_EXTRA_MEMBERS:
+            members = select(AssetProject.asset_id).where(AssetProject.project_id.in_(ids))
+            where.append(or_(Asset.project_id.in_(ids), Asset.id.in_(members)))
+        elif extra:
+            where.append(or_(Asset.project_id.in_(ids), Asset.id.in_(extra)))
+        else:
+            where.append(Asset.project_id.in_(ids) if ids else false())
     if q.ai is not None:
         where.append(Asset.ai.is_(q.ai))
     if q.media:

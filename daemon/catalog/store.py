@@ -37,6 +37,7 @@ from alice.daemon.catalog.file_records import record_file
 from alice.daemon.catalog.models import (
     LOCATION_ROLES,
     Asset,
+    AssetProject,
     AssetTag,
     Event,
     Generation,
@@ -193,12 +194,31 @@ def record_asset(s: Session, rec: AssetRecord, *, refresh: bool = True) -> tuple
     created = inserted is not None
     asset_id: int = inserted if inserted is not None else \
         s.execute(select(Asset.id).where(Asset.content_id == rec.content_id)).scalar_one()
+    if not created:
+        join_project(s, asset_id, values["project_id"])    # a copy dropped into another project's folder
     generation = _generation_row(asset_id, rec)
     _upsert_generation(s, generation)
     record_file(s, asset_id, rec.file_hash, values["tool"], values["ai"], values["evidence"], generation)
     if refresh:
         refresh_search(s, asset_id)
     return asset_id, created
+
+
+def join_project(s: Session, asset_id: int, project: int | str) -> None:
+    """Make the asset a member of `project` (an id, or a name created if new) besides its own."""
+    pid = project if isinstance(project, int) else project_id(s, project)
+    own = s.execute(select(Asset.project_id).where(Asset.id == asset_id)).scalar_one()
+    if pid != own:
+        s.execute(insert(AssetProject).values(asset_id=asset_id, project_id=pid).on_conflict_do_nothing())
+
+
+def projects_of(s: Session, asset_id: int) -> list[str]:
+    """Every project the asset belongs to: its own (assets.project_id) first, then the others by name."""
+    own = s.execute(select(Project.name).join(Asset, Asset.project_id == Project.id)
+                    .where(Asset.id == asset_id)).scalar_one_or_none()
+    others = s.execute(select(Project.name).join(AssetProject, AssetProject.project_id == Project.id)
+                       .where(AssetProject.asset_id == asset_id).order_by(Project.name)).scalars().all()
+    return ([own] if own is not None else []) + [n for n in others if n != own]
 
 
 def record_reading(s: Session, asset_id: int, rec: AssetRecord) -> None:

@@ -59,15 +59,16 @@ def search_params(text: tuple[str, ...], **o: Any) -> dict[str, Any]:
 
 def run_search(ctx: Any, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """The page of results, and where it came from ("daemon" or "catalog")."""
-    from alice.daemon.api.client import DaemonNotRunning, RpcCallError, RpcClient, UnsafeSocket
+    from alice.daemon.api.client import DaemonNotRunning, RpcCallError, RpcClient, UnsafeSocket, daemon_socket
     from alice.daemon.cli.main import EXIT_CONFIG, fail
+    from alice.daemon.cli.wording import search_message
 
     cfg = ctx.config()
     try:
-        with RpcClient(cfg.socket) as client:
+        with RpcClient(daemon_socket(cfg)) as client:
             return client.call("assets.search", params), "daemon"
     except RpcCallError as exc:
-        fail(exc.message, EXIT_CONFIG)
+        fail(search_message(exc.message), EXIT_CONFIG)
     except UnsafeSocket as exc:
         fail(f"refusing the socket: {exc}", EXIT_CONFIG)
     except DaemonNotRunning:
@@ -77,11 +78,13 @@ def run_search(ctx: Any, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
     try:
         query = SearchQuery.from_params(params)
     except (SearchError, TypeError) as exc:
-        fail(str(exc), EXIT_CONFIG)
+        fail(search_message(str(exc)), EXIT_CONFIG)
     catalog = ctx.catalog()
     try:
         with catalog.session() as s:
             return search(s, query).to_json(), "catalog"
+    except SearchError as exc:          # a cursor from another search
+        fail(search_message(str(exc)), EXIT_CONFIG)
     finally:
         catalog.close()
     raise AssertionError("unreachable")
@@ -184,22 +187,26 @@ def register_assistant_commands(main: click.Group) -> None:
         from alice.daemon.api.mcp import serve_stdio
 
         if socket_path is None:
+            from alice.daemon.api.client import daemon_socket
             from alice.daemon.config import ConfigError, default_socket_path, load
 
             try:
-                socket_path = load(ctx.config_path).socket
+                cfg = load(ctx.config_path)
+                where: Any = lambda: daemon_socket(cfg)      # noqa: E731  (looked up on each call)
             except ConfigError as exc:
                 click.echo(f"alice mcp: {exc}; using the default socket", err=True)
-                socket_path = default_socket_path()
+                where = default_socket_path()
+        else:
+            where = socket_path
         from alice.daemon.api.socket_folder import UnsafeSocket, check_folder
 
         try:
-            check_folder(socket_path.parent)
+            check_folder((where() if callable(where) else where).parent)
         except UnsafeSocket as exc:
             click.echo(f"alice mcp: refusing the socket: {exc}", err=True)
             raise SystemExit(2) from None
         try:
-            serve_stdio(socket_path)
+            serve_stdio(where)
         except KeyboardInterrupt:
             pass
 

@@ -67,7 +67,9 @@ class CliContext:
 
 
 def fail(message: str, code: int) -> None:
-    click.echo(f"alice: {message}", err=True)
+    from alice.daemon.cli.wording import for_terminal
+
+    click.echo(f"alice: {for_terminal(message)}", err=True)
     sys.exit(code)
 
 
@@ -159,8 +161,11 @@ def init(ctx: CliContext, inbox: Path, organized: Path, data_dir: Path | None, d
         location = catalog.display_url
     finally:
         catalog.close()
-    summary = {"config": str(path), "config_written": wrote, "inboxes": [str(i) for i in cfg.inboxes],
-               "organized": str(cfg.organized), "data_dir": str(cfg.data_dir), "catalog": location}
+    from alice.daemon.cli.invocation import alice_command
+
+    summary = {"alice": alice_command(), "config": str(path), "config_written": wrote,
+               "inboxes": [str(i) for i in cfg.inboxes], "organized": str(cfg.organized),
+               "data_dir": str(cfg.data_dir), "catalog": location}
     if as_json:
         emit(summary)
         return
@@ -169,7 +174,14 @@ def init(ctx: CliContext, inbox: Path, organized: Path, data_dir: Path | None, d
         click.echo(f"Inbox:     {i}   (one folder per project inside, e.g. {i / 'cyberpunk'})")
     click.echo(f"Organized: {cfg.organized}")
     click.echo(f"Catalog:   {location}")
-    click.echo("\nNext: drop files into the inbox, then run `alice organize` (or `alice run` to keep watching).")
+    from alice.daemon.cli.invocation import activation_hint, alice_command
+
+    alice = alice_command()
+    click.echo(f"\nNext: drop files into the inbox, then run `{alice} organize` "
+               f"(or `{alice} run` to keep watching).")
+    hint = activation_hint()
+    if hint:
+        click.echo(f"(`alice` alone is not on your PATH yet; {hint}.)")
 
 
 # -- organize ---------------------------------------------------------------------------
@@ -198,6 +210,10 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
     from alice.daemon.ingest.filing import FAILED, REFUSED, Organizer, Refusal, inbox_files, startup_sweep
 
     cfg = ctx.config()
+    for inbox in [] if paths else cfg.inboxes:
+        if not inbox.is_dir():
+            click.echo(f"alice: inbox {inbox} does not exist, so nothing is read from it: create it "
+                       f"(mkdir -p {inbox}) or correct 'inboxes' in {cfg.source}", err=True)
     found = list(inbox_files(cfg, paths or None))
     refusals = [x for x in found if isinstance(x, Refusal)]
     sources = [x for x in found if not isinstance(x, Refusal)]
@@ -212,8 +228,9 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
     if any(r.explicit for r in refusals):
         fail("nothing was filed: fix or leave out the refused path(s) above", EXIT_CONFIG)
     app = ctx.app()
-    catalog = None if dry_run else _open(app).catalog
-    if catalog is not None:
+    # A dry run reads the catalog too: only it knows which files are filed already.
+    catalog = _open(app).catalog
+    if not dry_run:
         startup_sweep(cfg, catalog)
     organizer = Organizer(cfg, catalog, mode=mode, dry_run=dry_run, quality=app.quality,
                           rescore=None if dry_run else _rescorer(app))
@@ -224,6 +241,8 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
                 counts[result.status] += 1
                 if as_json:
                     emit(result.to_json())
+                elif dry_run:
+                    click.echo(_would(result))
                 elif result.status in (FAILED, "quarantined", "not-media"):
                     click.echo(f"\n{result.status}: {result.path}: {result.reason}", err=True)
     except KeyboardInterrupt:
@@ -234,6 +253,19 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
     if not as_json:
         _summary(counts, len(found), dry_run)
     sys.exit(EXIT_PARTIAL if counts[FAILED] else EXIT_OK)
+
+
+def _would(result: Any) -> str:
+    """One line of a dry run: what the real run will do with this file."""
+    if result.status == "planned":
+        return f"would file        {result.path}\n             ->  {result.dest}"
+    if result.status == "duplicate":
+        return f"would skip        {result.path}  (duplicate of {result.dest})"
+    if result.status == "unchanged":
+        return f"unchanged         {result.path}  ({result.reason}: {result.dest})"
+    if result.status == "quarantined":
+        return f"would quarantine  {result.path}  ({result.reason})"
+    return f"{result.status:17} {result.path}  ({result.reason})"
 
 
 def _summary(counts: Counter[str], total: int, dry_run: bool) -> None:
@@ -299,8 +331,10 @@ def _rescorer(app: App) -> Rescorer | None:
 # -- inspect ----------------------------------------------------------------------------
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--exif", "every_exif", is_flag=True,
+              help="Also list every EXIF tag (camera, lens, exposure, GPS, ...), read with exifread.")
 @json_option
-def inspect(paths: tuple[Path, ...], as_json: bool) -> None:
+def inspect(paths: tuple[Path, ...], every_exif: bool, as_json: bool) -> None:
     """Show which AI tool made each file and with what settings. Needs no catalog.
 
     \b
@@ -310,7 +344,7 @@ def inspect(paths: tuple[Path, ...], as_json: bool) -> None:
        "generation": {"prompt", "negative_prompt", "seed", "steps", "cfg", "sampler",
                       "scheduler", "model", "model_hash", "width", "height", "loras",
                       "created_at"},
-       "error",
+       "error",  (+ "exif": {"Image Make": ..., "GPS GPSLatitude": ...} with --exif)
        "alice": {"provider", "model", "request_id", "references", "graph" | "params",
                  "rerun": {"kind", "of", "from", "overrides"}, "parents": [...]}}
     (`alice` only for files alice generated: what ran, and what it was varied from.)
@@ -321,6 +355,10 @@ def inspect(paths: tuple[Path, ...], as_json: bool) -> None:
     for path in iter_paths(paths):
         info = inspect_file(path)
         data = info.to_json()
+        if every_exif:
+            from alice.pipeline.exif_tags import every_exif_tag
+
+            data["exif"] = every_exif_tag(path)
         errors += bool(data.get("error"))
         if as_json:
             emit(data)
@@ -354,6 +392,10 @@ def _print_inspection(d: dict[str, Any]) -> None:
             click.echo(f"  {rerun.get('kind', '').replace('_', ' '):16} {rerun.get('of')} ({changed})")
         for parent in made.get("parents") or []:
             click.echo(f"  parent           {parent.get('content_id')} ({parent.get('kind')})")
+    if "exif" in d:
+        click.echo("  exif" + ("" if d["exif"] else "             (none)"))
+        for key, value in d["exif"].items():
+            click.echo(f"    {key:34} {value}")
 
 
 # -- status -----------------------------------------------------------------------------
@@ -364,68 +406,31 @@ def status(ctx: CliContext, as_json: bool) -> None:
     """Catalog location, running daemons, queue, watchers, last errors, and counts.
 
     \b
-    Daemons on this machine report their watcher mode per inbox (inotify or
-    polling, and why) and their last errors; daemons on other machines that
-    share the catalog are listed by their live connection.
+    Counts: assets are distinct contents (the same pixels are one asset however
+    many copies exist); files are the copies alice knows of, by place: in the
+    organized tree, the inbox files they were filed from, the quarantine.
+    Asks the running daemon when there is one (milliseconds), else reads the
+    catalog itself. Daemons on this machine report their watcher mode per
+    inbox (inotify or polling, and why) and their last errors; daemons on other
+    machines that share the catalog are listed by their live connection.
     """
-    from alice.daemon.catalog import store
-    from alice.daemon.ingest import queue
-    from alice.daemon.ops import presence
+    from alice.daemon.cli.status import show_status
 
-    cfg = ctx.config()
-    catalog = ctx.catalog()
-    try:
-        with catalog.session() as s:
-            counts = store.counts(s)
-            depth = queue.depth(s)
-            connected = presence.connected_daemons(s)
-            failed = queue.recent_failures(s, 5)
-            not_media = queue.recent_not_media(s, 5)
-        info = {"catalog": catalog.display_url, "embedded": catalog.embedded, "config": str(cfg.source),
-                "inboxes": [str(i) for i in cfg.inboxes], "organized": str(cfg.organized),
-                "daemons": connected, "local_daemons": presence.local_daemons(cfg.data_dir),
-                "queue": depth, "failed_jobs": failed, "not_media": not_media, **counts}
-    finally:
-        catalog.close()
-    if as_json:
-        emit(info)
-        return
-    click.echo(f"Catalog:   {info['catalog']}{' (embedded)' if info['embedded'] else ''}")
-    click.echo(f"Organized: {info['organized']}")
-    if not connected:
-        click.echo("Daemons:   none running (start one with `alice run` or `systemctl --user start alice`)")
-    for d in connected:
-        click.echo(f"Daemon:    {d['worker']} (connected since {d['connected_since'][:19]})")
-    for d in info["local_daemons"]:
-        for inbox, mode in (d.get("watchers") or {}).items():
-            note = (d.get("watcher_notes") or {}).get(inbox)
-            click.echo(f"  watching {inbox}: {mode}{f' ({note})' if note else ''}")
-        for err in (d.get("last_errors") or [])[-5:]:
-            click.echo(f"  error: {err.get('where')}: {err.get('error')}")
-    click.echo("Queue:     " + ", ".join(f"{k} {v}" for k, v in depth.items()))
-    for job in failed:
-        click.echo(f"  failed #{job['id']}: {job['path']}: {job['error']}  (alice retry {job['id']})")
-    for job in not_media:
-        click.echo(f"  not media, left in the inbox: {job['path']}: {job['reason']}")
-    for key, value in counts.items():
-        if isinstance(value, dict):
-            click.echo(f"{key}:")
-            for k, v in sorted(value.items(), key=lambda kv: (-kv[1], str(kv[0]))):
-                click.echo(f"  {str(k):24} {v}")
-        else:
-            click.echo(f"{key}: {value}")
+    show_status(ctx, as_json)
 
 
 # -- run (the daemon) -------------------------------------------------------------------
 @main.command()
 @click.option("--workers", type=int, default=None, help="Worker processes (default: config 'workers', 0 = cores).")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also show what the embedded PostgreSQL and the schema migrations say as they start.")
 @pass_ctx
-def run(ctx: CliContext, workers: int | None) -> None:
+def run(ctx: CliContext, workers: int | None, verbose: bool) -> None:
     """Watch the inboxes and file every new file as it arrives (the service).
 
     \b
     Runs until SIGTERM or Ctrl-C, then finishes or hands back the files in
-    flight and exits 0. Under systemd (see `alice service install`) it reports
+    flight and exits 0 (130 after Ctrl-C). Under systemd (see `alice service install`) it reports
     READY, pings the watchdog and logs JSON lines to the journal. Several
     `alice run` processes, on one machine or several sharing one PostgreSQL
     server and file system, share the work; no file is filed twice.
@@ -440,7 +445,7 @@ def run(ctx: CliContext, workers: int | None) -> None:
         check_folder(cfg.socket.parent, create=True)
     except (UnsafeSocket, OSError) as exc:
         fail(f"refusing to start: {exc}", EXIT_CONFIG)
-    configure_logging(cfg.log.level, cfg.log.json)
+    configure_logging(cfg.log.level, cfg.log.json, verbose=verbose)
     from alice.daemon.ops.lineage import owner_name
     from alice.daemon.ops.metrics import MetricsServerError
     from alice.daemon.ops.presence import APP_PREFIX
@@ -541,9 +546,17 @@ def service_status(as_json: bool) -> None:
     info = svc.service_status()
     if as_json:
         emit(info)
+        return
+    click.echo(f"unit:    {info['unit_path']} ({'installed' if info['installed'] else 'not installed'}"
+               f"{', enabled' if info['enabled'] else ''}"
+               f"{', runs another alice' if info['installed'] and not info['up_to_date'] else ''})")
+    if info["active"] is not None:
+        click.echo(f"state:   {info['active']} ({info['sub_state']})")
     else:
-        for k, v in info.items():
-            click.echo(f"{k}: {v}")
+        click.echo(f"systemd: {info['systemd']}")
+    if info["hint"]:
+        click.echo(f"next:    {info['hint']}")
+    click.echo(f"logs:    {info['logs']}")
 
 
 # -- generate, recreate, generations, projects, providers: daemon/cli/generate.py adds them to `main`
@@ -558,6 +571,12 @@ register_assistant_commands(main)
 import alice.daemon.cli.lineage  # noqa: E402,F401  (needs the names above)
 import alice.daemon.cli.memory  # noqa: E402,F401  (needs the names above)
 import alice.daemon.cli.quality  # noqa: E402,F401  (needs the names above)
+
+# -- tag, untag, similar, move, rebuild (daemon/cli/curate.py) ---------------------------
+from alice.daemon.cli.curate import register_curation_commands  # noqa: E402  (needs the names above)
+
+register_curation_commands(main)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -64,6 +64,8 @@ def _print(report: dict[str, Any]) -> None:
         head += f"  (moved from {report['from']})"
     click.echo(head)
     for name, result in (report.get("stages") or {}).items():
+        if result.get("error") == report.get("error"):
+            continue                    # said once, below
         if result.get("error"):
             click.echo(f"    {name:24} error: {result['error']}")
         elif result.get("skipped"):
@@ -74,6 +76,26 @@ def _print(report: dict[str, Any]) -> None:
             click.echo(f"    {name:24} {result.get('score')}{cached}{extra}")
     if report.get("error"):
         click.echo(f"    error: {report['error']}")
+
+
+def assessable(paths: tuple[Path, ...]) -> Any:
+    """The files to score: those named, and the media in the folders named. Walking a folder
+    skips what alice itself keeps there: sidecars (<file>.yaml beside <file>), the
+    quarantine and its .reason.txt notes."""
+    from alice.pipeline.inspect import iter_paths
+    from alice.pipeline.sidecar import sidecar_path
+
+    for given in paths:
+        if not given.is_dir():
+            yield given
+            continue
+        for path in iter_paths([given]):       # hidden folders (.quarantine) are not entered
+            owner = path.with_name(path.name.rsplit(".", 1)[0])
+            if path.name.endswith(".yaml") and sidecar_path(owner) == path and owner.is_file():
+                continue
+            if path.name.endswith(".reason.txt") and path.with_name(path.name[:-len(".reason.txt")]).is_file():
+                continue
+            yield path
 
 
 def _failed(report: dict[str, Any]) -> bool:
@@ -117,7 +139,6 @@ def assess(ctx: CliContext, paths: tuple[Path, ...], stages_text: str | None, pr
     """
     from alice.daemon.catalog.errors import CatalogError
     from alice.daemon.quality.assess import AssessError, Target, run_cascade
-    from alice.pipeline.inspect import iter_paths
 
     if apply_ and (paths or not project):
         fail("--apply re-assesses a project's organized files: give --project P and no PATHS", EXIT_CONFIG)
@@ -146,7 +167,7 @@ def assess(ctx: CliContext, paths: tuple[Path, ...], stages_text: str | None, pr
                     return {"path": str(path), "content_id": None, "score": None, "stars": None, "stages": {},
                             "cost_usd": "0", "error": str(exc)}
 
-            reports = (one(path) for path in iter_paths(paths))
+            reports = (one(path) for path in assessable(paths))
         for report in reports:
             failed += _failed(report)
             emit(report) if as_json else _print(report)

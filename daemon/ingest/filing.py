@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from alice.daemon.catalog import lineage, similar, store
+from alice.daemon.catalog import curation, lineage, similar, store
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.config import Config
 from alice.daemon.fs import fileops, reserve
@@ -167,6 +167,11 @@ class Organizer:
         self.quality = quality
         # Paid quality stages (quality/assess.record_rescorer), run on each record before it is filed.
         self.rescore = rescore
+        # A dry run changes nothing, so it remembers what it would have done: a later file
+        # with the same bytes is then the duplicate it will be, and a later file planned
+        # for a name already promised gets the suffix it will get.
+        self._promised: dict[Path, str] = {}                     # planned dest -> file hash
+        self._promised_copy: dict[tuple[str, str, str], Path] = {}  # (content id, file hash, project) -> dest
 
     # -- the whole file ---------------------------------------------------------------
     def organize(self, src: Source) -> Result:
@@ -253,16 +258,30 @@ class Organizer:
             # Same pixels AND same bytes: a duplicate, recorded as another location.
             # Same pixels with other metadata is filed too: its bytes say something
             # the first copy does not (another tool's record, added keywords).
+            # A file's project is where the user put it: the same bytes dropped into another
+            # project's folder are filed there too (the asset joins that project), not
+            # waved off as a duplicate of the copy filed under the first project.
             with self.catalog.session() as s:
                 existing = store.asset_by_content_id(s, rec.content_id)
                 filed = store.filed_copy_with_hash(s, existing.id, rec.file_hash) if existing else None
-            if filed is not None and Path(filed.path).is_file() and Path(filed.path) != src:
+                member = existing is not None and rec.project in store.projects_of(s, existing.id)
+                if existing is not None:     # another copy's sidecar carries what a person gave the asset
+                    rec.tags = curation.tags_of(s, existing.id)
+                    rec.user_stars = existing.user_stars
+            if filed is not None and Path(filed.path).is_file() and Path(filed.path) != src and member:
                 return self._duplicate(rec, existing.id, Path(filed.path), base)
 
+        if self.dry_run:
+            promised = self._promised_copy.get((rec.content_id, rec.file_hash, rec.project))
+            if promised is not None:
+                base.status, base.dest, base.reason = DUPLICATE, str(promised), f"same content as {promised}"
+                return base
         dest = self._plan(rec, src)
         base.dest = str(dest)
         if self.dry_run:
             base.status = PLANNED
+            self._promised[dest] = rec.file_hash
+            self._promised_copy[(rec.content_id, rec.file_hash, rec.project)] = dest
             return base
         if not os.path.lexists(dest):
             dest = self._copy(rec, src, dest)
@@ -307,7 +326,7 @@ class Organizer:
             if note not in rec.warnings:
                 rec.warnings.append(note)
         return plan_destination(rec, self.cfg.organized, self.layout, name,
-                                lambda p: reserve.occupied(p, rec.file_hash))
+                                lambda p: self._promised.get(p) or reserve.occupied(p, rec.file_hash))
 
     def _copy(self, rec: AssetRecord, src: Path, dest: Path) -> Path:
         for _ in range(20):

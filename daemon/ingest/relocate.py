@@ -27,15 +27,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alice.daemon import errors
-from alice.daemon.catalog import store
+from alice.daemon.catalog import curation, store
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.models import Location
 from alice.daemon.config import Config
 from alice.daemon.fs import fileops, reserve
 from alice.daemon.fs.crashpoints import checkpoint
+from alice.daemon.ingest.curate import record_for
 from alice.pipeline import sidecar
 from alice.pipeline.plan import Layout, plan_destination
-from alice.pipeline.record import AssetRecord
 
 
 class RelocateError(errors.MoveFailed, RuntimeError):
@@ -53,15 +53,6 @@ class Relocation:
         return dataclasses.asdict(self)
 
 
-def _record_for(path: Path, asset: store.AssetRow) -> AssetRecord:
-    """The file's record from its sidecar; rebuilt from the catalog if the sidecar is gone or damaged."""
-    try:
-        return sidecar.load(sidecar.sidecar_path(path).read_text(encoding="utf-8"))
-    except (OSError, sidecar.SidecarError, UnicodeDecodeError):
-        return AssetRecord(content_id=asset.content_id, file_hash=asset.file_hash, size=asset.size,
-                           format=asset.format, media=asset.media, tool=asset.tool, ai=asset.ai,
-                           project=asset.project_name, source_path=str(path), created_at=asset.created_at,
-                           width=asset.width, height=asset.height, stars=asset.user_stars or asset.stars)
 
 
 class _Preview(Exception):
@@ -104,7 +95,9 @@ def relocate(cfg: Config, catalog: Catalog, asset_id: int, change: Callable[[Ses
         _remove_with_sidecar(path, old, filed.file_hash)
 
     after = _preview(catalog, asset_id, change)
-    rec = _record_for(old, after)
+    with catalog.session() as s:
+        tags = curation.tags_of(s, asset_id)
+    rec = record_for(old, after, tags)       # user stars and tags too: the sidecar must outlive the catalog
     rec = dataclasses.replace(rec, project=after.project_name, stars=after.user_stars or after.stars,
                               file_hash=filed.file_hash)
     new = plan_destination(rec, cfg.organized, Layout(cfg.layout), old.name,

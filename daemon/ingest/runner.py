@@ -101,6 +101,8 @@ class Daemon:
         self.watcher: Any = None
         self.rpc: Any = None
         self.last_turn = time.monotonic()
+        self.stop_signal: int | None = None
+        self.serving = False
 
     # -- watcher side (runs on the observer thread) -----------------------------------------
     def on_ready(self, path: Path, inbox: Path) -> None:
@@ -151,7 +153,9 @@ class Daemon:
 
         self.rpc = RpcServer(self.cfg, self.catalog,
                              Hooks(status=self.status, scan=self.scan_now, generator=self.generator))
-        self.rpc.start()  # False (logged) if another daemon serves the socket; this one still works the queue
+        # False (logged) if another daemon serves the socket; this one still works the queue.
+        self.serving = self.rpc.start()
+        presence.publish(self.cfg.data_dir, self.worker, self.status())
         if self.generator is not None:
             # Finish generation requests other processes sent and left (`alice generate --no-wait`, a crash).
             self.generator.start_orphan_sweeps()
@@ -183,11 +187,31 @@ class Daemon:
                                    mp_context=multiprocessing.get_context("spawn"),
                                    initializer=lineage.die_with_parent, initargs=(os.getpid(),))
 
+    def _submit(self, *args: Any) -> Future:
+        """pool.submit with SIGINT blocked on this thread while it may spawn a worker.
+
+        Ctrl-C signals the terminal's whole process group. A worker that received it
+        would die with a KeyboardInterrupt traceback in the middle of a file; the
+        parent alone decides how to stop. A blocked signal mask is inherited through
+        fork and exec, so the workers never see SIGINT at all, and a Ctrl-C that
+        lands while the mask is up is delivered to this process as soon as it drops.
+        """
+        assert self.pool is not None
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            return self.pool.submit(*args)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
     def healthy(self) -> bool:
         return (not self.stopping.is_set() and time.monotonic() - self.last_turn < 60
                 and (self.watcher is None or self.watcher.healthy()))
 
-    def request_stop(self, *_: Any) -> None:
+    def request_stop(self, signum: int | None = None, _frame: Any = None) -> None:
+        if not self.stopping.is_set():
+            self.stop_signal = signum
+            log.info("stopping…", signal=signal.Signals(signum).name if signum else None,
+                     in_flight=len(self.inflight))
         self.stopping.set()
         self.wake.set()
 
@@ -209,8 +233,9 @@ class Daemon:
             self.drain()
             dog.stop()
             presence.withdraw(self.cfg.data_dir, self.worker)
-        log.info("alice stopped", processed=self.processed)
-        return 0
+        log.info("stopped", processed=self.processed)
+        # Ctrl-C exits 130 like every interrupted alice command; SIGTERM (systemd) is a normal stop.
+        return 130 if self.stop_signal == signal.SIGINT else 0
 
     def loop(self) -> None:
         last_beat = time.monotonic()
@@ -270,12 +295,11 @@ class Daemon:
         if quick is not None:
             self.finish(job, quick)
             return
-        assert self.pool is not None
         try:
-            fut = self.pool.submit(analyze, path, project, self.quality)
+            fut = self._submit(analyze, path, project, self.quality)
         except BrokenProcessPool:
             self.pool = self._new_pool()
-            fut = self.pool.submit(analyze, path, project, self.quality)
+            fut = self._submit(analyze, path, project, self.quality)
         fut.add_done_callback(lambda _f: self.wake.set())
         self.inflight[job.id] = InFlight(job, src, project, fut, time.perf_counter())
 
@@ -442,6 +466,8 @@ class Daemon:
             "watchers": self.watcher.mode_by_inbox() if self.watcher else {},
             "watcher_notes": self.watcher.notes_by_inbox() if self.watcher else {},
             "last_errors": list(self.last_errors),
+            # Clients started without this process's XDG_RUNTIME_DIR find the socket here.
+            "socket": str(self.rpc.path) if self.serving else None,
         }
 
 

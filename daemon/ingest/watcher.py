@@ -400,7 +400,13 @@ class InboxWatcher:
         refused = previous.inotify_refused if previous else False
         if not inbox.is_dir():
             what = "does not exist" if not inbox.exists() else "is not a folder"
-            self._set(inbox, _Attachment(f"error: inbox {what}", f"{inbox} {what}; retrying",
+            mode = f"error: inbox {what}"
+            if previous is None or previous.mode != mode:
+                # Once, not on every retry: the person must learn why nothing gets filed from it.
+                log.warning(f"inbox {what}; alice keeps checking and starts watching it once it is there",
+                            inbox=str(inbox), retry_every_s=self._health_interval_s,
+                            fix=f"mkdir -p {inbox}   (or correct 'inboxes' in the configuration)")
+            self._set(inbox, _Attachment(mode, f"{inbox} {what}; retrying",
                                          retry_at=now + self._health_interval_s, inotify_refused=refused))
             return
         note = ""
@@ -466,7 +472,9 @@ class InboxWatcher:
                 if now >= att.retry_at:
                     self._attach(inbox, now)
                     if not self._attachments[inbox].mode.startswith("error"):
-                        log.info("inbox is watched again", inbox=str(inbox), mode=self._attachments[inbox].mode)
+                        event = ("inbox appeared; watching it now" if att.mode.startswith("error: inbox")
+                                 else "inbox is watched again")
+                        log.warning(event, inbox=str(inbox), mode=self._attachments[inbox].mode)
                         rescan = True
                 continue
             identity = _identity(inbox)

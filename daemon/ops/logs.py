@@ -27,16 +27,23 @@ _HANDLER_NAME = "alice"
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
            "warn": logging.WARNING, "error": logging.ERROR, "critical": logging.CRITICAL}
 
+# Libraries that narrate their own start-up at INFO: pgserver prints every pg_ctl command
+# line and PostmasterInfo dump, alembic says "Context impl PostgresqlImpl" on every start.
+# A person starting alice wants none of that unless they ask (-v); warnings still show.
+CHATTY_LIBRARIES = ("pgserver", "alembic")
 
 class LoggingConfigError(ValueError):
     """A log setting cannot be used; the message lists the valid values."""
 
 
-def configure_logging(level: str = "info", json: bool | None = None, stream: TextIO | None = None) -> None:
+def configure_logging(level: str = "info", json: bool | None = None, stream: TextIO | None = None,
+                      verbose: bool = False) -> None:
     """Route structlog and stdlib logging to `stream` (default stderr) at `level`.
 
     `json`: True for JSON lines, False for readable lines, None to decide by
-    whether `stream` is a terminal. Calling it again replaces the previous setup.
+    whether `stream` is a terminal. `verbose` lets the CHATTY_LIBRARIES' info
+    lines through. Calling it again replaces
+    the previous setup.
     """
     if not isinstance(level, str) or level.lower() not in _LEVELS:
         raise LoggingConfigError(f"log level {level!r} is not one of: {', '.join(sorted(_LEVELS))}")
@@ -83,6 +90,8 @@ def configure_logging(level: str = "info", json: bool | None = None, stream: Tex
     root.setLevel(numeric)
     # watchdog logs every inotify event at debug; keep that out unless asked for explicitly.
     logging.getLogger("watchdog").setLevel(max(numeric, logging.INFO))
+    for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(numeric if verbose else max(numeric, logging.WARNING))
 
 
 @contextmanager

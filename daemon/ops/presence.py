@@ -11,12 +11,12 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import text
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from alice.daemon.fs.fileops import write_text_atomic
+
+if TYPE_CHECKING:       # `alice status` and socket lookups read the files without loading SQLAlchemy
+    from sqlalchemy.orm import Session
 
 APP_PREFIX = "alice run "
 
@@ -68,6 +68,8 @@ def local_daemons(data_dir: Path) -> list[dict[str, Any]]:
 
 def connected_daemons(s: Session) -> list[dict[str, Any]]:
     """Every daemon with a live catalog connection, on any machine."""
+    from sqlalchemy import text
+
     rows = s.execute(text(
         "SELECT application_name, min(backend_start) AS since, "
         "       max(host(client_addr)) AS addr "

@@ -178,8 +178,13 @@ def service_status() -> dict[str, Any]:
     except ServiceError:
         expected_exec = None
     enabled = any(link.is_symlink() or link.exists() for link in _enablement_links())
-    active, sub_state = _systemctl_state()
-    if not installed:
+    active, sub_state, no_session = _systemctl_state()
+    if no_session:
+        # Without a user manager, installing or enabling the unit does nothing until one exists.
+        hint = ("run `alice run` in a terminal (or under tmux, screen or nohup) instead; "
+                "to use the service, log in through a session that starts `systemd --user`, "
+                f"or keep one running with `loginctl enable-linger {_user()}`")
+    elif not installed:
         hint = "alice service install"
     elif written_exec != expected_exec:
         hint = "alice service install   (the unit runs a different alice than this one)"
@@ -189,26 +194,30 @@ def service_status() -> dict[str, Any]:
         hint = ""
     return {"unit_path": str(path), "installed": installed, "enabled": enabled,
             "up_to_date": installed and written_exec == expected_exec, "exec_start": written_exec,
-            "active": active, "sub_state": sub_state, "hint": hint, "logs": LOGS_COMMAND}
+            "active": active, "sub_state": sub_state, "systemd": no_session or "user session",
+            "hint": hint, "logs": LOGS_COMMAND}
 
 
 def _enablement_links() -> list[Path]:
     return [unit_dir() / "default.target.wants" / UNIT_NAME]
 
 
-def _systemctl_state() -> tuple[str | None, str | None]:
+def _systemctl_state() -> tuple[str | None, str | None, str | None]:
+    """(ActiveState, SubState, None), or (None, None, why no user manager can be asked)."""
     systemctl = shutil.which("systemctl")
     if systemctl is None:
-        return None, None
+        return None, None, "systemctl is not installed: this system does not run systemd"
     try:
         proc = subprocess.run([systemctl, "--user", "show", UNIT_NAME, "--property=ActiveState,SubState"],
                               capture_output=True, text=True, timeout=5, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None, None
+    except (OSError, subprocess.SubprocessError) as exc:
+        return None, None, f"systemctl --user could not be run ({exc})"
     if proc.returncode != 0:
-        return None, None  # no user manager (e.g. over ssh without linger, or in a container)
+        # Over ssh without linger, in a container, under su: no user bus to talk to.
+        said = (proc.stderr.strip().splitlines() or ["no answer"])[-1]
+        return None, None, f"there is no systemd user session here (systemctl --user: {said})"
     props = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
-    return props.get("ActiveState") or None, props.get("SubState") or None
+    return props.get("ActiveState") or None, props.get("SubState") or None, None
 
 
 def _user() -> str:

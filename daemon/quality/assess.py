@@ -45,6 +45,7 @@ class Target:
     context: str | None = None         # e.g. the prompt, so a vision model can judge fidelity;
                                        # None: read from the file's metadata when a vision stage runs
     technical: dict[str, Any] | None = None  # the local stage's result if already taken (filing)
+    format: str | None = None          # sniffed; None: read from the file
 
 
 def stages_for(cfg: QualityConfig, stages: Sequence[str] | None) -> QualityConfig:
@@ -137,7 +138,7 @@ def record_rescorer(cfg: QualityConfig, providers: ProviderHost, catalog: Catalo
 def _identify(target: Target) -> None:
     """Media kind and content id from the file. Sniffing the head is enough for both;
     the full metadata read (for the prompt) waits until a vision stage needs it."""
-    if target.content_id is not None and target.media is not None:
+    if target.content_id is not None and target.media is not None and target.format is not None:
         return
     from alice.pipeline.identity import UnreadableMedia, identify
     from alice.pipeline.sniff import HEAD_SIZE, sniff
@@ -146,6 +147,7 @@ def _identify(target: Target) -> None:
         with open(target.path, "rb") as fh:
             fmt, media = sniff(fh.read(HEAD_SIZE))
         target.media = target.media or media
+        target.format = target.format or fmt
         if target.content_id is None:
             target.content_id = identify(target.path, fmt, media).content_id
     except UnreadableMedia:
@@ -155,10 +157,21 @@ def _identify(target: Target) -> None:
 
 
 def _technical(target: Target, cfg: QualityConfig) -> dict[str, Any]:
+    from alice.pipeline.integrity import check
     from alice.pipeline.quality.technical import assess_image, assess_video
+    from alice.pipeline.unreadable import UnreadableMedia
 
     if target.media not in ("image", "video"):
         return {"error": f"{target.path}: not an image or video ({target.media}); nothing to assess"}
+    try:
+        # The same check that quarantines a file when it is filed: a decoder that resyncs
+        # past damaged scan data yields pixels that can look sharp, and a damaged file
+        # must get no stars at all, not a score for the half that survived.
+        check(target.path, target.format or "", target.media)
+    except UnreadableMedia as exc:
+        return {"error": f"{target.path.name} is damaged ({exc}); `alice organize` quarantines it"}
+    except OSError as exc:
+        return {"error": str(exc)}
     try:
         result = assess_image(target.path, cfg) if target.media == "image" else assess_video(target.path, cfg)
     except (AssessmentError, OSError) as exc:

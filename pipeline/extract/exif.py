@@ -3,7 +3,8 @@
 A small own parser rather than exifread: we need ~20 tags, exact control of
 bounds (EXIF blobs in PNG eXIf and WebP EXIF chunks can be megabytes of
 ComfyUI JSON), and the UserComment byte-order repair that no library does.
-bench/inspect_bench.py compares the two.
+bench/inspect_bench.py compares the parsers alone, bench/exif_ingest_bench.py
+the cost on the whole ingest path (README, "EXIF: measured on the whole ingest path").
 """
 from __future__ import annotations
 
