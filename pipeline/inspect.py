@@ -11,15 +11,15 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 from alice.pipeline.detect import detect
 from alice.pipeline.detect.coerce import to_datetime
-from alice.pipeline.extract import UnreadableFile, extract
+from alice.pipeline.extract import UnreadableFile, extract, extract_from
 from alice.pipeline.generation import Detection, Generation
 from alice.pipeline.metadata import Metadata
 
-__all__ = ["Inspection", "inspect_file", "iter_paths"]
+__all__ = ["Inspection", "inspect_file", "inspect_open", "iter_paths"]
 
 
 @dataclass
@@ -79,9 +79,17 @@ def _created_at(generation: Generation, meta: Metadata) -> datetime | None:
 
 def inspect_file(path: Path) -> Inspection:
     """Read `path` and say which AI tool made it. Never raises; problems go to `error`/`warnings`."""
-    path = Path(path)
+    return _inspect(Path(path), lambda: extract(Path(path)))
+
+
+def inspect_open(fh: BinaryIO, path: Path) -> Inspection:
+    """inspect_file for a file the caller holds open (or its bytes in a BytesIO)."""
+    return _inspect(Path(path), lambda: extract_from(fh, Path(path)))
+
+
+def _inspect(path: Path, read: Callable[[], Metadata]) -> Inspection:
     try:
-        meta = extract(path)
+        meta = read()
     except UnreadableFile as exc:
         return Inspection(path=path, format="unknown", media="other", error=exc.strerror or str(exc))
     except Exception as exc:  # noqa: BLE001 - last line of defence for a daemon that runs for months

@@ -36,6 +36,9 @@ class AssetRecord:
     quality: dict[str, Any] | None = None                 # quality stage results
     perceptual_hash: int | None = None                    # 64-bit dHash of images, for near-duplicate search
     warnings: list[str] = field(default_factory=list)
+    # Filed before its pixels were decoded: the pixel stage fills perceptual_hash and quality later.
+    # Not part of the sidecar (the catalog keeps the to-do list).
+    pixels_pending: bool = False
 
     @property
     def tool_folder(self) -> str:

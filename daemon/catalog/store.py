@@ -168,6 +168,7 @@ def record_asset(s: Session, rec: AssetRecord, *, refresh: bool = True) -> tuple
         quality_score=quality_score,
         evidence=clean_json(list(rec.evidence)),
         warnings=clean_json(list(rec.warnings)),
+        pixels_pending=bool(getattr(rec, "pixels_pending", False)),
     )
     asset_id = s.execute(insert(Asset).values(**values)
                          .on_conflict_do_nothing(index_elements=[Asset.content_id])
@@ -343,6 +344,38 @@ def content_lock(engine: Engine, content_id: str) -> Iterator[None]:
         finally:
             conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:c, 0))"), {"c": content_id})
             conn.commit()
+
+
+class ContentLock:
+    """content_lock as an object, for a lock taken by the thread that places a file and
+    released by the one that commits its group (daemon/ingest/line.py)."""
+
+    def __init__(self, engine: Engine, content_id: str) -> None:
+        self.engine = engine
+        self.content_id = content_id
+        self._conn: Any = None
+
+    def acquire(self) -> None:
+        conn = self.engine.connect()
+        try:
+            conn.execute(text("SELECT pg_advisory_lock(hashtextextended(:c, 0))"), {"c": self.content_id})
+            conn.commit()
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    def release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:c, 0))"), {"c": self.content_id})
+            conn.commit()
+        except Exception:
+            conn.invalidate()   # closing a broken connection ends its session, and the lock with it
+        finally:
+            conn.close()
 
 
 def filed_copy_with_hash(s: Session, asset_id: int, file_hash: str) -> LocationRow | None:

@@ -164,9 +164,15 @@ def init(ctx: CliContext, inbox: Path, organized: Path, data_dir: Path | None, d
 @click.option("--dry-run", is_flag=True, help="Say what would happen; change nothing.")
 @click.option("--move", "mode", flag_value="move", help="Remove each source once it is safely filed.")
 @click.option("--copy", "mode", flag_value="copy", help="Leave sources in the inbox (the default).")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0,
+              help="Files worked on at once (default 0: one per core, like `alice run`).")
+@click.option("--pixels", type=click.Choice(["now", "later"]), default="now", show_default=True,
+              help="Decode pixels (perceptual hash, quality) once everything is filed, or leave that "
+                   "to a running `alice run`.")
 @json_option
 @pass_ctx
-def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str | None, as_json: bool) -> None:
+def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str | None, jobs: int,
+             pixels: str, as_json: bool) -> None:
     """File every file in the inboxes once (or just PATHS inside an inbox).
 
     \b
@@ -174,44 +180,84 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
     {date}/{project}/{tool}) with a <name>.yaml sidecar beside it; the project
     is the first folder under the inbox. Files that cannot be read go to
     <organized>/.quarantine/ with a .reason.txt. Running it twice changes
-    nothing the second time.
+    nothing the second time. Files are filed first (searchable at once) and
+    their pixels decoded after (perceptual hash, quality): see --pixels.
 
     \b
-    With --json: one object per file on stdout:
+    With --json: one object per file on stdout, in the order they finish:
       {"path", "status": organized|duplicate|unchanged|quarantined|failed|planned,
        "dest", "content_id", "tool", "ai", "project", "reason", "elapsed_ms"}
     """
-    from alice.daemon.ingest.filing import FAILED, Organizer, inbox_files, startup_sweep
+    import time as _time
+
+    from alice.daemon.ingest.filing import FAILED, QUARANTINED, Organizer, Result, Source, inbox_files, \
+        startup_sweep
+    from alice.daemon.ingest.line import FilingLine
 
     cfg = ctx.config()
     try:
         sources = list(inbox_files(cfg, paths or None))
     except ValueError as exc:
         fail(str(exc), EXIT_CONFIG)
-    catalog = None if dry_run else ctx.catalog()
+    jobs = jobs or cfg.worker_count
+    threads = max(2, jobs * 2)      # filing is half waiting (fsync, catalog): two threads a core
+    inflight = threads * 2
+    # Each file placed and waiting for its group's commit holds a content-lock connection.
+    catalog = None if dry_run else ctx.catalog(pool_size=inflight + threads + 2)
     if not dry_run:
         startup_sweep(cfg, catalog)
-    organizer = Organizer(cfg, catalog, mode=mode, dry_run=dry_run, quality=_quality_config(cfg),
-                          rescore=None if dry_run else _rescorer(ctx, catalog))
+    quality = _quality_config(cfg)
+    rescore = None if dry_run else _rescorer(ctx, catalog)
+    organizer = Organizer(cfg, catalog, mode=mode, dry_run=dry_run, quality=quality, rescore=rescore,
+                          pixels_now=False)
+    line = FilingLine(organizer, threads)
     counts: Counter[str] = Counter()
+    started = _time.perf_counter()
+
+    def emit_result(src: Source, result: Result) -> None:
+        counts[str(result.status)] += 1
+        if not result.elapsed_ms:
+            result.elapsed_ms = round((_time.perf_counter() - started) * 1000, 2)
+        if as_json:
+            emit(result.to_json())
+        elif result.status in (FAILED, QUARANTINED):
+            click.echo(f"\n{result.status}: {result.path}: {result.reason}", err=True)
+        bar_step()
+
     try:
         with _progress(sources, as_json, "Organizing") as bar:
-            for src in bar:
-                result = organizer.organize(src)
-                counts[result.status] += 1
-                if as_json:
-                    emit(result.to_json())
-                elif result.status in (FAILED, "quarantined"):
-                    click.echo(f"\n{result.status}: {result.path}: {result.reason}", err=True)
+            bar_step = (lambda: bar.update(1)) if hasattr(bar, "update") else (lambda: None)
+            line.run(sources, emit_result, inflight=inflight)
+        if catalog is not None and pixels == "now":
+            filled = _pixel_stage(cfg, catalog, quality, rescore, jobs)
+            if filled and not as_json:
+                click.echo(f"Pixels: {filled} file(s) got their perceptual hash"
+                           f"{' and quality' if quality is not None else ''}.")
     except KeyboardInterrupt:
         click.echo("\ninterrupted: what was filed is consistent; run again to finish.", err=True)
         sys.exit(EXIT_INTERRUPTED)
     finally:
+        line.shutdown()
         if catalog is not None:
             catalog.close()
     if not as_json:
         _summary(counts, len(sources), dry_run)
     sys.exit(EXIT_PARTIAL if counts[FAILED] else EXIT_OK)
+
+
+def _pixel_stage(cfg: Config, catalog: Any, quality: Any, rescore: Any, jobs: int) -> int:
+    """The second stage for everything still waiting for it, in `jobs` worker processes."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from alice.daemon.ingest.pixel_stage import PixelStage, pending
+
+    if not pending(catalog, 1):
+        return 0
+    stage = PixelStage(catalog, quality, rescore)
+    # spawn, not fork: this process has threads and open connections.
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return stage.run_all(pool, slots=jobs * 2)
 
 
 def _summary(counts: Counter[str], total: int, dry_run: bool) -> None:
@@ -388,8 +434,11 @@ def run(ctx: CliContext, workers: int | None) -> None:
     from alice.daemon.ops.presence import APP_PREFIX
 
     worker = queue.worker_name()
-    # Effect threads each hold a lock connection and a session; the watcher and the loop one each.
-    catalog = ctx.catalog(application_name=APP_PREFIX + worker, pool_size=12)
+    # Files placed and waiting for their group's commit each hold a content-lock connection
+    # (2 x FILING_THREADS), filing threads a session each; the watcher and the loop one each.
+    from alice.daemon.ingest.runner import FILING_THREADS
+
+    catalog = ctx.catalog(application_name=APP_PREFIX + worker, pool_size=FILING_THREADS * 3 + 4)
     metrics = None
     if cfg.metrics.enabled:
         from alice.daemon.ops.metrics import DaemonMetrics

@@ -124,8 +124,34 @@ def place_copy(source: Path, dest: Path, expected_hash: str) -> Path:
     return dest
 
 
-def write_text_atomic(dest: Path, text: str) -> None:
-    """Replace dest with text, never leaving a half-written file (sidecars, reason files)."""
+def place_bytes(data: bytes, dest: Path, mtime_ns: int | None = None, *, sync_dir: bool = True) -> Path:
+    """Write bytes already read (and hashed) from the source to dest (which must not
+    exist), durable; no second read of the source. FileExistsError if dest appeared
+    meanwhile. With sync_dir=False the caller fsyncs dest's folder itself, once for a
+    whole group of files, before it records any of them (group commit)."""
+    with temp_beside(dest) as tmp:
+        with open(tmp, "xb") as out:
+            view = memoryview(data)
+            for at in range(0, max(1, len(data)), _CHUNK):
+                out.write(view[at:at + _CHUNK])
+                checkpoint("copy: partial temp file")
+            out.flush()
+            os.fsync(out.fileno())
+        checkpoint("copy: temp file complete")
+        if mtime_ns is not None:
+            try:
+                os.utime(tmp, ns=(mtime_ns, mtime_ns))
+            except OSError:
+                pass
+        _link_no_replace(tmp, dest)
+    if sync_dir:
+        fsync_dir(dest.parent)
+    return dest
+
+
+def write_text_atomic(dest: Path, text: str, *, sync_dir: bool = True) -> None:
+    """Replace dest with text, never leaving a half-written file (sidecars, reason files).
+    sync_dir=False: as for place_bytes, the caller fsyncs the folder for a group."""
     with temp_beside(dest) as tmp:
         with open(tmp, "x", encoding="utf-8") as out:
             out.write(text)
@@ -133,7 +159,8 @@ def write_text_atomic(dest: Path, text: str) -> None:
             os.fsync(out.fileno())
         checkpoint("text: temp written")
         os.replace(tmp, dest)
-    fsync_dir(dest.parent)
+    if sync_dir:
+        fsync_dir(dest.parent)
 
 
 def remove_source(source: Path, kept_copy: Path, expected_hash: str) -> bool:

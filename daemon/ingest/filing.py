@@ -1,16 +1,26 @@
-"""Filing one analysed file: copy, sidecar, catalog, then (move mode) the source.
+"""Filing analysed files: copy, sidecar, catalog, then (move mode) the source.
 
 The order is what makes a crash harmless. For a new file:
 
-  1. place a verified copy at the planned destination (fileops.place_copy)
+  1. place a verified copy at the planned destination (fileops.place_bytes,
+     from the bytes the analysis read: the source is read once)
   2. write its sidecar beside it
-  3. record asset, locations and event in one catalog transaction
-  4. in move mode only, remove the source after re-verifying the copy
+  3. fsync the folders of every file placed since the last commit, then
+     record their assets, locations, events (and, for the daemon in copy
+     mode, their jobs) in ONE catalog transaction (group commit)
+  4. in move mode only, remove each source after re-verifying its copy
 
 A crash before 3 leaves the source plus possibly a finished copy; the re-run
 plans the same destination, finds the same bytes there and does not copy
 again. A crash between 3 and 4 leaves the source recorded as filed; the re-run
 sees that and removes it. Nothing is ever overwritten or deleted unverified.
+Grouping changes none of this per file: every file of a group is placed
+before the group is recorded, and no source is removed before its record
+is committed.
+
+The steps are methods of `Organizer` (quick_check, read, place, commit,
+finish), and `line.FilingLine` runs them for `alice organize` and `alice run`
+alike.
 """
 from __future__ import annotations
 
@@ -18,8 +28,11 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
+
+import blake3
 
 from alice.daemon.fs import fileops
 from alice.daemon.catalog import similar, store
@@ -29,23 +42,36 @@ from alice.daemon.ingest.ignore import default_ignore
 from alice.daemon.config import Config
 from alice.pipeline import sidecar
 from alice.pipeline.identity import file_hash
-from alice.pipeline.importer import Rejected, analyze
+from alice.pipeline.importer import Rejected, analyze_bytes, read_once
 from alice.pipeline.plan import Layout, plan_destination, project_for, sanitize_segment
 from alice.pipeline.record import AssetRecord
 
-# Outcomes, as they appear in `alice organize --json` and in events.
-ORGANIZED = "organized"
-DUPLICATE = "duplicate"
-UNCHANGED = "unchanged"
-QUARANTINED = "quarantined"
-FAILED = "failed"
-PLANNED = "planned"          # --dry-run
+
+class Status(StrEnum):
+    """Outcomes, as they appear in `alice organize --json`, job results and events."""
+
+    ORGANIZED = "organized"
+    DUPLICATE = "duplicate"
+    UNCHANGED = "unchanged"
+    QUARANTINED = "quarantined"
+    FAILED = "failed"
+    PLANNED = "planned"          # --dry-run
+    VANISHED = "vanished"        # the file left the inbox before it was filed
+
+
+ORGANIZED = Status.ORGANIZED
+DUPLICATE = Status.DUPLICATE
+UNCHANGED = Status.UNCHANGED
+QUARANTINED = Status.QUARANTINED
+FAILED = Status.FAILED
+PLANNED = Status.PLANNED
+VANISHED = Status.VANISHED
 
 
 @dataclass
 class Result:
     path: str
-    status: str
+    status: Status
     dest: str | None = None
     content_id: str | None = None
     tool: str | None = None
@@ -57,8 +83,39 @@ class Result:
 
     def to_json(self) -> dict[str, Any]:
         out = {k: v for k, v in vars(self).items() if k != "extra"}
+        out["status"] = str(self.status)
         out.update(self.extra)
         return out
+
+
+@dataclass
+class Reading:
+    """What the read step hands on: the analysis and the bytes it was made from."""
+
+    path: Path
+    project: str
+    outcome: AssetRecord | Rejected
+    data: bytes | None          # None: a file too big to hold (copied by path, verified by hash)
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class Placed:
+    """A file whose copy and sidecar are in place (or a duplicate or quarantine ready),
+    waiting for the catalog transaction of its group."""
+
+    reading: Reading
+    result: Result
+    dest: Path | None = None
+    asset_id: int | None = None         # duplicate: the asset it duplicates
+    file_hash: str = ""
+    lock: store.ContentLock | None = None
+    folders: set[Path] = field(default_factory=set)   # to fsync once before the commit
+
+    @property
+    def status(self) -> Status:
+        return self.result.status
 
 
 @dataclass
@@ -101,43 +158,239 @@ def owning_inbox(cfg: Config, path: Path) -> Path | None:
 
 class Organizer:
     def __init__(self, cfg: Config, catalog: Catalog | None, *, mode: str | None = None,
-                 dry_run: bool = False, quality: Any = None, rescore: Any = None):
+                 dry_run: bool = False, quality: Any = None, rescore: Any = None, pixels_now: bool = True):
         self.cfg = cfg
         self.catalog = catalog
         self.mode = mode or cfg.mode
         self.dry_run = dry_run
         self.layout = Layout(cfg.layout)
         self.quality = quality
-        # Paid quality stages (daemon/assess.record_rescorer), run on each record before it is filed.
+        # Paid quality stages (daemon/assess.record_rescorer): they need the technical
+        # stage's result, so they run wherever the pixels are decoded.
         self.rescore = rescore
+        # False: file without decoding pixels; the pixel stage fills them in (pixel_stage.py).
+        self.pixels_now = pixels_now
 
-    # -- the whole file ---------------------------------------------------------------
+    # -- the whole file, alone ---------------------------------------------------------------
     def organize(self, src: Source) -> Result:
-        """Check, analyse and file one source. The daemon runs the same three steps,
-        with `analyze` in a worker process."""
+        """Every step for one source, as a group of one (FilingLine runs many at once)."""
         t0 = time.perf_counter()
-        project = self.project_of(src)
+        step = self.prepare(src)
+        if isinstance(step, Placed):
+            self.commit([step])
+            step = self.finish(step)
+        step.elapsed_ms = round((time.perf_counter() - t0) * 1000, 2)
+        return step
+
+    def prepare(self, src: Source) -> Placed | Result:
+        """Steps 1-3 for one source (a filing thread): quick check, read, place.
+        A Result when nothing is left to record."""
         try:
-            result = self.quick_check(src.path)
-            if result is None:
-                result = self.apply(analyze(src.path, project, self.quality), project)
+            quick = self.quick_check(src.path)
+            if quick is not None:
+                return quick
+            return self.place(self.read(src))
         except OSError as exc:
-            result = failure(src.path, exc)
-        result.elapsed_ms = round((time.perf_counter() - t0) * 1000, 2)
-        return result
+            return failure(src.path, exc)
 
     def project_of(self, src: Source) -> str:
         return sanitize_segment(project_for(src.path, src.inbox, self.cfg.default_project))
 
+    # -- step 1: is there anything to do? -------------------------------------------------------
     def quick_check(self, path: Path) -> Result | None:
         """The answer for a source that needs no reading (already filed), else None."""
         return self._unchanged(path)
 
-    def apply(self, reading: AssetRecord | Rejected, project: str) -> Result:
-        """The effects for one analysed source. Raises OSError for file system trouble."""
-        if isinstance(reading, Rejected):
-            return self._quarantine(reading, project)
-        return self._file(reading)
+    # -- step 2: read once, analyse ------------------------------------------------------------
+    def read(self, src: Source) -> Reading:
+        """One read of the source, analysed. Pure apart from reading; OSError propagates."""
+        project = self.project_of(src)
+        data, st = read_once(src.path)
+        outcome = analyze_bytes(data, src.path, st.st_size, st.st_mtime, project, self.quality,
+                                pixels=self.pixels_now)
+        if self.pixels_now and self.rescore is not None and isinstance(outcome, AssetRecord) \
+                and not self.dry_run and self.catalog is not None:
+            self.rescore(outcome)       # network calls: before taking the content lock, not under it
+        return Reading(src.path, project, outcome, data, st.st_size, st.st_mtime_ns)
+
+    # -- step 3: place the copy and the sidecar --------------------------------------------------
+    def place(self, reading: Reading) -> Placed | Result:
+        """Everything but the catalog: copy and sidecar (new files), quarantine copy and reason.
+        Raises OSError for file system trouble."""
+        if isinstance(reading.outcome, Rejected):
+            return self._place_quarantine(reading)
+        rec = reading.outcome
+        if self.catalog is None or self.dry_run:
+            return self._place_new(reading, rec, None)
+        lock = store.ContentLock(self.catalog.engine, rec.content_id)
+        lock.acquire()
+        try:
+            placed = self._place_new(reading, rec, lock)
+        except BaseException:
+            lock.release()
+            raise
+        if not isinstance(placed, Placed):
+            lock.release()
+        return placed
+
+    def _place_new(self, reading: Reading, rec: AssetRecord, lock: store.ContentLock | None) -> Placed | Result:
+        src = reading.path
+        base = Result(str(src), ORGANIZED, content_id=rec.content_id, tool=rec.tool, ai=rec.ai,
+                      project=rec.project)
+        if self.catalog is not None:
+            # Same pixels AND same bytes: a duplicate, recorded as another location.
+            # Same pixels with other metadata is filed too: its bytes say something
+            # the first copy does not (another tool's record, added keywords).
+            with self.catalog.session() as s:
+                existing = store.asset_by_content_id(s, rec.content_id)
+                filed = store.filed_copy_with_hash(s, existing.id, rec.file_hash) if existing else None
+            if filed is not None and Path(filed.path).is_file() and Path(filed.path) != src:
+                base.status = DUPLICATE
+                base.dest = filed.path
+                base.reason = f"same content as {filed.path}"
+                if self.dry_run:
+                    return base
+                return Placed(reading, base, Path(filed.path), existing.id, rec.file_hash, lock)
+        dest = self._plan(rec, src)
+        base.dest = str(dest)
+        if self.dry_run:
+            base.status = PLANNED
+            return base
+        if not dest.exists():
+            dest = self._copy(reading, rec, dest)
+            base.dest = str(dest)
+        rec.organized_path = str(dest)
+        rec.organized_at = datetime.now().astimezone()
+        fileops.write_text_atomic(sidecar.sidecar_path(dest), sidecar.dump(rec), sync_dir=False)
+        checkpoint("organize: copy and sidecar in place, not yet recorded")
+        return Placed(reading, base, dest, None, rec.file_hash, lock, {dest.parent})
+
+    def _plan(self, rec: AssetRecord, src: Path) -> Path:
+        return plan_destination(rec, self.cfg.organized, self.layout, src.name, _occupied)
+
+    def _copy(self, reading: Reading, rec: AssetRecord, dest: Path) -> Path:
+        for _ in range(20):
+            try:
+                return self._write(reading, dest, rec.file_hash)
+            except FileExistsError:
+                # Someone (another alice, the user) took the name since we planned it: plan again.
+                dest = self._plan(rec, reading.path)
+                if dest.exists():
+                    return dest  # same bytes are already there
+        raise fileops.PlacementError(f"could not find a free name for {reading.path.name} in {dest.parent}")
+
+    @staticmethod
+    def _write(reading: Reading, dest: Path, fhash: str) -> Path:
+        if reading.data is not None:
+            return fileops.place_bytes(reading.data, dest, reading.mtime_ns, sync_dir=False)
+        return fileops.place_copy(reading.path, dest, fhash)
+
+    def _place_quarantine(self, reading: Reading) -> Placed | Result:
+        rej = reading.outcome
+        assert isinstance(rej, Rejected)
+        src = reading.path
+        result = Result(str(src), QUARANTINED, project=reading.project, reason=rej.reason)
+        if self.dry_run:
+            return result
+        fhash = ("b3:" + blake3.blake3(reading.data).hexdigest()) if reading.data is not None else file_hash(src)
+        qdir = self.cfg.quarantine
+        dest = qdir / sanitize_segment(src.name)
+        if dest.exists() and file_hash(dest) != fhash:
+            stem, dot, ext = dest.name.partition(".")
+            dest = qdir / f"{stem}-{fhash[3:9]}{dot}{ext}"
+            n = 2
+            while dest.exists() and file_hash(dest) != fhash:
+                dest = qdir / f"{stem}-{fhash[3:9]}-{n}{dot}{ext}"
+                n += 1
+        if not dest.exists():
+            self._write(reading, dest, fhash)
+        reason = (f"source: {src}\nreason: {rej.reason}\nformat: {rej.format}\n"
+                  f"quarantined_at: {datetime.now().astimezone().isoformat()}\n"
+                  "what to do: fix or re-export the file and drop it into the inbox again; "
+                  "delete this copy when you no longer need it.\n")
+        fileops.write_text_atomic(dest.with_name(dest.name + ".reason.txt"), reason, sync_dir=False)
+        result.dest = str(dest)
+        result.content_id = fhash
+        return Placed(reading, result, dest, None, fhash, None, {dest.parent})
+
+    # -- step 4: one transaction for a group ----------------------------------------------------
+    def commit(self, group: list[Placed],
+               bookkeeping: Callable[[Any, list[Placed]], None] | None = None) -> list[Placed]:
+        """Record every placed file of `group` in one catalog transaction, after one fsync of
+        each folder they were placed in. `bookkeeping(session, group)` adds its own writes
+        (the daemon's job states) to the same transaction. Returns the group; a file whose
+        record fails on its own (not a lost catalog) is retried alone and, if it fails
+        again, becomes a FAILED result, its copy left for the next run to find."""
+        if not group:
+            return group
+        try:
+            for folder in set().union(*(p.folders for p in group)):
+                fileops.fsync_dir(folder)
+            if self.catalog is not None:
+                try:
+                    with self.catalog.session() as s:
+                        for p in group:
+                            self._record(s, p)
+                        if bookkeeping is not None:
+                            bookkeeping(s, group)
+                except Exception as exc:
+                    if _is_disconnect(exc) or len(group) == 1:
+                        raise
+                    for p in group:         # find the one that cannot be recorded; keep the rest
+                        try:
+                            self.commit([p], bookkeeping)
+                        except Exception as one:
+                            if _is_disconnect(one):
+                                raise
+                            p.result = Result(p.result.path, FAILED, reason=f"catalog: {one}")
+                    return group
+            for p in group:
+                checkpoint("organize: recorded")
+        finally:
+            for p in group:
+                if p.lock is not None:
+                    p.lock.release()
+                    p.lock = None
+        return group
+
+    def _record(self, s: Any, p: Placed) -> None:
+        src = p.reading.path
+        size, mtime_ns = p.reading.size, p.reading.mtime_ns
+        if p.status == ORGANIZED:
+            rec = p.reading.outcome
+            assert isinstance(rec, AssetRecord)
+            asset_id, created = store.record_asset(s, rec, refresh=False)
+            store.add_location(s, asset_id, str(p.dest), rec.file_hash, "organized", refresh=False)
+            store.add_location(s, asset_id, str(src), rec.file_hash, "source",
+                               size=size, mtime_ns=mtime_ns, refresh=False)
+            store.refresh_search(s, asset_id)
+            if created and rec.perceptual_hash is not None:
+                similar.set_perceptual_hash(s, asset_id, rec.perceptual_hash)
+            store.append_event(s, "organized", asset_id, str(p.dest),
+                               {"source": str(src), "tool": rec.tool, "project": rec.project})
+        elif p.status == DUPLICATE:
+            store.add_location(s, p.asset_id, str(src), p.file_hash, "source", size=size, mtime_ns=mtime_ns)
+            store.append_event(s, "duplicate", p.asset_id, str(src), {"of": str(p.dest)})
+        elif p.status == QUARANTINED:
+            rej = p.reading.outcome
+            assert isinstance(rej, Rejected)
+            asset_id = store.record_quarantined(s, p.file_hash, rej.size or size, rej.format,
+                                                rej.media, p.reading.project, rej.reason)
+            store.add_location(s, asset_id, str(p.dest), p.file_hash, "quarantine")
+            store.add_location(s, asset_id, str(src), p.file_hash, "quarantine-source",
+                               size=size, mtime_ns=mtime_ns)
+            store.append_event(s, "quarantined", asset_id, str(p.dest),
+                               {"source": str(src), "reason": rej.reason})
+
+    # -- step 5: after the commit ------------------------------------------------------------------
+    def finish(self, p: Placed) -> Result:
+        """Move mode: remove the source, now that its copy is recorded. Returns the file's Result."""
+        if self.mode == "move" and p.status != FAILED and p.dest is not None:
+            try:
+                self._finish_move(p.reading.path, p.dest, p.file_hash)
+            except OSError as exc:
+                return failure(p.reading.path, exc)
+        return p.result
 
     # -- idempotence --------------------------------------------------------------------
     def _unchanged(self, path: Path) -> Result | None:
@@ -162,132 +415,18 @@ class Organizer:
             self._finish_move(path, Path(filed.path), loc.file_hash)
         return result
 
-    # -- new content or a duplicate ----------------------------------------------------------
-    def _file(self, rec: AssetRecord) -> Result:
-        if self.catalog is None or self.dry_run:
-            return self._file_locked(rec)
-        if self.rescore is not None:
-            self.rescore(rec)       # network calls: before taking the content lock, not under it
-        with store.content_lock(self.catalog.engine, rec.content_id):
-            return self._file_locked(rec)
-
-    def _file_locked(self, rec: AssetRecord) -> Result:
-        src = Path(rec.source_path)
-        base = Result(str(src), ORGANIZED, content_id=rec.content_id, tool=rec.tool, ai=rec.ai,
-                      project=rec.project)
-        if self.catalog is not None:
-            # Same pixels AND same bytes: a duplicate, recorded as another location.
-            # Same pixels with other metadata is filed too: its bytes say something
-            # the first copy does not (another tool's record, added keywords).
-            with self.catalog.session() as s:
-                existing = store.asset_by_content_id(s, rec.content_id)
-                filed = store.filed_copy_with_hash(s, existing.id, rec.file_hash) if existing else None
-            if filed is not None and Path(filed.path).is_file() and Path(filed.path) != src:
-                return self._duplicate(rec, existing.id, Path(filed.path), base)
-
-        dest = self._plan(rec, src)
-        base.dest = str(dest)
-        if self.dry_run:
-            base.status = PLANNED
-            return base
-        if not dest.exists():
-            dest = self._copy(rec, src, dest)
-            base.dest = str(dest)
-        rec.organized_path = str(dest)
-        rec.organized_at = datetime.now().astimezone()
-        fileops.write_text_atomic(sidecar.sidecar_path(dest), sidecar.dump(rec))
-        checkpoint("organize: copy and sidecar in place, not yet recorded")
-        if self.catalog is not None:
-            st = src.stat()
-            with self.catalog.session() as s:
-                asset_id, created = store.record_asset(s, rec, refresh=False)
-                store.add_location(s, asset_id, str(dest), rec.file_hash, "organized", refresh=False)
-                store.add_location(s, asset_id, str(src), rec.file_hash, "source",
-                                   size=st.st_size, mtime_ns=st.st_mtime_ns, refresh=False)
-                store.refresh_search(s, asset_id)
-                if created and rec.perceptual_hash is not None:
-                    similar.set_perceptual_hash(s, asset_id, rec.perceptual_hash)
-                store.append_event(s, "organized", asset_id, str(dest),
-                                   {"source": str(src), "tool": rec.tool, "project": rec.project})
-            checkpoint("organize: recorded")
-        if self.mode == "move":
-            self._finish_move(src, dest, rec.file_hash)
-        return base
-
-    def _plan(self, rec: AssetRecord, src: Path) -> Path:
-        return plan_destination(rec, self.cfg.organized, self.layout, src.name, _occupied)
-
-    def _copy(self, rec: AssetRecord, src: Path, dest: Path) -> Path:
-        for _ in range(20):
-            try:
-                return fileops.place_copy(src, dest, rec.file_hash)
-            except FileExistsError:
-                # Someone (another alice, the user) took the name since we planned it: plan again.
-                dest = self._plan(rec, src)
-                if dest.exists():
-                    return dest  # same bytes are already there
-        raise fileops.PlacementError(f"could not find a free name for {src.name} in {dest.parent}")
-
-    def _duplicate(self, rec: AssetRecord, asset_id: int, filed: Path, base: Result) -> Result:
-        base.status = DUPLICATE
-        base.dest = str(filed)
-        base.reason = f"same content as {filed}"
-        if self.dry_run:
-            return base
-        src = Path(rec.source_path)
-        st = src.stat()
-        with self.catalog.session() as s:  # type: ignore[union-attr]
-            store.add_location(s, asset_id, str(src), rec.file_hash, "source",
-                               size=st.st_size, mtime_ns=st.st_mtime_ns)
-            store.append_event(s, "duplicate", asset_id, str(src), {"of": str(filed)})
-        if self.mode == "move":
-            self._finish_move(src, filed, rec.file_hash)   # re-verifies the filed bytes first
-        return base
-
     def _finish_move(self, src: Path, kept: Path, expected_hash: str) -> None:
         if fileops.remove_source(src, kept, expected_hash) and self.catalog is not None:
             checkpoint("move: source removed, catalog not yet told")
             with self.catalog.session() as s:
                 store.mark_location_gone(s, str(src))
 
-    # -- quarantine ---------------------------------------------------------------------
-    def _quarantine(self, rej: Rejected, project: str) -> Result:
-        src = rej.path
-        result = Result(str(src), QUARANTINED, project=project, reason=rej.reason)
-        if self.dry_run:
-            return result
-        fhash = file_hash(src)
-        qdir = self.cfg.quarantine
-        dest = qdir / sanitize_segment(src.name)
-        if dest.exists() and file_hash(dest) != fhash:
-            stem, dot, ext = dest.name.partition(".")
-            dest = qdir / f"{stem}-{fhash[3:9]}{dot}{ext}"
-            n = 2
-            while dest.exists() and file_hash(dest) != fhash:
-                dest = qdir / f"{stem}-{fhash[3:9]}-{n}{dot}{ext}"
-                n += 1
-        if not dest.exists():
-            fileops.place_copy(src, dest, fhash)
-        reason = (f"source: {src}\nreason: {rej.reason}\nformat: {rej.format}\n"
-                  f"quarantined_at: {datetime.now().astimezone().isoformat()}\n"
-                  "what to do: fix or re-export the file and drop it into the inbox again; "
-                  "delete this copy when you no longer need it.\n")
-        fileops.write_text_atomic(dest.with_name(dest.name + ".reason.txt"), reason)
-        result.dest = str(dest)
-        result.content_id = fhash
-        if self.catalog is not None:
-            st = src.stat()
-            with self.catalog.session() as s:
-                asset_id = store.record_quarantined(s, fhash, rej.size or st.st_size, rej.format,
-                                                    rej.media, project, rej.reason)
-                store.add_location(s, asset_id, str(dest), fhash, "quarantine")
-                store.add_location(s, asset_id, str(src), fhash, "quarantine-source",
-                                   size=st.st_size, mtime_ns=st.st_mtime_ns)
-                store.append_event(s, "quarantined", asset_id, str(dest),
-                                   {"source": str(src), "reason": rej.reason})
-        if self.mode == "move":
-            self._finish_move(src, dest, fhash)
-        return result
+
+def _is_disconnect(exc: BaseException) -> bool:
+    from alice.daemon.catalog.engine import is_disconnect
+    from alice.daemon.catalog.errors import CatalogUnavailable
+
+    return isinstance(exc, CatalogUnavailable) or is_disconnect(exc)
 
 
 def _occupied(path: Path) -> str | None:

@@ -181,6 +181,25 @@ def complete(engine: Engine, job_id: int, worker: str, result: dict[str, Any] | 
     return done == 1
 
 
+def complete_in(s: Session | Connection, job_id: int, worker: str, result: dict[str, Any] | None = None) -> bool:
+    """complete() inside the caller's transaction: the group commit of filing records the
+    files and marks their jobs done in one go (daemon/ingest/runner.py)."""
+    done = s.execute(
+        update(JobModel)
+        .where(JobModel.id == job_id, JobModel.worker == worker, JobModel.state == "running")
+        .values(state="done", lease_until=None, result=clean_json(result), updated_at=func.now())
+    ).rowcount
+    return done == 1
+
+
+def complete_many(engine: Engine, worker: str, results: list[tuple[int, dict[str, Any] | None]]) -> int:
+    """complete() for several jobs in one transaction; returns how many `worker` still held."""
+    if not results:
+        return 0
+    with _transaction(engine) as conn:
+        return sum(complete_in(conn, job_id, worker, result) for job_id, result in results)
+
+
 def fail(engine: Engine, job_id: int, worker: str, error: str, transient: bool,
          *, base_s: float = BACKOFF_BASE_S, cap_s: float = BACKOFF_CAP_S) -> str | None:
     """Record a failed attempt; return the job's new state, or None if `worker` lost the job.

@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import struct
 from pathlib import Path
-from typing import Any, BinaryIO
+from contextlib import contextmanager
+from typing import Any, BinaryIO, Iterator
 
 from alice.pipeline.detect.coerce import json_safe
 from alice.pipeline.extract.isobmff import MAX_TOP_LEVEL, BoxError, file_size, iter_boxes
@@ -51,7 +52,7 @@ class _NoManifest(Exception):
     pass
 
 
-def read_c2pa(path: Path, fmt: str) -> tuple[bool, dict | None, list[str]]:
+def read_c2pa(path: Path, fmt: str, fh: BinaryIO | None = None) -> tuple[bool, dict | None, list[str]]:
     """(a C2PA store is present?, the active manifest as JSON or None, warnings).
 
     Never raises. The manifest dict is c2pa-python's active manifest with three
@@ -61,7 +62,7 @@ def read_c2pa(path: Path, fmt: str) -> tuple[bool, dict | None, list[str]]:
     """
     warnings: list[str] = []
     try:
-        with open(path, "rb") as f:
+        with (_rewound(fh) if fh is not None else open(path, "rb")) as f:
             store_size = _store_size(f, fmt)
             if store_size is None:
                 return False, None, []
@@ -79,6 +80,13 @@ def read_c2pa(path: Path, fmt: str) -> tuple[bool, dict | None, list[str]]:
         return True, None, [f"C2PA manifest present but unreadable: {_error_text(exc)}"]
     manifest = _active_manifest(store, warnings)
     return True, manifest, warnings
+
+
+@contextmanager
+def _rewound(fh: BinaryIO) -> Iterator[BinaryIO]:
+    """The caller's open file, from its start; left open for the caller."""
+    fh.seek(0)
+    yield fh
 
 
 def _error_text(exc: Exception) -> str:
