@@ -174,12 +174,18 @@ def write_config(root: Path, inbox: Path, organized: Path, url: str, **extra) ->
 
 
 # -- 1. organize vs cp vs exiftool ------------------------------------------------------------------
-def run_organize(src: Path, work: Path, jobs: int | None) -> float:
+def has_pixels_option() -> bool:
+    """Whether this alice files first and decodes pixels after (`organize --pixels`)."""
+    out = subprocess.run([str(ALICE), "organize", "--help"], capture_output=True, text=True).stdout
+    return "--pixels" in out
+
+
+def run_organize(src: Path, work: Path, jobs: int | None, extra: list[str] | None = None) -> float:
     with fresh_database() as url:
         root = work / f"org-{uuid.uuid4().hex[:6]}"
         root.mkdir()
         env = write_config(root, src, root / "organized", url)
-        cmd = [str(ALICE), "organize", "--copy", "--json"] + (["--jobs", str(jobs)] if jobs else [])
+        cmd = [str(ALICE), "organize", "--copy", "--json"] + (["--jobs", str(jobs)] if jobs else []) + (extra or [])
         t = time.perf_counter()
         out = subprocess.run(cmd, env=env, capture_output=True, text=True)
         subprocess.run(["sync"], check=True)
@@ -222,6 +228,9 @@ def compare(label: str, src: Path, work: Path, rounds: int, jobs: int | None) ->
     if not have_exiftool:
         print("exiftool is not installed (apt-get install -y libimage-exiftool-perl): skipping its column")
     walls: dict[str, list[float]] = {"alice organize --copy": [], "cp -r + sync": []}
+    later = has_pixels_option()
+    if later:
+        walls["  ... --pixels later"] = []
     if have_exiftool:
         walls["exiftool dated copy"] = []
     for r in range(rounds):
@@ -230,15 +239,20 @@ def compare(label: str, src: Path, work: Path, rounds: int, jobs: int | None) ->
         if have_exiftool:
             walls["exiftool dated copy"].append(run_exiftool(src, work))
         walls["alice organize --copy"].append(run_organize(src, work, jobs))
+        if later:
+            walls["  ... --pixels later"].append(run_organize(src, work, jobs, ["--pixels", "later"]))
         print(f"  {label} round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in walls.items()), flush=True)
     med = {k: statistics.median(v) for k, v in walls.items()}
     print(f"\n{label}: {n} files, {size / 1e6:.0f} MB, median of {rounds} interleaved round(s)")
     for k, v in med.items():
         print(f"  {k:24} {v:7.2f} s  {n / v:7.1f} files/s")
-    a = med["alice organize --copy"]
-    print(f"  alice / cp      {a / med['cp -r + sync']:.2f}x")
-    if have_exiftool:
-        print(f"  alice / exiftool {a / med['exiftool dated copy']:.2f}x")
+    for name in [k for k in med if "alice" in k or "pixels" in k]:
+        a = med[name]
+        label = "alice" if "alice" in name else "alice --pixels later"
+        line = f"  {label} / cp {a / med['cp -r + sync']:.2f}x"
+        if have_exiftool:
+            line += f",  {label} / exiftool {a / med['exiftool dated copy']:.2f}x"
+        print(line)
     return med
 
 

@@ -216,7 +216,8 @@ class Organizer:
     # -- step 3: place the copy and the sidecar --------------------------------------------------
     def place(self, reading: Reading) -> Placed | Result:
         """Everything but the catalog: copy and sidecar (new files), quarantine copy and reason.
-        Raises OSError for file system trouble."""
+        Raises OSError for file system trouble, StillWriting for a file that is not settled."""
+        self._settled(reading)
         if isinstance(reading.outcome, Rejected):
             return self._place_quarantine(reading)
         rec = reading.outcome
@@ -232,6 +233,21 @@ class Organizer:
         if not isinstance(placed, Placed):
             lock.release()
         return placed
+
+    def _settled(self, reading: Reading) -> None:
+        """Refuse to file bytes that are not the file's final ones: it changed since it was
+        read (never half-filed), or it reads as cut short and was written to just now (a
+        truncation verdict on a growing file is not final; nothing leaves the inbox)."""
+        st = os.stat(reading.path)
+        if (st.st_size, st.st_mtime_ns) != (reading.size, reading.mtime_ns):
+            raise StillWriting(f"{reading.path} changed while it was being filed "
+                               f"({reading.size} -> {st.st_size} bytes); it will be taken again once settled")
+        outcome = reading.outcome
+        if isinstance(outcome, Rejected) and _cut_short(outcome.reason):
+            age = time.time() - st.st_mtime
+            if age < max(self.cfg.watch.settle_seconds, 1.0):
+                raise StillWriting(f"{reading.path} reads as cut short and was written {age:.1f} s ago; "
+                                   "waiting for it to settle before judging it")
 
     def _place_new(self, reading: Reading, rec: AssetRecord, lock: store.ContentLock | None) -> Placed | Result:
         src = reading.path
@@ -420,6 +436,16 @@ class Organizer:
             checkpoint("move: source removed, catalog not yet told")
             with self.catalog.session() as s:
                 store.mark_location_gone(s, str(src))
+
+
+class StillWriting(OSError):
+    """The file is still being written: not filed now, taken again once it settles."""
+
+
+def _cut_short(reason: str) -> bool:
+    text = reason.lower()
+    return "truncat" in text or "ends before" in text or "ends early" in text or "ends inside" in text \
+        or "ends at byte" in text or "runs past the end" in text
 
 
 def _is_disconnect(exc: BaseException) -> bool:

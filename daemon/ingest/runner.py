@@ -68,6 +68,13 @@ class InFlight:
     started: float
 
 
+# Filing is mostly waiting (fsync, catalog round trips) and GIL-free hashing:
+# a few threads keep the disk and the catalog busy (daemon/ingest/line.py).
+# Each file placed and waiting for its group's commit holds a content-lock
+# connection: the catalog pool is sized for 2 x FILING_THREADS of them (cli/main.py).
+FILING_THREADS = 4
+
+
 class Daemon:
     def __init__(self, cfg: Config, catalog: Catalog, *, quality: Any = None,
                  metrics: Any = None, worker: str | None = None, rescore: Any = None):
