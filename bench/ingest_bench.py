@@ -359,13 +359,13 @@ def second_stage_rate(url: str, total: int, timeout: float = 600) -> tuple[float
     first = None
     with psycopg.connect(url, autocommit=True) as c:
         while time.time() < deadline:
-            n = c.execute("SELECT count(*) FROM assets WHERE perceptual_hash IS NOT NULL").fetchone()[0]
+            n = c.execute("SELECT count(*) FROM assets WHERE phash IS NOT NULL").fetchone()[0]
             if n and first is None:
                 first = (time.time(), n)
             if n >= total:
                 break
             time.sleep(0.05)
-        n = c.execute("SELECT count(*) FROM assets WHERE perceptual_hash IS NOT NULL").fetchone()[0]
+        n = c.execute("SELECT count(*) FROM assets WHERE phash IS NOT NULL").fetchone()[0]
     if first is None or n <= first[1]:
         return float("nan"), n
     return (n - first[1]) / max(1e-6, time.time() - first[0]), n
