@@ -9,6 +9,8 @@ suffix from the content id.
 """
 from __future__ import annotations
 
+import itertools
+
 import re
 import string
 import unicodedata
@@ -180,7 +182,8 @@ def plan_destination(record: AssetRecord, root: Path, layout: Layout, file_name:
     """
     folder = Path(root) / layout.render(record)
     short = record.content_id.split(":", 1)[-1][:6]
-    suffixes = ["", f"-{short}", *(f"-{short}-{n}" for n in range(2, MAX_COUNTER))]
+    # Lazily: almost every file takes the first name, and 10,000 strings a file add up.
+    suffixes = itertools.chain(("", f"-{short}"), (f"-{short}-{n}" for n in range(2, MAX_COUNTER)))
     for suffix in suffixes:
         path = folder / sanitize_filename(file_name, suffix)
         there = occupied(path)

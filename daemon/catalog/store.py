@@ -356,10 +356,10 @@ class ContentLock:
         self._conn: Any = None
 
     def acquire(self) -> None:
-        conn = self.engine.connect()
+        # Autocommit: a session-level lock needs no transaction, so one round trip each way.
+        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
             conn.execute(text("SELECT pg_advisory_lock(hashtextextended(:c, 0))"), {"c": self.content_id})
-            conn.commit()
         except BaseException:
             conn.close()
             raise
@@ -371,11 +371,52 @@ class ContentLock:
             return
         try:
             conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:c, 0))"), {"c": self.content_id})
-            conn.commit()
         except Exception:
             conn.invalidate()   # closing a broken connection ends its session, and the lock with it
         finally:
             conn.close()
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """What the catalog knows about an inbox path, for filing's quick check."""
+
+    role: str
+    present: bool
+    size: int | None
+    mtime_ns: int | None
+    file_hash: str
+    asset_id: int
+    content_id: str
+    tool: str | None
+    ai: bool
+    project_name: str
+    filed_path: str | None      # its asset's present filed copy (organized first), if any
+
+
+def source_state(s: Session, path: str) -> SourceState | None:
+    """location_of + filed_copy + asset_by_id in one round trip."""
+    row = s.execute(text("""
+        SELECT l.role, l.present, l.size, l.mtime_ns, l.file_hash, l.asset_id,
+               a.content_id, a.tool, a.ai, p.name AS project_name,
+               (SELECT f.path FROM locations f
+                 WHERE f.asset_id = l.asset_id AND f.present AND f.role IN ('organized', 'quarantine')
+                 ORDER BY (f.role = 'organized') DESC, f.id DESC LIMIT 1) AS filed_path
+        FROM locations l JOIN assets a ON a.id = l.asset_id JOIN projects p ON p.id = a.project_id
+        WHERE l.path = :p
+    """), {"p": clean_text(path)}).first()
+    return SourceState(**row._mapping) if row is not None else None
+
+
+def filed_copy_of_content(s: Session, content_id: str, file_hash: str) -> tuple[int, str] | None:
+    """(asset id, path) of a present filed copy (organized or quarantined) holding exactly
+    these bytes of this content, in one round trip: filing asks this of every file."""
+    row = s.execute(text("""
+        SELECT l.asset_id, l.path FROM locations l JOIN assets a ON a.id = l.asset_id
+        WHERE a.content_id = :c AND l.file_hash = :h AND l.present AND l.role IN ('organized', 'quarantine')
+        ORDER BY l.id LIMIT 1
+    """), {"c": content_id, "h": file_hash}).first()
+    return (row[0], row[1]) if row is not None else None
 
 
 def filed_copy_with_hash(s: Session, asset_id: int, file_hash: str) -> LocationRow | None:

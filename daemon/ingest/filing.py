@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -36,7 +37,7 @@ import blake3
 
 from alice.daemon.fs import fileops
 from alice.daemon.catalog import similar, store
-from alice.daemon.catalog.engine import Catalog
+from alice.daemon.catalog.engine import Catalog, unavailable_on_disconnect
 from alice.daemon.fs.crashpoints import checkpoint
 from alice.daemon.ingest.ignore import default_ignore
 from alice.daemon.config import Config
@@ -257,16 +258,15 @@ class Organizer:
             # Same pixels AND same bytes: a duplicate, recorded as another location.
             # Same pixels with other metadata is filed too: its bytes say something
             # the first copy does not (another tool's record, added keywords).
-            with self.catalog.session() as s:
-                existing = store.asset_by_content_id(s, rec.content_id)
-                filed = store.filed_copy_with_hash(s, existing.id, rec.file_hash) if existing else None
-            if filed is not None and Path(filed.path).is_file() and Path(filed.path) != src:
+            with self._reading() as s:
+                filed = store.filed_copy_of_content(s, rec.content_id, rec.file_hash)
+            if filed is not None and Path(filed[1]).is_file() and Path(filed[1]) != src:
                 base.status = DUPLICATE
-                base.dest = filed.path
-                base.reason = f"same content as {filed.path}"
+                base.dest = filed[1]
+                base.reason = f"same content as {filed[1]}"
                 if self.dry_run:
                     return base
-                return Placed(reading, base, Path(filed.path), existing.id, rec.file_hash, lock)
+                return Placed(reading, base, Path(filed[1]), filed[0], rec.file_hash, lock)
         dest = self._plan(rec, src)
         base.dest = str(dest)
         if self.dry_run:
@@ -413,23 +413,29 @@ class Organizer:
         """A source already filed with the same bytes: nothing to do (move mode: finish the move)."""
         if self.catalog is None:
             return None
-        with self.catalog.session() as s:
-            loc = store.location_of(s, str(path))
-            if loc is None or loc.role not in ("source", "quarantine-source") or not loc.present:
-                return None
-            st = path.stat()
-            if (loc.size, loc.mtime_ns) != (st.st_size, st.st_mtime_ns):
-                return None  # rewritten since: read it again
-            filed = store.filed_copy(s, loc.asset_id)
-            asset = store.asset_by_id(s, loc.asset_id)
-        if filed is None or not Path(filed.path).is_file():
+        with self._reading() as s:
+            loc = store.source_state(s, str(path))
+        if loc is None or loc.role not in ("source", "quarantine-source") or not loc.present:
+            return None
+        st = path.stat()
+        if (loc.size, loc.mtime_ns) != (st.st_size, st.st_mtime_ns):
+            return None  # rewritten since: read it again
+        if loc.filed_path is None or not Path(loc.filed_path).is_file():
             return None  # the filed copy is gone: file it again
-        result = Result(str(path), UNCHANGED, dest=filed.path, content_id=asset.content_id,
-                        tool=asset.tool, ai=asset.ai, project=asset.project_name,
+        result = Result(str(path), UNCHANGED, dest=loc.filed_path, content_id=loc.content_id,
+                        tool=loc.tool, ai=loc.ai, project=loc.project_name,
                         reason="already quarantined" if loc.role == "quarantine-source" else "already filed")
         if self.mode == "move" and not self.dry_run:
-            self._finish_move(path, Path(filed.path), loc.file_hash)
+            self._finish_move(path, Path(loc.filed_path), loc.file_hash)
         return result
+
+    @contextmanager
+    def _reading(self) -> Iterator[Any]:
+        """A connection for one read, in autocommit: no BEGIN and COMMIT round trips around it."""
+        assert self.catalog is not None
+        with unavailable_on_disconnect(self.catalog.display_url), \
+                self.catalog.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield conn
 
     def _finish_move(self, src: Path, kept: Path, expected_hash: str) -> None:
         if fileops.remove_source(src, kept, expected_hash) and self.catalog is not None:

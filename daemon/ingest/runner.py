@@ -298,7 +298,13 @@ class Daemon:
         except Exception as exc:
             if _is_unavailable(exc):
                 self.uncommitted = group     # recording is idempotent: redo it once the catalog is back
-            raise
+                raise
+            # Not the catalog going away (a folder that cannot be fsynced, say): each file
+            # of the group goes back to the queue, its copy left for the retry to find.
+            log.error("could not record a group of files", files=len(group), error=repr(exc))
+            results = [(job_id, failure(p.reading.path, exc) if isinstance(exc, OSError) else
+                        Result(str(p.reading.path), FAILED, reason=f"internal error: {exc!r}"))
+                       for job_id, p in group]
         finished: list[tuple[InFlight, Result]] = []
         for job_id, result in results:
             flight = self.inflight.pop(job_id)
