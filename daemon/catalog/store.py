@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import json
+import time
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -346,6 +347,10 @@ def content_lock(engine: Engine, content_id: str) -> Iterator[None]:
             conn.commit()
 
 
+class ContentBusy(OSError):
+    """Another filer holds a content's lock for too long; a transient failure."""
+
+
 class ContentLock:
     """content_lock as an object, for a lock taken by the thread that places a file and
     released by the one that commits its group (daemon/ingest/line.py)."""
@@ -355,11 +360,20 @@ class ContentLock:
         self.content_id = content_id
         self._conn: Any = None
 
-    def acquire(self) -> None:
+    def acquire(self, timeout: float = 120.0) -> None:
+        """Wait for the lock; ContentBusy after `timeout` (the holder is stuck: retry the file later)."""
         # Autocommit: a session-level lock needs no transaction, so one round trip each way.
         conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        deadline = time.monotonic() + timeout
+        pause = 0.005
         try:
-            conn.execute(text("SELECT pg_advisory_lock(hashtextextended(:c, 0))"), {"c": self.content_id})
+            while not conn.execute(text("SELECT pg_try_advisory_lock(hashtextextended(:c, 0))"),
+                                   {"c": self.content_id}).scalar():
+                if time.monotonic() > deadline:
+                    raise ContentBusy(f"content {self.content_id[:15]} has been locked by another filer for "
+                                      f"{timeout:.0f} s; the file will be retried")
+                time.sleep(pause)
+                pause = min(pause * 2, 0.25)
         except BaseException:
             conn.close()
             raise

@@ -205,7 +205,11 @@ class Daemon:
             self.last_turn = time.monotonic()
             try:
                 self.collect()
-                self.pump_pixels()
+                if not self.inflight:
+                    # Filing first: pixels wait until no file is waiting to become searchable.
+                    self.pump_pixels()
+                else:
+                    self.pixels.collect()
                 if self.rescan_needed.is_set():
                     self.rescan_needed.clear()
                     self.watcher.reconcile()
@@ -243,6 +247,9 @@ class Daemon:
 
     # -- jobs --------------------------------------------------------------------------------
     def begin(self, job: queue.Job) -> None:
+        if job.id in self.inflight:
+            # Our own job, its lease lapsed while we worked on it (a slow turn): we still have it.
+            return
         path, inbox = Path(job.path), Path(job.inbox)
         src = Source(path, inbox)
         if not path.exists():
@@ -256,6 +263,7 @@ class Daemon:
         """Commit what the filing line has placed, as one group, and finish every job it is done with."""
         group = self.uncommitted
         self.uncommitted = []
+        lost_catalog: BaseException | None = None
         for job_id, item in self.line.done():
             flight = self.inflight.get(job_id)   # type: ignore[call-overload]
             if flight is None:
@@ -266,18 +274,20 @@ class Daemon:
                 del self.inflight[job_id]       # type: ignore[arg-type]
                 item.elapsed_ms = round((time.perf_counter() - flight.started) * 1000, 2)
                 self.finish(flight.job, item)
+            elif _is_unavailable(item):
+                # Nothing was recorded; the job is still ours: try it again once the catalog is back.
+                self.line.submit(flight.job.id, flight.source, on_done=self.wake.set)
+                lost_catalog = item
             else:
                 del self.inflight[job_id]       # type: ignore[arg-type]
                 self._failed(flight, item)
+        if lost_catalog is not None:
+            self.uncommitted = group            # recording is idempotent: commit them once it is back
+            raise lost_catalog
         if group:
             self._commit(group)
 
     def _failed(self, flight: InFlight, exc: BaseException) -> None:
-        if _is_unavailable(exc):
-            # Nothing was recorded; the job is still ours: try it again once the catalog is back.
-            self.line.submit(flight.job.id, flight.source, on_done=self.wake.set)
-            self.inflight[flight.job.id] = flight
-            raise exc
         log.error("filing error", path=str(flight.source.path), error=repr(exc))
         queue.fail(self.catalog.engine, flight.job.id, self.worker, f"internal error: {exc!r}", transient=False)
         self._note_error(str(flight.source.path), repr(exc))
