@@ -30,7 +30,7 @@ from sqlalchemy import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from alice.daemon.quality.assess import Target, run_cascade  # noqa: E402
-from alice.daemon.quality.provider_loop import close_providers  # noqa: E402
+from alice.daemon.provider_host import ProviderHost  # noqa: E402
 from alice.daemon.catalog.engine import Catalog  # noqa: E402
 from alice.pipeline.quality.config import QualityConfig  # noqa: E402
 from alice.providers.anthropic import AnthropicProvider  # noqa: E402
@@ -74,7 +74,7 @@ def main() -> None:
             root = Path(tmp)
             files = images(root, args.files)
             catalog = Catalog.open(make_url(args.url).set(database=name).render_as_string(hide_password=False), root)
-            providers = {"anthropic": AnthropicProvider(settings_for("anthropic", fake))}
+            providers = ProviderHost({"anthropic": AnthropicProvider(settings_for("anthropic", fake))})
             technical = QualityConfig()
             paid = QualityConfig.from_mapping({"stages": ["technical", "vision:anthropic"], "default_gate": 0})
             try:
@@ -85,7 +85,7 @@ def main() -> None:
                       lambda f: run_cascade(Target(f, project="bench"), paid, providers, catalog))
                 print(f"requests the fake saw: {fake.count('messages')} for {len(files)} files x 2 runs")
             finally:
-                close_providers(providers)
+                providers.close()
                 catalog.close()
     finally:
         with psycopg.connect(args.url, autocommit=True) as conn:

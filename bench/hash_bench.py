@@ -21,7 +21,7 @@ import blake3
 from alice.pipeline.identity import UnreadableMedia, identify
 from alice.pipeline.sniff import sniff
 
-DEFAULT_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "files"
+DEFAULT_CORPUS = Path(__file__).resolve().parents[1] / "tests" / "corpus" / "files"
 
 
 def rate(fn, data: memoryview, repeat: int = 3) -> float:

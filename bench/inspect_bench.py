@@ -2,7 +2,7 @@
 
     python bench/inspect_bench.py [FOLDER] [--seconds 3]
 
-Walks FOLDER (default: shared/corpus/files), then inspects the file list
+Walks FOLDER (default: tests/corpus/files), then inspects the file list
 again and again until --seconds have passed, and prints files/s and MB/s
 (MB counts whole files, though only metadata is read). The same files then
 go through sd_parsers.ParserManager for a ratio, and the JPEG/WebP EXIF
@@ -22,7 +22,7 @@ from alice.pipeline.extract import extract
 from alice.pipeline.extract.exif import parse_exif
 from alice.pipeline.inspect import inspect_file, iter_paths
 
-DEFAULT = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "files"
+DEFAULT = Path(__file__).resolve().parents[1] / "tests" / "corpus" / "files"
 
 
 def _run(files: list[Path], seconds: float, read: Callable[[Path], object]) -> tuple[int, int, float]:

@@ -21,7 +21,7 @@ from alice.pipeline.extract.video import extract_video
 from alice.pipeline.extract.xmp import _read_cached
 from alice.pipeline.metadata import Metadata
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "files"
+CORPUS = Path(__file__).resolve().parents[1] / "tests" / "corpus" / "files"
 
 
 def measure(label: str, call: Callable[[], object], seconds: float) -> None:

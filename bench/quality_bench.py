@@ -24,7 +24,7 @@ from alice.pipeline.quality import measures as m
 from alice.pipeline.quality.config import QualityConfig
 from alice.pipeline.quality.technical import _downscale, assess_array, assess_image
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "files"
+CORPUS = Path(__file__).resolve().parents[1] / "tests" / "corpus" / "files"
 
 
 def synthetic(size: tuple[int, int]) -> Image.Image:
@@ -83,7 +83,8 @@ def main() -> None:
             ms = timed(lambda: assess_array(rgb, cfg=cfg), args.repeat)
             print(f"{source:26} {label:4} {'array':14} {ms:9.1f} {1000.0 / ms:9.1f}")
 
-    work = _downscale(np.asarray(synthetic((1024, 1024))), cfg.work_edge)
+    native = np.asarray(synthetic((1024, 1024)))
+    work = _downscale(native, cfg.work_edge)
     y = m.luma(work)
     sigma = m.noise_sigma(y)
     hist = m.histogram(y)
@@ -91,7 +92,8 @@ def main() -> None:
     steps: dict[str, Callable[[], object]] = {
         "luma": lambda: m.luma(work),
         "content_box": lambda: m.content_box(y),
-        "noise": lambda: m.noise_sigma(y),
+        "noise (working copy)": lambda: m.noise_sigma(y),
+        "noise (native patches)": lambda: m.noise_sigma(m.native_patches(native)),
         "sharpness": lambda: m.blur_index(y, sigma),
         "histogram": lambda: m.histogram(y),
         "exposure+contrast": lambda: (m.exposure_figures(hist), m.rms_contrast(hist)),

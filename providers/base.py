@@ -21,7 +21,6 @@ import httpx
 import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
-from . import metrics
 from .circuit import CircuitBreaker, CircuitState
 from .config import ProviderSettings
 from .errors import (
@@ -34,6 +33,7 @@ from .errors import (
     ProviderTransientError,
     ProviderUnavailable,
 )
+from .metrics import ProviderMetrics
 from .pricing import CostEstimate, Price, PriceTable, PricingError
 from .redaction import Redactor
 from .results import GenerationResult, Job, JobState, JobStatus
@@ -70,8 +70,10 @@ class Provider:
         budget_check: BudgetCheck | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        metrics: ProviderMetrics | None = None,
     ) -> None:
         self.settings = settings
+        self.metrics = metrics if metrics is not None else ProviderMetrics()
         self._redactor = Redactor([settings.api_key])
         try:
             self.prices = PriceTable(self.name, dict(self.DEFAULT_PRICES)).with_overrides(settings.prices)
@@ -93,7 +95,7 @@ class Provider:
             follow_redirects=False,
             headers={"user-agent": "alice-multiverse/0.1"},
         )
-        metrics.set_circuit(self.name, self.breaker.state)
+        self.metrics.set_circuit(self.name, self.breaker.state)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.settings.base_url} key={'set' if self.settings.has_key else 'missing'}>"
@@ -126,7 +128,7 @@ class Provider:
 
     def health(self) -> dict[str, Any]:
         state = self.breaker.state
-        metrics.set_circuit(self.name, state)
+        self.metrics.set_circuit(self.name, state)
         return {
             "key_configured": self.settings.has_key,
             "enabled": self.settings.enabled,
@@ -153,7 +155,7 @@ class Provider:
         """Runs the budget hook; it raises BudgetExceeded to refuse. Nothing is sent before this."""
         if self._budget_check is not None:
             self._budget_check(estimate)
-        metrics.ESTIMATED_COST.labels(self.name, estimate.model).inc(float(estimate.usd))
+        self.metrics.estimated_cost.labels(self.name, estimate.model).inc(float(estimate.usd))
         self._emit("info", "provider.cost_admitted", model=estimate.model, usd=str(estimate.usd),
                    basis=estimate.basis)
 
@@ -295,8 +297,8 @@ class Provider:
     async def _attempt(self, method: str, url: str, auth: httpx.Auth, json_body: Any,
                        files: Any, what: str) -> Any:
         if not self.breaker.allow():
-            metrics.REQUESTS.labels(self.name, "refused_open_circuit").inc()
-            metrics.set_circuit(self.name, self.breaker.state)
+            self.metrics.requests.labels(self.name, "refused_open_circuit").inc()
+            self.metrics.set_circuit(self.name, self.breaker.state)
             retry_in = self.breaker.retry_in_s()
             why = (f"not calling the service for another {retry_in:.1f}s" if retry_in > 0
                    else "a probe request is testing whether it is back")
@@ -329,8 +331,8 @@ class Provider:
             self.breaker.release()
             raise
         finally:
-            metrics.LATENCY.labels(self.name).observe(time.monotonic() - started)
-            metrics.set_circuit(self.name, self.breaker.state)
+            self.metrics.latency.labels(self.name).observe(time.monotonic() - started)
+            self.metrics.set_circuit(self.name, self.breaker.state)
 
         self._emit("info", "provider.http", what=what, method=method, url=url, status=status,
                    elapsed_ms=_ms(started))
@@ -372,8 +374,8 @@ class Provider:
             outcome = "ok"
             return data
         finally:
-            metrics.REQUESTS.labels(self.name, outcome).inc()
-            metrics.set_circuit(self.name, self.breaker.state)
+            self.metrics.requests.labels(self.name, outcome).inc()
+            self.metrics.set_circuit(self.name, self.breaker.state)
 
     @staticmethod
     async def _read(resp: httpx.Response, limit: int) -> tuple[bytes, bool]:
@@ -418,7 +420,7 @@ class Provider:
         getattr(log, level)(event, provider=self.name, **self._redactor.redact_value(fields))
 
     def _before_retry(self, state: RetryCallState) -> None:
-        metrics.RETRIES.labels(self.name).inc()
+        self.metrics.retries.labels(self.name).inc()
         exc = state.outcome.exception() if state.outcome else None
         detail = f"HTTP {exc.status}" if isinstance(exc, TransientStatus) else type(exc).__name__
         wait = state.next_action.sleep if state.next_action else None

@@ -12,6 +12,7 @@ from .bfl import BflProvider
 from .config import ProviderSettings
 from .errors import ProviderConfigError
 from .fal import FalProvider
+from .metrics import ProviderMetrics
 from .hedra import HedraProvider
 from .openai import OpenAIProvider
 
@@ -26,10 +27,13 @@ def build_providers(
     env: Mapping[str, str] | None = None,
     budget_check: BudgetCheck | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    metrics: ProviderMetrics | None = None,
 ) -> dict[str, Provider]:
     """One provider per known service from the config's `providers:` section.
     Services missing from the config still appear (their key may be in the
-    environment); `enabled: false` leaves one out."""
+    environment); `enabled: false` leaves one out. All of them record into `metrics`
+    (the daemon passes the one its /metrics endpoint serves)."""
+    metrics = metrics if metrics is not None else ProviderMetrics()
     settings_map = {} if settings_map is None else settings_map
     if not isinstance(settings_map, Mapping):
         raise ProviderConfigError("providers", f"the providers section must be a mapping, got {type(settings_map).__name__}")
@@ -42,7 +46,7 @@ def build_providers(
     for name, cls in PROVIDER_CLASSES.items():
         settings = ProviderSettings.from_mapping(name, settings_map.get(name), env)
         if settings.enabled:
-            built[name] = cls(settings, transport=transport, budget_check=budget_check)
+            built[name] = cls(settings, transport=transport, budget_check=budget_check, metrics=metrics)
     return built
 
 

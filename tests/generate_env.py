@@ -7,7 +7,7 @@ from typing import Any
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.config import Config
 from alice.daemon.generation.generator import Generator
-from alice.providers.registry import build_providers
+from alice.daemon.provider_host import ProviderHost
 from tests.fakes.server import FakeService
 
 FAST = {"timeout_s": 5.0, "connect_timeout_s": 2.0, "backoff_base_s": 0.001, "backoff_max_s": 0.01,
@@ -29,6 +29,14 @@ def make_config(root: Path, providers: dict[str, Any]) -> Config:
                   providers=providers)
 
 
+class OwnedGenerator(Generator):
+    """A test's generator that owns its provider host (in alice, the app owns it)."""
+
+    def close(self) -> None:
+        super().close()
+        self.providers.close()
+
+
 def make_generator(root: Path, catalog: Catalog, **fakes: FakeService) -> Generator:
     cfg = make_config(root, provider_config(**fakes))
-    return Generator(cfg, catalog, build_providers(cfg.providers, env={}))
+    return OwnedGenerator(cfg, catalog, ProviderHost.build(cfg.providers, env={}))

@@ -12,14 +12,13 @@ from pathlib import Path
 
 import yaml
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-CORPUS = SHARED / "corpus" / "files"
+from tests.corpus_paths import CORPUS, LABELS
 ALICE = Path(sys.executable).parent / "alice"
 FIXED_MTIME = time.mktime((2024, 5, 6, 12, 0, 0, 0, 0, -1))
 
 
 def labels() -> list[dict]:
-    return yaml.safe_load((SHARED / "corpus" / "labels.yaml").read_text())
+    return LABELS
 
 
 @dataclass

@@ -14,7 +14,7 @@ from alice.daemon.quality.assess import Target, run_cascade
 from alice.daemon.catalog import spend
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.models import GenerationRequest, QualityCache
-from alice.daemon.quality.provider_loop import close_providers
+from alice.daemon.provider_host import ProviderHost
 from alice.pipeline.quality.cascade import stars_for
 from alice.pipeline.quality.config import QualityConfig
 from alice.providers.anthropic import AnthropicProvider
@@ -29,15 +29,13 @@ from tests.fakes.openai import FakeOpenAI
 from tests.fakes.server import Fault
 
 FAKE_RATINGS = {"anthropic": ANTHROPIC_RATING, "openai": OPENAI_RATING}
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "files"
+from tests.corpus_paths import CORPUS
 SOURCE = CORPUS / "comfyui-flux-dev.png"
 
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A sharp image (technical ~78, 4 stars) and the same blurred to ruin (~8, 1 star)."""
-    if not SOURCE.exists():
-        pytest.skip(f"corpus file {SOURCE} not present")
     root = tmp_path_factory.mktemp("assess-images")
     img = Image.open(SOURCE).convert("RGB").resize((512, 512))
     good, mirrored, blurred = root / "good.png", root / "mirrored.png", root / "blurred.png"
@@ -53,19 +51,19 @@ def fakes() -> Iterator[dict[str, object]]:
         yield {"anthropic": anthropic, "openai": openai, "fal": fal}
 
 
-def make_providers(fakes: dict[str, object], **overrides: object) -> dict[str, object]:
-    return {
+def make_providers(fakes: dict[str, object], **overrides: object) -> ProviderHost:
+    return ProviderHost({
         "anthropic": AnthropicProvider(settings_for("anthropic", fakes["anthropic"], **overrides)),
         "openai": OpenAIProvider(settings_for("openai", fakes["openai"], **overrides)),
         "fal": FalProvider(settings_for("fal", fakes["fal"], **overrides)),
-    }
+    })
 
 
 @pytest.fixture
-def providers(fakes: dict[str, object]) -> Iterator[dict[str, object]]:
+def providers(fakes: dict[str, object]) -> Iterator[ProviderHost]:
     built = make_providers(fakes)
     yield built
-    close_providers(built)
+    built.close()
 
 
 def cfg(*stages: str, gate: float = 50.0, **weights: float) -> QualityConfig:
@@ -165,7 +163,7 @@ def test_stage_failure_is_recorded_and_ends_the_cascade(images, fakes, catalog, 
     try:
         out = run_cascade(Target(images["good"], project="shoot"), cfg(stage, after), built, catalog)
     finally:
-        close_providers(built)
+        built.close()
     result = out["stages"][stage]
     assert result["error_type"] == EXPECTED_ERROR[failure] and result["error"]
     assert after not in out["stages"] and fakes[FAILING_STAGES[after][0]].seen == []
@@ -187,7 +185,7 @@ def test_stage_failure_is_recorded_and_ends_the_cascade(images, fakes, catalog, 
     try:
         again = run_cascade(Target(images["good"], project="shoot"), cfg(stage), healthy, catalog)
     finally:
-        close_providers(healthy)
+        healthy.close()
     assert again["stages"][stage]["cached"] is False and again["stages"][stage]["score"] > 0
 
 
@@ -252,12 +250,11 @@ def test_undecodable_file_reports_error_and_no_stars(tmp_path, providers, catalo
 
 
 def test_provider_without_key_is_skipped_before_anything_is_recorded(images, fakes, catalog) -> None:
-    built = make_providers(fakes)
-    built["anthropic"] = AnthropicProvider(settings_for("anthropic", fakes["anthropic"], api_key=None))
+    built = ProviderHost({"anthropic": AnthropicProvider(settings_for("anthropic", fakes["anthropic"], api_key=None))})
     try:
         out = run_cascade(Target(images["good"], project="shoot"), cfg("vision:anthropic"), built, catalog)
     finally:
-        close_providers(built)
+        built.close()
     assert out["stages"]["vision:anthropic"]["skipped"] == "key"
     assert fakes["anthropic"].seen == [] and requests_of(catalog) == []
 
@@ -275,8 +272,6 @@ def test_two_processes_rating_the_same_content_buy_one_answer(images, fakes, pro
 
 def test_a_video_is_rated_on_its_middle_frame(fakes, providers, catalog) -> None:
     video = CORPUS / "c2pa-sora.mp4"
-    if not video.exists():
-        pytest.skip(f"corpus file {video} not present")
     out = run_cascade(Target(video, project="shoot"), cfg("vision:anthropic", gate=0), providers, catalog)
     assert out["media"] == "video" and out["stages"]["vision:anthropic"]["score"] == 64
     (seen,) = fakes["anthropic"].seen

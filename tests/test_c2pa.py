@@ -13,15 +13,12 @@ from alice.pipeline.detect import c2pa as c2pa_detector
 from alice.pipeline.extract.c2pa import read_c2pa
 from alice.pipeline.metadata import Metadata
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "files"
+from tests.corpus_paths import CORPUS
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 
 
 def corpus(name: str) -> Path:
-    path = CORPUS / name
-    if not path.exists():
-        pytest.skip(f"corpus file {name} not available")
-    return path
+    return CORPUS / name
 
 
 def meta_with(manifest: dict | None, **kw) -> Metadata:

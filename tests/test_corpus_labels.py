@@ -1,4 +1,4 @@
-"""Every labelled real file in shared/corpus is read as its label says.
+"""Every labelled real file in tests/corpus is read as its label says.
 
 One parametrized test over labels.yaml: the `ai` flag, the tool (within the
 label's `family`, or none), `media` when given, and every `expect` value.
@@ -12,9 +12,7 @@ import yaml
 
 from alice.pipeline.inspect import inspect_file
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-CORPUS = SHARED / "corpus"
-LABELS = yaml.safe_load((CORPUS / "labels.yaml").read_text()) if (CORPUS / "labels.yaml").exists() else []
+from tests.corpus_paths import CORPUS, LABELS
 
 # Labels whose reading depends on another helper's pending module: "file" -> reason naming the module.
 PENDING: dict[str, str] = {}
@@ -41,10 +39,9 @@ def _params():
         yield pytest.param(label, id=label["file"], marks=marks)
 
 
-@pytest.mark.skipif(not LABELS, reason="shared/corpus not checked out beside the repo")
 @pytest.mark.parametrize("label", list(_params()))
 def test_file_reads_as_labelled(label: dict) -> None:
-    info = inspect_file(CORPUS / "files" / label["file"])
+    info = inspect_file(CORPUS / label["file"])
     data = info.to_json()
     assert data["ai"] is label["ai"], data["evidence"]
     if label.get("family"):

@@ -56,10 +56,9 @@ def test_jpeg_is_never_decoded(tmp_path) -> None:
     assert info.tool is None and info.warnings == []
 
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "files" / "a1111-stealth-pnginfo.png"
+from tests.corpus_paths import CORPUS
 
 
-@pytest.mark.skipif(not CORPUS.exists(), reason="shared corpus not present")
 def test_real_stealth_file() -> None:
-    info = inspect_file(CORPUS)
+    info = inspect_file(CORPUS / "a1111-stealth-pnginfo.png")
     assert info.tool == "a1111" and info.generation.prompt == "a circle"

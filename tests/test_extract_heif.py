@@ -6,11 +6,11 @@ import pytest
 
 from alice.pipeline.extract import extract
 
-IPHONE = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "files" / "camera-iphone.heic"
-needs_corpus = pytest.mark.skipif(not IPHONE.exists(), reason="shared corpus not present")
+from tests.corpus_paths import CORPUS
+
+IPHONE = CORPUS / "camera-iphone.heic"
 
 
-@needs_corpus
 def test_iphone_heic_exif_xmp_and_primary_size_without_decoder() -> None:
     meta = extract(IPHONE)
     assert (meta.format, meta.media) == ("heic", "image")
@@ -22,7 +22,6 @@ def test_iphone_heic_exif_xmp_and_primary_size_without_decoder() -> None:
     assert meta.error is None
 
 
-@needs_corpus
 @pytest.mark.parametrize("cut", [40, 200, 1000, 3000, 100_000])
 def test_truncated_heic_never_raises(tmp_path, cut: int) -> None:
     path = tmp_path / "cut.heic"

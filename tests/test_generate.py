@@ -20,7 +20,7 @@ from alice.pipeline.ffmpeg import ffmpeg_exe
 from alice.pipeline.identity import identify
 from alice.pipeline.inspect import inspect_file
 from alice.providers.errors import BudgetExceeded
-from alice.providers.registry import build_providers
+from alice.daemon.provider_host import ProviderHost
 from tests.fakes.bfl import FakeBfl
 from tests.fakes.fal import FakeFal
 from tests.fakes.hedra import FakeHedra
@@ -198,7 +198,7 @@ def test_a_provider_without_a_key_is_refused_before_recording(tmp_path: Path, ca
     section = provider_config(fal=fal)
     del section["fal"]["api_key"]
     cfg = make_config(tmp_path, section)
-    g = Generator(cfg, catalog, build_providers(section, env={}))
+    g = Generator(cfg, catalog, ProviderHost.build(section, env={}))
     with pytest.raises(GenerateError, match="no API key for fal.*FAL_KEY"):
         g.submit("fal", FLUX, "x", PARAMS, project="p")
     with catalog.session() as s:

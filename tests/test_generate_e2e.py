@@ -133,3 +133,39 @@ def test_budget_refuses_before_sending_and_pauses_until_raised(env: AliceEnv, fa
     assert raised["change"] == "resumed" and raised["paused"] is False
     code, ok = generate(env, "--prompt", "one more", "--project", "tight")
     assert code == 0 and ok["state"] == "done"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_provider_call_shows_on_the_running_daemons_metrics(tmp_path: Path, db_url: str, fal: FakeFal) -> None:
+    """The daemon's providers record into the registry its /metrics serves (one set of providers,
+    built once by the app, not a second set on prometheus' global registry)."""
+    import httpx
+
+    port = _free_port()
+    env = AliceEnv(tmp_path, db_url)
+    env.write_config(workers=1, watch={"settle_seconds": 0.5, "rescan_minutes": 0},
+                     providers=provider_config(fal=fal), metrics={"enabled": True, "port": port})
+    daemon = DaemonProc(env)
+    try:
+        daemon.wait_ready()
+        with RpcClient(env.root / "run" / "alice" / "alice.sock") as client:
+            started = client.call("generate.submit", {"provider": "fal", "model": FLUX, "project": "owls",
+                                                      "prompt": "an owl", "params": {"seed": 1}})
+            wait_until(lambda: client.call("generate.status", {"request_id": started["id"]})["state"]
+                       in ("done", "failed"), 30, what="the request")
+        body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        ok = [line for line in body.splitlines()
+              if line.startswith('alice_provider_requests_total{') and 'provider="fal"' in line
+              and 'outcome="ok"' in line]
+        assert ok and float(ok[0].rsplit(" ", 1)[1]) >= 1, body[-2000:]
+        assert 'alice_provider_circuit_state{provider="fal"} 0.0' in body
+        assert "alice_files_processed_total" in body or "alice_queue_depth" in body   # the daemon's own series
+    finally:
+        daemon.terminate()

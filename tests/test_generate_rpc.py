@@ -14,9 +14,10 @@ from alice.daemon.catalog.engine import Catalog
 from alice.daemon.api import protocol as p
 from alice.daemon.api.methods import REGISTRY, Hooks, RpcContext
 from alice.daemon.api.paths import PathGuard
+from alice.daemon.provider_host import ProviderHost
 from tests.fakes.fal import FakeFal
 from tests.fakes.server import png_bytes
-from tests.generate_env import make_config, provider_config
+from tests.generate_env import OwnedGenerator, make_config, provider_config
 
 FLUX = "fal-ai/flux/dev"
 
@@ -30,9 +31,10 @@ def fal():
 @pytest.fixture
 def ctx(tmp_path: Path, catalog: Catalog, fal: FakeFal):
     cfg = make_config(tmp_path, provider_config(fal=fal))
-    context = RpcContext(cfg, catalog, Hooks(), PathGuard(cfg.roots()))
+    generator = OwnedGenerator(cfg, catalog, ProviderHost.build(cfg.providers))
+    context = RpcContext(cfg, catalog, Hooks(generator=generator), PathGuard(cfg.roots()))
     yield context
-    generate_rpc.close_generators()
+    generator.close()
 
 
 def call(ctx: RpcContext, method: str, **params):

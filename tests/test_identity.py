@@ -16,7 +16,7 @@ from alice.pipeline.identity import Identity, UnreadableMedia, file_hash, identi
 from alice.pipeline.payload import gif, jpeg, png, webp
 from alice.pipeline.payload.reader import HashingReader
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "files"
+from tests.corpus_paths import CORPUS
 SNIFFED = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", ".heic": "heic", ".mp4": "mp4"}
 LYING = {"jpeg-named-png.png": "jpeg", "png-named-jpeg.jpeg": "png"}
 

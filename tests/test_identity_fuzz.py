@@ -13,7 +13,7 @@ from PIL import Image
 from alice.pipeline.identity import UnreadableMedia, identify
 from alice.pipeline.integrity import check
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "files"
+from tests.corpus_paths import CORPUS
 
 
 def _gif() -> bytes:

@@ -26,8 +26,8 @@ from alice.pipeline.inspect import inspect_file
 from alice.pipeline.metadata import Metadata
 from tests import fixturegen as fg
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "files"
-FILES = sorted(p for p in CORPUS.glob("*") if p.is_file() and p.stat().st_size > 0) if CORPUS.exists() else []
+from tests.corpus_paths import CORPUS
+FILES = sorted(p for p in CORPUS.glob("*") if p.is_file() and p.stat().st_size > 0)
 SECONDS_PER_FILE = 5.0
 # ALICE_FUZZ_EXAMPLES=3000 for a deeper run by hand; the default keeps CI under a minute.
 FUZZ = settings(max_examples=int(os.environ.get("ALICE_FUZZ_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -70,9 +70,8 @@ def _mutate(data: bytes, mutations: list) -> bytes:
     return bytes(buffer)
 
 
-@pytest.mark.skipif(not FILES, reason="shared corpus not present")
 @FUZZ
-@given(source=st.sampled_from(FILES or [Path("/dev/null")]), mutations=st.lists(_mutation, min_size=1, max_size=4))
+@given(source=st.sampled_from(FILES), mutations=st.lists(_mutation, min_size=1, max_size=4))
 def test_mutated_corpus_files(source: Path, mutations: list) -> None:
     path = WORKDIR / f"m{source.suffix}"
     path.write_bytes(_mutate(source.read_bytes(), mutations))

@@ -18,9 +18,9 @@ def restore_logging():
     root = logging.getLogger()
     level, handlers = root.level, list(root.handlers)
     yield
-    if logs._handler is not None:
-        root.removeHandler(logs._handler)
-        logs._handler = None
+    for h in list(root.handlers):
+        if h not in handlers:
+            root.removeHandler(h)
     root.setLevel(level)
     for h in handlers:
         if h not in root.handlers:

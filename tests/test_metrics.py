@@ -6,6 +6,8 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
+
+from alice.providers.circuit import CircuitState
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -36,27 +38,20 @@ def test_ephemeral_port_is_reported_and_scrapable(served):
     assert any(name == "process_resident_memory_bytes" for name, _ in samples)
 
 
-def test_files_stages_queue_failures_watchers_circuits(served):
+def test_files_queue_failures_watchers_circuits(served):
     m = served
     m.observe_file(SimpleNamespace(status="organized", tool="comfyui"))
     m.observe_file(SimpleNamespace(status="organized", tool="comfyui"))
     m.observe_file(SimpleNamespace(status="failed", tool=None, extra={"stage": "hash"}))
-    m.observe_stage("sniff", 0.003)
-    with pytest.raises(RuntimeError):
-        with m.time_stage("detect"):
-            raise RuntimeError("still timed")
     m.set_queue_depth({"pending": 5, "leased": 2})
     m.set_queue_depth({"pending": 1})
     m.set_watcher_modes({"/in/a": "inotify", "/in/b": "error: inbox does not exist"})
-    m.set_provider_circuit("fal", "open")
+    m.providers.set_circuit("fal", CircuitState.OPEN)
 
     s = scrape(m)
     assert s[("alice_files_processed_total", (("outcome", "organized"), ("tool", "comfyui")))] == 2
     assert s[("alice_files_processed_total", (("outcome", "failed"), ("tool", "unknown")))] == 1
     assert s[("alice_failures_total", (("stage", "hash"),))] == 1
-    assert s[("alice_stage_duration_seconds_count", (("stage", "sniff"),))] == 1
-    assert s[("alice_stage_duration_seconds_bucket", (("le", "0.005"), ("stage", "sniff")))] == 1
-    assert s[("alice_stage_duration_seconds_count", (("stage", "detect"),))] == 1
     assert s[("alice_queue_depth", (("state", "pending"),))] == 1
     assert s[("alice_queue_depth", (("state", "leased"),))] == 0
     assert s[("alice_watcher_mode", (("inbox", "/in/a"), ("mode", "inotify")))] == 1
@@ -96,11 +91,6 @@ def test_port_in_use_is_a_clear_error():
 def test_bad_port_values(bad):
     with pytest.raises(MetricsServerError, match="0-65535"):
         start_metrics_server(bad)
-
-
-def test_bad_circuit_state():
-    with pytest.raises(ValueError, match="closed, half_open, open"):
-        DaemonMetrics().set_provider_circuit("bfl", "melted")
 
 
 def test_close_stops_serving():

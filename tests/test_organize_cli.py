@@ -14,6 +14,7 @@ from alice.pipeline.identity import file_hash as hash_file
 from alice.pipeline import sidecar
 from alice.pipeline.inspect import inspect_file
 from tests.organize_env import FIXED_MTIME, AliceEnv, labels, media_files, tree_files
+from tests.corpus_paths import CORPUS
 
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -94,7 +95,7 @@ def test_second_run_changes_nothing(env: AliceEnv):
 
 
 def test_duplicates_become_locations_not_copies(env: AliceEnv, tmp_path):
-    src = Path(__file__).resolve().parents[1].parent / "shared/corpus/files/comfyui-flux-dev.png"
+    src = CORPUS / "comfyui-flux-dev.png"
     (env.inbox / "a").mkdir(parents=True)
     (env.inbox / "b").mkdir(parents=True)
     (env.inbox / "a" / "one.png").write_bytes(src.read_bytes())
@@ -106,7 +107,7 @@ def test_duplicates_become_locations_not_copies(env: AliceEnv, tmp_path):
 
 
 def test_name_clash_never_overwrites(env: AliceEnv):
-    corpus = Path(__file__).resolve().parents[1].parent / "shared/corpus/files"
+    corpus = CORPUS
     (env.inbox / "p").mkdir(parents=True)
     (env.inbox / "p" / "img.png").write_bytes((corpus / "tiny-no-metadata.png").read_bytes())
     os.utime(env.inbox / "p" / "img.png", (FIXED_MTIME, FIXED_MTIME))
@@ -142,7 +143,7 @@ def test_move_mode_empties_the_inbox_and_keeps_every_byte(env: AliceEnv):
 
 
 def test_hostile_project_names_stay_inside_the_tree(env: AliceEnv):
-    corpus = Path(__file__).resolve().parents[1].parent / "shared/corpus/files"
+    corpus = CORPUS
     for name in ("...", "CON", " spaces ", "new\nline", "x" * 200, "-rf"):
         d = env.inbox / name
         d.mkdir(parents=True, exist_ok=True)
@@ -202,7 +203,7 @@ def test_filed_images_carry_a_perceptual_hash_for_similar_search(env: AliceEnv):
     from alice.daemon.catalog import similar
     from alice.daemon.catalog.engine import Catalog
 
-    src = Path(__file__).resolve().parents[1].parent / "shared/corpus/files/comfyui-flux-dev.png"
+    src = CORPUS / "comfyui-flux-dev.png"
     (env.inbox / "p").mkdir(parents=True)
     (env.inbox / "p" / "orig.png").write_bytes(src.read_bytes())
     buf = io.BytesIO()
@@ -233,7 +234,7 @@ def test_events_follow_live_and_catch_up(env: AliceEnv):
 
     from tests.organize_env import ALICE
 
-    corpus = Path(__file__).resolve().parents[1].parent / "shared/corpus/files"
+    corpus = CORPUS
     (env.inbox / "p").mkdir(parents=True)
     (env.inbox / "p" / "a.png").write_bytes((corpus / "a1111-cropped.png").read_bytes())
     env.organize_json()

@@ -11,7 +11,7 @@ from alice.daemon.catalog.similar import BANDS, bands, probe_keys
 from alice.pipeline.perceptual import dhash_pixels, hamming, perceptual_hash, to_signed64
 from tests.rpc_env import picture
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "files"
+from tests.corpus_paths import CORPUS
 
 
 def test_edits_keep_the_hash_close_and_other_pictures_far(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ from tests.fakes.harness import Clock, Sleeps, assert_no_secret, provider_for
 from tests.fakes.server import Fault, png_bytes
 
 pytestmark = pytest.mark.anyio
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "files"
+from tests.corpus_paths import CORPUS
 
 
 @pytest.fixture
@@ -69,8 +69,6 @@ async def test_big_or_unsendable_images_are_reencoded(fake: FakeAnthropic) -> No
 
 async def test_corpus_file_can_be_rated(fake: FakeAnthropic) -> None:
     images = sorted(p for p in CORPUS.glob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"))
-    if not images:
-        pytest.skip("shared corpus not present")
     async with make(fake) as claude:
         rating = await claude.rate_image(images[0])
     assert 0 <= rating.score <= 100

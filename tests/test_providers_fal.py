@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from prometheus_client import REGISTRY
+
 from structlog.testing import capture_logs
 
 from alice.providers.circuit import CircuitState
@@ -133,14 +133,14 @@ async def test_circuit_opens_refuses_then_half_open_probe_closes_it(fake: FakeFa
         assert info.value.retry_in_s == pytest.approx(30)
         assert fake.count("submit") == 3                    # refused without a request
         assert fal.health()["circuit"]["state"] == "open" and fal.health()["healthy"] is False
-        assert REGISTRY.get_sample_value("alice_provider_circuit_state", {"provider": "fal"}) == 2
+        assert fal.metrics.registry.get_sample_value("alice_provider_circuit_state", {"provider": "fal"}) == 2
 
         clock.advance(31)
         assert fal.breaker.state is CircuitState.HALF_OPEN
         await fal.submit(FLUX, {"prompt": "x"})             # the probe succeeds
         assert fal.breaker.state is CircuitState.CLOSED
         assert fal.breaker.snapshot().times_opened == 1
-        assert REGISTRY.get_sample_value("alice_provider_circuit_state", {"provider": "fal"}) == 0
+        assert fal.metrics.registry.get_sample_value("alice_provider_circuit_state", {"provider": "fal"}) == 0
 
 
 async def test_half_open_sends_one_probe_while_others_are_refused(fake: FakeFal) -> None:

@@ -18,14 +18,11 @@ from alice.pipeline.quality.config import QualityConfig
 from alice.pipeline.quality.measures import jpeg_quality
 from alice.pipeline.quality.technical import AssessmentError, assess_array, assess_image, assess_video
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "files"
+from tests.corpus_paths import CORPUS
 
 
 def corpus(name: str) -> Path:
-    path = CORPUS / name
-    if not path.exists():
-        pytest.skip(f"corpus file {path} not present")
-    return path
+    return CORPUS / name
 
 
 def photo(size: tuple[int, int] = (640, 480)) -> Image.Image:
@@ -125,8 +122,6 @@ def test_animated_webp_uses_the_first_frame() -> None:
 
 
 def test_every_corpus_file_gives_a_result_or_an_assessment_error() -> None:
-    if not CORPUS.exists():
-        pytest.skip("corpus not present")
     seen = 0
     for path in sorted(CORPUS.iterdir()):
         if path.suffix in (".mp4", ".mov", ".webm"):

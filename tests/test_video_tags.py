@@ -14,7 +14,7 @@ from alice.pipeline.extract.ffmpeg_tags import parse_ffmetadata
 from alice.pipeline.extract.video import extract_video
 from alice.pipeline.metadata import Metadata
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "files"
+from tests.corpus_paths import CORPUS
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 COMFY = json.dumps({"prompt": {"3": {"class_type": "KSampler", "inputs": {"seed": 42}}},
                     "workflow": {"nodes": []}})
@@ -107,8 +107,6 @@ def test_xmp_uuid_box_reaches_metadata_xmp(tmp_path):
 
 def test_real_sora_video():
     path = CORPUS / "c2pa-sora.mp4"
-    if not path.exists():
-        pytest.skip("corpus not available")
     meta = read(path, "mp4")
     assert (meta.width, meta.height) == (480, 720) and "encoder" in meta.video_tags
 

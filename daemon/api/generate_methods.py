@@ -1,65 +1,33 @@
 """Socket methods generate.submit / status / recreate and projects.spending / set_budget (daemon/rpc).
 
-The daemon's generator (daemon_generator) is made on first use, or at start if
-the daemon calls daemon_generator itself, and lives as long as the daemon: a
-request submitted over the socket keeps running after the call returns, and
-generate.status follows it. close_generators() is for the daemon's shutdown.
+The daemon's generator is built once by the app (daemon/app.py) and lent to
+the API in the daemon's hooks; it lives as long as the daemon: a request
+submitted over the socket keeps running after the call returns, and
+generate.status follows it.
 Reference paths must lie inside the configured roots, like every path the
 socket API reads.
 """
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from alice.daemon.generation.budget import BudgetValueError, parse_budget
 from alice.daemon.catalog import spend
-from alice.daemon.catalog.engine import Catalog
-from alice.daemon.config import Config
 from alice.daemon.generation.generator import GenerateError, Generator, RequestNotFound
 from alice.daemon.generation.references import is_content_id
 from alice.daemon.api import protocol as p
 from alice.daemon.api.registry import Method
 from alice.pipeline.plan import sanitize_segment
-from alice.providers.errors import BudgetExceeded, ProviderConfigError
-from alice.providers.registry import build_providers
+from alice.providers.errors import BudgetExceeded
 
 BUDGET_EXCEEDED = -32010          # refused by the project's budget (or the project is paused); nothing was sent
 
-_generators: dict[int, Generator] = {}
-_lock = threading.Lock()
-
-
-def daemon_generator(cfg: Config, catalog: Catalog) -> Generator:
-    """The daemon's one Generator, made on first use; it also finishes, every minute, requests
-    other processes sent and left (an `alice generate --no-wait`, a crash). Raises ProviderConfigError."""
-    with _lock:
-        gen = _generators.get(id(catalog))
-        if gen is None:
-            gen = _generators[id(catalog)] = Generator(cfg, catalog, build_providers(cfg.providers))
-            gen.start_orphan_sweeps()
-        return gen
-
-
 def generator_for(ctx: Any) -> Generator:
-    """The generator the socket methods use: one the daemon lends in its hooks, else daemon_generator."""
-    lent = getattr(ctx.hooks, "generator", None)
-    if lent is not None:
-        return lent
-    try:
-        return daemon_generator(ctx.cfg, ctx.catalog)
-    except ProviderConfigError as exc:
-        raise p.RpcError(p.NOT_AVAILABLE, f"providers are misconfigured: {exc}") from None
-
-
-def close_generators() -> None:
-    """For the daemon's shutdown: stop the generators' event loops. Requests still running
-    stay `submitted` in the catalog; `alice generations ID --finish` completes them."""
-    with _lock:
-        gens = list(_generators.values())
-        _generators.clear()
-    for gen in gens:
-        gen.close()
+    """The daemon's generator, lent in its hooks (built once by the app, with the providers)."""
+    if ctx.hooks.generator is None:
+        raise p.RpcError(p.NOT_AVAILABLE, "generation is off on this daemon: no provider is configured "
+                                          "(add one under providers: in the config, see `alice providers`)")
+    return ctx.hooks.generator
 
 
 def _rpc_error(exc: Exception) -> p.RpcError:

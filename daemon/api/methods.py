@@ -24,6 +24,7 @@ from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.errors import CatalogUnavailable
 from alice.daemon.catalog.models import Asset
 from alice.daemon.config import Config
+from alice.daemon.generation.generator import Generator
 from alice.daemon.fs.fileops import PlacementError
 from alice.daemon.ingest.relocate import RelocateError, relocate
 from alice.daemon.api import protocol as p
@@ -37,10 +38,12 @@ SEARCH_TIMEOUT_MS = 10_000
 
 @dataclass
 class Hooks:
-    """What the running daemon lends the API: its status and a way to scan the inboxes now."""
+    """What the running daemon lends the API: its status, a way to scan the inboxes now,
+    and its generator (None when no provider is configured)."""
 
     status: Callable[[], dict[str, Any]] | None = None
     scan: Callable[[list[str] | None], dict[str, Any]] | None = None
+    generator: Generator | None = None
 
 
 @dataclass

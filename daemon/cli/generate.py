@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -27,6 +27,11 @@ from alice.daemon.cli.main import (
     pass_ctx,
 )
 
+if TYPE_CHECKING:
+    from alice.daemon.app import App
+    from alice.daemon.generation.generator import Generator
+    from alice.daemon.provider_host import ProviderHost
+
 EPILOG_EXIT = "Exit codes: 0 done, 1 refused by the budget or failed, 2 bad request or configuration, 3 catalog down."
 
 
@@ -42,22 +47,25 @@ def parse_param(text: str) -> tuple[str, Any]:
         return key, value
 
 
-def _providers(ctx: CliContext) -> dict[str, Any]:
+def _providers(app: App) -> ProviderHost:
     from alice.providers.errors import ProviderConfigError
-    from alice.providers.registry import build_providers
 
     try:
-        return build_providers(ctx.config().providers)
+        return app.providers
     except ProviderConfigError as exc:
         fail(f"configuration error: {exc}", EXIT_CONFIG)
     raise AssertionError("unreachable")
 
 
-def _generator(ctx: CliContext) -> Any:
-    from alice.daemon.generation.generator import Generator
+def _generator(app: App) -> Generator:
+    from alice.daemon.catalog.errors import CatalogError
 
-    providers = _providers(ctx)
-    return Generator(ctx.config(), ctx.catalog(), providers)
+    _providers(app)
+    try:
+        return app.generator
+    except CatalogError as exc:
+        fail(f"catalog unavailable: {exc}", EXIT_CATALOG)
+    raise AssertionError("unreachable")
 
 
 def _show_request(status: dict[str, Any]) -> None:
@@ -98,7 +106,8 @@ def _run_request(ctx: CliContext, as_json: bool, start: Any, wait: bool) -> None
     from alice.daemon.generation.generator import GenerateError, RequestNotFound
     from alice.providers.errors import BudgetExceeded
 
-    gen = _generator(ctx)
+    app = ctx.app()
+    gen = _generator(app)
     try:
         try:
             rid = start(gen)
@@ -114,8 +123,7 @@ def _run_request(ctx: CliContext, as_json: bool, start: Any, wait: bool) -> None
             fail(f"catalog unavailable: {exc}", EXIT_CATALOG)
         _finish(gen, rid, wait, as_json)
     finally:
-        gen.close()
-        gen.catalog.close()
+        app.close()
 
 
 @click.command(epilog=EPILOG_EXIT)
@@ -195,13 +203,11 @@ def generations(ctx: CliContext, request_id: int | None, finish: bool, abandon: 
     if abandon:
         from alice.daemon.generation.generator import GenerateError
 
-        gen = _generator(ctx)
-        try:
-            status = gen.abandon(request_id)
-        except GenerateError as exc:
-            fail(str(exc), EXIT_CONFIG)
-        finally:
-            gen.catalog.close()
+        with ctx.app() as app:
+            try:
+                status = _generator(app).abandon(request_id)
+            except GenerateError as exc:
+                fail(str(exc), EXIT_CONFIG)
         emit(status) if as_json else _show_request(status)
         return
     from alice.daemon.catalog import requests
@@ -308,7 +314,8 @@ def providers(ctx: CliContext, as_json: bool) -> None:
     """
     from alice.providers.registry import describe, describe_text
 
-    rows = describe(_providers(ctx))
+    with ctx.app() as app:
+        rows = describe(_providers(app))
     if as_json:
         emit({"providers": rows})
     else:

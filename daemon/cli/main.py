@@ -17,12 +17,16 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import click
 
 from alice.daemon import config as config_mod
 from alice.daemon.config import Config, ConfigError
+
+if TYPE_CHECKING:
+    from alice.daemon.app import App
+    from alice.daemon.quality.assess import Rescorer
 
 EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_CATALOG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -39,6 +43,13 @@ class CliContext:
             except ConfigError as exc:
                 fail(f"configuration error: {exc}", EXIT_CONFIG)
         return self._config
+
+    def app(self, application_name: str = "alice", pool_size: int = 5, serve_metrics: bool = False) -> App:
+        """The process's services (daemon/app.py), built lazily; close it when done."""
+        from alice.daemon.app import App
+
+        return App(self.config(), application_name=application_name, pool_size=pool_size,
+                   serve_metrics=serve_metrics)
 
     def catalog(self, application_name: str = "alice", pool_size: int = 5):
         from alice.daemon.catalog.engine import Catalog
@@ -203,11 +214,12 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
     threads = max(2, jobs * 2)      # filing is half waiting (fsync, catalog): two threads a core
     inflight = threads * 2
     # Each file placed and waiting for its group's commit holds a content-lock connection.
-    catalog = None if dry_run else ctx.catalog(pool_size=inflight + threads + 2)
-    if not dry_run:
+    app = ctx.app(pool_size=inflight + threads + 2)
+    catalog = None if dry_run else _open(app).catalog
+    if catalog is not None:
         startup_sweep(cfg, catalog)
-    quality = _quality_config(cfg)
-    rescore = None if dry_run else _rescorer(ctx, catalog)
+    quality = app.quality
+    rescore = None if dry_run else _rescorer(app)
     organizer = Organizer(cfg, catalog, mode=mode, dry_run=dry_run, quality=quality, rescore=rescore,
                           pixels_now=False)
     line = FilingLine(organizer, threads)
@@ -238,8 +250,7 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
         sys.exit(EXIT_INTERRUPTED)
     finally:
         line.shutdown()
-        if catalog is not None:
-            catalog.close()
+        app.close()
     if not as_json:
         _summary(counts, len(sources), dry_run)
     sys.exit(EXIT_PARTIAL if counts[FAILED] else EXIT_OK)
@@ -292,19 +303,32 @@ def _progress(items: list[Any], quiet: bool, label: str) -> Any:
                              item_show_func=lambda s: s.path.name[:40] if s else "")
 
 
-def _quality_config(cfg: Config) -> Any:
-    if not cfg.quality_enabled:
+def _open(app: App) -> App:
+    """`app` with its catalog open, or exit 3 naming why it is not."""
+    from alice.daemon.catalog.errors import CatalogError
+
+    try:
+        app.catalog
+    except CatalogError as exc:
+        fail(f"catalog unavailable: {exc}", EXIT_CATALOG)
+    return app
+
+
+def _rescorer(app: App) -> Rescorer | None:
+    """The paid quality stages for filing (None unless quality is on and names one); provider
+    log lines go to stderr, never into --json."""
+    from alice.daemon.ops.logs import configure_logging
+    from alice.providers.errors import ProviderConfigError
+
+    quality = app.quality
+    if quality is None or len(quality.stages) == 1:
         return None
-    from alice.pipeline.quality.config import QualityConfig
-
-    return QualityConfig.from_mapping({k: v for k, v in cfg.quality.items() if k != "enabled"})
-
-
-def _rescorer(ctx: CliContext, catalog: Any) -> Any:
-    """The paid quality stages for filing (None unless quality is on and names one)."""
-    from alice.daemon.cli.quality import filing_rescorer
-
-    return filing_rescorer(ctx, catalog)
+    configure_logging(app.cfg.log.level, app.cfg.log.json)
+    try:
+        return app.rescorer()
+    except ProviderConfigError as exc:
+        fail(f"configuration error: {exc}", EXIT_CONFIG)
+    return None
 
 
 # -- inspect ----------------------------------------------------------------------------
@@ -424,13 +448,13 @@ def run(ctx: CliContext, workers: int | None) -> None:
     server and file system, share the work; no file is filed twice.
     """
     from alice.daemon.ops.logs import configure_logging
-    from alice.daemon.ingest.runner import Daemon
 
     cfg = ctx.config()
     if workers is not None:
         cfg.workers = max(0, workers)
     configure_logging(cfg.log.level, cfg.log.json)
     from alice.daemon.ingest import queue
+    from alice.daemon.ops.metrics import MetricsServerError
     from alice.daemon.ops.presence import APP_PREFIX
 
     worker = queue.worker_name()
@@ -438,17 +462,16 @@ def run(ctx: CliContext, workers: int | None) -> None:
     # (2 x FILING_THREADS), filing threads a session each; the watcher and the loop one each.
     from alice.daemon.ingest.runner import FILING_THREADS
 
-    catalog = ctx.catalog(application_name=APP_PREFIX + worker, pool_size=FILING_THREADS * 3 + 4)
-    metrics = None
-    if cfg.metrics.enabled:
-        from alice.daemon.ops.metrics import DaemonMetrics
-
-        metrics = DaemonMetrics.serve(cfg.metrics.host, cfg.metrics.port)
+    app = ctx.app(application_name=APP_PREFIX + worker, pool_size=FILING_THREADS * 3 + 4, serve_metrics=True)
     try:
-        code = Daemon(cfg, catalog, quality=_quality_config(cfg), metrics=metrics, worker=worker,
-                      rescore=_rescorer(ctx, catalog)).run_forever()
+        _open(app)
+        try:
+            daemon = app.daemon(worker)
+        except MetricsServerError as exc:
+            fail(str(exc), EXIT_CONFIG)
+        code = daemon.run_forever()
     finally:
-        catalog.close()
+        app.close()
     sys.exit(code)
 
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from alice.daemon.cli.main import (
+    EXIT_CATALOG,
     EXIT_CONFIG,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -23,6 +24,10 @@ from alice.daemon.cli.main import (
     main,
     pass_ctx,
 )
+
+if TYPE_CHECKING:
+    from alice.daemon.app import App
+    from alice.daemon.provider_host import ProviderHost
 
 
 def _quality(ctx: CliContext, stages_text: str | None) -> Any:
@@ -38,29 +43,19 @@ def _quality(ctx: CliContext, stages_text: str | None) -> Any:
         fail(f"--stages / quality: {exc}", EXIT_CONFIG)
 
 
-def _providers_for(ctx: CliContext, qcfg: Any) -> dict[str, Any]:
+def _providers_for(ctx: CliContext, app: App, qcfg: Any) -> ProviderHost | None:
+    """The app's providers when a paid stage is asked for, else None (no network, no catalog)."""
     if len(qcfg.stages) == 1:
-        return {}
-    from alice.daemon.cli.generate import _providers
-    from alice.daemon.ops.logs import configure_logging
-
-    cfg = ctx.config()
-    configure_logging(cfg.log.level, cfg.log.json)      # provider log lines to stderr, never into --json
-
-    return _providers(ctx)
-
-
-def filing_rescorer(ctx: CliContext, catalog: Any) -> Any:
-    """For `alice organize` / `alice run`: the paid stages of quality.stages, run on each
-    file before it is filed; None when quality is off or only the technical stage is set."""
-    cfg = ctx.config()
-    if not cfg.quality_enabled or catalog is None:
         return None
-    from alice.daemon.quality.assess import record_rescorer
+    from alice.daemon.ops.logs import configure_logging
+    from alice.providers.errors import ProviderConfigError
 
-    qcfg = _quality(ctx, None)
-    providers = _providers_for(ctx, qcfg)
-    return record_rescorer(qcfg, providers, catalog) if providers else None
+    configure_logging(app.cfg.log.level, app.cfg.log.json)      # provider log lines to stderr, never into --json
+    try:
+        return app.providers
+    except ProviderConfigError as exc:
+        fail(f"configuration error: {exc}", EXIT_CONFIG)
+    return None
 
 
 def _print(report: dict[str, Any]) -> None:
@@ -122,7 +117,7 @@ def assess(ctx: CliContext, paths: tuple[Path, ...], stages_text: str | None, pr
        "cost_usd", "error"}  (+ "status", "from", "computed_stars", "user_stars" with --apply)
     """
     from alice.daemon.quality.assess import AssessError, Target, run_cascade
-    from alice.daemon.quality.provider_loop import close_providers
+    from alice.daemon.catalog.errors import CatalogError
     from alice.pipeline.inspect import iter_paths
 
     if apply_ and (paths or not project):
@@ -131,8 +126,12 @@ def assess(ctx: CliContext, paths: tuple[Path, ...], stages_text: str | None, pr
         fail("give the files to assess (or --project P --apply)", EXIT_CONFIG)
     cfg = ctx.config()
     qcfg = _quality(ctx, stages_text)
-    providers = _providers_for(ctx, qcfg)
-    catalog = ctx.catalog() if (providers or apply_) else None
+    app = ctx.app()
+    providers = _providers_for(ctx, app, qcfg)
+    try:
+        catalog = app.catalog if (providers is not None or apply_) else None
+    except CatalogError as exc:
+        fail(f"catalog unavailable: {exc}", EXIT_CATALOG)
     failed = 0
     try:
         if apply_:
@@ -156,10 +155,7 @@ def assess(ctx: CliContext, paths: tuple[Path, ...], stages_text: str | None, pr
         click.echo("\ninterrupted: every file re-filed so far is consistent; run again to finish.", err=True)
         sys.exit(EXIT_INTERRUPTED)
     finally:
-        if providers:
-            close_providers(providers)
-        if catalog is not None:
-            catalog.close()
+        app.close()
     sys.exit(EXIT_PARTIAL if failed else EXIT_OK)
 
 

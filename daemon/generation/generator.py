@@ -13,8 +13,10 @@ One request, in order:
 Every step appends an event (generation.recorded/refused/submitted/done/failed,
 project.paused).
 
-Provider calls are async. A Generator runs them on its own event loop thread,
-so callers (the CLI, the daemon's socket server) stay synchronous.
+Provider calls are async. A Generator runs them on its ProviderHost's loop
+thread (the one loop of the process's providers), so callers (the CLI, the
+daemon's socket server) stay synchronous. Catalog writes go through
+asyncio.to_thread so an outage never blocks that loop, which also renews leases.
 
 The process working on a request holds a lease on its row (renewed every
 LEASE_S / 3). A request sent and then left (`alice generate --no-wait`, a
@@ -49,6 +51,7 @@ from alice.daemon.generation.deliver import deliver
 from alice.daemon.generation.errors import GenerateError, RequestNotFound
 from alice.daemon.generation.references import ReferenceError, resolve
 from alice.daemon.generation.origin import original_request
+from alice.daemon.provider_host import ProviderHost
 from alice.pipeline.alice_record import VERSION
 from alice.pipeline.plan import sanitize_segment
 from alice.providers.base import Provider
@@ -64,12 +67,12 @@ LEASE_S = 90.0                  # a request this process works on is renewed eve
 
 
 class Generator:
-    def __init__(self, cfg: Config, catalog: Catalog, providers: Mapping[str, Provider]) -> None:
+    def __init__(self, cfg: Config, catalog: Catalog, providers: ProviderHost) -> None:
         self.cfg = cfg
         self.catalog = catalog
-        self.providers = dict(providers)
+        self.providers = providers
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._background: list[Future] = []     # lease renewal and orphan sweeps, cancelled by close()
         self._lock = threading.Lock()
         self._running: dict[int, Future] = {}
         self._submitted: dict[int, threading.Event] = {}
@@ -252,19 +255,16 @@ class Generator:
         return self.status(request_id)
 
     def close(self) -> None:
-        """Stop the event loop. Requests still running stay `submitted` and can be resumed."""
-        loop = self._loop
+        """Stop this generator's work on the shared loop (the ProviderHost's owner closes the
+        providers). Requests still running stay `submitted` and can be resumed."""
+        with self._lock:
+            loop, self._loop = self._loop, None
+            background, self._background = self._background, []
         if loop is None:
             return
-
-        async def shutdown() -> None:
-            for task in [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]:
-                task.cancel()
-            for client in self.providers.values():
-                await client.aclose()
-
         unfinished = list(self._running)
-        asyncio.run_coroutine_threadsafe(shutdown(), loop).result(30)
+        for future in [*background, *self._running.values()]:
+            future.cancel()
         if unfinished:
             try:
                 # Another process (the daemon) may take them over now rather than after the lease.
@@ -272,36 +272,32 @@ class Generator:
                     requests.release(s, unfinished)
             except CatalogUnavailable:
                 pass        # the leases lapse by themselves
-        loop.call_soon_threadsafe(loop.stop)
-        if self._thread is not None:
-            self._thread.join(30)
-        self._loop = self._thread = None
 
     # -- the request's life on the event loop --------------------------------------------------
     async def _send(self, rid: int, client: Provider, model: str, send: dict[str, Any], inputs: dict[str, Any],
                     base: dict[str, Any], project: str) -> None:
         try:
             if _synchronous(client):
-                self._update(rid, "submitted", "generation.submitted", {"provider_request_id": None})
+                await asyncio.to_thread(self._update, rid, "submitted", "generation.submitted", {"provider_request_id": None})
                 self._submitted_now(rid)
                 result = await client.generate(model, send, **inputs)
                 await self._complete(rid, result, base, project)
                 return
             job = await client.submit(model, send, **inputs)
-            self._update(rid, "submitted", "generation.submitted", {"provider_request_id": job.request_id},
+            await asyncio.to_thread(self._update, rid, "submitted", "generation.submitted", {"provider_request_id": job.request_id},
                          provider_request_id=job.request_id, job=job.to_dict())
             self._submitted_now(rid)
         except Exception as exc:  # noqa: BLE001 - any failure ends the request as failed, with its reason
-            self._failed(rid, exc, cost=None)
+            await asyncio.to_thread(self._failed, rid, exc, cost=None)
             return
         await self._finish(rid, client, job, base, project)
 
     async def _finish(self, rid: int, client: Provider, job: Job, base: dict[str, Any], project: str) -> None:
         try:
-            self._update(rid, "running", None, {})
+            await asyncio.to_thread(self._update, rid, "running", None, {})
             result = await client.wait(job)
         except Exception as exc:  # noqa: BLE001
-            self._failed(rid, exc, cost=None)
+            await asyncio.to_thread(self._failed, rid, exc, cost=None)
             return
         await self._complete(rid, result, base, project)
 
@@ -319,7 +315,7 @@ class Generator:
                 staged = await download(output, staging, max_bytes=client.settings.max_download_bytes, stem=stem)
                 item = await asyncio.to_thread(deliver, staged, record, dest)
                 delivered.append(item)
-                self._write(lambda s, item=item: requests.add_output(
+                await asyncio.to_thread(self._write, lambda s, item=item: requests.add_output(
                     s, rid, item.content_id, str(item.path), item.file_hash, item.embedded))
                 for warning in item.warnings:
                     log.warning("generation.output_warning", request_id=rid, path=str(item.path), warning=warning)
@@ -329,7 +325,7 @@ class Generator:
                 pass
         except Exception as exc:  # noqa: BLE001
             kept = sorted(p.name for p in staging.iterdir()) if staging.is_dir() else []
-            self._failed(rid, exc, cost=result.cost_usd,
+            await asyncio.to_thread(self._failed, rid, exc, cost=result.cost_usd,
                          note=f"; downloaded but not delivered: {', '.join(kept)} in {staging}" if kept else "")
             return
 
@@ -342,7 +338,7 @@ class Generator:
                 "outputs": [{"path": str(d.path), "content_id": d.content_id, "embedded": d.embedded}
                             for d in delivered]})
             self._pause_if_spent(s, project)
-        self._write(done)
+        await asyncio.to_thread(self._write, done)
         log.info("generation.done", request_id=rid, outputs=[str(d.path) for d in delivered])
 
     # -- catalog bookkeeping ----------------------------------------------------------------
@@ -428,11 +424,8 @@ class Generator:
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
             if self._loop is None:
-                loop = asyncio.new_event_loop()
-                self._thread = threading.Thread(target=loop.run_forever, name="alice-generate", daemon=True)
-                self._thread.start()
-                self._loop = loop
-                asyncio.run_coroutine_threadsafe(self._renew_leases(), loop)
+                self._loop = self.providers.loop
+                self._background.append(asyncio.run_coroutine_threadsafe(self._renew_leases(), self._loop))
             return self._loop
 
     async def _renew_leases(self) -> None:
@@ -456,7 +449,9 @@ class Generator:
                     pass    # next round
                 await asyncio.sleep(interval_s)
 
-        asyncio.run_coroutine_threadsafe(sweep(), self._ensure_loop())
+        loop = self._ensure_loop()
+        with self._lock:
+            self._background.append(asyncio.run_coroutine_threadsafe(sweep(), loop))
 
 def _synchronous(client: Provider) -> bool:
     """Providers whose one call returns the result (OpenAI images) override generate() itself."""

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import blake3
 
@@ -47,6 +47,9 @@ from alice.pipeline.importer import Rejected, analyze_bytes, read_once
 from alice.pipeline.plan import Layout, plan_destination, project_for, sanitize_segment
 from alice.pipeline.record import AssetRecord
 
+if TYPE_CHECKING:
+    from alice.daemon.quality.assess import Rescorer
+    from alice.pipeline.quality.config import QualityConfig
 
 class Status(StrEnum):
     """Outcomes, as they appear in `alice organize --json`, job results and events."""
@@ -159,14 +162,15 @@ def owning_inbox(cfg: Config, path: Path) -> Path | None:
 
 class Organizer:
     def __init__(self, cfg: Config, catalog: Catalog | None, *, mode: str | None = None,
-                 dry_run: bool = False, quality: Any = None, rescore: Any = None, pixels_now: bool = True):
+                 dry_run: bool = False, quality: QualityConfig | None = None,
+                 rescore: Rescorer | None = None, pixels_now: bool = True):
         self.cfg = cfg
         self.catalog = catalog
         self.mode = mode or cfg.mode
         self.dry_run = dry_run
         self.layout = Layout(cfg.layout)
         self.quality = quality
-        # Paid quality stages (daemon/assess.record_rescorer): they need the technical
+        # Paid quality stages (quality/assess.record_rescorer): they need the technical
         # stage's result, so they run wherever the pixels are decoded.
         self.rescore = rescore
         # False: file without decoding pixels; the pixel stage fills them in (pixel_stage.py).

@@ -31,7 +31,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -58,6 +58,12 @@ from alice.daemon.ingest.filing import (
 from alice.daemon.ingest.line import FilingLine
 from alice.daemon.ingest.pixel_stage import PixelStage
 
+if TYPE_CHECKING:
+    from alice.daemon.generation.generator import Generator
+    from alice.daemon.ops.metrics import DaemonMetrics
+    from alice.daemon.quality.assess import Rescorer
+    from alice.pipeline.quality.config import QualityConfig
+
 log = structlog.get_logger("alice.run")
 
 
@@ -76,12 +82,14 @@ FILING_THREADS = 4
 
 
 class Daemon:
-    def __init__(self, cfg: Config, catalog: Catalog, *, quality: Any = None,
-                 metrics: Any = None, worker: str | None = None, rescore: Any = None):
+    def __init__(self, cfg: Config, catalog: Catalog, *, quality: QualityConfig | None = None,
+                 metrics: DaemonMetrics | None = None, worker: str | None = None,
+                 rescore: Rescorer | None = None, generator: Generator | None = None):
         self.cfg = cfg
         self.catalog = catalog
         self.quality = quality
         self.metrics = metrics
+        self.generator = generator
         self.worker = worker or queue.worker_name()
         self.organizer = Organizer(cfg, catalog, quality=quality, rescore=rescore, pixels_now=False)
         self.stopping = threading.Event()
@@ -135,22 +143,16 @@ class Daemon:
         from alice.daemon.api.methods import Hooks
         from alice.daemon.api.server import RpcServer
 
-        self.rpc = RpcServer(self.cfg, self.catalog, Hooks(status=self.status, scan=self.scan_now))
+        self.rpc = RpcServer(self.cfg, self.catalog,
+                             Hooks(status=self.status, scan=self.scan_now, generator=self.generator))
         self.rpc.start()  # False (logged) if another daemon serves the socket; this one still works the queue
-        self._start_generator()
+        if self.generator is not None:
+            # Finish generation requests other processes sent and left (`alice generate --no-wait`, a crash).
+            self.generator.start_orphan_sweeps()
 
-    def _start_generator(self) -> None:
-        """Finish generation requests other processes sent and left (`alice generate --no-wait`, a crash)."""
-        if not self.cfg.providers:
-            return
-        from alice.daemon.api import generate_methods as generate_rpc
-        from alice.providers.errors import ProviderConfigError
-
-        try:
-            generate_rpc.daemon_generator(self.cfg, self.catalog)
-        except ProviderConfigError as exc:
-            log.warning("providers are misconfigured; generation is off until fixed", error=str(exc))
-            self._note_error("providers", str(exc))
+    def note_provider_error(self, error: str) -> None:
+        log.warning("providers are misconfigured; generation is off until fixed", error=error)
+        self._note_error("providers", error)
 
     def scan_now(self, paths: list[str] | None) -> dict[str, Any]:
         """organize.scan over the socket: queue the files under `paths` (inside an inbox) now,
@@ -370,10 +372,8 @@ class Daemon:
         """Finish what is in flight (up to timeout), give the rest back, stop the watcher."""
         if self.rpc is not None:
             self.rpc.stop()
-        if self.cfg.providers:
-            from alice.daemon.api import generate_methods as generate_rpc
-
-            generate_rpc.close_generators()
+        if self.generator is not None:
+            self.generator.close()
         if self.watcher is not None:
             self.watcher.stop()
         deadline = time.monotonic() + timeout

@@ -23,10 +23,9 @@ from typing import Any, TextIO
 import structlog
 
 CORRELATION_KEY = "correlation_id"
+_HANDLER_NAME = "alice"
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
            "warn": logging.WARNING, "error": logging.ERROR, "critical": logging.CRITICAL}
-
-_handler: logging.Handler | None = None
 
 
 class LoggingConfigError(ValueError):
@@ -39,7 +38,6 @@ def configure_logging(level: str = "info", json: bool | None = None, stream: Tex
     `json`: True for JSON lines, False for readable lines, None to decide by
     whether `stream` is a terminal. Calling it again replaces the previous setup.
     """
-    global _handler
     if not isinstance(level, str) or level.lower() not in _LEVELS:
         raise LoggingConfigError(f"log level {level!r} is not one of: {', '.join(sorted(_LEVELS))}")
     numeric = _LEVELS[level.lower()]
@@ -75,12 +73,14 @@ def configure_logging(level: str = "info", json: bool | None = None, stream: Tex
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final],
     ))
+    handler.name = _HANDLER_NAME
     root = logging.getLogger()
-    if _handler is not None:
-        root.removeHandler(_handler)
+    # Replace the handler a previous call installed (found by name: the logging module's own
+    # registry holds it, so alice keeps no state of its own here).
+    for old in [h for h in root.handlers if h.name == _HANDLER_NAME]:
+        root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(numeric)
-    _handler = handler
     # watchdog logs every inotify event at debug; keep that out unless asked for explicitly.
     logging.getLogger("watchdog").setLevel(max(numeric, logging.INFO))
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import errno
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from wsgiref.simple_server import WSGIServer
@@ -23,14 +22,13 @@ from prometheus_client import (
     Counter,
     Gauge,
     GCCollector,
-    Histogram,
     ProcessCollector,
     start_http_server,
 )
 
+from alice.providers.metrics import ProviderMetrics
+
 WATCHER_MODES = ("inotify", "polling", "error")
-CIRCUIT_STATES = {"closed": 0, "half_open": 1, "half-open": 1, "open": 2}
-STAGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 
 
 class MetricsServerError(Exception):
@@ -68,17 +66,14 @@ class DaemonMetrics:
         self.files_processed = Counter(
             "alice_files_processed", "Files the pipeline finished, by detected tool and outcome",
             ["tool", "outcome"], registry=r)
-        self.stage_duration = Histogram(
-            "alice_stage_duration_seconds", "Time spent per pipeline stage", ["stage"],
-            buckets=STAGE_BUCKETS, registry=r)
         self.queue_depth = Gauge("alice_queue_depth", "Jobs in the queue by state", ["state"], registry=r)
         self.failures = Counter("alice_failures", "Failures by pipeline stage", ["stage"], registry=r)
         self.watcher_mode = Gauge(
             "alice_watcher_mode", "1 for the way each inbox is currently watched (inotify, polling, error)",
             ["inbox", "mode"], registry=r)
-        self.provider_circuit = Gauge(
-            "alice_provider_circuit_state", "Circuit breaker per provider: 0 closed, 1 half-open, 2 open",
-            ["provider"], registry=r)
+        # Provider series (requests, retries, latency, circuit, cost) on this same registry:
+        # the app hands this to every provider it builds.
+        self.providers = ProviderMetrics(r)
         ProcessCollector(registry=r)  # memory/fds/CPU: a daemon that runs for months must show leaks
         GCCollector(registry=r)
         self._queue_states: set[str] = set()
@@ -98,15 +93,6 @@ class DaemonMetrics:
     def observe_failure(self, stage: str) -> None:
         self.failures.labels(stage=stage).inc()
 
-    def observe_stage(self, stage: str, seconds: float) -> None:
-        self.stage_duration.labels(stage=stage).observe(seconds)
-
-    @contextmanager
-    def time_stage(self, stage: str) -> Iterator[None]:
-        """Time a block as one observation of `stage` (also when it raises)."""
-        with self.stage_duration.labels(stage=stage).time():
-            yield
-
     def set_queue_depth(self, counts: Mapping[str, int]) -> None:
         """Set every state's count; a state missing from `counts` that was seen before drops to 0."""
         for state in self._queue_states - set(counts):
@@ -122,12 +108,6 @@ class DaemonMetrics:
             current = current if current in WATCHER_MODES else "error"
             for m in WATCHER_MODES:
                 self.watcher_mode.labels(inbox=inbox, mode=m).set(1 if m == current else 0)
-
-    def set_provider_circuit(self, provider: str, state: str) -> None:
-        """state: "closed" | "half_open" | "open"."""
-        if state not in CIRCUIT_STATES:
-            raise ValueError(f"circuit state {state!r} is not one of: closed, half_open, open")
-        self.provider_circuit.labels(provider=provider).set(CIRCUIT_STATES[state])
 
     # -- serving --------------------------------------------------------------
 

@@ -13,19 +13,19 @@ frame. Nothing here touches the file itself.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from alice.daemon.catalog.engine import Catalog
+from alice.daemon.provider_host import ProviderHost
 from alice.daemon.quality.paid_stage import run_paid_stage
 from alice.pipeline.quality.cascade import StageResultError, combine, next_stages
 from alice.pipeline.quality.config import TECHNICAL, QualityConfig
 from alice.pipeline.quality.errors import AssessmentError
 from alice.pipeline.quality.stages import parse_stage
 from alice.pipeline.record import AssetRecord
-from alice.providers.base import Provider
 
 
 class AssessError(ValueError):
@@ -60,7 +60,7 @@ def stages_for(cfg: QualityConfig, stages: Sequence[str] | None) -> QualityConfi
     return cfg
 
 
-def run_cascade(target: Target | Path | str, cfg: QualityConfig, providers: Mapping[str, Provider],
+def run_cascade(target: Target | Path | str, cfg: QualityConfig, providers: ProviderHost,
                 catalog: Catalog | None, stages: Sequence[str] | None = None) -> dict[str, Any]:
     """Score one file through the cascade; never raises for a bad file or a failing service.
 
@@ -99,8 +99,11 @@ def run_cascade(target: Target | Path | str, cfg: QualityConfig, providers: Mapp
     return out
 
 
-def record_rescorer(cfg: QualityConfig, providers: Mapping[str, Provider],
-                    catalog: Catalog) -> Callable[[AssetRecord], None] | None:
+Rescorer = Callable[[AssetRecord], None]
+"""Runs the paid stages on a freshly analysed record and sets its quality and stars."""
+
+
+def record_rescorer(cfg: QualityConfig, providers: ProviderHost, catalog: Catalog) -> Rescorer | None:
     """For filing: a function that runs the paid stages on a freshly analysed record (whose
     technical stage the importer already ran) and sets its quality and stars. None when
     the cascade has no paid stage, so filing stays free of network calls."""

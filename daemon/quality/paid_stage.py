@@ -15,7 +15,6 @@ timeouts and malformed answers come back as {"error": ...}, never raised.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from alice.daemon.generation import budget
 from alice.daemon.catalog import quality_cache, requests, spend, store
 from alice.daemon.catalog.engine import Catalog
-from alice.daemon.quality.provider_loop import run
+from alice.daemon.provider_host import ProviderHost
 from alice.pipeline.quality.errors import AssessmentError
 from alice.pipeline.quality.stages import PaidStage
 from alice.pipeline.quality.still import still_for_rating
@@ -41,7 +40,7 @@ _VISION_INPUT_TOKENS = 1600 + len(PROMPT) // 3 + 700
 _MAX_CONTEXT = 2000
 
 
-def run_paid_stage(stage: PaidStage, target: Target, providers: Mapping[str, Provider],
+def run_paid_stage(stage: PaidStage, target: Target, providers: ProviderHost,
                    catalog: Catalog | None, timeout: float) -> tuple[dict[str, Any], Decimal]:
     """(the stage's result, what this run paid for it). `timeout` bounds a video frame grab."""
     provider = providers.get(stage.provider)
@@ -52,7 +51,7 @@ def run_paid_stage(stage: PaidStage, target: Target, providers: Mapping[str, Pro
     # Held across lookup, call and store: two processes given the same bytes buy one answer.
     key = f"quality:{target.content_id}:{stage.kind}:{stage.provider}:{stage.model}"
     with store.content_lock(catalog.engine, key):
-        return _cached_or_bought(stage, target, provider, catalog, timeout)
+        return _cached_or_bought(providers, stage, target, provider, catalog, timeout)
 
 
 def _why_not(stage: PaidStage, target: Target, provider: Provider | None,
@@ -74,7 +73,7 @@ def _why_not(stage: PaidStage, target: Target, provider: Provider | None,
     return None
 
 
-def _cached_or_bought(stage: PaidStage, target: Target, provider: Provider,
+def _cached_or_bought(providers: ProviderHost, stage: PaidStage, target: Target, provider: Provider,
                       catalog: Catalog, timeout: float) -> tuple[dict[str, Any], Decimal]:
     assert target.content_id is not None
     with catalog.session() as s:
@@ -99,7 +98,7 @@ def _cached_or_bought(stage: PaidStage, target: Target, provider: Provider,
         return _skipped(stage, "budget", str(refused)), Decimal(0)
 
     try:
-        answer, cost = _call(provider, stage, target, still)
+        answer, cost = _call(providers, provider, stage, target, still)
     except ProviderError as exc:
         # A malformed answer was still produced, and billed, by the service.
         cost = estimate.usd if isinstance(exc, ProviderMalformedResponse) else None
@@ -155,7 +154,7 @@ def _canrun(provider: Provider, stage: PaidStage) -> bool:
     return callable(getattr(provider, "measure_quality", None))
 
 
-def _call(provider: Provider, stage: PaidStage, target: Target,
+def _call(host: ProviderHost, provider: Provider, stage: PaidStage, target: Target,
           still: bytes | Path) -> tuple[dict[str, Any], Decimal | None]:
     """The provider's answer for `still` (the image, or a video's middle frame) as a
     JSON-ready dict, and what it cost."""
@@ -166,9 +165,9 @@ def _call(provider: Provider, stage: PaidStage, target: Target,
         context = target.context or None
         if target.media == "video":
             context = "This is a frame from the middle of a video." + (f" {context}" if context else "")
-        answer: Any = run(provider.rate_image(still, model=stage.model, context=context))
+        answer: Any = host.run(provider.rate_image(still, model=stage.model, context=context))
     else:
-        answer = run(provider.measure_quality(still, model=stage.model))  # type: ignore[attr-defined]
+        answer = host.run(provider.measure_quality(still, model=stage.model))  # type: ignore[attr-defined]
     data = answer.to_dict()
     data.pop("cost_usd", None)       # a string there; the cost is reported as paid_usd
     return data, answer.cost_usd

@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from alice.daemon.fs import fileops
+from alice.daemon.provider_host import ProviderHost
 from alice.daemon.quality.assess import Target, run_cascade
 from alice.daemon.catalog import store
 from alice.daemon.catalog.curation import MAX_TAG, normalize_tags
@@ -31,7 +32,6 @@ from alice.daemon.ingest.relocate import RelocateError, relocate
 from alice.pipeline import sidecar
 from alice.pipeline.quality.cascade import effective_stars
 from alice.pipeline.quality.config import QualityConfig
-from alice.providers.base import Provider
 
 
 def organized_assets(catalog: Catalog, project: str) -> list[int]:
@@ -45,7 +45,7 @@ def organized_assets(catalog: Catalog, project: str) -> list[int]:
             .order_by(Asset.id)).scalars())
 
 
-def reassess_project(cfg: Config, catalog: Catalog, qcfg: QualityConfig, providers: Mapping[str, Provider],
+def reassess_project(cfg: Config, catalog: Catalog, qcfg: QualityConfig, providers: ProviderHost,
                      project: str, stages: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
     """One report per organized asset of `project` (see reassess_asset).
 
@@ -58,7 +58,7 @@ def reassess_project(cfg: Config, catalog: Catalog, qcfg: QualityConfig, provide
         yield reassess_asset(cfg, catalog, qcfg, providers, asset_id, stages)
 
 
-def reassess_asset(cfg: Config, catalog: Catalog, qcfg: QualityConfig, providers: Mapping[str, Provider],
+def reassess_asset(cfg: Config, catalog: Catalog, qcfg: QualityConfig, providers: ProviderHost,
                    asset_id: int, stages: Sequence[str] | None = None) -> dict[str, Any]:
     """Re-score one filed asset and re-file it.
 

@@ -100,12 +100,13 @@ def combine_measures(goodness: dict[str, float], weights: Any) -> float:
 
 
 def _measure(small: np.ndarray, original: tuple[int, int], full: np.ndarray | None, period: int,
-             jpeg_quality: float | None) -> tuple[dict[str, float], dict[str, float]]:
+             jpeg_quality: float | None, decoded: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:
     """Goodness and raw figures for one picture.
 
     `small` is the working copy; `full` the same picture on the codec's block
     grid (native or JPEG-draft resolution, grid period `period`), or None when
-    no such copy exists, in which case blockiness is not measured.
+    no such copy exists, in which case blockiness is not measured; `decoded`
+    the largest copy there is (native, or a JPEG draft), which noise is read on.
     """
     y = m.luma(small)
     framed_pixels = y.size
@@ -113,15 +114,20 @@ def _measure(small: np.ndarray, original: tuple[int, int], full: np.ndarray | No
     top, bottom, left, right = box
     whole = box == (0, y.shape[0], 0, y.shape[1])
     grid = _grid_crop(full, period, _scale_box(box, y.shape, full.shape[:2])) if full is not None and period else None
+    patches = m.native_patches(decoded, _scale_box(box, y.shape, decoded.shape[:2]))
     if not whole:
         small, y = small[top:bottom, left:right], y[top:bottom, left:right]
-    sigma = m.noise_sigma(y)
-    blur = m.blur_index(y, sigma)
+    # Two noise readings: on the working copy, to core noise out of the
+    # sharpness reading there; on native pixels, for the noise score.
+    sigma_work = m.noise_sigma(y)
+    blur = m.blur_index(y, sigma_work)
+    sigma = m.noise_sigma(patches)
     hist = m.histogram(y)
     expo = m.exposure_figures(hist)
     std = m.rms_contrast(hist)
     col = m.colourfulness(small)
-    raw: dict[str, float] = {"blur": blur, "noise_sigma": sigma, "contrast_std": std, "colourfulness_m": col,
+    raw: dict[str, float] = {"blur": blur, "noise_sigma": sigma, "noise_sigma_work": sigma_work,
+                             "contrast_std": std, "colourfulness_m": col,
                              "megapixels": original[0] * original[1] / 1e6}
     raw.update({f"exposure_{k}": v for k, v in expo.items()})
     if not whole:
@@ -149,8 +155,8 @@ def _measure(small: np.ndarray, original: tuple[int, int], full: np.ndarray | No
 
 
 def _result(small: np.ndarray, original: tuple[int, int], full: np.ndarray | None, period: int,
-            jpeg_quality: float | None, cfg: QualityConfig, t0: float) -> TechnicalResult:
-    good, raw = _measure(small, original, full, period, jpeg_quality)
+            jpeg_quality: float | None, decoded: np.ndarray, cfg: QualityConfig, t0: float) -> TechnicalResult:
+    good, raw = _measure(small, original, full, period, jpeg_quality, decoded)
     score = combine_measures(good, cfg.weights)
     return TechnicalResult(score=round(score, 3), stars=stars_for(score, cfg.star_thresholds),
                            measures={k: round(v, 4) for k, v in good.items()},
@@ -210,7 +216,7 @@ def assess_array(rgb: np.ndarray, original_size: tuple[int, int] | None = None,
     native = original_size is None or tuple(original_size) == (w, h)
     original = (w, h) if original_size is None else (int(original_size[0]), int(original_size[1]))
     small = _downscale(rgb, cfg.work_edge)
-    return _result(small, original, rgb if native else None, 8, jpeg_quality, cfg, t0)
+    return _result(small, original, rgb if native else None, 8, jpeg_quality, rgb, cfg, t0)
 
 
 def _downscale(rgb: np.ndarray, work_edge: int) -> np.ndarray:
@@ -328,7 +334,7 @@ def assess_decoded(img: Image.Image, original: tuple[int, int], cfg: QualityConf
     reduction = original[0] // max(1, decoded[0])
     period = 8 // reduction if reduction in (1, 2) else 0
     small = _downscale(rgb, cfg.work_edge)
-    result = _result(small, original, rgb if period else None, period, quality, cfg, t0)
+    result = _result(small, original, rgb if period else None, period, quality, rgb, cfg, t0)
     notes = dict.fromkeys(f"decoder: {w.message}" for w in (caught or [])
                           if not issubclass(w.category, Image.DecompressionBombWarning))
     result.warnings.extend(list(notes)[:MAX_WARNINGS])
@@ -376,7 +382,7 @@ def assess_video(path: Path, cfg: QualityConfig | None = None) -> TechnicalResul
             break
         if frame is None:
             continue
-        good, raw = _measure(frame, original, frame if native else None, 8, None)
+        good, raw = _measure(frame, original, frame if native else None, 8, None, frame)
         goods.append(good)
         raws.append(raw)
     if not goods:
