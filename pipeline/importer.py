@@ -40,8 +40,9 @@ from alice.pipeline.integrity import check, check_structure
 from alice.pipeline.pixels import DEFAULT_BUDGET, Budget, PixelFacts, decode_facts
 from alice.pipeline.record import AssetRecord
 
-# Bigger files are streamed by path instead of held in memory (a 4 GB video).
-MAX_IN_MEMORY = 256 * 2**20
+# Bigger files (in practice videos) are streamed by path instead of held in memory: filing
+# threads x this bounds what the daemon holds.
+MAX_IN_MEMORY = 64 * 2**20
 
 
 @dataclass

@@ -222,6 +222,12 @@ class Organizer:
     def place(self, reading: Reading) -> Placed | Result:
         """Everything but the catalog: copy and sidecar (new files), quarantine copy and reason.
         Raises OSError for file system trouble, StillWriting for a file that is not settled."""
+        try:
+            return self._place(reading)
+        finally:
+            reading.data = None     # written out: a file waiting for its group's commit holds no bytes
+
+    def _place(self, reading: Reading) -> Placed | Result:
         self._settled(reading)
         if isinstance(reading.outcome, Rejected):
             return self._place_quarantine(reading)

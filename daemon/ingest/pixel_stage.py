@@ -35,6 +35,7 @@ from alice.daemon.catalog.models import Asset
 from alice.daemon.catalog.store import clean_json
 from alice.daemon.fs import fileops
 from alice.pipeline import sidecar
+from alice.pipeline.importer import MAX_IN_MEMORY
 from alice.pipeline.pixels import DEFAULT_BUDGET, Budget, PixelFacts, decode_facts
 
 log = structlog.get_logger("alice.pixels")
@@ -64,6 +65,10 @@ def work(job: PixelJob, quality: Any, budget: Budget = DEFAULT_BUDGET) -> PixelF
     """In a worker process: the facts for one filed file (reads it once)."""
     path = Path(job.path)
     if job.media == "image" or job.format in ("gif", "webp"):
+        size = path.stat().st_size
+        if size > MAX_IN_MEMORY:
+            return PixelFacts(warnings=[f"pixels: skipped: the file is {size / 2**20:.0f} MB, over the "
+                                        f"{MAX_IN_MEMORY / 2**20:.0f} MB an analysis may hold"])
         return decode_facts(path.read_bytes(), quality=quality, budget=budget)
     facts = PixelFacts()
     if quality is not None and job.media == "video":
