@@ -107,12 +107,14 @@ class ReadinessTracker:
         key = str(path)
         entry = self._entries.get(key)
         if entry is not None:
-            entry.quiet_since = now
             if expect_close and not entry.awaiting_close:
+                if signature_of(key, self._stat) == entry.signature:
+                    return  # an event about the write that was already closed (replayed or synthetic)
                 # Written again after a close: wait for the next close, then settle again.
                 entry.awaiting_close = True
                 entry.signature = None
                 self._schedule(key, entry, now + self.open_quiet_s)
+            entry.quiet_since = now
             return
         sig = signature_of(key, self._stat)
         if sig is None or self._delivered.get(key) == sig:
