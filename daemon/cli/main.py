@@ -257,17 +257,17 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
 
 
 def _pixel_stage(cfg: Config, catalog: Any, quality: Any, rescore: Any, jobs: int) -> int:
-    """The second stage for everything still waiting for it, in `jobs` worker processes."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    """The second stage for everything still waiting for it, in `jobs` threads: a one-shot
+    command spares the seconds worker processes take to start, and the decoders release
+    the GIL. The budgets (pipeline/pixels.py) bound each decode before it starts."""
+    from concurrent.futures import ThreadPoolExecutor
 
     from alice.daemon.ingest.pixel_stage import PixelStage, pending
 
     if not pending(catalog, 1):
         return 0
     stage = PixelStage(catalog, quality, rescore)
-    # spawn, not fork: this process has threads and open connections.
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ThreadPoolExecutor(jobs, thread_name_prefix="alice-pixels") as pool:
         return stage.run_all(pool, slots=jobs * 2)
 
 
