@@ -16,12 +16,17 @@ class Generation:
     cfg: float | None = None
     sampler: str | None = None
     scheduler: str | None = None
-    model: str | None = None
+    model: str | None = None         # the checkpoint verbatim as the file names it ("x_v1.safetensors")
+    model_name: str | None = None    # its stem for display ("x_v1"); filled from `model` when a detector leaves it
     model_hash: str | None = None
     width: int | None = None
     height: int | None = None
     loras: list[str] = field(default_factory=list)
     created_at: str | None = None    # ISO 8601 as the file states it
+    # Every sampling pass of a multi-pass graph (base, hires fix, refiner, ...), base first:
+    # {"node", "class", "seed", "steps", "cfg", "sampler", "scheduler", "denoise", "model"}, keys
+    # present only where the file says. The top-level fields above describe the base pass.
+    passes: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -77,13 +77,17 @@ def _created_at(generation: Generation, meta: Metadata) -> datetime | None:
     return parsed or _exif_datetime(meta)
 
 
-def inspect_file(path: Path) -> Inspection:
-    """Read `path` and say which AI tool made it. Never raises; problems go to `error`/`warnings`."""
-    return _inspect(Path(path), lambda: extract(Path(path)))
+def inspect_file(path: Path, *, verify_c2pa: bool = True) -> Inspection:
+    """Read `path` and say which AI tool made it. Never raises; problems go to `error`/`warnings`.
+
+    verify_c2pa=False: see extract(); for a read-only look (`alice inspect`), not for filing.
+    """
+    return _inspect(Path(path), lambda: extract(Path(path), verify_c2pa=verify_c2pa))
 
 
 def inspect_open(fh: BinaryIO, path: Path) -> Inspection:
-    """inspect_file for a file the caller holds open (or its bytes in a BytesIO)."""
+    """inspect_file for a file the caller holds open (or its bytes in a BytesIO); filing uses
+    it, so the C2PA manifest is verified."""
     return _inspect(Path(path), lambda: extract_from(fh, Path(path)))
 
 

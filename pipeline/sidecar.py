@@ -248,10 +248,16 @@ def _iso_text(name: str, value: Any) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else _opt_str(name, value)
 
 
+def _pass_list(name: str, value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise _fail(name, "a list of mappings (one per sampling pass)", value)
+    return value
+
+
 _GENERATION = {"prompt": _opt_str, "negative_prompt": _opt_str, "seed": _opt_int, "steps": _opt_int,
                "cfg": _float, "sampler": _opt_str, "scheduler": _opt_str, "model": _opt_str,
-               "model_hash": _opt_str, "width": _opt_int, "height": _opt_int, "loras": _str_list,
-               "created_at": _iso_text}
+               "model_name": _opt_str, "model_hash": _opt_str, "width": _opt_int, "height": _opt_int,
+               "loras": _str_list, "created_at": _iso_text, "passes": _pass_list}
 assert set(_GENERATION) == {f.name for f in fields(Generation)}, "every Generation field needs a checker"
 
 

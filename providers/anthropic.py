@@ -11,6 +11,7 @@ import base64
 from decimal import Decimal
 
 from .base import ModelInfo
+from .capabilities import Capability
 from .pricing import Price, Unit
 from .vision import VisionProvider, usage_int
 
@@ -19,6 +20,7 @@ API_VERSION = "2023-06-01"
 
 class AnthropicProvider(VisionProvider):
     name = "anthropic"
+    CAPABILITIES = frozenset({Capability.VISION})
     MODELS = (
         ModelInfo("claude-sonnet-4-5", "vision", "Claude Sonnet 4.5: careful ratings"),
         ModelInfo("claude-haiku-4-5", "vision", "Claude Haiku 4.5: fast, cheap ratings"),

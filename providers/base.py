@@ -11,18 +11,26 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import ip_address
+from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import httpx
 import structlog
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+)
 
+from .capabilities import Capability
 from .circuit import CircuitBreaker, CircuitState
 from .config import ProviderSettings
+from .download import download
 from .errors import (
     ProviderAuthError,
     ProviderConfigError,
@@ -33,15 +41,23 @@ from .errors import (
     ProviderTransientError,
     ProviderUnavailable,
 )
+from .inputs import InputFile, ProviderInputError, by_media
 from .metrics import ProviderMetrics
 from .pricing import CostEstimate, Price, PriceTable, PricingError
 from .redaction import Redactor
-from .results import GenerationResult, Job, JobState, JobStatus
-from .retry import Backoff, TransientStatus, is_retryable, is_transient_status, parse_retry_after
+from .results import GenerationResult, Job, JobState, JobStatus, OutputFile
+from .retry import (
+    Backoff,
+    TransientStatus,
+    is_retryable,
+    is_transient_status,
+    parse_retry_after,
+)
 
 BudgetCheck = Callable[[CostEstimate], None]
 Sleep = Callable[[float], Awaitable[None]]
 
+_DOWNLOAD_TIMEOUT_S = 300.0
 # Error bodies are only read for their message.
 _MAX_ERROR_BODY = 64 * 1024
 _MAX_MESSAGE = 300
@@ -55,12 +71,16 @@ class ModelInfo:
 
 
 class Provider:
-    """Subclasses set `name`, `MODELS`, `DEFAULT_PRICES`, `_auth_headers()` and either
-    the job trio `_submit/status/result` or their own entry points (vision)."""
+    """Subclasses set `name`, `MODELS`, `DEFAULT_PRICES`, `CAPABILITIES`, `_auth_headers()`
+    and either the job trio `_submit/status/result` or their own entry points (vision)."""
 
     name: ClassVar[str] = ""
     MODELS: ClassVar[tuple[ModelInfo, ...]] = ()
     DEFAULT_PRICES: ClassVar[dict[str, Price]] = {}
+    # What callers may ask of this provider (see capabilities.py); declared, never inferred.
+    CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset()
+    # False for generators on the user's own machine (ComfyUI, A1111): nothing to authenticate.
+    REQUIRES_KEY: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -95,13 +115,32 @@ class Provider:
             follow_redirects=False,
             headers={"user-agent": "alice-multiverse/0.1"},
         )
+        self._downloads: httpx.AsyncClient | None = None
         self.metrics.set_circuit(self.name, self.breaker.state)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.settings.base_url} key={'set' if self.settings.has_key else 'missing'}>"
+        key = "not needed" if not self.REQUIRES_KEY else "set" if self.settings.has_key else "missing"
+        return f"<{type(self).__name__} {self.settings.base_url} key={key}>"
+
+    @property
+    def can_send(self) -> bool:
+        """Whether a request could go out now as far as credentials go (a key, or none needed)."""
+        return self.settings.has_key or not self.REQUIRES_KEY
 
     async def aclose(self) -> None:
         await self._client.aclose()
+        if self._downloads is not None:
+            await self._downloads.aclose()
+
+    async def download_output(self, output: OutputFile, dest_dir: Path | str, *, stem: str | None = None) -> Path:
+        """download.download() through one client kept for this provider's outputs: building an
+        httpx client per file costs about 80 ms, more than a local generator's whole round trip.
+        It is a separate client from the API's, and never sends the key."""
+        if self._downloads is None:
+            self._downloads = httpx.AsyncClient(timeout=httpx.Timeout(_DOWNLOAD_TIMEOUT_S, connect=10.0),
+                                                headers={"user-agent": "alice-multiverse/0.1"})
+        return await download(output, dest_dir, client=self._downloads,
+                              max_bytes=self.settings.max_download_bytes, stem=stem)
 
     async def __aenter__(self) -> "Provider":
         return self
@@ -131,9 +170,11 @@ class Provider:
         self.metrics.set_circuit(self.name, state)
         return {
             "key_configured": self.settings.has_key,
+            "key_required": self.REQUIRES_KEY,
             "enabled": self.settings.enabled,
+            "capabilities": sorted(c.value for c in self.CAPABILITIES),
             "circuit": self.breaker.snapshot().to_dict(),
-            "healthy": self.settings.has_key and state is not CircuitState.OPEN,
+            "healthy": self.can_send and state is not CircuitState.OPEN,
         }
 
     # -- cost --------------------------------------------------------------
@@ -159,12 +200,41 @@ class Provider:
         self._emit("info", "provider.cost_admitted", model=estimate.model, usd=str(estimate.usd),
                    basis=estimate.basis)
 
+    # -- inputs --------------------------------------------------------------
+
+    PROMPT_PARAM: ClassVar[str] = "prompt"      # the API's name for the text prompt
+
+    def inputs_for(self, prompt: str | None, params: Mapping[str, Any],
+                   refs: Sequence[InputFile]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(params to send, keyword inputs for submit/generate) for alice's (prompt, params,
+        reference files). Each provider that takes references overrides this; by default the
+        prompt goes under PROMPT_PARAM and reference files are refused. Raises ProviderInputError."""
+        by_media(self.name, refs)
+        if refs:
+            raise ProviderInputError(self.name, f"{self.name} takes no reference files here")
+        return self._with_prompt(prompt, params), {}
+
+    def _with_prompt(self, prompt: str | None, params: Mapping[str, Any]) -> dict[str, Any]:
+        send = dict(params)
+        if prompt is not None:
+            send.setdefault(self.PROMPT_PARAM, prompt)
+        return send
+
     # -- jobs ----------------------------------------------------------------
 
-    async def submit(self, model: str, params: Mapping[str, Any], **inputs: Any) -> Job:
-        """Prices the request, asks the budget hook, then sends it. Returns without waiting."""
-        estimate = self.estimate(model, params)
+    def admit(self, model: str, params: Mapping[str, Any], admitted: CostEstimate | None) -> CostEstimate:
+        """The request's price, checked against the budget hook before anything is sent.
+        `admitted`: the estimate a caller already priced and admitted (the daemon does so
+        under the project's row lock, recording the request in the same transaction), so
+        the price is computed once."""
+        estimate = admitted if admitted is not None else self.estimate(model, params)
         self.check_budget(estimate)
+        return estimate
+
+    async def submit(self, model: str, params: Mapping[str, Any], *, admitted: CostEstimate | None = None,
+                     **inputs: Any) -> Job:
+        """Prices the request, asks the budget hook, then sends it. Returns without waiting."""
+        estimate = self.admit(model, params, admitted)
         job = await self._submit(model, params, **inputs)
         self._emit("info", "provider.submitted", model=model, request_id=job.request_id)
         return Job(job.provider, job.model, job.request_id, job.urls, estimate.usd)
@@ -199,8 +269,9 @@ class Provider:
                 )
             await self._sleep(self.settings.poll_interval_s)
 
-    async def generate(self, model: str, params: Mapping[str, Any], **inputs: Any) -> GenerationResult:
-        job = await self.submit(model, params, **inputs)
+    async def generate(self, model: str, params: Mapping[str, Any], *, admitted: CostEstimate | None = None,
+                       **inputs: Any) -> GenerationResult:
+        job = await self.submit(model, params, admitted=admitted, **inputs)
         return await self.wait(job)
 
     # -- HTTP ----------------------------------------------------------------
@@ -246,10 +317,12 @@ class Provider:
         *,
         json_body: Any = None,
         files: Any = None,
+        form: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
         what: str = "request",
     ) -> Any:
-        """One logical call with retries; returns the decoded JSON answer."""
+        """One logical call with retries; returns the decoded JSON answer.
+        `form` holds plain multipart fields sent beside `files`."""
         url = self._url(path_or_url)
         if not self._trusted(url):
             raise ProviderMalformedResponse(
@@ -257,7 +330,8 @@ class Provider:
                 f"the service pointed to {urlsplit(url).hostname!r}, which is not {self._base.hostname!r}; "
                 "refusing to send the API key there",
             )
-        self._key()                      # no key: fail here, before anything is sent
+        if self.REQUIRES_KEY:
+            self._key()                  # no key: fail here, before anything is sent
         # The key is added by an httpx.Auth hook at send time, so no frame of ours
         # holds it in a local (tracebacks rendered with locals would print it).
         auth = _HeaderAuth(self._auth_headers)
@@ -276,7 +350,7 @@ class Provider:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._attempt(method, url, auth, json_body, files, what)
+                    return await self._attempt(method, url, auth, json_body, files, form, what)
         except TransientStatus as exc:
             raise ProviderTransientError(
                 self.name, f"{what} failed after {self.settings.max_retries + 1} attempts: "
@@ -295,7 +369,7 @@ class Provider:
         raise AssertionError("unreachable: tenacity either returns or raises")
 
     async def _attempt(self, method: str, url: str, auth: httpx.Auth, json_body: Any,
-                       files: Any, what: str) -> Any:
+                       files: Any, form: Mapping[str, str] | None, what: str) -> Any:
         if not self.breaker.allow():
             self.metrics.requests.labels(self.name, "refused_open_circuit").inc()
             self.metrics.set_circuit(self.name, self.breaker.state)
@@ -310,7 +384,8 @@ class Provider:
         started = time.monotonic()
         outcome = "transient"
         try:
-            async with self._client.stream(method, url, auth=auth, json=json_body, files=files) as resp:
+            async with self._client.stream(method, url, auth=auth, json=json_body, files=files,
+                                          data=dict(form) if form else None) as resp:
                 status = resp.status_code
                 if 200 <= status < 300:
                     body, truncated = await self._read(resp, self.settings.max_response_bytes)

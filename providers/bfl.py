@@ -9,13 +9,16 @@ after about ten minutes, so download right after `wait()` returns.
 """
 from __future__ import annotations
 
+import base64
 import mimetypes
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
 from .base import ModelInfo, Provider
+from .capabilities import Capability
+from .inputs import InputFile, ProviderInputError, by_media, inline_bytes
 from .pricing import Price, Unit
 from .results import GenerationResult, Job, JobState, JobStatus, OutputFile
 
@@ -25,6 +28,7 @@ _FAILED = {"Request Moderated", "Content Moderated", "Error", "Failed", "Task no
 
 class BflProvider(Provider):
     name = "bfl"
+    CAPABILITIES = frozenset({Capability.GENERATE})
     MODELS = (
         ModelInfo("flux-dev", "image", "FLUX.1 [dev]"),
         ModelInfo("flux-pro-1.1", "image", "FLUX1.1 [pro]"),
@@ -42,6 +46,17 @@ class BflProvider(Provider):
 
     def _auth_headers(self) -> dict[str, str]:
         return {"x-key": self._key(), "accept": "application/json"}
+
+    def inputs_for(self, prompt: str | None, params: Mapping[str, Any],
+                   refs: Sequence[InputFile]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The first image reference is `input_image`, base64, as Kontext takes it."""
+        send = self._with_prompt(prompt, params)
+        media = by_media(self.name, refs)
+        if media["video"] or media["audio"]:
+            raise ProviderInputError(self.name, "BFL takes image references only")
+        if media["image"] and "input_image" not in send:
+            send["input_image"] = base64.b64encode(inline_bytes(self.name, media["image"][0])).decode("ascii")
+        return send, {}
 
     def _billing_params(self, model: str, params: Mapping[str, Any]) -> dict[str, Any]:
         return {"num_images": 1}     # one request, one image

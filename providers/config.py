@@ -22,6 +22,9 @@ ENV_KEYS: dict[str, tuple[str, ...]] = {
     "hedra": ("HEDRA_API_KEY",),
     "openai": ("OPENAI_API_KEY",),
     "anthropic": ("ANTHROPIC_API_KEY",),
+    # The user's own generators need no key.
+    "comfyui": (),
+    "a1111": (),
 }
 
 DEFAULT_BASE_URLS: dict[str, str] = {
@@ -31,6 +34,14 @@ DEFAULT_BASE_URLS: dict[str, str] = {
     "hedra": "https://api.hedra.com/web-app/public",
     "openai": "https://api.openai.com",
     "anthropic": "https://api.anthropic.com",
+    "comfyui": "http://127.0.0.1:8188",
+    "a1111": "http://127.0.0.1:7860",      # also Forge and SD.Next, which serve the same API
+}
+
+# Defaults that differ per service. A1111 answers txt2img only once the images
+# exist, so one HTTP request lasts as long as the whole generation.
+PROVIDER_DEFAULTS: dict[str, dict[str, float]] = {
+    "a1111": {"timeout_s": 600.0},
 }
 
 _FLOATS = {
@@ -49,7 +60,9 @@ _INTS = {
     "max_response_bytes": 64 * 1024 * 1024,   # JSON answers (OpenAI b64 images are big)
     "max_download_bytes": 2 * 1024 * 1024 * 1024,
 }
-_OTHER = {"base_url", "api_key", "api_key_env", "prices", "enabled", "extra_models"}
+_OTHER = {"base_url", "api_key", "api_key_env", "prices", "enabled", "extra_models", "input_dir"}
+# Services whose server reads input files from a folder alice may also see (for lineage).
+_HAS_INPUT_DIR = {"comfyui"}
 MODEL_KINDS = ("image", "video", "audio", "avatar_video", "vision")
 
 
@@ -74,6 +87,9 @@ class ProviderSettings:
     # Model ids the code does not know yet (services ship new ones monthly): id -> kind.
     extra_models: Mapping[str, str] = field(default_factory=dict)
     enabled: bool = True
+    # ComfyUI's input folder as this machine sees it, when it does: lets lineage match a
+    # graph's LoadImage names to catalogued files without asking the server.
+    input_dir: str | None = None
 
     @property
     def has_key(self) -> bool:
@@ -103,8 +119,9 @@ class ProviderSettings:
             raise ProviderConfigError(name, f"{where}.base_url must be an http(s) URL, got {base_url!r}")
 
         values: dict[str, Any] = {}
+        own = PROVIDER_DEFAULTS.get(name, {})
         for key, default in _FLOATS.items():
-            values[key] = _number(name, where, key, data.get(key, default), float)
+            values[key] = _number(name, where, key, data.get(key, own.get(key, default)), float)
         for key, default in _INTS.items():
             values[key] = _number(name, where, key, data.get(key, default), int)
         if values["failure_threshold"] < 1:
@@ -126,10 +143,17 @@ class ProviderSettings:
         enabled = data.get("enabled", True)
         if not isinstance(enabled, bool):
             raise ProviderConfigError(name, f"{where}.enabled must be true or false")
+        input_dir = data.get("input_dir")
+        if input_dir is not None:
+            if name not in _HAS_INPUT_DIR:
+                raise ProviderConfigError(name, f"{where}.input_dir: only {sorted(_HAS_INPUT_DIR)} read input folders")
+            if not isinstance(input_dir, str) or not input_dir.strip():
+                raise ProviderConfigError(name, f"{where}.input_dir must be a folder path")
 
         return cls(
             name=name, base_url=base_url.rstrip("/"), api_key=_api_key(name, where, data, env),
-            prices=dict(prices), extra_models=dict(extra), enabled=enabled, **values,
+            prices=dict(prices), extra_models=dict(extra), enabled=enabled,
+            input_dir=None if input_dir is None else input_dir.strip(), **values,
         )
 
 

@@ -19,15 +19,24 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from .base import ModelInfo, Provider
+from .capabilities import Capability
 from .errors import ProviderRequestError
+from .inputs import InputFile, by_media, data_uri
 from .pricing import Price, Unit
-from .results import GenerationResult, Job, JobState, JobStatus, OutputFile, QualityMeasurement
+from .results import (
+    GenerationResult,
+    Job,
+    JobState,
+    JobStatus,
+    OutputFile,
+    QualityMeasurement,
+)
 from .vision import prepare_image
 
 _IMAGE_SIZES = {   # fal's named sizes, for pricing by megapixel
@@ -46,6 +55,7 @@ _STATES = {"IN_QUEUE": JobState.QUEUED, "IN_PROGRESS": JobState.RUNNING, "COMPLE
 
 class FalProvider(Provider):
     name = "fal"
+    CAPABILITIES = frozenset({Capability.GENERATE, Capability.QUALITY})
     MODELS = (
         ModelInfo("fal-ai/flux/dev", "image", "FLUX.1 [dev] text-to-image"),
         ModelInfo("fal-ai/flux-pro/v1.1", "image", "FLUX1.1 [pro] text-to-image"),
@@ -67,6 +77,23 @@ class FalProvider(Provider):
 
     def _auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Key {self._key()}"}
+
+    def inputs_for(self, prompt: str | None, params: Mapping[str, Any],
+                   refs: Sequence[InputFile]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Image references become `image_url` (one) or `image_urls` (several) as data URIs,
+        which fal accepts in place of URLs; a video reference `video_url`, an audio one `audio_url`."""
+        send = self._with_prompt(prompt, params)
+        media = by_media(self.name, refs)
+        images = media["image"]
+        if len(images) == 1 and "image_url" not in send and "image_urls" not in send:
+            send["image_url"] = data_uri(self.name, images[0])
+        elif len(images) > 1 and "image_urls" not in send:
+            send["image_urls"] = [data_uri(self.name, r) for r in images]
+        if media["video"] and "video_url" not in send:
+            send["video_url"] = data_uri(self.name, media["video"][0])
+        if media["audio"] and "audio_url" not in send:
+            send["audio_url"] = data_uri(self.name, media["audio"][0])
+        return send, {}
 
     def _billing_params(self, model: str, params: Mapping[str, Any]) -> dict[str, Any]:
         if self.model(model).kind == "quality":

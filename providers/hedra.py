@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import mimetypes
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from .base import ModelInfo, Provider
+from .capabilities import Capability
 from .errors import ProviderRequestError
+from .inputs import InputFile, ProviderInputError, by_media
 from .pricing import Price, Unit
 from .results import GenerationResult, Job, JobState, JobStatus, OutputFile
 
@@ -32,6 +34,7 @@ _VIDEO_INPUTS = ("text_prompt", "resolution", "aspect_ratio", "duration_ms", "se
 
 class HedraProvider(Provider):
     name = "hedra"
+    CAPABILITIES = frozenset({Capability.GENERATE, Capability.INPUT_IMAGES})
     MODELS = (
         ModelInfo("character-2", "avatar_video", "Character-2 talking avatar from a portrait and audio"),
         ModelInfo("character-3", "avatar_video", "Character-3 talking avatar from a portrait and audio"),
@@ -48,6 +51,18 @@ class HedraProvider(Provider):
 
     def _auth_headers(self) -> dict[str, str]:
         return {"X-API-Key": self._key()}
+
+    PROMPT_PARAM = "text_prompt"
+
+    def inputs_for(self, prompt: str | None, params: Mapping[str, Any],
+                   refs: Sequence[InputFile]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A talking avatar: the first image and the first audio reference are uploaded."""
+        send = self._with_prompt(prompt, params)
+        media = by_media(self.name, refs)
+        if not media["image"] or not media["audio"]:
+            raise ProviderInputError(self.name, "a Hedra talking avatar needs one image and one audio reference "
+                                                "(--reference portrait.png --reference voice.mp3)")
+        return send, {"image": media["image"][0].path, "audio": media["audio"][0].path}
 
     def _billing_params(self, model: str, params: Mapping[str, Any]) -> dict[str, Any]:
         if "duration_ms" in params:

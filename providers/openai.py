@@ -17,8 +17,9 @@ from decimal import Decimal
 from typing import Any
 
 from .base import ModelInfo
+from .capabilities import Capability
 from .errors import ProviderRequestError
-from .pricing import Price, Unit
+from .pricing import CostEstimate, Price, Unit
 from .results import GenerationResult, Job, JobState, OutputFile
 from .vision import VisionProvider, usage_int
 
@@ -27,6 +28,7 @@ _FORMATS = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
 class OpenAIProvider(VisionProvider):
     name = "openai"
+    CAPABILITIES = frozenset({Capability.GENERATE, Capability.SYNCHRONOUS, Capability.VISION})
     MODELS = (
         ModelInfo("gpt-image-1", "image", "GPT Image 1 text-to-image"),
         ModelInfo("dall-e-3", "image", "DALL-E 3 text-to-image"),
@@ -49,14 +51,14 @@ class OpenAIProvider(VisionProvider):
             return dict(params)
         return {"num_images": params.get("n", 1)}
 
-    async def generate(self, model: str, params: Mapping[str, Any], **inputs: Any) -> GenerationResult:
+    async def generate(self, model: str, params: Mapping[str, Any], *, admitted: CostEstimate | None = None,
+                       **inputs: Any) -> GenerationResult:
         """Synchronous on OpenAI's side: one POST returns the images."""
         if self.model(model).kind != "image":
             raise ProviderRequestError(self.name, f"{model} does not generate images")
         if inputs:
             raise ProviderRequestError(self.name, f"unexpected inputs {sorted(inputs)}")
-        estimate = self.estimate(model, params)
-        self.check_budget(estimate)
+        estimate = self.admit(model, params, admitted)
         body = {"model": model, **params}
         if model == "dall-e-3":
             body.setdefault("response_format", "b64_json")

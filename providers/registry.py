@@ -6,18 +6,21 @@ from typing import Any
 
 import httpx
 
+from .a1111 import A1111Provider
 from .anthropic import AnthropicProvider
 from .base import BudgetCheck, Provider
 from .bfl import BflProvider
+from .comfyui import ComfyUiProvider
 from .config import ProviderSettings
 from .errors import ProviderConfigError
 from .fal import FalProvider
-from .metrics import ProviderMetrics
 from .hedra import HedraProvider
+from .metrics import ProviderMetrics
 from .openai import OpenAIProvider
 
 PROVIDER_CLASSES: dict[str, type[Provider]] = {
-    cls.name: cls for cls in (FalProvider, BflProvider, HedraProvider, OpenAIProvider, AnthropicProvider)
+    cls.name: cls for cls in (FalProvider, BflProvider, HedraProvider, OpenAIProvider, AnthropicProvider,
+                              ComfyUiProvider, A1111Provider)
 }
 
 
@@ -31,8 +34,9 @@ def build_providers(
 ) -> dict[str, Provider]:
     """One provider per known service from the config's `providers:` section.
     Services missing from the config still appear (their key may be in the
-    environment); `enabled: false` leaves one out. All of them record into `metrics`
-    (the daemon passes the one its /metrics endpoint serves)."""
+    environment; ComfyUI and A1111 at their default local URLs); `enabled: false`
+    leaves one out. All of them record into `metrics` (the daemon passes the one
+    its /metrics endpoint serves)."""
     metrics = metrics if metrics is not None else ProviderMetrics()
     settings_map = {} if settings_map is None else settings_map
     if not isinstance(settings_map, Mapping):
@@ -69,7 +73,7 @@ def describe_text(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         circuit = row["circuit"]
         state = circuit["state"] + (f" (retry in {circuit['retry_in_s']:.0f}s)" if circuit["state"] == "open" else "")
-        key = "key set" if row["key_configured"] else "NO KEY"
+        key = "local" if not row["key_required"] else "key set" if row["key_configured"] else "NO KEY"
         lines.append(f"{row['name']:<10} {key:<8} circuit {state:<10} {row['base_url']}")
         for m in row["models"]:
             p = m["price"]

@@ -118,6 +118,11 @@ def make_exif(ifd0: dict[int, object] | None = None, exif_ifd: dict[int, object]
     return (b"Exif\x00\x00" if prefix else b"") + header + body
 
 
+def ascii_comment(text: str) -> bytes:
+    """A UserComment value as third-party ComfyUI save nodes write it: plain text, no charset header."""
+    return text.encode("utf-8")
+
+
 MAKE, MODEL, IMAGE_DESCRIPTION, SOFTWARE, ARTIST = 0x010F, 0x0110, 0x010E, 0x0131, 0x013B
 USER_COMMENT, DATETIME_ORIGINAL = 0x9286, 0x9003
 
@@ -200,6 +205,34 @@ def stealth_png(payload: str, compressed: bool = True, rgb: bool = False, size: 
         pixels[:, :, 3:4] = restored
         image = Image.fromarray(pixels, "RGBA")
     return make_png(image=image)
+
+
+def filtered_png(rows: list[bytes], width: int, colour: int, filters: list[int]) -> bytes:
+    """An 8-bit PNG from raw pixel rows, each row stored with the PNG filter type given for it (0-4)."""
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}[colour]
+    out, above = bytearray(), bytes(width * channels)
+    for row, kind in zip(rows, filters):
+        encoded = bytearray([kind])
+        for i, value in enumerate(row):
+            left = row[i - channels] if i >= channels else 0
+            up = above[i]
+            corner = above[i - channels] if i >= channels else 0
+            if kind == 1:
+                value -= left
+            elif kind == 2:
+                value -= up
+            elif kind == 3:
+                value -= (left + up) >> 1
+            elif kind == 4:
+                p = left + up - corner
+                pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
+                value -= left if pa <= pb and pa <= pc else up if pb <= pc else corner
+            encoded.append(value & 0xFF)
+        out += encoded
+        above = row
+    header = struct.pack(">IIBBBBB", width, len(rows), 8, colour, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", zlib.compress(bytes(out)))
+            + png_chunk(b"IEND", b""))
 
 
 def write(directory: Path, name: str, data: bytes) -> Path:

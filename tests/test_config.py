@@ -120,3 +120,10 @@ def test_provider_sections_are_checked_at_load(tmp_path):
         cfgmod.parse(minimal(tmp_path, providers={"falai": {}}), environ={})
     with pytest.raises(ConfigError, match="timeout_s must be a number"):
         cfgmod.parse(minimal(tmp_path, providers={"fal": {"timeout_s": "soon"}}), environ={})
+    # The local generators are known services, with their own URL check.
+    cfgmod.parse(minimal(tmp_path, providers={"comfyui": {"base_url": "http://gpu-box.lan:8188"},
+                                              "a1111": {"timeout_s": 900}}), environ={})
+    with pytest.raises(ConfigError, match="providers.comfyui.base_url must be an http"):
+        cfgmod.parse(minimal(tmp_path, providers={"comfyui": {"base_url": "8188"}}), environ={})
+    with pytest.raises(ConfigError, match="providers.a1111 has unknown keys \\['model'\\]"):
+        cfgmod.parse(minimal(tmp_path, providers={"a1111": {"model": "sdxl"}}), environ={})

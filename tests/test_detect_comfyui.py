@@ -39,14 +39,15 @@ def _meta(**kw) -> Metadata:
     return Metadata(path=None, format=kw.pop("format", "png"), media="image", **kw)
 
 
-def test_walk_finds_final_sampler_texts_model_loras() -> None:
+def test_walk_reports_base_pass_texts_model_loras() -> None:
     generation, facts = read_graph(GRAPH, "png")
-    assert facts["sampler_node"] == "s2"
+    assert (facts["sampler_node"], facts["final_node"]) == ("s1", "s2")
     assert generation.prompt == "a red fox in snow"
     assert generation.negative_prompt == "blurry"
-    assert (generation.seed, generation.steps, generation.cfg) == (7, 10, 5.0)
-    assert generation.model == "dreamshaper_8"
+    assert (generation.seed, generation.steps, generation.cfg) == (424242, 25, 6.5)
+    assert generation.model == "dreamshaper_8.safetensors"
     assert generation.loras == ["detail"]
+    assert [(p["node"], p["seed"], p["denoise"]) for p in generation.passes] == [("s1", 424242, 1), ("s2", 7, 0.4)]
 
 
 def test_linked_seed_and_string_steps_are_resolved() -> None:
@@ -72,7 +73,7 @@ def test_sampler_custom_advanced_chain() -> None:
     }
     g, _ = read_graph(graph)
     assert (g.prompt, g.seed, g.steps, g.cfg, g.sampler, g.scheduler, g.model) == (
-        "a lighthouse", 55, 20, 3.5, "euler", "simple", "flux1-dev")
+        "a lighthouse", 55, 20, 3.5, "euler", "simple", "flux1-dev.safetensors")
     assert (g.width, g.height) == (1024, 768)
 
 
@@ -106,14 +107,14 @@ def test_webp_exif_make_model(tmp_path) -> None:
     for name, block in (("h.webp", exif), ("n.webp", exif[6:])):
         info = inspect_file(fg.write(tmp_path, name, fg.make_webp(block, animated=True)))
         assert info.tool == "comfyui" and info.media == "video"
-        assert info.generation.seed == 7
+        assert info.generation.seed == 424242
         assert "exif:Model=prompt:" in info.evidence
 
 
 def test_third_party_usercomment_json_and_image_description() -> None:
     bundle = json.dumps({"prompt": json.dumps(GRAPH), "workflow": WORKFLOW})
     detection = detect(_meta(format="jpeg", exif={"UserComment": bundle}))
-    assert detection.tool == "comfyui" and detection.generation.seed == 7
+    assert detection.tool == "comfyui" and detection.generation.seed == 424242
     detection = detect(_meta(format="jpeg", exif={"ImageDescription": "Workflow: " + json.dumps(WORKFLOW)}))
     assert detection.tool == "comfyui" and detection.generation.steps == 12
 
@@ -144,7 +145,7 @@ def test_real_mp4_with_video_node_comment(tmp_path) -> None:
                    check=True, timeout=60)
     info = inspect_file(path)
     assert (info.format, info.media, info.tool) == ("mp4", "video", "comfyui")
-    assert info.generation.prompt == "a red fox in snow" and info.generation.seed == 7
+    assert info.generation.prompt == "a red fox in snow" and info.generation.seed == 424242
 
 
 def test_controlnet_node_carrying_both_sides_does_not_mix_prompts() -> None:
@@ -170,5 +171,19 @@ def test_efficiency_nodes_loader_holding_both_prompts() -> None:
                                                                "positive": ["load", 1], "negative": ["load", 2]}},
     }
     generation, _ = read_graph(graph)
-    assert (generation.prompt, generation.negative_prompt, generation.model) == ("a meadow", "people", "realvis")
+    assert (generation.prompt, generation.negative_prompt, generation.model) == ("a meadow", "people", "realvis.safetensors")
     assert generation.loras == []
+
+
+def test_efficient_loader_latent_is_fresh_noise() -> None:
+    graph = {
+        "load": {"class_type": "Efficient Loader", "inputs": {"ckpt_name": "realvis.safetensors", "positive": "a",
+                                                              "negative": "b", "empty_latent_width": 768,
+                                                              "empty_latent_height": 512}},
+        "s": {"class_type": "KSampler (Efficient)", "inputs": {"seed": 3, "steps": 25, "cfg": 7, "denoise": 1,
+                                                               "sampler_name": "euler", "model": ["load", 0],
+                                                               "positive": ["load", 1], "negative": ["load", 2],
+                                                               "latent_image": ["load", 3]}},
+    }
+    generation, facts = read_graph(graph)
+    assert facts["fresh"] and (generation.width, generation.height) == (768, 512)

@@ -44,3 +44,12 @@ def test_graph_only_is_still_invokeai() -> None:
 
 def test_unbalanced_quotes_in_dream_do_not_crash() -> None:
     assert _detect(Dream='"unterminated -s 5').tool == "invokeai"
+
+
+def test_loras_that_are_not_a_list_are_ignored() -> None:
+    """Found by tests/test_inspect_fuzz.py: a double-encoded record with "loras": true."""
+    meta = Metadata(path=None, format="png", media="image",
+                    text={"invokeai_metadata": json.dumps(json.dumps({"loras": True, "seed": 3}))})
+    detection = detect(meta)
+    assert not [w for w in meta.warnings if "failed:" in w], meta.warnings
+    assert detection.tool == "invokeai" and detection.generation.loras == []

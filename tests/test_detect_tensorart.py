@@ -21,5 +21,5 @@ def test_generation_data_utf8_text_chunk_plus_graph(tmp_path) -> None:
     assert info.tool == "tensorart"
     assert (g.prompt, g.negative_prompt, g.model, g.model_hash, g.loras) == (
         "少女, 花", "lowres", "majicmix.safetensors", "abc", ["hanfu"])
-    assert g.seed == -1
+    assert g.seed == 555                                         # -1 is TensorArt's "random"
     assert (g.sampler, g.scheduler) == ("dpmpp_2m", "karras")      # filled in from the graph

@@ -54,12 +54,14 @@ def test_providers_lists_models_prices_and_missing_keys(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--config", str(config), "providers", "--json"], env=env)
     assert result.exit_code == 0, result.output
     rows = {r["name"]: r for r in json.loads(result.output)["providers"]}
-    assert set(rows) == {"fal", "bfl", "openai", "anthropic"}
+    assert set(rows) == {"fal", "bfl", "openai", "anthropic", "comfyui", "a1111"}
     assert rows["fal"]["key_configured"] and not rows["bfl"]["key_configured"]
+    assert rows["comfyui"]["key_required"] is False and rows["comfyui"]["healthy"] is True
     flux = next(m for m in rows["fal"]["models"] if m["id"] == "fal-ai/flux/dev")
     assert flux["price"] == {"unit": "megapixel", "usd": "0.025"}
     text = CliRunner().invoke(main, ["--config", str(config), "providers"], env=env).output
     assert "NO KEY" in text and "k-123" not in text
+    assert "comfyui    local" in text
 
 
 def test_a_bad_provider_section_is_a_configuration_error(tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ from PIL import Image
 
 from alice.daemon.fs.atomic_rename import rename_no_replace
 from alice.daemon.generation.deliver import deliver
-from alice.daemon.generation.provider_inputs import InputError, build
+from alice.providers.inputs import ProviderInputError as InputError
+from alice.providers.registry import build_providers
 from alice.daemon.generation.references import Reference, ReferenceError, from_path, resolve
 from alice.pipeline.extract import extract
 from alice.pipeline.ffmpeg import ffmpeg_exe
@@ -104,6 +105,11 @@ def ref(tmp_path: Path, name: str, data: bytes, media: str, fmt: str) -> Referen
     return Reference("b3:" + "0" * 64, path, fmt, media)
 
 
+def build(provider: str, prompt: str | None, params: dict, refs: list) -> tuple[dict, dict]:
+    """What `provider` sends for alice's (prompt, params, references): its own inputs_for."""
+    return build_providers({}, env={})[provider].inputs_for(prompt, params, refs)
+
+
 def test_fal_gets_data_uris_and_the_prompt(tmp_path: Path) -> None:
     one = ref(tmp_path, "a.png", png_bytes(), "image", "png")
     send, inputs = build("fal", "blue", {"seed": 1}, [one])
@@ -128,6 +134,12 @@ def test_each_provider_takes_references_its_own_way(tmp_path: Path) -> None:
         build("openai", "x", {}, [image])
     with pytest.raises(InputError, match="image references only"):
         build("bfl", "x", {}, [audio])
+    send, inputs = build("a1111", "a fox", {"steps": 20}, [image])
+    assert send == {"prompt": "a fox", "steps": 20} and inputs == {"init_images": [image.path]}
+    send, inputs = build("comfyui", None, {"graph": {"1": {}}}, [image])
+    assert send == {"graph": {"1": {}}} and inputs == {"images": {"face.png": image.path}}
+    with pytest.raises(InputError, match="runs a graph, not a prompt"):
+        build("comfyui", "a fox", {}, [])
 
 
 def test_references_resolve_from_files_and_refuse_what_is_not_there(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from tests import fixturegen as fg
 
 KEYS = {"path", "format", "media", "ai", "tool", "evidence", "generation", "error", "warnings"}
 GENERATION_KEYS = {"prompt", "negative_prompt", "seed", "steps", "cfg", "sampler", "scheduler", "model",
-                   "model_hash", "width", "height", "loras", "created_at"}
+                   "model_name", "model_hash", "width", "height", "loras", "created_at", "passes"}
 
 
 def test_json_shape(tmp_path) -> None:

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alice.pipeline.detect import detect
-from alice.pipeline.detect.comfy_graph import read_graph
+from alice.pipeline.detect.comfy_graph import locate_base_pass, read_graph
 from alice.pipeline.extract.exif import parse_exif
 from alice.pipeline.generation import Detection
 from alice.pipeline.inspect import inspect_file
@@ -148,3 +148,72 @@ def test_random_records_through_every_detector(text: dict, comment) -> None:
     generation = detection.generation
     assert generation.steps is None or isinstance(generation.steps, int)
     assert generation.cfg is None or isinstance(generation.cfg, float)
+
+
+# -- the paths added for third-party savers, nested JSON and switch nodes --------------------------
+def _nested(value, depth: int):
+    """`value` JSON-encoded `depth` times: savers double-encode graphs and NovelAI's Comment."""
+    for _ in range(depth):
+        value = json.dumps(value)
+    return value
+
+
+@FUZZ
+@given(record=_json, depth=st.integers(0, 3), tag=st.sampled_from(["ifd0", "exif", "both"]),
+       container=st.sampled_from(["jpeg", "webp"]), raw_bytes=st.booleans(),
+       key=st.sampled_from(["prompt", "workflow", "Comment", "extraMetadata", "Software"]))
+def test_random_ifd0_usercomment_bundles(record, depth: int, tag: str, container: str, raw_bytes: bool,
+                                         key: str) -> None:
+    text = json.dumps({key: _nested(record, depth), "Software": "NovelAI" if key == "Comment" else "x"})
+    value = text.encode("utf-8") if raw_bytes else text
+    ifd0 = {fg.USER_COMMENT: value} if tag in ("ifd0", "both") else {}
+    sub = {fg.USER_COMMENT: fg.user_comment(text, "ascii")} if tag in ("exif", "both") else None
+    exif = fg.make_exif(ifd0, sub)
+    path = WORKDIR / f"u.{container}"
+    path.write_bytes(fg.make_jpeg(exif) if container == "jpeg" else fg.make_webp(exif))
+    _assert_sane(path)
+
+
+@FUZZ
+@given(graph=_json, depth=st.integers(1, 3), extra=_json,
+       where=st.sampled_from(["UserComment", "IFD0UserComment", "Make"]))
+def test_nested_json_strings_through_every_detector(graph, depth: int, extra, where: str) -> None:
+    bundle = {"prompt": _nested(graph, depth), "extraMetadata": _nested(extra, depth),
+              "Comment": _nested(extra, depth), "Software": "NovelAI"}
+    value = ("prompt:" if where == "Make" else "") + _nested(bundle, depth)
+    meta = Metadata(path=None, format="jpeg", media="image", exif={where: value, "Software": "NovelAI"})
+    detection = detect(meta)
+    json.dumps(detection.raw, ensure_ascii=False).encode("utf-8")
+    assert not [w for w in meta.warnings if "failed:" in w], meta.warnings
+
+
+_SWITCH_CLASSES = ["ImpactSwitch", "CR Model Input Switch", "Switch any [Crystools]", "Any Switch (rgthree)",
+                   "easy anythingIndexSwitch", "CR LoRA Stack", "ShowText|pysssss", "KSamplerAdvanced",
+                   "SamplerCustomAdvanced", "RandomNoise", "BasicScheduler", "EmptyLatentImage", "VAEDecode",
+                   "CheckpointLoaderSimple", "CLIPTextEncode", "SaveImage", "LatentUpscaleBy", "VAEEncode"]
+_IDS = ["1", "2", "3", "4", "5", "6"]
+_switch_link = st.tuples(st.sampled_from(_IDS), st.integers(0, 2)).map(list)
+_switch_node = st.fixed_dictionaries({
+    "class_type": st.sampled_from(_SWITCH_CLASSES),
+    "inputs": st.dictionaries(
+        st.sampled_from(["select", "Input", "index", "boolean", "on_true", "on_false", "input1", "input2", "model1",
+                         "model2", "any_01", "any_02", "value0", "text", "seed", "noise_seed", "add_noise", "steps",
+                         "model", "positive", "negative", "latent_image", "samples", "pixels", "images", "noise",
+                         "sigmas", "guider", "denoise", "width", "height", "switch_1", "lora_name_1", "lora_stack",
+                         "ckpt_name", "start_at_step"]),
+        _switch_link | st.integers(-2, 3) | st.sampled_from(["On", "Off", "enable", "disable", "a", True, False]),
+        max_size=10),
+})
+
+
+@FUZZ
+@given(graph=st.dictionaries(st.sampled_from(_IDS), _switch_node, min_size=1, max_size=6))
+def test_graph_cycles_through_switch_nodes(graph: dict) -> None:
+    started = time.perf_counter()
+    generation, _ = read_graph(graph, "png")
+    located = locate_base_pass(graph)
+    assert time.perf_counter() - started < SECONDS_PER_FILE
+    for name, (node, key) in located.items():
+        value = graph[node]["inputs"][key]
+        assert not isinstance(value, (list, dict)), (name, node, key, value)    # a literal, never a link
+    assert generation.seed is None or isinstance(generation.seed, (int, str, float))

@@ -55,6 +55,12 @@ async def test_generation_polls_until_ready_and_downloads(fake: FakeBfl, tmp_pat
     # The CDN URL got no API key.
     assert "x-key" not in next(s for s in fake.seen if s.route == "file").headers
 
+    # The provider's own download client (kept across outputs) sends no key either.
+    async with make(fake) as bfl:
+        again = await bfl.download_output(result.outputs[0], tmp_path, stem="again")
+    assert again.name == "again.png" and again.read_bytes() == path.read_bytes()
+    assert all("x-key" not in s.headers for s in fake.seen if s.route == "file")
+
 
 @pytest.mark.parametrize("final", ["Content Moderated", "Request Moderated", "Error"])
 async def test_moderated_or_failed_jobs_raise(fake: FakeBfl, final: str) -> None:

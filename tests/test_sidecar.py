@@ -32,7 +32,10 @@ OPT_INT = st.none() | INTS
 GENERATIONS = st.builds(
     Generation, prompt=OPT_TEXT, negative_prompt=OPT_TEXT, seed=OPT_INT, steps=OPT_INT,
     cfg=st.none() | st.floats(allow_nan=False), sampler=OPT_TEXT, scheduler=OPT_TEXT, model=OPT_TEXT,
-    model_hash=OPT_TEXT, width=OPT_INT, height=OPT_INT, loras=st.lists(TEXT, max_size=3), created_at=OPT_TEXT)
+    model_hash=OPT_TEXT, width=OPT_INT, height=OPT_INT, loras=st.lists(TEXT, max_size=3), created_at=OPT_TEXT,
+    model_name=OPT_TEXT,
+    passes=st.lists(st.dictionaries(TEXT, st.none() | INTS | st.floats(allow_nan=False) | TEXT, max_size=4),
+                    max_size=3))
 
 RECORDS = st.builds(
     AssetRecord, content_id=TEXT, file_hash=TEXT, size=st.integers(min_value=0, max_value=2 ** 80),
@@ -154,3 +157,10 @@ def test_non_json_values_still_dump_as_their_plain_form():
 def test_naive_datetimes_are_refused_when_writing():
     with pytest.raises(SidecarError, match="'organized_at' .* without a UTC offset"):
         dump(record(organized_at=datetime(2024, 5, 1, 12, 0)))
+
+
+def test_passes_that_are_not_mappings_are_refused():
+    text = dump(record(generation=Generation(passes=[{"node": "3", "seed": 7}])))
+    assert load(text).generation.passes == [{"node": "3", "seed": 7}]
+    with pytest.raises(SidecarError, match="generation.passes"):
+        load(text.replace("  - node: '3'\n    seed: 7\n", "  - just text\n"))

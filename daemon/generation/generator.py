@@ -42,7 +42,6 @@ from sqlalchemy.orm import Session
 
 from alice.daemon.generation import budget
 
-from alice.daemon.generation import provider_inputs
 from alice.daemon.catalog import requests, spend, store
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.errors import CatalogUnavailable
@@ -55,9 +54,11 @@ from alice.daemon.provider_host import ProviderHost
 from alice.pipeline.alice_record import VERSION
 from alice.pipeline.plan import sanitize_segment
 from alice.providers.base import Provider
+from alice.providers.capabilities import Capability
 from alice.providers.config import ENV_KEYS
 from alice.providers.download import download
 from alice.providers.errors import BudgetExceeded, ProviderError
+from alice.providers.pricing import CostEstimate
 from alice.providers.results import GenerationResult, Job
 
 log = structlog.get_logger("alice.generate")
@@ -88,7 +89,7 @@ class Generator:
         BudgetExceeded (refused by the project's budget) before anything is sent.
         """
         client = self._provider(provider)
-        if not client.settings.has_key:
+        if not client.can_send:
             env = " or ".join(ENV_KEYS.get(provider, ())) or "the service's key variable"
             raise GenerateError(f"no API key for {provider}: set providers.{provider}.api_key in the config "
                                 f"or {env} in the environment")
@@ -108,9 +109,9 @@ class Generator:
         project_name = sanitize_segment(project or self.cfg.default_project)
         try:
             refs = [resolve(r, self.catalog) for r in references]
-            send, inputs = provider_inputs.build(provider, prompt, params, refs)
+            send, inputs = client.inputs_for(prompt, params, refs)
             estimate = client.estimate(model, send)
-        except (ReferenceError, provider_inputs.InputError) as exc:
+        except ReferenceError as exc:
             raise GenerateError(str(exc)) from None
         except ProviderError as exc:
             raise GenerateError(str(exc)) from None
@@ -139,7 +140,7 @@ class Generator:
         log.info("generation.recorded", request_id=rid, project=project_name, provider=provider, model=model,
                  estimate_usd=str(estimate.usd))
         base = _record(provider, model, prompt, dict(params), ref_ids)
-        self._start(rid, self._send(rid, client, model, send, inputs, base, project_name))
+        self._start(rid, self._send(rid, client, model, send, inputs, base, project_name, estimate))
         if wait:
             self.wait(rid)
         return rid
@@ -275,15 +276,15 @@ class Generator:
 
     # -- the request's life on the event loop --------------------------------------------------
     async def _send(self, rid: int, client: Provider, model: str, send: dict[str, Any], inputs: dict[str, Any],
-                    base: dict[str, Any], project: str) -> None:
+                    base: dict[str, Any], project: str, estimate: CostEstimate) -> None:
         try:
             if _synchronous(client):
                 await asyncio.to_thread(self._update, rid, "submitted", "generation.submitted", {"provider_request_id": None})
                 self._submitted_now(rid)
-                result = await client.generate(model, send, **inputs)
+                result = await client.generate(model, send, admitted=estimate, **inputs)
                 await self._complete(rid, result, base, project)
                 return
-            job = await client.submit(model, send, **inputs)
+            job = await client.submit(model, send, admitted=estimate, **inputs)
             await asyncio.to_thread(self._update, rid, "submitted", "generation.submitted", {"provider_request_id": job.request_id},
                          provider_request_id=job.request_id, job=job.to_dict())
             self._submitted_now(rid)
@@ -454,8 +455,8 @@ class Generator:
             self._background.append(asyncio.run_coroutine_threadsafe(sweep(), loop))
 
 def _synchronous(client: Provider) -> bool:
-    """Providers whose one call returns the result (OpenAI images) override generate() itself."""
-    return type(client).generate is not Provider.generate
+    """Providers whose one call returns the result (OpenAI images, A1111) say so."""
+    return Capability.SYNCHRONOUS in client.CAPABILITIES
 
 
 def _record(provider: str, model: str, prompt: str | None, params: dict[str, Any],

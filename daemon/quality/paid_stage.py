@@ -27,6 +27,7 @@ from alice.pipeline.quality.errors import AssessmentError
 from alice.pipeline.quality.stages import PaidStage
 from alice.pipeline.quality.still import still_for_rating
 from alice.providers.base import Provider
+from alice.providers.capabilities import Capability
 from alice.providers.errors import BudgetExceeded, ProviderError, ProviderMalformedResponse
 from alice.providers.pricing import CostEstimate
 from alice.providers.vision import MAX_EDGE, PROMPT, VisionProvider
@@ -68,7 +69,7 @@ def _why_not(stage: PaidStage, target: Target, provider: Provider | None,
                             f"(providers.{stage.provider} in the config)")
     if not _canrun(provider, stage):
         return "provider", f"{stage.provider} cannot run {stage.kind} stages"
-    if not provider.settings.has_key:
+    if not provider.can_send:
         return "key", f"no API key for {stage.provider}: set providers.{stage.provider}.api_key or its variable"
     return None
 
@@ -149,9 +150,8 @@ def _estimate(provider: Provider, stage: PaidStage) -> CostEstimate:
 
 
 def _canrun(provider: Provider, stage: PaidStage) -> bool:
-    if stage.kind == "vision":
-        return isinstance(provider, VisionProvider)
-    return callable(getattr(provider, "measure_quality", None))
+    needed = Capability.VISION if stage.kind == "vision" else Capability.QUALITY
+    return needed in provider.CAPABILITIES
 
 
 def _call(host: ProviderHost, provider: Provider, stage: PaidStage, target: Target,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import fields
 from types import ModuleType
+from typing import Iterator
 
 from alice.pipeline.detect.coerce import json_safe, to_float, to_int, to_iso, to_str
 from alice.pipeline.generation import Detection, Generation
@@ -30,23 +31,76 @@ ORDER = (
     "ideogram", "aigc_cn", "iptc", "stealth",
 )
 
-_modules: list[tuple[str, ModuleType | None, str | None]] | None = None
+_modules: list[tuple[str, ModuleType | None, str | None]] | None = None   # set by _load() (and tests)
+_imported: dict[str, tuple[ModuleType | None, str | None]] = {}
+
+
+def _import(name: str) -> tuple[ModuleType | None, str | None]:
+    if name not in _imported:
+        try:
+            _imported[name] = (importlib.import_module(f"{__name__}.{name}"), None)
+        except Exception as exc:  # noqa: BLE001 - one broken detector must not stop the others
+            _imported[name] = (None, f"{type(exc).__name__}: {exc}")
+    return _imported[name]
 
 
 def _load() -> list[tuple[str, ModuleType | None, str | None]]:
     global _modules
     if _modules is None:
-        loaded = []
-        for name in ORDER:
-            try:
-                loaded.append((name, importlib.import_module(f"{__name__}.{name}"), None))
-            except Exception as exc:  # noqa: BLE001 - one broken detector must not stop the others
-                loaded.append((name, None, f"{type(exc).__name__}: {exc}"))
-        _modules = loaded
+        _modules = [(name, *_import(name)) for name in ORDER]
     return _modules
 
 
+def _detectors() -> Iterator[tuple[str, ModuleType | None, str | None]]:
+    """Detectors in ORDER, each imported when first reached: a file the first few detectors
+    recognise never pays for importing the rest (start-up of `alice inspect FILE`)."""
+    if _modules is not None:
+        yield from _modules
+        return
+    for name in ORDER:
+        yield (name, *_import(name))
+
+
 _INT_FIELDS = {"seed", "steps", "width", "height"}
+_PASS_INTS = {"seed", "steps", "start_at_step", "end_at_step"}
+_PASS_FLOATS = {"cfg", "denoise"}
+MAX_PASSES = 16
+_MODEL_EXTENSIONS = (".safetensors", ".ckpt", ".gguf", ".pt", ".pth", ".sft", ".bin")
+
+
+def model_stem(model: str | None) -> str | None:
+    """"SDXL/x_v1.safetensors" -> "x_v1": the name without folders or a weights extension."""
+    if not model:
+        return None
+    stem = model.replace("\\", "/").rsplit("/", 1)[-1]
+    lowered = stem.lower()
+    for ext in _MODEL_EXTENSIONS:
+        if lowered.endswith(ext):
+            stem = stem[: -len(ext)]
+            break
+    return stem.strip() or None
+
+
+def _clean_passes(value: object) -> list[dict]:
+    passes = []
+    for item in (value if isinstance(value, list) else [])[:MAX_PASSES]:
+        if not isinstance(item, dict):
+            continue
+        clean = {}
+        for key, field_value in item.items():
+            if key in _PASS_INTS:
+                field_value = to_int(field_value)
+            elif key in _PASS_FLOATS:
+                field_value = to_float(field_value)
+            else:
+                field_value = to_str(field_value, 1024)
+            if key == "seed" and field_value is not None and field_value < 0:
+                field_value = None          # "random", not a seed
+            if field_value is not None:
+                clean[str(key)] = field_value
+        if clean:
+            passes.append(clean)
+    return passes
 
 
 def _clean_generation(generation: Generation) -> Generation:
@@ -62,9 +116,15 @@ def _clean_generation(generation: Generation) -> Generation:
             value = [s for s in (to_str(v, 1024) for v in (value if isinstance(value, list) else [])) if s]
         elif f.name == "created_at":
             value = to_iso(value)
+        elif f.name == "passes":
+            value = _clean_passes(value)
         else:
             value = to_str(value)
         setattr(clean, f.name, value)
+    if clean.seed is not None and clean.seed < 0:
+        clean.seed = None        # -1 means "random" in every tool: never a real seed
+    if clean.model_name is None:
+        clean.model_name = model_stem(clean.model)
     return clean
 
 
@@ -81,7 +141,7 @@ def _finish(result: Detection, name: str) -> Detection:
 
 def detect(meta: Metadata) -> Detection:
     """The first detector's answer, cleaned; Detection.none() if nothing matched. Never raises."""
-    for name, module, load_error in _load():
+    for name, module, load_error in _detectors():
         if module is None:
             meta.warnings.append(f"detector {name} could not be loaded: {load_error}")
             continue

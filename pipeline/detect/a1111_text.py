@@ -21,9 +21,16 @@ from alice.pipeline.generation import Generation
 _KEY = re.compile(r"\s*(\w[\w \-/+.()]*?):\s*")
 _QUOTED = re.compile(r'"(?:\\.|[^\\"])*"')
 _DECODER = json.JSONDecoder()
-_STEPS_LINE = re.compile(r"(?:^|,\s*)Steps:\s*\S")
+_ANY_STEPS_KEY = re.compile(r"steps\s*:", re.IGNORECASE)      # a JSON "steps": does not match
+_STEPS_LINE = re.compile(r"(?:^|,\s*)steps\s*:\s*\S", re.IGNORECASE)
 _LORA_TAG = re.compile(r"<(?:lora|lyco):([^:>]+)(?::[^>]*)?>", re.IGNORECASE)
-_LORA_N_NAME = re.compile(r"^Lora_\d+ Model name$")
+_LORA_N_NAME = re.compile(r"^lora\d+modelname$")
+_SPACES = re.compile(r"[\s_]+")
+
+
+def key_form(key: str) -> str:
+    """"CFG Scale", "cfg scale", "cfg_scale" -> "cfgscale": how keys are compared, whoever wrote them."""
+    return _SPACES.sub("", key).lower()
 MAX_LINES = 20_000
 
 
@@ -33,20 +40,34 @@ class A1111Text:
     negative_prompt: str | None
     params: dict[str, str]
     extra_lines: list[str] = field(default_factory=list)
+    _forms: dict[str, str] | None = field(default=None, repr=False, compare=False)
+
+    def get(self, *keys: str) -> str | None:
+        """The value of the first of `keys` present, matched case- and space-insensitively."""
+        if self._forms is None:
+            self._forms = {}
+            for key, value in self.params.items():
+                self._forms.setdefault(key_form(key), value)
+        for key in keys:
+            value = self._forms.get(key_form(key))
+            if value is not None:
+                return value
+        return None
 
     def generation(self) -> Generation:
-        p = self.params
-        width, height = to_size(p.get("Size"))
+        width, height = to_size(self.get("Size"))
+        if width is None:
+            width, height = to_int(self.get("Width")), to_int(self.get("Height"))
         return Generation(
             prompt=self.prompt,
             negative_prompt=self.negative_prompt,
-            seed=to_int(p.get("Seed")),
-            steps=to_int(p.get("Steps")),
-            cfg=to_float(p.get("CFG scale")),
-            sampler=to_str(p.get("Sampler")),
-            scheduler=to_str(p.get("Schedule type") or p.get("Scheduler")),
-            model=to_str(p.get("Model")),
-            model_hash=to_str(p.get("Model hash")),
+            seed=to_int(self.get("Seed")),
+            steps=to_int(self.get("Steps")),
+            cfg=to_float(self.get("CFG scale", "CFG", "Guidance scale")),
+            sampler=to_str(self.get("Sampler", "Sampler name")),
+            scheduler=to_str(self.get("Schedule type", "Scheduler")),
+            model=to_str(self.get("Model", "Checkpoint")),
+            model_hash=to_str(self.get("Model hash")),
             width=width,
             height=height,
             loras=self.loras(),
@@ -56,12 +77,12 @@ class A1111Text:
         names: list[str] = []
         names += [m.group(1).strip() for m in _LORA_TAG.finditer(self.prompt or "")]
         for key, value in self.params.items():
-            if _LORA_N_NAME.match(key):
+            if _LORA_N_NAME.match(key_form(key)):
                 names.append(value.strip())
-        lora_hashes = self.params.get("Lora hashes")
+        lora_hashes = self.get("Lora hashes")
         if lora_hashes:
             names += [part.split(":")[0].strip() for part in lora_hashes.split(",") if ":" in part]
-        hashes = self.params.get("Hashes")
+        hashes = self.get("Hashes")
         if hashes:
             try:
                 table = json.loads(hashes)
@@ -134,7 +155,7 @@ def _comma_or_end(line: str, start: int) -> int:
 
 def parse_a1111(text: str) -> A1111Text | None:
     """Split A1111 text into prompt, negative prompt and parameters; None if it has no "Steps:" line."""
-    if not isinstance(text, str) or "Steps:" not in text:
+    if not isinstance(text, str) or ("Steps:" not in text and not _ANY_STEPS_KEY.search(text)):
         return None
     lines = text.strip().replace("\r\n", "\n").split("\n")
     if len(lines) > MAX_LINES:
@@ -143,20 +164,20 @@ def parse_a1111(text: str) -> A1111Text | None:
     if index is None:
         return None
     params = parse_params_line(lines[index])
-    if "Steps" not in params:
+    if not any(key_form(key) == "steps" for key in params):
         return None
     prompt_lines: list[str] = []
     negative_lines: list[str] | None = None
     for line in lines[:index]:
-        if negative_lines is None and line.startswith("Negative prompt:"):
+        if negative_lines is None and line[:16].lower() == "negative prompt:":
             negative_lines = [line[len("Negative prompt:"):].lstrip()]
         elif negative_lines is not None:
             negative_lines.append(line)
         else:
             prompt_lines.append(line)
     # The parameters can be on the same line as the prompt when the prompt is empty.
-    prefix = lines[index][:_STEPS_LINE.search(lines[index]).start()].strip() if not lines[index].startswith("Steps:") else ""
-    if prefix and prefix.startswith("Negative prompt:"):
+    prefix = lines[index][:_STEPS_LINE.search(lines[index]).start()].strip()
+    if prefix and prefix[:16].lower() == "negative prompt:":
         negative_lines = (negative_lines or []) + [prefix[len("Negative prompt:"):].strip()]
     return A1111Text(
         prompt=to_str("\n".join(prompt_lines)),

@@ -2,7 +2,8 @@
 
  - PNG text chunks `prompt` / `workflow` (SaveImage);
  - WebP/AVIF EXIF Make = "workflow:{json}", Model = "prompt:{json}" (SaveAnimatedWEBP);
- - third-party save nodes: EXIF UserComment JSON {"prompt": ...}, ImageDescription
+ - third-party save nodes (SaveImagePlus ...), JPEG/WebP: EXIF UserComment JSON
+   {"prompt": ..., "workflow": ...}, often in IFD0 without a charset prefix; ImageDescription
    "Workflow: {...}" (A1111-style text from save nodes is handled by a1111.py);
  - video nodes: container tags `prompt`/`workflow`, or a `comment` holding both.
 Parameters come from walking the graph from the sampler (comfy_graph.py).
@@ -35,7 +36,7 @@ def _candidates(meta: Metadata) -> Iterator[tuple[str, str, Any]]:
     for key in ("prompt", "workflow"):
         if key in meta.text:
             yield text_evidence(meta, key), key, meta.text[key]
-    for tag in ("Make", "Model", "ImageDescription", "UserComment", "Software", "Artist"):
+    for tag in ("Make", "Model", "ImageDescription", "UserComment", "IFD0UserComment", "Software", "Artist"):
         value = meta.exif.get(tag)
         if not isinstance(value, str):
             continue
@@ -59,7 +60,8 @@ def _candidates(meta: Metadata) -> Iterator[tuple[str, str, Any]]:
         yield text_evidence(meta, "comment"), "bundle", comment
 
 
-def detect(meta: Metadata) -> Detection | None:
+def find_graph(meta: Metadata) -> tuple[dict | None, dict | None, list[str]]:
+    """(API graph, UI workflow, evidence) from wherever ComfyUI or a save node wrote them."""
     graph: dict | None = None
     workflow: dict | None = None
     evidence: list[str] = []
@@ -87,6 +89,11 @@ def detect(meta: Metadata) -> Detection | None:
         elif kind == "workflow" and is_workflow(value) and workflow is None:
             workflow = value
             evidence.append(source)
+    return graph, workflow, evidence
+
+
+def detect(meta: Metadata) -> Detection | None:
+    graph, workflow, evidence = find_graph(meta)
     if graph is None and workflow is None:
         return None
     raw: dict[str, Any] = {}

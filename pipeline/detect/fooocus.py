@@ -88,7 +88,7 @@ def detect(meta: Metadata) -> Detection | None:
         parsed = parse_a1111(text)
         if parsed is None:
             continue
-        version = parsed.params.get("Version", "")
+        version = (parsed.get("Version") or "")
         if "fooocus" in version.lower() or marker:
             why = f"a1111:Version={version}" if "fooocus" in version.lower() else marker
             return Detection(tool="fooocus", ai=True, evidence=[source, why],

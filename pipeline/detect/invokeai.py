@@ -36,7 +36,8 @@ def _split_negative(prompt: str | None) -> tuple[str | None, str | None]:
 
 def _from_v3(record: dict) -> Generation:
     loras = []
-    for lora in record.get("loras") or []:
+    listed = record.get("loras")
+    for lora in listed if isinstance(listed, list) else []:
         if isinstance(lora, dict):
             name = _name(lora.get("lora") or lora.get("model"))
             if name:

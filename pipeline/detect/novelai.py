@@ -53,11 +53,18 @@ def detect(meta: Metadata) -> Detection | None:
             evidence.append(text_evidence(meta, "Comment"))
         return from_record(record, evidence)
     software = exif_text(meta, "Software")
-    if software and "novelai" in software.lower():
-        record = {"Software": software, "Description": meta.exif.get("ImageDescription"),
-                  "Comment": meta.exif.get("UserComment"), "Source": meta.exif.get("Model")}
-        return from_record({k: v for k, v in record.items() if v}, [f"exif:Software={software}"])
     user_comment = load_json_object(meta.exif.get("UserComment"))
+    if software and "novelai" in software.lower():
+        # WebP/JPEG downloads: UserComment holds the PNG chunks as one JSON object, whose
+        # `Comment` is itself a JSON string; older files put the bare Comment JSON there.
+        record = dict(user_comment) if user_comment and ("Comment" in user_comment or "Software" in user_comment) \
+            else {"Comment": meta.exif.get("UserComment")}
+        record.setdefault("Software", software)
+        for key, tag in (("Description", "ImageDescription"), ("Source", "Model")):
+            if not record.get(key) and exif_text(meta, tag):
+                record[key] = meta.exif[tag]
+        evidence = [f"exif:Software={software}"] + (["exif:UserComment"] if user_comment else [])
+        return from_record({k: v for k, v in record.items() if v}, evidence)
     if user_comment and is_novelai(user_comment):
         return from_record(user_comment, ["exif:UserComment:Software=NovelAI"])
     return None

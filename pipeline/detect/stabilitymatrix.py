@@ -5,6 +5,8 @@ Its ComfyUI backend may add a `prompt` graph, so it is asked before comfyui.
 from __future__ import annotations
 
 from alice.pipeline.detect.a1111_text import parse_a1111
+from alice.pipeline.detect.comfy_graph import read_graph
+from alice.pipeline.detect.graph_precedence import merge_summary_and_graph
 from alice.pipeline.detect.sources import load_json_object, text_evidence
 from alice.pipeline.generation import Detection, Generation
 from alice.pipeline.metadata import Metadata
@@ -36,4 +38,10 @@ def detect(meta: Metadata) -> Detection | None:
     raw = {"parameters-json": record} if record else {}
     if parsed is not None:
         raw["parameters"] = parsed.raw()
+    graph = load_json_object(meta.text.get("prompt"))
+    if graph:
+        # Its summary renames (sampler + scheduler in one label); the graph holds what ran.
+        merge_summary_and_graph(generation, read_graph(graph, meta.format)[0])
+        evidence.append(text_evidence(meta, "prompt"))
+        raw["prompt"] = graph
     return Detection(tool="stabilitymatrix", ai=True, evidence=evidence, generation=generation, raw=raw)

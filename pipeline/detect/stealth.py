@@ -5,21 +5,24 @@ read column by column (x outer, y inner); from alpha LSBs for
 `stealth_pnginfo`/`stealth_pngcomp`, from R,G,B LSBs for `stealth_rgbinfo`/
 `stealth_rgbcomp`; then a 32-bit big-endian payload length in bits, then the
 payload (gzip for *comp). This is the only detector that decodes pixels, so it
-runs last, only on lossless formats, and only below MAX_PIXELS.
+runs last, only on lossless formats, and only below MAX_PIXELS; for most PNGs
+stealth_scan.py rules the magic out from the first rows without decoding.
 """
 from __future__ import annotations
 
 import json
 import warnings
 import zlib
-
-import numpy as np
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from alice.pipeline.detect import a1111, novelai
 from alice.pipeline.detect.a1111_text import parse_a1111
+from alice.pipeline.detect.stealth_scan import NO_MAGIC, scan_png
 from alice.pipeline.generation import Detection
 from alice.pipeline.metadata import Metadata
+
+if TYPE_CHECKING:      # Pillow costs tens of ms to import: only files that reach the full decode pay it
+    from PIL import Image
 
 MAX_PIXELS = 16_000_000      # RGBA decode ~64 MB; stealth writers output far smaller images
 PAYLOAD_CAP = 8 * 1024 * 1024
@@ -27,28 +30,34 @@ _FORMATS = {"png", "webp"}
 _MAGICS = {b"stealth_pnginfo": False, b"stealth_pngcomp": True}
 _RGB_MAGICS = {b"stealth_rgbinfo": False, b"stealth_rgbcomp": True}
 _MAGIC_BITS = 15 * 8
+# Each pixel byte -> ASCII "0"/"1" of its LSB: bits as text, packed by int(bits, 2) at C speed (no numpy).
+_LSB_DIGIT = bytes(0x30 | (value & 1) for value in range(256))
 
 
 class StealthError(ValueError):
     """A stealth header was found but its payload is unusable."""
 
 
-def _bits_column_major(plane: np.ndarray) -> np.ndarray:
-    """LSBs of an (H, W[, C]) array in x-major, y-minor, channel order."""
-    lsb = plane & 1
-    if lsb.ndim == 2:
-        return lsb.T.reshape(-1)
-    return lsb.transpose(1, 0, 2).reshape(-1)
+def _bits_column_major(image: Image.Image) -> bytes:
+    """LSBs of an image as b"0"/b"1", in x-major, y-minor, channel order (transposed, then row-major)."""
+    from PIL import Image
+
+    return image.transpose(Image.Transpose.TRANSPOSE).tobytes().translate(_LSB_DIGIT)
 
 
-def _decode(bits: np.ndarray, compressed: bool) -> str:
+def _pack(bits: bytes) -> bytes:
+    count = len(bits) // 8
+    return int(bits[:count * 8], 2).to_bytes(count, "big") if count else b""
+
+
+def _decode(bits: bytes, compressed: bool) -> str:
     header_end = _MAGIC_BITS + 32
-    if bits.size < header_end:
+    if len(bits) < header_end:
         raise StealthError("image too small for the stealth header")
-    length = int.from_bytes(np.packbits(bits[_MAGIC_BITS:header_end]).tobytes(), "big")
-    if length <= 0 or length > bits.size - header_end or length > PAYLOAD_CAP * 8:
+    length = int(bits[_MAGIC_BITS:header_end], 2)
+    if length <= 0 or length > len(bits) - header_end or length > PAYLOAD_CAP * 8:
         raise StealthError(f"stealth payload length {length} bits does not fit the image")
-    payload = np.packbits(bits[header_end:header_end + length]).tobytes()
+    payload = _pack(bits[header_end:header_end + length])
     if compressed:
         inflater = zlib.decompressobj(wbits=31)        # gzip
         try:
@@ -58,15 +67,10 @@ def _decode(bits: np.ndarray, compressed: bool) -> str:
     return payload.decode("utf-8", "replace")
 
 
-def _magic(plane: np.ndarray) -> bytes:
-    return np.packbits(_bits_column_major(plane)[:_MAGIC_BITS]).tobytes()
+def find_magic(image: Image.Image) -> tuple[bytes, Image.Image] | None:
+    """(magic, the plane its payload is read from) if the image starts a stealth stream.
 
-
-def read_stealth(image: Image.Image) -> tuple[str, str] | None:
-    """(magic, payload text) if the image carries stealth pnginfo.
-
-    The magic sits in the first column(s), so the full bit stream is only
-    assembled once a magic matched; a plain image costs one decode.
+    The magic sits in the first column(s), so only those are unpacked here.
     """
     if image.mode not in ("RGBA", "LA", "RGB", "L"):
         has_alpha = image.mode in ("PA", "La", "RGBa") or "transparency" in image.info
@@ -74,17 +78,24 @@ def read_stealth(image: Image.Image) -> tuple[str, str] | None:
     width, height = image.size
     columns = min(width, -(-_MAGIC_BITS // height) + 1)
     if image.mode in ("RGBA", "LA"):
-        alpha = np.asarray(image.getchannel("A"))
-        magic = _magic(alpha[:, :columns])
+        alpha = image.getchannel("A")
+        magic = _pack(_bits_column_major(alpha.crop((0, 0, columns, height)))[:_MAGIC_BITS])
         if magic in _MAGICS:
-            return magic.decode(), _decode(_bits_column_major(alpha), _MAGICS[magic])
-        del alpha
-    head = np.asarray(image.crop((0, 0, columns, height)).convert("RGB"))
-    magic = _magic(head)
+            return magic, alpha
+    magic = _pack(_bits_column_major(image.crop((0, 0, columns, height)).convert("RGB"))[:_MAGIC_BITS])
     if magic in _RGB_MAGICS:
-        colour = np.asarray(image.convert("RGB"))
-        return magic.decode(), _decode(_bits_column_major(colour), _RGB_MAGICS[magic])
+        return magic, image.convert("RGB")
     return None
+
+
+def read_stealth(image: Image.Image) -> tuple[str, str] | None:
+    """(magic, payload text) if the image carries stealth pnginfo."""
+    found = find_magic(image)
+    if found is None:
+        return None
+    magic, plane = found
+    compressed = _MAGICS.get(magic, _RGB_MAGICS.get(magic, False))
+    return magic.decode(), _decode(_bits_column_major(plane), compressed)
 
 
 def detect(meta: Metadata) -> Detection | None:
@@ -94,6 +105,10 @@ def detect(meta: Metadata) -> Detection | None:
         if meta.width and meta.height:
             meta.warnings.append(f"stealth pnginfo not checked: {meta.width}x{meta.height} is above {MAX_PIXELS} px")
         return None
+    if meta.format == "png" and not meta.animated and scan_png(meta.path) == NO_MAGIC:
+        return None          # the common answer, from the first rows alone (stealth_scan.py)
+    from PIL import Image
+
     try:
         # Pillow warns (broken APNG, large images) on files we already judged; keep logs clean.
         with warnings.catch_warnings():

@@ -1,13 +1,15 @@
 """TensorArt: `generation_data` JSON next to a ComfyUI `prompt` graph.
 
-The JSON names the model and LoRAs by their TensorArt names; whatever it
-leaves out is read from the graph. Its tEXt holds UTF-8 bytes, which
+The JSON names the model and LoRAs by their TensorArt names; its seed is -1
+whenever the user asked for a random one, so the seed (and whatever else the
+JSON leaves out) is read from the graph (graph_precedence.py). Its tEXt holds UTF-8 bytes, which
 extract/png.py already decodes UTF-8 first.
 """
 from __future__ import annotations
 
 from alice.pipeline.detect.coerce import to_str
 from alice.pipeline.detect.comfy_graph import read_graph
+from alice.pipeline.detect.graph_precedence import merge_summary_and_graph
 from alice.pipeline.detect.sources import load_json_object, text_evidence
 from alice.pipeline.generation import Detection, Generation
 from alice.pipeline.metadata import Metadata
@@ -47,9 +49,7 @@ def detect(meta: Metadata) -> Detection | None:
     raw: dict = {"generation_data": record or text}
     if graph:
         from_graph, _ = read_graph(graph, meta.format)
-        for name, value in vars(from_graph).items():
-            if getattr(generation, name) in (None, []):
-                setattr(generation, name, value)
+        merge_summary_and_graph(generation, from_graph)
         evidence.append(text_evidence(meta, "prompt"))
         raw["prompt"] = graph
     return Detection(tool="tensorart", ai=True, evidence=evidence, generation=generation, raw=raw)

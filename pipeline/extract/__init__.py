@@ -20,7 +20,6 @@ from alice.pipeline.extract.heif import read_heif
 from alice.pipeline.extract.jpeg import read_jpeg
 from alice.pipeline.extract.limits import TEXT_CAP, TextBudget
 from alice.pipeline.extract.png import read_png
-from alice.pipeline.extract.video import extract_video
 from alice.pipeline.extract.webp import read_webp
 from alice.pipeline.metadata import Metadata
 from alice.pipeline.sniff import HEAD_SIZE, sniff
@@ -28,6 +27,9 @@ from alice.pipeline.sniff import HEAD_SIZE, sniff
 __all__ = ["UnreadableFile", "extract"]
 
 C2PA_FORMATS = {"png", "jpeg", "webp", "avif", "heic", "heif", "mp4", "mov", "m4v"}
+# Containers whose own reader already walks every place a C2PA store can be (PNG caBX,
+# JPEG APP11, WebP C2PA chunk): when it saw none, there is nothing for read_c2pa to find.
+_SCANNED_FOR_C2PA = {"png", "jpeg", "webp"}
 
 
 class UnreadableFile(OSError):
@@ -67,25 +69,33 @@ def _fill_size_from_exif(meta: Metadata) -> None:
             meta.width, meta.height = width, height
 
 
-def _read_provenance(path: Path, meta: Metadata, fh: BinaryIO | None = None) -> None:
+def _read_provenance(path: Path, meta: Metadata, verify_c2pa: bool, fh: BinaryIO | None = None) -> None:
     """The other readers' results; they promise not to raise, but a file must never be lost to a bug."""
-    if meta.format in C2PA_FORMATS:
+    scanned = meta.format in _SCANNED_FOR_C2PA and meta.error is None
+    if meta.format in C2PA_FORMATS and (meta.c2pa_present or not scanned):
         try:
-            present, manifest, warnings = read_c2pa(path, meta.format, fh)
+            present, manifest, warnings = read_c2pa(path, meta.format, verify=verify_c2pa, fh=fh)
             meta.c2pa_present = meta.c2pa_present or present
             meta.c2pa = manifest
             meta.warnings.extend(warnings)
         except Exception as exc:  # noqa: BLE001 - isolation boundary
             meta.warnings.append(f"internal error while reading C2PA: {type(exc).__name__}: {exc}")
     if meta.media in ("video", "audio") and meta.format not in _READERS:
+        # Imported here: the video reader pulls in subprocess/ffmpeg plumbing images never need.
+        from alice.pipeline.extract.video import extract_video
+
         try:
             extract_video(path, meta)
         except Exception as exc:  # noqa: BLE001 - isolation boundary
             meta.warnings.append(f"internal error while reading video tags: {type(exc).__name__}: {exc}")
 
 
-def extract(path: Path) -> Metadata:
-    """Read what `path` says about itself. Raises UnreadableFile only if it cannot be opened."""
+def extract(path: Path, *, verify_c2pa: bool = True) -> Metadata:
+    """Read what `path` says about itself. Raises UnreadableFile only if it cannot be opened.
+
+    verify_c2pa=False reads a C2PA manifest without validating it (see read_c2pa):
+    the same detection for a tenth of the cost, for looks that record nothing.
+    """
     path = Path(path)
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):
@@ -99,17 +109,17 @@ def extract(path: Path) -> Metadata:
         reason = exc.strerror or str(exc)
         raise UnreadableFile(exc.errno, f"cannot open {path}: {reason}", str(path)) from exc
     with handle as f:
-        return _extract_open(f, path)
+        return _extract_open(f, path, verify_c2pa)
 
 
-def extract_from(fh: BinaryIO, path: Path) -> Metadata:
+def extract_from(fh: BinaryIO, path: Path, *, verify_c2pa: bool = True) -> Metadata:
     """What the file open as `fh` (seekable, at its start) says about itself; `path` names it
     in messages and is handed to ffmpeg for video tags. Reads nothing else by path for
     images, so the bytes the caller already holds are the bytes described."""
-    return _extract_open(fh, Path(path))
+    return _extract_open(fh, Path(path), verify_c2pa)
 
 
-def _extract_open(f: BinaryIO, path: Path) -> Metadata:
+def _extract_open(f: BinaryIO, path: Path, verify_c2pa: bool = True) -> Metadata:
     if True:
         try:
             size = os.fstat(f.fileno()).st_size if _has_fileno(f) else _seek_size(f)
@@ -135,7 +145,7 @@ def _extract_open(f: BinaryIO, path: Path) -> Metadata:
     _fill_size_from_exif(meta)
     if meta.animated and meta.media == "image":
         meta.media = "video"
-    _read_provenance(path, meta, f)
+    _read_provenance(path, meta, verify_c2pa, f)
     return meta
 
 

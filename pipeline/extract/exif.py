@@ -23,6 +23,9 @@ IFD0_TAGS = {
     0x013B: "Artist",
     0x02BC: "XMP",
     0x8298: "Copyright",
+    # Not an IFD0 tag by the standard, but third-party ComfyUI save nodes (and
+    # piexif users) put the workflow JSON here, without the charset prefix.
+    0x9286: "UserComment",
     0x9C9B: "XPTitle",
     0x9C9C: "XPComment",
     0x9C9D: "XPAuthor",
@@ -213,7 +216,14 @@ def parse_exif(data: bytes, warnings: list[str]) -> dict[str, Any]:
         pointers = _walk_ifd(data, base, endian, ifd0, IFD0_TAGS, out, warnings)
         exif_ifd = pointers.get(_EXIF_IFD_POINTER)
         if exif_ifd is not None and exif_ifd != ifd0:
-            _walk_ifd(data, base, endian, exif_ifd, EXIF_IFD_TAGS, out, warnings)
+            sub: dict[str, Any] = {}
+            try:
+                _walk_ifd(data, base, endian, exif_ifd, EXIF_IFD_TAGS, sub, warnings)
+            finally:
+                if "UserComment" in sub and "UserComment" in out:
+                    # The standard place wins; the comment in IFD0 is kept under its own name.
+                    out["IFD0UserComment"] = out.pop("UserComment")
+                out.update((k, v) for k, v in sub.items() if k not in out)
     except ExifError as exc:
         warnings.append(f"EXIF unreadable: {exc}")
     except struct.error as exc:

@@ -69,7 +69,13 @@ def read_jpeg(f: BinaryIO, size: int, meta: Metadata, budget: TextBudget) -> Non
         if marker in _SOF and length >= 5:
             data = f.read(length)
             meta.height, meta.width = struct.unpack(">HH", data[1:5])
-        elif marker in (0xE1, 0xFE, 0xEB):
+        elif marker == 0xEB:
+            # APP11 JUMBF: its first bytes say whether it is C2PA; the store itself
+            # (often megabytes) is left to read_c2pa, and not charged to the text budget.
+            if f.read(2) == b"JP":
+                meta.c2pa_present = True
+            f.seek(position + 2 + length)
+        elif marker in (0xE1, 0xFE):
             data = f.read(budget.grant(length))
             f.seek(position + 2 + length)
             if marker == 0xE1 and data.startswith(b"Exif\x00") and not meta.exif:
@@ -83,8 +89,6 @@ def read_jpeg(f: BinaryIO, size: int, meta: Metadata, budget: TextBudget) -> Non
                 if comment:
                     previous = meta.text.get("comment")
                     meta.text["comment"] = comment if previous is None else previous + "\n" + comment
-            elif marker == 0xEB and data[:2] == b"JP":
-                meta.c2pa_present = True
         else:
             f.seek(position + 2 + length)
         position += 2 + length

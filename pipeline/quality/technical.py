@@ -25,11 +25,28 @@ for 2/3/4/5 stars).
 
 Measured with the defaults on the corpus: sharp, well exposed originals score
 85-93 (5 stars); high-key illustrations 60-75; a 2.5 px blur, Q30 JPEG, or
-+1.5 EV over-exposure land around 20-60.
++1.5 EV over-exposure land around 20-60. Damage done to a 1024 px render
+(comfyui-flux-dev.png, 87) and saved losslessly: Gaussian noise of sigma
+5/15/40 per channel scores 77/55/28, a Gaussian blur of 1/3/8 px 79/43/12;
+saved as JPEG Q75/Q30/Q5 it scores 84/61/22 (tests/test_quality_ladders.py).
 
-Cost (bench/quality_bench.py, 2 shared cores): the measures take ~4 ms on a
-512 px working copy (~17 ms at work_edge 1024); a 1 MP JPEG file ~8 ms end to
-end; PNG and HEIC files are dominated by decoding (35-45 ms per 1 MP PNG).
+Noise is read on native pixels (measures.native_patches), everything else on
+the working copy: reduction averages noise away, so grain on a large render
+would otherwise go unseen (sigma 5 on a 2048 px render once raised its
+score). A JPEG larger than twice work_edge is decoded as a 1/4 or 1/8 draft
+and its noise read there, which sees only a quarter or less of it.
+
+Known limit: an image that carries its own codec blocking (a lossy WebP
+comic, comfyui-kontext.webp, 2048x3072) can gain from a mild blur or grain,
+which hide that blocking on the native grid while the sharpness reading, on
+a copy reduced 6x, cannot see a 0.5 px blur; heavier damage still ranks it
+lower.
+
+Cost (bench/quality_bench.py --cpu, CPU ms, median of 15): the measures take
+~6.5 ms on a 512 px working copy, 1.4 ms of it the native noise patches;
+a 1 MP JPEG file ~12 ms end to end, a 4 MP one ~12 ms (decoded as a draft);
+PNG and HEIC files are dominated by decoding (~40 ms per 1 MP PNG, ~110-145
+per 4 MP).
 """
 from __future__ import annotations
 
