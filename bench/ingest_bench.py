@@ -180,12 +180,14 @@ def has_pixels_option() -> bool:
     return "--pixels" in out
 
 
-def run_organize(src: Path, work: Path, jobs: int | None, extra: list[str] | None = None) -> float:
+def run_organize(src: Path, work: Path, jobs: int | None, extra: list[str] | None = None,
+                 alice: Path | None = None) -> float:
+    alice = alice or ALICE
     with fresh_database() as url:
         root = work / f"org-{uuid.uuid4().hex[:6]}"
         root.mkdir()
         env = write_config(root, src, root / "organized", url)
-        cmd = [str(ALICE), "organize", "--copy", "--json"] + (["--jobs", str(jobs)] if jobs else []) + (extra or [])
+        cmd = [str(alice), "organize", "--copy", "--json"] + (["--jobs", str(jobs)] if jobs else []) + (extra or [])
         t = time.perf_counter()
         out = subprocess.run(cmd, env=env, capture_output=True, text=True)
         subprocess.run(["sync"], check=True)
@@ -222,7 +224,8 @@ def run_exiftool(src: Path, work: Path) -> float:
     return wall
 
 
-def compare(label: str, src: Path, work: Path, rounds: int, jobs: int | None) -> dict[str, float]:
+def compare(label: str, src: Path, work: Path, rounds: int, jobs: int | None,
+            baseline: Path | None = None) -> dict[str, float]:
     n, size = set_size(src)
     have_exiftool = shutil.which("exiftool") is not None
     if not have_exiftool:
@@ -233,6 +236,8 @@ def compare(label: str, src: Path, work: Path, rounds: int, jobs: int | None) ->
         walls["  ... --pixels later"] = []
     if have_exiftool:
         walls["exiftool dated copy"] = []
+    if baseline is not None:
+        walls["baseline alice organize"] = []
     for r in range(rounds):
         # Interleaved, so a neighbour's load or the page cache favours no one.
         walls["cp -r + sync"].append(run_cp(src, work))
@@ -241,6 +246,8 @@ def compare(label: str, src: Path, work: Path, rounds: int, jobs: int | None) ->
         walls["alice organize --copy"].append(run_organize(src, work, jobs))
         if later:
             walls["  ... --pixels later"].append(run_organize(src, work, jobs, ["--pixels", "later"]))
+        if baseline is not None:
+            walls["baseline alice organize"].append(run_organize(src, work, None, alice=baseline))
         print(f"  {label} round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in walls.items()), flush=True)
     med = {k: statistics.median(v) for k, v in walls.items()}
     print(f"\n{label}: {n} files, {size / 1e6:.0f} MB, median of {rounds} interleaved round(s)")
@@ -248,7 +255,7 @@ def compare(label: str, src: Path, work: Path, rounds: int, jobs: int | None) ->
         print(f"  {k:24} {v:7.2f} s  {n / v:7.1f} files/s")
     for name in [k for k in med if "alice" in k or "pixels" in k]:
         a = med[name]
-        label = "alice" if "alice" in name else "alice --pixels later"
+        label = ("baseline alice" if "baseline" in name else "alice") if "alice" in name else "alice --pixels later"
         line = f"  {label} / cp {a / med['cp -r + sync']:.2f}x"
         if have_exiftool:
             line += f",  {label} / exiftool {a / med['exiftool dated copy']:.2f}x"
@@ -441,6 +448,8 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=None, help="alice organize --jobs (default: its own default)")
     ap.add_argument("--quality", action="store_true", help="turn the local quality stage on in the daemon runs")
     ap.add_argument("--only", choices=("organize", "daemon"), default=None)
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="another alice executable (an older checkout's .venv/bin/alice) to interleave with")
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "alice-ingest-bench")
     ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: beside the cache)")
     args = ap.parse_args()
@@ -451,8 +460,9 @@ def main() -> None:
     try:
         print(f"machine: {os.cpu_count()} cores; catalog {ADMIN.rsplit('@', 1)[-1]}", flush=True)
         if args.only in (None, "organize"):
-            compare("PNG set", full / "png", work, args.rounds, args.jobs)
-            compare("whole set (PNG + JPEG + MP4)", full / "other", work, max(1, args.rounds // 2), args.jobs)
+            compare("PNG set", full / "png", work, args.rounds, args.jobs, args.baseline)
+            compare("whole set (PNG + JPEG + MP4)", full / "other", work, max(1, args.rounds // 2), args.jobs,
+                    args.baseline)
         if args.only in (None, "daemon"):
             daemon_runs(full / "png", work, args.workers, args.rate, args.quality)
     finally:
