@@ -174,7 +174,9 @@ class Organizer:
         # stage's result, so they run wherever the pixels are decoded.
         self.rescore = rescore
         # False: file without decoding pixels; the pixel stage fills them in (pixel_stage.py).
-        self.pixels_now = pixels_now
+        # A layout that files by stars needs the quality stage's verdict before the file has
+        # a place: then its one decode stays on the filing path.
+        self.pixels_now = pixels_now or (quality is not None and "{stars}" in cfg.layout)
 
     # -- the whole file, alone ---------------------------------------------------------------
     def organize(self, src: Source) -> Result:
