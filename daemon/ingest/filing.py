@@ -163,7 +163,8 @@ def owning_inbox(cfg: Config, path: Path) -> Path | None:
 class Organizer:
     def __init__(self, cfg: Config, catalog: Catalog | None, *, mode: str | None = None,
                  dry_run: bool = False, quality: QualityConfig | None = None,
-                 rescore: Rescorer | None = None, pixels_now: bool = True):
+                 rescore: Rescorer | None = None, pixels_now: bool = True,
+                 fresh_s: float = 0.0):
         self.cfg = cfg
         self.catalog = catalog
         self.mode = mode or cfg.mode
@@ -177,6 +178,10 @@ class Organizer:
         # A layout that files by stars needs the quality stage's verdict before the file has
         # a place: then its one decode stays on the filing path.
         self.pixels_now = pixels_now or (quality is not None and "{stars}" in cfg.layout)
+        # The daemon takes files by themselves: one that reads as cut short and was written
+        # less than this ago may still be growing, so it is retried, not quarantined. Zero for
+        # `alice organize`, which a person runs on files they say are done.
+        self.fresh_s = fresh_s
 
     # -- the whole file, alone ---------------------------------------------------------------
     def organize(self, src: Source) -> Result:
@@ -256,9 +261,9 @@ class Organizer:
             raise StillWriting(f"{reading.path} changed while it was being filed "
                                f"({reading.size} -> {st.st_size} bytes); it will be taken again once settled")
         outcome = reading.outcome
-        if isinstance(outcome, Rejected) and _cut_short(outcome.reason):
+        if self.fresh_s and isinstance(outcome, Rejected) and _cut_short(outcome.reason):
             age = time.time() - st.st_mtime
-            if age < max(self.cfg.watch.settle_seconds, 1.0):
+            if age < self.fresh_s:
                 raise StillWriting(f"{reading.path} reads as cut short and was written {age:.1f} s ago; "
                                    "waiting for it to settle before judging it")
 

@@ -91,7 +91,8 @@ class Daemon:
         self.metrics = metrics
         self.generator = generator
         self.worker = worker or queue.worker_name()
-        self.organizer = Organizer(cfg, catalog, quality=quality, rescore=rescore, pixels_now=False)
+        self.organizer = Organizer(cfg, catalog, quality=quality, rescore=rescore, pixels_now=False,
+                                   fresh_s=max(cfg.watch.settle_seconds, 1.0))
         self.stopping = threading.Event()
         self.wake = threading.Event()
         self.rescan_needed = threading.Event()
