@@ -29,9 +29,9 @@ from sqlalchemy import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from alice.daemon.quality.assess import Target, run_cascade  # noqa: E402
-from alice.daemon.provider_host import ProviderHost  # noqa: E402
 from alice.daemon.catalog.engine import Catalog  # noqa: E402
+from alice.daemon.provider_host import ProviderHost  # noqa: E402
+from alice.daemon.quality.assess import Target, run_cascade  # noqa: E402
 from alice.pipeline.quality.config import QualityConfig  # noqa: E402
 from alice.providers.anthropic import AnthropicProvider  # noqa: E402
 from tests.fakes.anthropic import FakeAnthropic  # noqa: E402

@@ -12,16 +12,16 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 from sqlalchemy import make_url
 
-from alice.daemon.ingest import queue
 from alice.daemon.catalog.embedded import EmbeddedServer
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.store import add_location, append_event, record_asset
+from alice.daemon.ingest import queue
 from alice.pipeline.generation import Generation
 from alice.pipeline.record import AssetRecord
 
@@ -29,7 +29,7 @@ from alice.pipeline.record import AssetRecord
 def organize_one(cat: Catalog, i: int) -> None:
     rec = AssetRecord(content_id=f"b3:{i:064x}", file_hash=f"b3:{i:064x}", size=100_000, format="png",
                       media="image", tool="comfyui", ai=True, project="bench", source_path=f"/in/{i}.png",
-                      created_at=datetime.now(timezone.utc), width=1024, height=1024,
+                      created_at=datetime.now(UTC), width=1024, height=1024,
                       generation=Generation(prompt=f"a lighthouse at dusk, detailed, number {i}", seed=i, steps=30),
                       raw={"prompt": {"3": {"class_type": "KSampler", "inputs": {"seed": i}}}})
     with cat.session() as s:

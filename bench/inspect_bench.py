@@ -25,8 +25,8 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from alice.pipeline.extract import extract
 from alice.pipeline.extract.exif import parse_exif

@@ -4,8 +4,8 @@ measured against the local fakes, which answer at once (so all the time is ours)
 Prints the median and p95 of:
   ComfyUI: object_info check (cached after the first), /prompt, /history until done and
            the result read, per generation; then the /view download of the output, once
-           with download() (a new httpx client per file, as the daemon delivers today) and
-           once with provider.download_output() (one client kept per provider);
+           with stage_output() without a provider (a new httpx client per file) and
+           once with stage_output(provider=...) (one client kept per provider, as the daemon delivers);
   A1111:   checkpoint check (/sd-models), txt2img, base64 decode, per generation;
   pipeline/rerun: building 64 varied graphs from a recorded graph (--seeds 0..63).
 The daemon's share (request row, delivery, filing) is not included here. Run from the repo root:
@@ -26,13 +26,13 @@ import structlog
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from alice.daemon.generation.deliver import stage_output  # noqa: E402
+from alice.pipeline.generation import Generation  # noqa: E402
 from alice.pipeline.rerun import a1111 as rerun_a1111  # noqa: E402
 from alice.pipeline.rerun import comfy  # noqa: E402
 from alice.pipeline.rerun.overrides import Overrides, parse_seeds  # noqa: E402
-from alice.pipeline.generation import Generation  # noqa: E402
 from alice.providers.a1111 import TXT2IMG, A1111Provider  # noqa: E402
 from alice.providers.comfyui import WORKFLOW, ComfyUiProvider  # noqa: E402
-from alice.providers.download import download  # noqa: E402
 from tests.fakes.a1111 import FakeA1111  # noqa: E402
 from tests.fakes.comfyui import FakeComfyUI  # noqa: E402
 from tests.fakes.harness import settings_for  # noqa: E402
@@ -56,15 +56,15 @@ async def comfyui(runs: int, out: Path) -> None:
                 t = time.perf_counter()
                 result = await provider.generate(WORKFLOW, {"graph": GRAPH})
                 mid = time.perf_counter()
-                await download(result.outputs[0], out)
+                await stage_output(result.outputs[0], out)
                 fresh = time.perf_counter()
-                await provider.download_output(result.outputs[0], out)
+                await stage_output(result.outputs[0], out, provider=provider)
                 times.append((mid - t) * 1000)
                 fetches.append((fresh - mid) * 1000)
                 kept.append((time.perf_counter() - fresh) * 1000)
     report("comfyui generate (object_info cached, prompt, history x2)", times)
-    report("comfyui output download, download() with a new client per file", fetches)
-    report("comfyui output download, provider.download_output() (one kept client)", kept)
+    report("comfyui output download, a new client per file", fetches)
+    report("comfyui output download, the provider's kept client", kept)
 
 
 async def a1111(runs: int) -> None:

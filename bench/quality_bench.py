@@ -16,8 +16,8 @@ import argparse
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -85,11 +85,11 @@ def main() -> None:
             for fmt, ext, opts in (("PNG", "png", {"compress_level": 1}), ("JPEG", "jpg", {"quality": 92})):
                 path = Path(tmp) / f"{source}-{label}.{ext}"
                 img.save(path, fmt, **opts)
-                ms = timed(lambda: assess_image(path, cfg), args.repeat)
+                ms = timed(lambda path=path: assess_image(path, cfg), args.repeat)
                 score = assess_image(path, cfg).score
                 print(f"{source:26} {label:4} {'file ' + ext:14} {ms:9.1f} {1000.0 / ms:9.1f} {score:7.1f}")
             rgb = np.asarray(img)
-            ms = timed(lambda: assess_array(rgb, cfg=cfg), args.repeat)
+            ms = timed(lambda rgb=rgb: assess_array(rgb, cfg=cfg), args.repeat)
             print(f"{source:26} {label:4} {'array':14} {ms:9.1f} {1000.0 / ms:9.1f}")
 
     native = np.asarray(synthetic((1024, 1024)))

@@ -46,6 +46,8 @@ def mix(catalog: Catalog, s: Any) -> dict[str, Any]:
         "text: phrase \"neon lights\" -fog": SearchQuery(text='"neon lights" -fog'),
         "text: dragon by relevance": SearchQuery(text="dragon", sort="relevance"),
         "filter: tool midjourney": SearchQuery(tool="midjourney"),
+        "filter: tool fooocus (2%)": SearchQuery(tool="fooocus"),
+        "filter: tool invokeai or novelai, 5 stars": SearchQuery(tool=["invokeai", "novelai"], stars_min=5),
         "filter: comfyui 4+ stars since 2025": SearchQuery(tool="comfyui", stars_min=4, since="2025-01-01"),
         "filter: project + video": SearchQuery(project="project-07", media="video"),
         "filter: tags all favorite, none reject": SearchQuery(tags_all=["favorite"], tags_none=["reject"]),

@@ -79,12 +79,8 @@ class App:
 
     @property
     def quality(self) -> QualityConfig | None:
-        """The quality cascade's settings, None when quality is off."""
-        if not self.cfg.quality_enabled:
-            return None
-        from alice.pipeline.quality.config import QualityConfig
-
-        return QualityConfig.from_mapping({k: v for k, v in self.cfg.quality.items() if k != "enabled"})
+        """The quality cascade's settings (parsed once, at load), None when quality is off."""
+        return self.cfg.quality if self.cfg.quality.enabled else None
 
     def rescorer(self) -> Rescorer | None:
         """The paid stages of quality.stages, run on each file before it is filed; None when

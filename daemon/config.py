@@ -13,15 +13,25 @@ from __future__ import annotations
 
 import difflib
 import os
-from dataclasses import dataclass, field
+import types
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
+from alice.daemon import errors
+from alice.pipeline.plan import Layout, LayoutError
+from alice.pipeline.quality.config import QualityConfig, QualityConfigError
+from alice.pipeline.quality.stages import StageNameError, parse_stage
+from alice.providers.config import ENV_KEYS, ProvidersConfig
+from alice.providers.errors import ProviderConfigError
 
-class ConfigError(Exception):
+
+class ConfigError(errors.AliceError):
     """The configuration cannot be used; the message names the key and the fix."""
+    exit_code = errors.EXIT_CONFIG
+    rpc_code = errors.INVALID_PARAMS
 
 
 def xdg_config_home() -> Path:
@@ -45,40 +55,57 @@ def default_socket_path() -> Path:
 MODES = ("copy", "move")
 
 
-@dataclass
-class DatabaseConfig:
+class Section:
+    """A plain `key: value` section of the file. Its dataclass fields are the one table of
+    its keys and their types: parsing, unknown-key messages and defaults all read them."""
+
+    @classmethod
+    def kinds(cls) -> dict[str, Any]:
+        hints = get_type_hints(cls)
+        return {f.name: hints[f.name] for f in fields(cls)}  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class DatabaseConfig(Section):
     url: str = ""                     # empty: embedded PostgreSQL in data_dir
 
 
-@dataclass
-class WatchConfig:
+@dataclass(frozen=True)
+class WatchConfig(Section):
     settle_seconds: float = 2.0       # size+mtime stable this long => ready (polling / network shares)
     rescan_minutes: float = 30.0      # safety-net full scan; 0 disables it
     poll: bool = False                # force polling (network file systems without inotify)
 
 
-@dataclass
-class QueueConfig:
+@dataclass(frozen=True)
+class QueueConfig(Section):
     lease_seconds: float = 120.0
     max_attempts: int = 5
 
 
-@dataclass
-class MetricsConfig:
+@dataclass(frozen=True)
+class MetricsConfig(Section):
     enabled: bool = False
     port: int = 9464
     host: str = "127.0.0.1"
 
 
-@dataclass
-class LogConfig:
+@dataclass(frozen=True)
+class LogConfig(Section):
     level: str = "info"
     json: bool | None = None          # None: JSON when stderr is not a terminal
 
 
-@dataclass
+@dataclass(frozen=True)
+class ThumbnailsConfig(Section):
+    max_files: int = 20000            # the cache in <data_dir>/thumbnails drops least recently used beyond this
+
+
+@dataclass(frozen=True)
 class Config:
-    inboxes: list[Path]
+    """The validated configuration. Frozen: a command that needs another value (e.g.
+    `alice run --workers`) makes a changed copy with dataclasses.replace."""
+    inboxes: tuple[Path, ...]
     organized: Path
     data_dir: Path
     mode: str = "copy"
@@ -91,8 +118,10 @@ class Config:
     queue: QueueConfig = field(default_factory=QueueConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     log: LogConfig = field(default_factory=LogConfig)
-    quality: dict[str, Any] = field(default_factory=lambda: {"enabled": False})
-    providers: dict[str, Any] = field(default_factory=dict)
+    thumbnails: ThumbnailsConfig = field(default_factory=ThumbnailsConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    # Every known service, API keys resolved from the file and the environment at load.
+    providers: ProvidersConfig = field(default_factory=lambda: ProvidersConfig.from_mapping(None))
     source: Path | None = None        # the file this came from, for messages
 
     @property
@@ -101,7 +130,7 @@ class Config:
 
     @property
     def quality_enabled(self) -> bool:
-        return bool(self.quality.get("enabled", False))
+        return self.quality.enabled
 
     @property
     def worker_count(self) -> int:
@@ -112,17 +141,12 @@ class Config:
         return [*self.inboxes, self.organized, self.data_dir]
 
 
-# Top-level key -> parser. Sections with a dataclass are parsed field by field
-# so that an unknown key inside a section is reported with its full dotted name.
-_SECTIONS: dict[str, type] = {
-    "database": DatabaseConfig,
-    "watch": WatchConfig,
-    "queue": QueueConfig,
-    "metrics": MetricsConfig,
-    "log": LogConfig,
+# The one table of keys is Config's fields; the sections are those typed as a Section.
+_HINTS = get_type_hints(Config)
+_TOP_KEYS = tuple(f.name for f in fields(Config) if f.name != "source")
+_SECTIONS: dict[str, type[Section]] = {
+    name: kind for name, kind in _HINTS.items() if isinstance(kind, type) and issubclass(kind, Section)
 }
-_TOP_KEYS = ("inboxes", "organized", "data_dir", "mode", "layout", "default_project", "workers",
-             "socket", "database", "watch", "queue", "metrics", "log", "quality", "providers")
 
 ENV_OVERRIDES: dict[str, str] = {
     "ALICE_DATABASE_URL": "database.url",
@@ -185,13 +209,13 @@ def _typed(key: str, value: Any, kind: type) -> Any:
     return value
 
 
-_FIELD_KINDS: dict[str, dict[str, type]] = {
-    "database": {"url": str},
-    "watch": {"settle_seconds": float, "rescan_minutes": float, "poll": bool},
-    "queue": {"lease_seconds": float, "max_attempts": int},
-    "metrics": {"enabled": bool, "port": int, "host": str},
-    "log": {"level": str, "json": bool},
-}
+def _optional(kind: Any) -> tuple[Any, bool]:
+    """(X, True) for `X | None`, else (kind, False)."""
+    if get_origin(kind) in (Union, types.UnionType):
+        args = [a for a in get_args(kind) if a is not type(None)]
+        if len(args) == 1 and len(get_args(kind)) == 2:
+            return args[0], True
+    return kind, False
 
 
 def _section(name: str, raw: Any) -> Any:
@@ -200,15 +224,13 @@ def _section(name: str, raw: Any) -> Any:
         return cls()
     if not isinstance(raw, dict):
         raise ConfigError(f"'{name}' must be a mapping of keys, got {raw!r}.")
-    kinds = _FIELD_KINDS[name]
+    kinds = cls.kinds()
     values = {}
     for key, value in raw.items():
         if key not in kinds:
             raise _unknown(f"{name}.{key}", tuple(kinds))
-        if value is None and name == "log" and key == "json":
-            values[key] = None
-            continue
-        values[key] = _typed(f"{name}.{key}", value, kinds[key])
+        kind, nullable = _optional(kinds[key])
+        values[key] = None if value is None and nullable else _typed(f"{name}.{key}", value, kind)
     return cls(**values)
 
 
@@ -258,31 +280,31 @@ def parse(raw: dict[str, Any], *, source: Path | None = None,
         raise ConfigError(f"'workers' must be 0 (one per core) or more, got {workers}.")
     socket = _path("socket", raw["socket"], base) if raw.get("socket") else default_socket_path()
 
-    quality = raw.get("quality") or {"enabled": False}
-    if not isinstance(quality, dict):
-        raise ConfigError(f"'quality' must be a mapping, got {quality!r}.")
-    quality = dict(quality)
-    quality["enabled"] = _typed("quality.enabled", quality.get("enabled", False), bool)
-    _check_quality(quality)
+    quality = _quality(raw.get("quality"))
     providers = raw.get("providers") or {}
     if not isinstance(providers, dict):
         raise ConfigError(f"'providers' must be a mapping of provider names, got {providers!r}.")
-    _check_providers(providers, os.environ if environ is None else environ)
+    for name in providers:
+        if name not in ENV_KEYS:
+            raise _unknown(f"providers.{name}", tuple(ENV_KEYS))
+    try:
+        provider_settings = ProvidersConfig.from_mapping(providers, os.environ if environ is None else environ)
+    except ProviderConfigError as exc:
+        raise ConfigError(str(exc)) from None
 
     cfg = Config(
-        inboxes=inboxes, organized=organized, data_dir=data_dir, mode=mode, layout=layout,
+        inboxes=tuple(inboxes), organized=organized, data_dir=data_dir, mode=mode, layout=layout,
         default_project=default_project, workers=workers, socket=socket,
-        database=_section("database", raw.get("database")),
-        watch=_section("watch", raw.get("watch")),
-        queue=_section("queue", raw.get("queue")),
-        metrics=_section("metrics", raw.get("metrics")),
-        log=_section("log", raw.get("log")),
-        quality=quality, providers=providers, source=source,
+        quality=quality, providers=provider_settings, source=source,
+        **{name: _section(name, raw.get(name)) for name in _SECTIONS},
     )
     if cfg.log.level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError(f"'log.level' must be debug, info, warning or error, got {cfg.log.level!r}.")
     if not 0 <= cfg.metrics.port <= 65535:
         raise ConfigError(f"'metrics.port' must be 0..65535, got {cfg.metrics.port}.")
+    if cfg.thumbnails.max_files < 16:
+        raise ConfigError(f"'thumbnails.max_files' must be at least 16 (one contact sheet), "
+                          f"got {cfg.thumbnails.max_files}.")
     if cfg.queue.max_attempts < 1:
         raise ConfigError("'queue.max_attempts' must be at least 1.")
     return cfg
@@ -298,43 +320,26 @@ def _inside(child: Path, parent: Path) -> bool:
 
 def _check_layout(layout: str) -> None:
     try:
-        from alice.pipeline.plan import Layout, LayoutError
-    except ImportError:  # the plan module lands with the organizer; until then accept any template
-        return
-    try:
         Layout(layout)
     except LayoutError as exc:
         raise ConfigError(f"'layout': {exc}") from None
 
 
-def _check_quality(quality: dict[str, Any]) -> None:
+def _quality(raw: Any) -> QualityConfig:
+    """The `quality:` section, parsed once; every consumer gets this object."""
+    if raw is None:
+        return QualityConfig()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"'quality' must be a mapping, got {raw!r}.")
+    data = dict(raw)
+    data["enabled"] = _typed("quality.enabled", data.get("enabled", False), bool)
     try:
-        from alice.pipeline.quality.config import QualityConfig, QualityConfigError
-    except ImportError:
-        return
-    from alice.pipeline.quality.stages import StageNameError, parse_stage
-
-    try:
-        stages = QualityConfig.from_mapping({k: v for k, v in quality.items() if k != "enabled"}).stages
-        for name in stages[1:]:
+        quality = QualityConfig.from_mapping(data)
+        for name in quality.stages[1:]:
             parse_stage(name)
     except (QualityConfigError, StageNameError) as exc:
         raise ConfigError(f"'quality': {exc}") from None
-
-
-def _check_providers(providers: dict[str, Any], environ: Any) -> None:
-    try:
-        from alice.providers.config import ENV_KEYS, ProviderSettings
-        from alice.providers.errors import ProviderConfigError
-    except ImportError:
-        return
-    for name, section in providers.items():
-        if name not in ENV_KEYS:
-            raise _unknown(f"providers.{name}", tuple(ENV_KEYS))
-        try:
-            ProviderSettings.from_mapping(name, section, env=environ)
-        except ProviderConfigError as exc:
-            raise ConfigError(str(exc)) from None
+    return quality
 
 
 def _apply_env(raw: dict[str, Any], environ: dict[str, str] | Any) -> dict[str, Any]:

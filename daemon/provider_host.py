@@ -16,6 +16,7 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from alice.providers.base import Provider
+from alice.providers.config import ProvidersConfig
 from alice.providers.metrics import ProviderMetrics
 from alice.providers.registry import build_providers
 
@@ -35,7 +36,7 @@ class ProviderHost(Mapping[str, Provider]):
         self._closed = False
 
     @classmethod
-    def build(cls, settings: Mapping[str, Any] | None, *, metrics: ProviderMetrics | None = None,
+    def build(cls, settings: ProvidersConfig | Mapping[str, Any] | None, *, metrics: ProviderMetrics | None = None,
               env: Mapping[str, str] | None = None) -> ProviderHost:
         """Providers from the config's `providers:` section. Raises ProviderConfigError."""
         return cls(build_providers(settings, env=env, metrics=metrics))

@@ -32,7 +32,7 @@ class Generation:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> "Generation":
+    def from_dict(cls, data: dict[str, Any] | None) -> Generation:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in (data or {}).items() if k in names})
 
@@ -46,5 +46,5 @@ class Detection:
     raw: dict[str, Any] = field(default_factory=dict)   # the tool's own record (JSON-safe, capped), for the catalog's JSONB
 
     @classmethod
-    def none(cls) -> "Detection":
+    def none(cls) -> Detection:
         return cls(tool=None, ai=False)

@@ -27,10 +27,11 @@ hash of some other file's bytes.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 import io
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 import blake3
 

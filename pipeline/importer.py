@@ -37,6 +37,7 @@ from typing import Any
 from alice.pipeline.identity import MediaTimeout, UnreadableMedia, identify
 from alice.pipeline.inspect import inspect_file, inspect_open
 from alice.pipeline.integrity import check, check_structure
+from alice.pipeline.lineage import parents_of
 from alice.pipeline.pixels import DEFAULT_BUDGET, Budget, PixelFacts, decode_facts
 from alice.pipeline.record import AssetRecord
 
@@ -147,6 +148,7 @@ def analyze_bytes(data: bytes | None, path: Path, size: int, mtime: float, proje
         generation=info.generation,
         raw=info.raw,
         warnings=list(info.warnings) + ([info.error] if info.error else []),
+        parents=parents_of(info.raw),
     )
     if facts is not None:
         apply_pixel_facts(record, facts)

@@ -8,10 +8,11 @@ anything a file contains.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable, Iterator
+from typing import Any, BinaryIO, Callable
 
 from alice.pipeline.detect import detect
 from alice.pipeline.detect.coerce import to_datetime
@@ -39,8 +40,9 @@ class Inspection:
     created_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The `alice inspect --json` object for this file."""
-        return {
+        """The `alice inspect --json` object for this file; `alice` only when it carries alice's record."""
+        made = alice_part(self.raw)
+        return {**({"alice": made} if made else {}),
             "path": str(self.path),
             "format": self.format,
             "media": self.media,
@@ -51,6 +53,26 @@ class Inspection:
             "error": self.error,
             "warnings": list(self.warnings),
         }
+
+
+def alice_part(raw: dict[str, Any]) -> dict[str, Any] | None:
+    """What alice's own record says about a file it generated: the provider and model, the ComfyUI
+    graph it ran, what it was recreated or varied from with which overrides, and its parents."""
+    if raw.get("alice_generation") is None or not raw.get("provider"):
+        return None
+    given = raw.get("params")
+    params: dict[str, Any] = given if isinstance(given, dict) else {}
+    part = {"provider": raw["provider"], "model": raw.get("model"), "request_id": raw.get("request_id"),
+            "references": list(raw.get("references") or [])}
+    if isinstance(params.get("graph"), dict):
+        part["graph"] = params["graph"]
+    else:
+        part["params"] = params
+    if isinstance(raw.get("rerun"), dict):
+        part["rerun"] = raw["rerun"]
+    if isinstance(raw.get("parents"), list):
+        part["parents"] = raw["parents"]
+    return part
 
 
 def _exif_datetime(meta: Metadata) -> datetime | None:

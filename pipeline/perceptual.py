@@ -45,7 +45,7 @@ def dhash_pixels(pixels: list[int]) -> int:
     value = 0
     for row in range(_GRID_H):
         line = pixels[row * _GRID_W:(row + 1) * _GRID_W]
-        for left, right in zip(line, line[1:]):
+        for left, right in zip(line, line[1:], strict=False):
             value = (value << 1) | (left > right)
     return to_signed64(value)
 

@@ -14,8 +14,8 @@ import itertools
 import re
 import string
 import unicodedata
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePath, PurePosixPath
-from typing import Callable
 
 from alice.pipeline.record import AssetRecord
 
@@ -170,6 +170,37 @@ class Layout:
         return PurePosixPath(*(sanitize_segment(seg.format(**values)) for seg in self._segments))
 
 
+def candidate_names(file_name: str, tag: str = "") -> Iterator[str]:
+    """The names to try, in order, for a file that must never replace another.
+
+    This is alice's one naming rule: `file_name` made safe, then with "-<tag>"
+    before its extension, then "-<tag>-2", "-<tag>-3" ... (without a tag
+    "-2", "-3" ...). The extension is what `_split_ext` finds (the last dot),
+    so "a.tar.gz" becomes "a.tar-2.gz" wherever alice names a file.
+    """
+    lead = f"-{tag}" if tag else ""
+    yield sanitize_filename(file_name)
+    if tag:
+        yield sanitize_filename(file_name, lead)
+    for n in range(2, MAX_COUNTER):
+        yield sanitize_filename(file_name, f"{lead}-{n}")
+
+
+def free_path(folder: Path, file_name: str, tag: str, file_hash: str,
+              occupied: Callable[[Path], str | None]) -> Path:
+    """The first of `candidate_names` in `folder` that is free or already holds `file_hash`.
+
+    `occupied(path)` returns the file_hash of what is at path, or None if it is
+    free; injecting it keeps this rule pure.
+    """
+    for name in candidate_names(file_name, tag):
+        path = folder / name
+        there = occupied(path)
+        if there is None or there == file_hash:
+            return path
+    raise PlanError(f"no free name for {file_name!r} in {folder} after {MAX_COUNTER} tries")
+
+
 def plan_destination(record: AssetRecord, root: Path, layout: Layout, file_name: str,
                      occupied: Callable[[Path], str | None]) -> Path:
     """The path to file `record` at, under `root`.
@@ -178,15 +209,8 @@ def plan_destination(record: AssetRecord, root: Path, layout: Layout, file_name:
     free. The same file_hash there already means the file is organized: that
     path is returned (idempotent). Different content is never overwritten:
     the name gets "-<6 hex of content_id>" before its extension, then a
-    counter ("-2", "-3", ...) if that is taken too.
+    counter ("-2", "-3", ...) if that is taken too (`candidate_names`).
     """
     folder = Path(root) / layout.render(record)
     short = record.content_id.split(":", 1)[-1][:6]
-    # Lazily: almost every file takes the first name, and 10,000 strings a file add up.
-    suffixes = itertools.chain(("", f"-{short}"), (f"-{short}-{n}" for n in range(2, MAX_COUNTER)))
-    for suffix in suffixes:
-        path = folder / sanitize_filename(file_name, suffix)
-        there = occupied(path)
-        if there is None or there == record.file_hash:
-            return path
-    raise PlanError(f"no free name for {file_name!r} in {folder} after {MAX_COUNTER} tries")
+    return free_path(folder, file_name, short, record.file_hash, occupied)

@@ -216,6 +216,8 @@ class _Walk:
             if self.frame is None:
                 if self.seen_idat:
                     raise UnreadableMedia(f"damaged PNG: image data split by other chunks at byte {at}")
+                if self.header is None:      # unreachable: any chunk before IHDR was refused above
+                    raise UnreadableMedia(f"damaged PNG: image data before the header at byte {at}")
                 self.frame = self._start(self.pending or (self.header.width, self.header.height), "image")
             crc.frame = self.frame
             self.seen_idat = True

@@ -31,7 +31,7 @@ MAX_TEXT = 64 << 20
 
 ORDER = ("content_id", "file_hash", "size", "format", "media", "tool", "ai", "project", "created_at",
          "width", "height", "stars", "source_path", "organized_path", "organized_at", "generation",
-         "evidence", "warnings", "quality", "perceptual_hash", "raw")
+         "parents", "evidence", "warnings", "quality", "perceptual_hash", "raw")
 REQUIRED = ("content_id", "file_hash", "size", "format", "media", "tool", "ai", "project", "source_path",
             "created_at")
 # Catalog bookkeeping, not a fact about the file: never written to a sidecar.
@@ -107,7 +107,8 @@ def dump(record: AssetRecord) -> str:
         elif isinstance(value, Generation):
             value = value.to_dict()
         data[name] = value
-    options = dict(allow_unicode=True, sort_keys=False, default_flow_style=False, width=120)
+    options: dict[str, Any] = {"allow_unicode": True, "sort_keys": False, "default_flow_style": False,
+                               "width": 120}
     try:
         return yaml.dump(data, Dumper=_FastDumper, **options)
     except UnicodeEncodeError:
@@ -149,7 +150,7 @@ def load(text: str) -> AssetRecord:
     missing = [name for name in REQUIRED if name not in data]
     if missing:
         raise SidecarError(f"sidecar lacks required field(s): {', '.join(missing)}")
-    values = {name: _FIELDS[name](name, data[name]) for name in ORDER if name in data}
+    values: dict[str, Any] = {name: _FIELDS[name](name, data[name]) for name in ORDER if name in data}
     return AssetRecord(**values)
 
 
@@ -263,10 +264,21 @@ assert set(_GENERATION) == {f.name for f in fields(Generation)}, "every Generati
 
 def _generation(name: str, value: Any) -> Generation:
     data = _opt_mapping(name, value) or {}
-    return Generation(**{k: check(f"{name}.{k}", data[k]) for k, check in _GENERATION.items() if k in data})
+    checked: dict[str, Any] = {k: check(f"{name}.{k}", data[k]) for k, check in _GENERATION.items() if k in data}
+    return Generation(**checked)
 
 
-_FIELDS = {"content_id": _str_, "file_hash": _str_, "size": _size, "format": _str_, "media": _str_,
+def _parents(name: str, value: Any) -> list[dict[str, str]]:
+    if not isinstance(value, list):
+        raise _fail(name, "a list", value)
+    for item in value:
+        if not (isinstance(item, dict) and set(item) == {"content_id", "kind"}
+                and all(isinstance(v, str) for v in item.values())):
+            raise _fail(name, "a list of {content_id, kind} mappings", item)
+    return [dict(item) for item in value]
+
+
+_FIELDS = {"parents": _parents, "content_id": _str_, "file_hash": _str_, "size": _size, "format": _str_, "media": _str_,
            "tool": _opt_str, "ai": _bool, "project": _str_, "source_path": _str_, "created_at": _datetime,
            "width": _opt_int, "height": _opt_int, "evidence": _str_list, "generation": _generation,
            "raw": _mapping, "organized_path": _opt_str, "organized_at": _opt_datetime, "stars": _stars,

@@ -24,9 +24,9 @@ from typing import Any
 from .base import ModelInfo, Provider
 from .capabilities import Capability
 from .errors import ProviderRequestError
+from .inputs import InputFile, ProviderInputError, by_media
 from .pricing import CostEstimate, Price, Unit
 from .results import GenerationResult, Job, JobState, OutputFile
-from .inputs import InputFile, ProviderInputError, by_media
 
 TXT2IMG = "txt2img"
 IMG2IMG = "img2img"
@@ -118,7 +118,8 @@ class A1111Provider(Provider):
         info = _info(self, data.get("info"))
         first = info.get("index_of_first_image", 0)
         first = first if isinstance(first, int) and not isinstance(first, bool) and first >= 0 else 0
-        seeds = info.get("all_seeds") if isinstance(info.get("all_seeds"), list) else []
+        seeds_raw = info.get("all_seeds")
+        seeds = seeds_raw if isinstance(seeds_raw, list) else []
         outputs = []
         for index, item in enumerate(data["images"][first:]):
             blob = _decode(self, item, model)
@@ -127,7 +128,8 @@ class A1111Provider(Provider):
                                       filename=f"{model}-{seed}" if seed is not None else None))
         if not outputs:
             raise self._malformed(f"{model} answer", "no images (only a grid, or none at all)")
-        parameters = data.get("parameters") if isinstance(data.get("parameters"), dict) else {}
+        parameters_raw = data.get("parameters")
+        parameters = parameters_raw if isinstance(parameters_raw, dict) else {}
         raw = {"info": info, "parameters": {k: v for k, v in parameters.items() if k not in ("init_images", "mask")}}
         request_id = f"a1111-{uuid.uuid4().hex[:12]}"
         return GenerationResult(self.name, model, request_id, JobState.COMPLETED, outputs, estimate.usd, raw)
@@ -135,13 +137,8 @@ class A1111Provider(Provider):
     async def _submit(self, model: str, params: Mapping[str, Any], **inputs: Any) -> Job:
         raise ProviderRequestError(self.name, "A1111 answers txt2img/img2img synchronously; call generate()")
 
-    def _message(self, body: bytes) -> str:
+    def _detail(self, message: str, data: Any) -> str:
         """A1111's 500s carry the exception text in `errors` (the `error` key is only its type)."""
-        message = super()._message(body)
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return message
         if isinstance(data, dict) and isinstance(data.get("errors"), str) and data["errors"] not in message:
             message = f"{message}: {data['errors']}"
         return self._redact(message)[:600]

@@ -14,8 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import ip_address
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -30,7 +29,7 @@ from tenacity import (
 from .capabilities import Capability
 from .circuit import CircuitBreaker, CircuitState
 from .config import ProviderSettings
-from .download import download
+from .download import fetch
 from .errors import (
     ProviderAuthError,
     ProviderConfigError,
@@ -132,17 +131,17 @@ class Provider:
         if self._downloads is not None:
             await self._downloads.aclose()
 
-    async def download_output(self, output: OutputFile, dest_dir: Path | str, *, stem: str | None = None) -> Path:
-        """download.download() through one client kept for this provider's outputs: building an
-        httpx client per file costs about 80 ms, more than a local generator's whole round trip.
-        It is a separate client from the API's, and never sends the key."""
+    async def fetch_output(self, output: OutputFile, out: BinaryIO) -> int:
+        """download.fetch() into `out` through one client kept for this provider's outputs:
+        building an httpx client per file costs about 80 ms, more than a local generator's
+        whole round trip. It is a separate client from the API's, and never sends the key.
+        Where the bytes land on disk is the daemon's business (deliver.stage_output)."""
         if self._downloads is None:
             self._downloads = httpx.AsyncClient(timeout=httpx.Timeout(_DOWNLOAD_TIMEOUT_S, connect=10.0),
                                                 headers={"user-agent": "alice-multiverse/0.1"})
-        return await download(output, dest_dir, client=self._downloads,
-                              max_bytes=self.settings.max_download_bytes, stem=stem)
+        return await fetch(output, out, client=self._downloads, max_bytes=self.settings.max_download_bytes)
 
-    async def __aenter__(self) -> "Provider":
+    async def __aenter__(self) -> Provider:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -480,7 +479,12 @@ class Provider:
             found = found or data.get("detail") or data.get("message")
             if isinstance(found, list):     # fal / FastAPI validation: [{"loc":..., "msg":...}]
                 found = "; ".join(str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in found)
-        return self._redact(str(found if found is not None else data))[:_MAX_MESSAGE]
+        return self._detail(self._redact(str(found if found is not None else data))[:_MAX_MESSAGE], data)
+
+    def _detail(self, message: str, data: Any) -> str:
+        """`message` plus what this service adds to its JSON error answers (`data`, parsed);
+        a subclass overrides this, not the parsing."""
+        return message
 
     def _snippet(self, body: bytes) -> str:
         return self._redact(body[:_MAX_MESSAGE].decode("utf-8", "replace"))

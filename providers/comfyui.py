@@ -12,7 +12,6 @@ No key and no cost; budgets still see each request (at $0).
 from __future__ import annotations
 
 import hashlib
-import json
 import mimetypes
 import uuid
 from collections.abc import Mapping, Sequence
@@ -32,9 +31,9 @@ from alice.pipeline.rerun.comfy import (
 from .base import ModelInfo, Provider
 from .capabilities import Capability
 from .errors import ProviderRequestError
+from .inputs import InputFile, ProviderInputError, by_media
 from .pricing import Price, Unit
 from .results import GenerationResult, Job, JobState, JobStatus, OutputFile
-from .inputs import InputFile, ProviderInputError, by_media
 
 WORKFLOW = "workflow"
 _MAX_INPUT_BYTES = 200 * 1024 * 1024
@@ -108,7 +107,8 @@ class ComfyUiProvider(Provider):
                                    what="upload image")
         if not isinstance(data, dict) or not isinstance(data.get("name"), str) or not data["name"]:
             raise self._malformed("upload answer", f"no name in {str(data)[:200]}")
-        subfolder = data.get("subfolder") if isinstance(data.get("subfolder"), str) else ""
+        subfolder_raw = data.get("subfolder")
+        subfolder = subfolder_raw if isinstance(subfolder_raw, str) else ""
         return f"{subfolder}/{data['name']}" if subfolder else data["name"]
 
     def file_url(self, name: str, *, folder: str = "output") -> str:
@@ -231,13 +231,8 @@ class ComfyUiProvider(Provider):
         raw = {k: v for k, v in entry.items() if k != "prompt"}
         return GenerationResult(self.name, job.model, job.request_id, JobState.COMPLETED, outputs, job.cost_usd, raw)
 
-    def _message(self, body: bytes) -> str:
+    def _detail(self, message: str, data: Any) -> str:
         """ComfyUI's refusal, with the node errors it lists (the reason a graph was rejected)."""
-        message = super()._message(body)
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return message
         if isinstance(data, dict) and isinstance(data.get("error"), dict) and data["error"].get("details"):
             message = f"{message}: {self._redact(str(data['error']['details']))[:300]}"
         errors = _node_errors(data.get("node_errors")) if isinstance(data, dict) else []
@@ -254,7 +249,8 @@ def _entry_status(provider: Provider, entry: dict[str, Any]) -> JobStatus:
         return JobStatus(JobState.COMPLETED if entry.get("outputs") else JobState.RUNNING, None, entry)
     if not isinstance(status, dict):
         raise provider._malformed("history answer", f"status is not an object: {str(status)[:100]}")
-    messages = status.get("messages") if isinstance(status.get("messages"), list) else []
+    messages_raw = status.get("messages")
+    messages = messages_raw if isinstance(messages_raw, list) else []
     if status.get("status_str") == "error":
         return JobStatus(JobState.FAILED, _failure(messages), entry)
     if status.get("completed") is True or status.get("status_str") == "success":
@@ -308,8 +304,9 @@ def _output_files(provider: Provider, outputs: dict[str, Any]) -> list[tuple[str
                 filename = item["filename"]
                 if not isinstance(filename, str) or not filename or "/" in filename or "\\" in filename:
                     raise provider._malformed("history answer", f"bad output filename {str(filename)[:100]!r}")
-                subfolder = item.get("subfolder") if isinstance(item.get("subfolder"), str) else ""
-                kind = item.get("type") if item.get("type") in ("output", "temp", "input") else "output"
+                subfolder_raw = item.get("subfolder")
+                subfolder = subfolder_raw if isinstance(subfolder_raw, str) else ""
+                kind: str = item["type"] if item.get("type") in ("output", "temp", "input") else "output"
                 if ".." in subfolder.replace("\\", "/").split("/"):
                     raise provider._malformed("history answer", f"bad output subfolder {subfolder[:100]!r}")
                 found.append((kind, subfolder.strip("/"), filename))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -101,7 +102,7 @@ class ProviderSettings:
         name: str,
         data: Mapping[str, Any] | None,
         env: Mapping[str, str] | None = None,
-    ) -> "ProviderSettings":
+    ) -> ProviderSettings:
         env = os.environ if env is None else env
         data = {} if data is None else data
         where = f"providers.{name}"
@@ -185,3 +186,32 @@ def _api_key(name: str, where: str, data: Mapping[str, Any], env: Mapping[str, s
         if value.strip():
             return Secret(value)
     return None
+
+
+@dataclass(frozen=True)
+class ProvidersConfig:
+    """The `providers:` section, parsed once: settings for every known service.
+
+    Services the file does not name are here too (their key may be in the
+    environment); `enabled: false` ones are left out. Falsy when the file has
+    no providers section at all, which is how the daemon knows generation is
+    not set up.
+    """
+    settings: Mapping[str, ProviderSettings] = field(default_factory=lambda: MappingProxyType({}))
+    configured: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.configured)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None,
+                     env: Mapping[str, str] | None = None) -> ProvidersConfig:
+        data = {} if data is None else data
+        if not isinstance(data, Mapping):
+            raise ProviderConfigError(
+                "providers", f"the providers section must be a mapping, got {type(data).__name__}")
+        unknown = set(data) - set(ENV_KEYS)
+        if unknown:
+            raise ProviderConfigError("providers", f"unknown providers {sorted(unknown)}; known: {sorted(ENV_KEYS)}")
+        built = {name: ProviderSettings.from_mapping(name, data.get(name), env) for name in ENV_KEYS}
+        return cls(MappingProxyType({n: s for n, s in built.items() if s.enabled}), tuple(data))

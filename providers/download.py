@@ -1,18 +1,17 @@
-"""Saving a generated file to disk without ever leaving half a file behind.
+"""Fetching a generated file's bytes, bounded, into a file the caller opened.
 
-Bytes stream into a hidden temp file in the destination folder, are fsynced,
-then hard-linked to a name that did not exist (so nothing is overwritten,
-even by a concurrent download) and the temp name removed. A failed or
-oversized download leaves nothing but an error. Output URLs point at CDNs,
-not the API, so no API key is sent with them.
+A provider knows what an output is called and how to fetch it; where the
+bytes land on disk is the daemon's business (daemon/fs: temp name, fsync, a
+free name that never overwrites), so this module writes only into the
+stream it is given. Output URLs point at CDNs, not the API, so no API key is
+sent with them.
 """
 from __future__ import annotations
 
 import mimetypes
-import os
 import re
-import secrets
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
 import httpx
@@ -24,39 +23,35 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _CHUNK = 256 * 1024
 _EXTRA_TYPES = {"image/webp": ".webp", "video/mp4": ".mp4", "audio/mpeg": ".mp3", "audio/wav": ".wav",
                 "image/jpeg": ".jpg", "image/png": ".png"}
+DEFAULT_MAX_BYTES = 2 * 1024 * 1024 * 1024
 
 
-async def download(
+def output_name(output: OutputFile, stem: str | None = None) -> str:
+    """A safe file name for `output`: `stem` (else the provider's name for it), with the
+    extension its content type calls for."""
+    return _file_name(output, stem)
+
+
+async def fetch(
     output: OutputFile,
-    dest_dir: Path | str,
+    out: BinaryIO,
     *,
     client: httpx.AsyncClient | None = None,
-    max_bytes: int = 2 * 1024 * 1024 * 1024,
+    max_bytes: int = DEFAULT_MAX_BYTES,
     timeout_s: float = 300.0,
-    stem: str | None = None,
-) -> Path:
-    """Writes `output` into `dest_dir` and returns the new file's path."""
-    dest = Path(dest_dir)
-    if not dest.is_dir():
-        raise DownloadError("download", f"destination {dest} is not an existing directory")
-    name = _file_name(output, stem)
-    tmp = dest / f".{name}.{secrets.token_hex(4)}.part"
-    try:
-        if output.data is not None:
-            if len(output.data) > max_bytes:
-                raise DownloadError("download", f"{name} is {len(output.data)} bytes, over the {max_bytes} byte limit")
-            with open(tmp, "xb") as fh:
-                fh.write(output.data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        else:
-            await _fetch(str(output.url), tmp, client, max_bytes, timeout_s)
-        return _publish(tmp, dest / name)
-    finally:
-        tmp.unlink(missing_ok=True)
+) -> int:
+    """Write `output`'s bytes into `out`; returns how many. DownloadError when it cannot
+    be fetched whole within `max_bytes` (what was written is then the caller's to drop)."""
+    if output.data is not None:
+        if len(output.data) > max_bytes:
+            raise DownloadError("download", f"output is {len(output.data)} bytes, over the {max_bytes} byte limit")
+        out.write(output.data)
+        return len(output.data)
+    return await _fetch(str(output.url), out, client, max_bytes, timeout_s)
 
 
-async def _fetch(url: str, tmp: Path, client: httpx.AsyncClient | None, max_bytes: int, timeout_s: float) -> None:
+async def _fetch(url: str, out: BinaryIO, client: httpx.AsyncClient | None, max_bytes: int,
+                 timeout_s: float) -> int:
     if urlsplit(url).scheme not in ("http", "https"):
         raise DownloadError("download", f"refusing to fetch a non-http URL: {url[:100]!r}")
     own = client is None
@@ -69,33 +64,19 @@ async def _fetch(url: str, tmp: Path, client: httpx.AsyncClient | None, max_byte
             if declared and declared.isdigit() and int(declared) > max_bytes:
                 raise DownloadError("download", f"{_short(url)} is {declared} bytes, over the {max_bytes} byte limit")
             total = 0
-            with open(tmp, "xb") as fh:
-                async for chunk in resp.aiter_bytes(_CHUNK):
-                    total += len(chunk)
-                    if total > max_bytes:
-                        raise DownloadError("download", f"{_short(url)} is over the {max_bytes} byte limit")
-                    fh.write(chunk)
-                fh.flush()
-                os.fsync(fh.fileno())
+            async for chunk in resp.aiter_bytes(_CHUNK):
+                total += len(chunk)
+                if total > max_bytes:
+                    raise DownloadError("download", f"{_short(url)} is over the {max_bytes} byte limit")
+                out.write(chunk)
             if declared and declared.isdigit() and total != int(declared):
                 raise DownloadError("download", f"{_short(url)} ended after {total} of {declared} bytes")
+            return total
     except httpx.HTTPError as exc:
         raise DownloadError("download", f"GET {_short(url)} failed: {type(exc).__name__}") from None
     finally:
         if own:
             await http.aclose()
-
-
-def _publish(tmp: Path, wanted: Path) -> Path:
-    stem, suffix = wanted.stem, wanted.suffix
-    for n in range(1000):
-        target = wanted if n == 0 else wanted.with_name(f"{stem}-{n}{suffix}")
-        try:
-            os.link(tmp, target)       # fails if target exists: never overwrite
-            return target
-        except FileExistsError:
-            continue
-    raise DownloadError("download", f"could not find a free name for {wanted.name} in {wanted.parent}")
 
 
 def _file_name(output: OutputFile, stem: str | None) -> str:

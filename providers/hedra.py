@@ -79,16 +79,17 @@ class HedraProvider(Provider):
         model_id = params.get("ai_model_id") or await self._model_uuid(model)
         image_id = await self._upload(image, "image")
         audio_id = await self._upload(audio, "audio")
+        video: dict[str, Any] = {k: params[k] for k in _VIDEO_INPUTS if k in params}
+        video.setdefault("resolution", "540p")
+        video.setdefault("aspect_ratio", "1:1")
+        video.setdefault("text_prompt", "")
         body = {
             "type": "video",
             "ai_model_id": model_id,
             "start_keyframe_id": image_id,
             "audio_id": audio_id,
-            "generated_video_inputs": {k: params[k] for k in _VIDEO_INPUTS if k in params},
+            "generated_video_inputs": video,
         }
-        body["generated_video_inputs"].setdefault("resolution", "540p")
-        body["generated_video_inputs"].setdefault("aspect_ratio", "1:1")
-        body["generated_video_inputs"].setdefault("text_prompt", "")
         data = await self._request("POST", "generations", json_body=body, what="create generation")
         return Job(self.name, model, _id(self, data, "create generation answer"))
 

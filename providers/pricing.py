@@ -102,7 +102,7 @@ class PriceTable:
     provider: str
     prices: dict[str, Price] = field(default_factory=dict)
 
-    def with_overrides(self, overrides: Mapping[str, Any] | None) -> "PriceTable":
+    def with_overrides(self, overrides: Mapping[str, Any] | None) -> PriceTable:
         merged = dict(self.prices)
         for model, entry in (overrides or {}).items():
             merged[str(model)] = parse_price(entry, f"providers.{self.provider}.prices.{model}")

@@ -11,8 +11,7 @@ from .anthropic import AnthropicProvider
 from .base import BudgetCheck, Provider
 from .bfl import BflProvider
 from .comfyui import ComfyUiProvider
-from .config import ProviderSettings
-from .errors import ProviderConfigError
+from .config import ProvidersConfig
 from .fal import FalProvider
 from .hedra import HedraProvider
 from .metrics import ProviderMetrics
@@ -25,33 +24,23 @@ PROVIDER_CLASSES: dict[str, type[Provider]] = {
 
 
 def build_providers(
-    settings_map: Mapping[str, Any] | None,
+    settings: ProvidersConfig | Mapping[str, Any] | None,
     *,
     env: Mapping[str, str] | None = None,
     budget_check: BudgetCheck | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     metrics: ProviderMetrics | None = None,
 ) -> dict[str, Provider]:
-    """One provider per known service from the config's `providers:` section.
+    """One provider per known, enabled service: from the parsed `providers:` section
+    (Config.providers), or from a raw mapping, which is parsed here with `env`.
     Services missing from the config still appear (their key may be in the
-    environment; ComfyUI and A1111 at their default local URLs); `enabled: false`
-    leaves one out. All of them record into `metrics` (the daemon passes the one
-    its /metrics endpoint serves)."""
+    environment; ComfyUI and A1111 at their default local URLs). All of them record
+    into `metrics` (the daemon passes the one its /metrics endpoint serves)."""
     metrics = metrics if metrics is not None else ProviderMetrics()
-    settings_map = {} if settings_map is None else settings_map
-    if not isinstance(settings_map, Mapping):
-        raise ProviderConfigError("providers", f"the providers section must be a mapping, got {type(settings_map).__name__}")
-    unknown = set(settings_map) - set(PROVIDER_CLASSES)
-    if unknown:
-        raise ProviderConfigError(
-            "providers", f"unknown providers {sorted(unknown)}; known: {sorted(PROVIDER_CLASSES)}",
-        )
-    built: dict[str, Provider] = {}
-    for name, cls in PROVIDER_CLASSES.items():
-        settings = ProviderSettings.from_mapping(name, settings_map.get(name), env)
-        if settings.enabled:
-            built[name] = cls(settings, transport=transport, budget_check=budget_check, metrics=metrics)
-    return built
+    if not isinstance(settings, ProvidersConfig):
+        settings = ProvidersConfig.from_mapping(settings, env)
+    return {name: PROVIDER_CLASSES[name](s, transport=transport, budget_check=budget_check, metrics=metrics)
+            for name, s in settings.settings.items()}
 
 
 def describe(providers: Mapping[str, Provider]) -> list[dict[str, Any]]:

@@ -36,7 +36,7 @@ class DaemonProc:
         while time.monotonic() < end:
             try:
                 got.append(self.sock.recv(4096).decode())
-            except socket.timeout:
+            except TimeoutError:
                 if got:
                     break
         self.messages.extend(got)

@@ -11,8 +11,8 @@ import gzip
 import io
 import struct
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from PIL import Image
 
@@ -211,7 +211,7 @@ def filtered_png(rows: list[bytes], width: int, colour: int, filters: list[int])
     """An 8-bit PNG from raw pixel rows, each row stored with the PNG filter type given for it (0-4)."""
     channels = {0: 1, 2: 3, 4: 2, 6: 4}[colour]
     out, above = bytearray(), bytes(width * channels)
-    for row, kind in zip(rows, filters):
+    for row, kind in zip(rows, filters, strict=False):
         encoded = bytearray([kind])
         for i, value in enumerate(row):
             left = row[i - channels] if i >= channels else 0

@@ -8,6 +8,7 @@ from alice.daemon.catalog.engine import Catalog
 from alice.daemon.config import Config
 from alice.daemon.generation.generator import Generator
 from alice.daemon.provider_host import ProviderHost
+from alice.providers.config import ProvidersConfig
 from tests.fakes.server import FakeService
 
 FAST = {"timeout_s": 5.0, "connect_timeout_s": 2.0, "backoff_base_s": 0.001, "backoff_max_s": 0.01,
@@ -25,8 +26,8 @@ def provider_config(**fakes: FakeService) -> dict[str, Any]:
 def make_config(root: Path, providers: dict[str, Any]) -> Config:
     for name in ("inbox", "organized", "data"):
         (root / name).mkdir(parents=True, exist_ok=True)
-    return Config(inboxes=[root / "inbox"], organized=root / "organized", data_dir=root / "data",
-                  providers=providers)
+    return Config(inboxes=(root / "inbox",), organized=root / "organized", data_dir=root / "data",
+                  providers=ProvidersConfig.from_mapping(providers, env={}))
 
 
 class OwnedGenerator(Generator):

@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from tests.corpus_paths import CORPUS, LABELS
+
 ALICE = Path(sys.executable).parent / "alice"
 FIXED_MTIME = time.mktime((2024, 5, 6, 12, 0, 0, 0, 0, -1))
 

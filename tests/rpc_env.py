@@ -14,12 +14,12 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from alice.daemon import config as config_mod
+from alice.daemon.api.methods import Hooks
+from alice.daemon.api.server import RpcServer
 from alice.daemon.catalog import store
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.similar import set_perceptual_hash
 from alice.daemon.ingest.filing import Organizer, Source
-from alice.daemon.api.methods import Hooks
-from alice.daemon.api.server import RpcServer
 from alice.pipeline.perceptual import perceptual_hash
 
 

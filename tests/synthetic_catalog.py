@@ -10,7 +10,7 @@ would), which is many times faster than maintaining them row by row.
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -40,7 +40,7 @@ TAG_NAMES = [f"{w}" for w in ("favorite keeper wip reference client print wallpa
                               "reject series-a series-b series-c moodboard").split()] + \
             [f"topic-{i:03d}" for i in range(184)]
 PROJECTS = [f"project-{i:02d}" for i in range(30)]
-START = datetime(2023, 1, 1, tzinfo=timezone.utc)
+START = datetime(2023, 1, 1, tzinfo=UTC)
 SPAN_S = 3 * 365 * 86400
 
 
@@ -121,6 +121,11 @@ def load_synthetic(conninfo: str, n: int, seed: int = 7, batch: int = 100_000) -
                                     width, height)
                                 SELECT id, prompt, negative, seed, steps, cfg, model, width, height FROM staging
                                 WHERE ai""")
+                # Each asset's one file record, as the filing code writes it (same hash as its location).
+                conn.execute("""INSERT INTO file_records (asset_id, file_hash, tool, ai, prompt, negative_prompt,
+                                    seed, steps, cfg, model, width, height)
+                                SELECT id, content_id, tool, ai, prompt, negative, seed, steps, cfg, model, width,
+                                       height FROM staging WHERE ai""")
                 conn.execute("""INSERT INTO locations (asset_id, path, file_hash, role)
                                 SELECT id, '/organized/' || to_char(created_at, 'YYYY-MM-DD') || '/' || file_name,
                                        content_id, 'organized' FROM staging""")
@@ -133,6 +138,6 @@ def load_synthetic(conninfo: str, n: int, seed: int = 7, batch: int = 100_000) -
                 conn.execute(ddl)
         conn.execute("SELECT setval(pg_get_serial_sequence('assets', 'id'), (SELECT max(id) FROM assets))")
         conn.execute("VACUUM ANALYZE assets")
-        for table in ("generations", "asset_tags", "locations", "tags", "projects"):
+        for table in ("generations", "file_records", "asset_tags", "locations", "tags", "projects"):
             conn.execute(f"ANALYZE {table}")
         return {"assets": n, "first_id": first}

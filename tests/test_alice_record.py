@@ -124,9 +124,9 @@ def test_jpeg_record_round_trip_and_pixels_unchanged():
 
 
 def test_jpeg_existing_xmp_is_kept_and_record_replaced():
-    other = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-             '<rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:CreatorTool="Tool X"/>'
-             '</rdf:RDF></x:xmpmeta>').encode()
+    other = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+             b'<rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:CreatorTool="Tool X"/>'
+             b'</rdf:RDF></x:xmpmeta>')
     segment = b"\xff\xe1" + struct.pack(">H", 2 + 29 + len(other)) + b"http://ns.adobe.com/xap/1.0/\x00" + other
     original = image_bytes("JPEG")
     with_xmp = original[:2] + segment + original[2:]

@@ -10,16 +10,17 @@ import pytest
 from PIL import Image, ImageFilter
 from sqlalchemy import select
 
-from alice.daemon.quality.assess import Target, run_cascade
 from alice.daemon.catalog import spend
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.models import GenerationRequest, QualityCache
 from alice.daemon.provider_host import ProviderHost
+from alice.daemon.quality.assess import Target, run_cascade
 from alice.pipeline.quality.cascade import stars_for
 from alice.pipeline.quality.config import QualityConfig
 from alice.providers.anthropic import AnthropicProvider
 from alice.providers.fal import FalProvider
 from alice.providers.openai import OpenAIProvider
+from tests.corpus_paths import CORPUS
 from tests.fakes.anthropic import GOOD_RATING as ANTHROPIC_RATING
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.fal import FakeFal
@@ -29,7 +30,7 @@ from tests.fakes.openai import FakeOpenAI
 from tests.fakes.server import Fault
 
 FAKE_RATINGS = {"anthropic": ANTHROPIC_RATING, "openai": OPENAI_RATING}
-from tests.corpus_paths import CORPUS
+
 SOURCE = CORPUS / "comfyui-flux-dev.png"
 
 

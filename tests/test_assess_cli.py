@@ -11,8 +11,8 @@ import yaml
 from PIL import Image, ImageFilter
 
 from alice.daemon.fs.fileops import TEMP_PREFIX
-from alice.pipeline.identity import file_hash as hash_file
 from alice.pipeline import sidecar
+from alice.pipeline.identity import file_hash as hash_file
 from tests.fakes.anthropic import FakeAnthropic
 from tests.organize_env import CORPUS, AliceEnv, media_files
 

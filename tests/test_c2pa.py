@@ -7,13 +7,14 @@ import zlib
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from alice.pipeline.detect import c2pa as c2pa_detector
 from alice.pipeline.extract.c2pa import read_c2pa
 from alice.pipeline.metadata import Metadata
-
 from tests.corpus_paths import CORPUS
+
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 
 

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from alice.daemon.ingest import queue
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.errors import CatalogUnavailable
+from alice.daemon.ingest import queue
 
 # A second alice process: opens the embedded catalog, then obeys commands on stdin.
 CHILD = r"""

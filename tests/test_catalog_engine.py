@@ -7,9 +7,9 @@ import psycopg
 import pytest
 from sqlalchemy import create_engine, text
 
-from alice.daemon.ingest import queue
 from alice.daemon.catalog.engine import Catalog, is_disconnect
 from alice.daemon.catalog.errors import CatalogUnavailable
+from alice.daemon.ingest import queue
 
 
 def kill_connections(db_url: str) -> int:

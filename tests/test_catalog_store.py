@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
@@ -26,7 +26,7 @@ from alice.daemon.catalog.store import (
 from alice.pipeline.generation import Generation
 from alice.pipeline.record import AssetRecord
 
-WHEN = datetime(2024, 5, 6, 12, 0, tzinfo=timezone.utc)
+WHEN = datetime(2024, 5, 6, 12, 0, tzinfo=UTC)
 
 
 def rec(cid: str = "b3:aa", **kw) -> AssetRecord:

@@ -27,7 +27,7 @@ def test_defaults(tmp_path):
     assert cfg.layout == "{date}/{project}/{tool}"
     assert cfg.database.url == ""
     assert cfg.quality_enabled is False
-    assert cfg.inboxes == [tmp_path / "in"]
+    assert cfg.inboxes == (tmp_path / "in",)
     assert cfg.quarantine == tmp_path / "out" / ".quarantine"
 
 
@@ -84,7 +84,7 @@ def test_environment_overrides(tmp_path):
     cfg = cfgmod.load(write(tmp_path, minimal(tmp_path)), environ=env)
     assert cfg.database.url == "postgresql://u@h/db"
     assert cfg.mode == "move"
-    assert cfg.inboxes == [tmp_path / "a", tmp_path / "b"]
+    assert cfg.inboxes == (tmp_path / "a", tmp_path / "b")
 
 
 def test_config_path_precedence(tmp_path, monkeypatch):
@@ -101,8 +101,8 @@ def test_example_config_is_valid_and_documents_every_key(tmp_path):
     assert cfg.mode == "copy"
     for key in cfgmod._TOP_KEYS:
         assert f"\n{key}:" in "\n" + text or f"\n# {key}:" in text, f"{key} is not documented"
-    for section, kinds in cfgmod._FIELD_KINDS.items():
-        for key in kinds:
+    for section, cls in cfgmod._SECTIONS.items():
+        for key in cls.kinds():
             assert f"{key}:" in text, f"{section}.{key} is not documented"
     from dataclasses import fields
 
@@ -127,3 +127,28 @@ def test_provider_sections_are_checked_at_load(tmp_path):
         cfgmod.parse(minimal(tmp_path, providers={"comfyui": {"base_url": "8188"}}), environ={})
     with pytest.raises(ConfigError, match="providers.a1111 has unknown keys \\['model'\\]"):
         cfgmod.parse(minimal(tmp_path, providers={"a1111": {"model": "sdxl"}}), environ={})
+
+
+def test_quality_and_providers_are_parsed_once_into_a_frozen_config(tmp_path):
+    import dataclasses
+
+    from alice.pipeline.quality.config import QualityConfig
+
+    raw = minimal(tmp_path, quality={"enabled": "yes", "work_edge": 256},
+                  providers={"fal": {"api_key": "k"}, "bfl": {"enabled": False}})
+    cfg = cfgmod.parse(raw, environ={"OPENAI_API_KEY": "from-env"})
+    assert isinstance(cfg.quality, QualityConfig) and cfg.quality.enabled and cfg.quality.work_edge == 256
+    assert cfg.providers.configured == ("fal", "bfl") and "bfl" not in cfg.providers.settings
+    assert cfg.providers.settings["fal"].has_key and cfg.providers.settings["openai"].has_key
+    assert not cfgmod.parse(minimal(tmp_path), environ={}).providers      # no section: generation is off
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.workers = 3  # type: ignore[misc]
+    assert dataclasses.replace(cfg, workers=3).workers == 3 and cfg.workers == 0
+
+
+def test_every_environment_override_names_a_real_key():
+    for var, dotted in cfgmod.ENV_OVERRIDES.items():
+        top, _, leaf = dotted.partition(".")
+        assert top in cfgmod._TOP_KEYS, var
+        if leaf:
+            assert leaf in cfgmod._SECTIONS[top].kinds(), var

@@ -5,13 +5,9 @@ label's `family`, or none), `media` when given, and every `expect` value.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-import yaml
 
 from alice.pipeline.inspect import inspect_file
-
 from tests.corpus_paths import CORPUS, LABELS
 
 # Labels whose reading depends on another helper's pending module: "file" -> reason naming the module.

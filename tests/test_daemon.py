@@ -109,7 +109,7 @@ def test_sigkill_during_a_burst_loses_nothing(env: AliceEnv):
     for round_ in range(6):
         # let it work a little, then kill it hard mid-burst
         start = organized_count(env)
-        wait_until(lambda: organized_count(env) > start or organized_count(env) >= n, 60, interval=0.05,
+        wait_until(lambda start=start: organized_count(env) > start or organized_count(env) >= n, 60, interval=0.05,
                    what="progress before kill")
         d.kill()
         kills += 1
@@ -155,11 +155,11 @@ def test_two_daemons_share_one_catalog_and_inbox(env: AliceEnv):
 
 @pytest.mark.slow
 def test_catalog_outage_mid_burst_pauses_and_resumes(tmp_path):
-    from tests.private_pg import PrivatePostgres
-
     # Not under tmp_path: pytest resets /tmp/pytest-of-<user> to 0700, which would lock
     # out the server's own user (PostgreSQL runs as "pgserver" when we are root).
     import tempfile
+
+    from tests.private_pg import PrivatePostgres
 
     pg = PrivatePostgres(Path(tempfile.mkdtemp(prefix="alice-pg-")) / "pg").init()
     pg.start()

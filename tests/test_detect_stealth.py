@@ -15,6 +15,7 @@ from PIL import Image
 from alice.pipeline.detect import stealth, stealth_scan
 from alice.pipeline.inspect import inspect_file
 from tests import fixturegen as fg
+from tests.corpus_paths import CORPUS
 
 WORK = Path(tempfile.mkdtemp(prefix="alice-stealth-"))     # not tmp_path: hypothesis reruns one test body
 atexit.register(shutil.rmtree, WORK, True)
@@ -62,8 +63,6 @@ def test_jpeg_is_never_decoded(tmp_path) -> None:
     assert info.tool is None and info.warnings == []
 
 
-from tests.corpus_paths import CORPUS
-
 
 def test_real_stealth_file() -> None:
     info = inspect_file(CORPUS / "a1111-stealth-pnginfo.png")
@@ -99,7 +98,7 @@ def test_scan_matches_the_full_decode_for_every_filter(colour, width, height, da
         alpha = magic.startswith(b"stealth_png")
         slots = [(y * width * channels + c) for y in range(height) for c in
                  ([channels - 1] if alpha else ([0] if channels < 3 else [0, 1, 2]))][:len(bits)]
-        for slot, bit in zip(slots, bits):
+        for slot, bit in zip(slots, bits, strict=False):
             pixels[slot] = (pixels[slot] & 0xFE) | bit
     rows = [bytes(pixels[y * width * channels:(y + 1) * width * channels]) for y in range(height)]
     filters = data.draw(st.lists(st.integers(0, 4), min_size=height, max_size=height))

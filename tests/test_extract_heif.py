@@ -1,11 +1,8 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from alice.pipeline.extract import extract
-
 from tests.corpus_paths import CORPUS
 
 IPHONE = CORPUS / "camera-iphone.heic"

@@ -1,7 +1,9 @@
 """Crash-safe file operations: no overwrite, verified copies, only-verified deletes."""
 from __future__ import annotations
 
+import itertools
 import os
+import time
 
 import pytest
 
@@ -80,3 +82,75 @@ def test_long_utf8_names_get_a_valid_temp_name(tmp_path):
     fileops.place_copy(src, dest, file_hash(src))
     fileops.write_text_atomic(dest.with_name("é" * 120 + ".yaml"), "t")
     assert dest.read_bytes() == b"x"
+
+
+def test_new_file_takes_the_first_free_name_and_never_overwrites(tmp_path):
+    (tmp_path / "out.png").write_bytes(b"precious")
+    with fileops.new_file(tmp_path / "out.png") as new:
+        new.file.write(b"fresh")
+    assert new.path == tmp_path / "out-2.png" and new.path.read_bytes() == b"fresh"
+    assert (tmp_path / "out.png").read_bytes() == b"precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out-2.png", "out.png"]
+
+
+def test_new_file_leaves_nothing_when_the_writer_fails(tmp_path):
+    with pytest.raises(RuntimeError), fileops.new_file(tmp_path / "half.png") as new:
+        new.file.write(b"part")
+        raise RuntimeError("download broke")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(RuntimeError, match="after the with-block"):
+        _ = new.path
+
+
+def test_one_naming_rule_splits_the_last_extension(tmp_path):
+    """Filing, quarantine, delivery and downloads all name a taken file the same way."""
+    from alice.pipeline.plan import candidate_names, free_path
+
+    assert list(itertools.islice(candidate_names("a.tar.gz"), 3)) == ["a.tar.gz", "a.tar-2.gz", "a.tar-3.gz"]
+    assert list(itertools.islice(candidate_names("a.tar.gz", "3fa9c1"), 3)) == [
+        "a.tar.gz", "a.tar-3fa9c1.gz", "a.tar-3fa9c1-2.gz"]
+    taken = {tmp_path / "a.png": "b3:other", tmp_path / "a-abc.png": "b3:mine"}
+    assert free_path(tmp_path, "a.png", "abc", "b3:mine", taken.get) == tmp_path / "a-abc.png"
+    assert free_path(tmp_path, "a.png", "abc", "b3:new", taken.get) == tmp_path / "a-abc-2.png"
+
+
+def test_publish_copy_appears_under_a_free_name(tmp_path):
+    src = tmp_path / "staged.png"
+    src.write_bytes(b"img")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "staged.png").write_bytes(b"other")
+    got = fileops.publish_copy(src, inbox / "staged.png", file_hash(src))
+    assert got == inbox / "staged-2.png" and got.read_bytes() == b"img"
+    with pytest.raises(fileops.PlacementError, match="does not match"):
+        fileops.publish_copy(src, inbox / "x.png", "b3:" + "0" * 64)
+    assert sorted(p.name for p in inbox.iterdir()) == ["staged-2.png", "staged.png"]
+
+
+def test_sweeps_spare_young_temp_files_in_inboxes(tmp_path):
+    organized, inbox, staging = tmp_path / "org", tmp_path / "in", tmp_path / "stage"
+    for d in (organized, inbox, staging):
+        d.mkdir()
+    old_inbox = inbox / (fileops.TEMP_PREFIX + "a-x.png")
+    young_inbox = inbox / (fileops.TEMP_PREFIX + "b-y.png")
+    in_tree = organized / (fileops.TEMP_PREFIX + "c-z.png")
+    for p in (old_inbox, young_inbox, in_tree):
+        p.write_bytes(b"t")
+    stale = time.time() - fileops.STALE_TEMP_S - 5
+    os.utime(old_inbox, (stale, stale))
+    assert sorted(fileops.sweep_all_temp(organized, [inbox], staging)) == sorted([old_inbox, in_tree])
+    assert young_inbox.exists()
+
+
+def test_remove_source_takes_companions_and_tolerates_a_vanished_folder(tmp_path):
+    kept = tmp_path / "kept.png"
+    kept.write_bytes(b"data")
+    h = file_hash(kept)
+    old = tmp_path / "old"
+    old.mkdir()
+    src, side = old / "a.png", old / "a.png.yaml"
+    src.write_bytes(b"data")
+    side.write_text("sidecar")
+    assert fileops.remove_source(src, kept, h, companions=[side]) is True
+    assert not src.exists() and not side.exists()
+    assert fileops.remove_source(tmp_path / "gone" / "a.png", kept, h) is True

@@ -16,11 +16,11 @@ from alice.daemon.catalog import spend
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.errors import CatalogUnavailable
 from alice.daemon.generation.generator import GenerateError, Generator, RequestNotFound
+from alice.daemon.provider_host import ProviderHost
 from alice.pipeline.ffmpeg import ffmpeg_exe
 from alice.pipeline.identity import identify
 from alice.pipeline.inspect import inspect_file
 from alice.providers.errors import BudgetExceeded
-from alice.daemon.provider_host import ProviderHost
 from tests.fakes.bfl import FakeBfl
 from tests.fakes.fal import FakeFal
 from tests.fakes.hedra import FakeHedra

@@ -12,9 +12,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from alice.daemon.generation.budget import BudgetValueError, parse_budget
-from alice.daemon.cli.main import main
 from alice.daemon.cli.generate import parse_param
+from alice.daemon.cli.main import main
+from alice.daemon.generation.budget import BudgetValueError, parse_budget
 
 
 @pytest.mark.parametrize("text,expected", [

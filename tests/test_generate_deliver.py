@@ -12,13 +12,13 @@ from PIL import Image
 
 from alice.daemon.fs.atomic_rename import rename_no_replace
 from alice.daemon.generation.deliver import deliver
-from alice.providers.inputs import ProviderInputError as InputError
-from alice.providers.registry import build_providers
 from alice.daemon.generation.references import Reference, ReferenceError, from_path, resolve
 from alice.pipeline.extract import extract
 from alice.pipeline.ffmpeg import ffmpeg_exe
 from alice.pipeline.identity import identify
 from alice.pipeline.inspect import inspect_file
+from alice.providers.inputs import ProviderInputError as InputError
+from alice.providers.registry import build_providers
 from tests.fakes.server import png_bytes
 
 RECORD = {"alice_generation": 1, "provider": "fal", "model": "fal-ai/flux/dev", "request_id": "r-1",

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from alice.daemon.api import generate_methods as generate_rpc
-from alice.daemon.catalog import spend
-from alice.daemon.catalog.engine import Catalog
 from alice.daemon.api import protocol as p
 from alice.daemon.api.methods import REGISTRY, Hooks, RpcContext
 from alice.daemon.api.paths import PathGuard
+from alice.daemon.catalog import spend
+from alice.daemon.catalog.engine import Catalog
 from alice.daemon.provider_host import ProviderHost
 from tests.fakes.fal import FakeFal
 from tests.fakes.server import png_bytes
@@ -71,7 +70,7 @@ def test_budget_refusal_is_its_own_error_code(ctx: RpcContext, fal: FakeFal) -> 
         spend.set_budget(s, "cheap", Decimal("0.01"))
     with pytest.raises(p.RpcError) as err:
         call(ctx, "generate.submit", provider="fal", model=FLUX, project="cheap", prompt="x")
-    assert err.value.code == generate_rpc.BUDGET_EXCEEDED and "set-budget cheap" in err.value.message
+    assert err.value.code == p.BUDGET_EXCEEDED and "set-budget cheap" in err.value.message
     assert err.value.data["request_id"] == 1 and fal.seen == []
 
 

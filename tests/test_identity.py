@@ -15,8 +15,8 @@ from alice.pipeline.ffmpeg import ffmpeg_exe
 from alice.pipeline.identity import Identity, UnreadableMedia, file_hash, identify
 from alice.pipeline.payload import gif, jpeg, png, webp
 from alice.pipeline.payload.reader import HashingReader
-
 from tests.corpus_paths import CORPUS
+
 SNIFFED = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", ".heic": "heic", ".mp4": "mp4"}
 LYING = {"jpeg-named-png.png": "jpeg", "png-named-jpeg.jpeg": "png"}
 

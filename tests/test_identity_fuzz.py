@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 import warnings
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -12,7 +11,6 @@ from PIL import Image
 
 from alice.pipeline.identity import UnreadableMedia, identify
 from alice.pipeline.integrity import check
-
 from tests.corpus_paths import CORPUS
 
 

@@ -14,7 +14,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,12 +24,13 @@ from alice.pipeline.generation import Detection
 from alice.pipeline.inspect import inspect_file
 from alice.pipeline.metadata import Metadata
 from tests import fixturegen as fg
-
 from tests.corpus_paths import CORPUS
+
 FILES = sorted(p for p in CORPUS.glob("*") if p.is_file() and p.stat().st_size > 0)
 SECONDS_PER_FILE = 5.0
 # ALICE_FUZZ_EXAMPLES=3000 for a deeper run by hand; the default keeps CI under a minute.
-FUZZ = settings(max_examples=int(os.environ.get("ALICE_FUZZ_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=int(os.environ.get("ALICE_FUZZ_EXAMPLES", "60")), deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
 WORKDIR = Path(tempfile.mkdtemp(prefix="alice-fuzz-"))     # not tmp_path: hypothesis reruns one test body
 atexit.register(shutil.rmtree, WORKDIR, True)
 

@@ -15,8 +15,8 @@ from alice.pipeline import integrity
 from alice.pipeline.ffmpeg import ffmpeg_exe
 from alice.pipeline.integrity import MAX_PIXELS, check
 from alice.pipeline.unreadable import UnreadableMedia
-
 from tests.corpus_paths import CORPUS
+
 SNIFFED = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", ".heic": "heic", ".mp4": "mp4"}
 LYING = {"jpeg-named-png.png": "jpeg", "png-named-jpeg.jpeg": "png"}
 BAD = {"bad-corrupted.jpg": "damaged JPEG image data", "bad-empty-file.png": "empty"}

@@ -9,7 +9,6 @@ import threading
 import pytest
 import structlog
 
-from alice.daemon.ops import logs
 from alice.daemon.ops.logs import LoggingConfigError, bind_job, configure_logging, current_correlation_id
 
 

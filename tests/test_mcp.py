@@ -10,8 +10,8 @@ import yaml
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
-from alice.daemon.catalog.engine import Catalog
 from alice.daemon.api.methods import REGISTRY
+from alice.daemon.catalog.engine import Catalog
 from tests.rpc_env import fill_sample, running_server
 
 ALICE = Path(sys.executable).parent / "alice"

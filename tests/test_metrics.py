@@ -6,12 +6,11 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
-
-from alice.providers.circuit import CircuitState
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from alice.daemon.ops.metrics import DaemonMetrics, MetricsServerError, start_metrics_server
+from alice.providers.circuit import CircuitState
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ import pytest
 import sqlalchemy as sa
 
 from alice.daemon.fs.fileops import TEMP_PREFIX
-from alice.pipeline.identity import file_hash as hash_file
 from alice.pipeline import sidecar
+from alice.pipeline.identity import file_hash as hash_file
 from alice.pipeline.inspect import inspect_file
-from tests.organize_env import FIXED_MTIME, AliceEnv, labels, media_files, tree_files
 from tests.corpus_paths import CORPUS
+from tests.organize_env import FIXED_MTIME, AliceEnv, labels, media_files, tree_files
 
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 

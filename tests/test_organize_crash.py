@@ -44,7 +44,7 @@ def test_sigkill_at_many_points_loses_and_doubles_nothing(tmp_path, db_url):
     rng = random.Random(20261124)
     kinds: Counter[str] = Counter()
     kills = 0
-    for attempt in range(60):
+    for _attempt in range(60):
         point = rng.randint(1, 12)   # finished files reach no checkpoint, so k always lands in new work
         proc = env.run("organize", "--json", check=False, ALICE_CRASH_AT=str(point))
         assert all_hashes_safe(env, originals) == originals, f"bytes lost after crash at {point}"

@@ -4,14 +4,14 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from alice.daemon.catalog.similar import BANDS, bands, probe_keys
 from alice.pipeline.perceptual import dhash_pixels, hamming, perceptual_hash, to_signed64
-from tests.rpc_env import picture
-
 from tests.corpus_paths import CORPUS
+from tests.rpc_env import picture
 
 
 def test_edits_keep_the_hash_close_and_other_pictures_far(tmp_path: Path) -> None:

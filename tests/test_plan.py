@@ -9,8 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alice.pipeline.plan import (DEFAULT_LAYOUT, Layout, LayoutError, PlanError, plan_destination, project_for,
-                                 sanitize_filename, sanitize_segment)
+from alice.pipeline.plan import (
+    DEFAULT_LAYOUT,
+    Layout,
+    LayoutError,
+    PlanError,
+    plan_destination,
+    project_for,
+    sanitize_filename,
+    sanitize_segment,
+)
 from alice.pipeline.record import AssetRecord
 
 WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{n}" for p in ("COM", "LPT") for n in range(10)}

@@ -77,7 +77,7 @@ def test_apng_frames_are_checked(tmp_path):
     verify(write(tmp_path, data, "ok.png"), CAP)
     parts = chunks(data)
     i = max(k for k, (t, _) in enumerate(parts) if t == b"fdAT")
-    seq, body = parts[i][1][:4], parts[i][1][4:]
+    seq = parts[i][1][:4]
     parts[i] = (b"fdAT", seq + zlib.compress(b"\0" * 10))      # a frame that is too short
     with pytest.raises(UnreadableMedia, match="animation frame 2 is .* bytes short"):
         verify(write(tmp_path, build(parts), "bad.png"), CAP)

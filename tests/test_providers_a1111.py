@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from alice.daemon.generation.deliver import stage_output
 from alice.pipeline.generation import Generation
 from alice.pipeline.rerun import a1111 as rerun
 from alice.pipeline.rerun.overrides import Overrides
 from alice.providers.a1111 import IMG2IMG, TXT2IMG, A1111Provider
 from alice.providers.capabilities import Capability
 from alice.providers.circuit import CircuitState
-from alice.providers.download import download
 from alice.providers.errors import (
     ProviderMalformedResponse,
     ProviderRequestError,
@@ -64,7 +64,7 @@ async def test_txt2img_from_a_record_returns_the_images_and_their_info(fake: Fak
     assert sent["override_settings_restore_afterwards"] is True
     [output] = result.outputs
     assert output.media_type == "image/png" and output.filename == "txt2img-99"
-    path = await download(output, tmp_path)
+    path = await stage_output(output, tmp_path)
     with Image.open(path) as img:
         assert "Seed: 99" in img.text["parameters"]
     assert result.raw["info"]["all_seeds"] == [99] and result.raw["parameters"]["prompt"] == "a lighthouse at dusk"

@@ -21,12 +21,12 @@ from alice.providers.errors import (
     ProviderTransientError,
     ProviderUnavailable,
 )
+from tests.corpus_paths import CORPUS
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.harness import Clock, Sleeps, assert_no_secret, provider_for
 from tests.fakes.server import Fault, png_bytes
 
 pytestmark = pytest.mark.anyio
-from tests.corpus_paths import CORPUS
 
 
 @pytest.fixture

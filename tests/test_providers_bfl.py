@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
+from alice.daemon.generation.deliver import stage_output
 from alice.providers.bfl import BflProvider
 from alice.providers.circuit import CircuitState
 from alice.providers.config import ProviderSettings
-from alice.providers.download import download
 from alice.providers.errors import (
     ProviderAuthError,
     ProviderJobFailed,
@@ -48,7 +48,7 @@ async def test_generation_polls_until_ready_and_downloads(fake: FakeBfl, tmp_pat
     assert submit.path == "/v1/flux-pro-1.1" and submit.headers["x-key"] == fake.api_key
     assert fake.count("poll") == 4          # Pending, Pending, Ready, then the result read
 
-    path = await download(result.outputs[0], tmp_path)
+    path = await stage_output(result.outputs[0], tmp_path)
     # The signed query string is not part of the file name.
     assert path.name.endswith(".png") and "sig" not in path.name
     assert path.read_bytes().startswith(b"\x89PNG")
@@ -57,7 +57,7 @@ async def test_generation_polls_until_ready_and_downloads(fake: FakeBfl, tmp_pat
 
     # The provider's own download client (kept across outputs) sends no key either.
     async with make(fake) as bfl:
-        again = await bfl.download_output(result.outputs[0], tmp_path, stem="again")
+        again = await stage_output(result.outputs[0], tmp_path, stem="again", provider=bfl)
     assert again.name == "again.png" and again.read_bytes() == path.read_bytes()
     assert all("x-key" not in s.headers for s in fake.seen if s.route == "file")
 

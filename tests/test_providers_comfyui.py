@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from alice.daemon.generation.deliver import stage_output
 from alice.providers.capabilities import Capability
 from alice.providers.circuit import CircuitState
 from alice.providers.comfyui import WORKFLOW, ComfyUiProvider
-from alice.providers.download import download
 from alice.providers.errors import (
     ProviderJobFailed,
     ProviderMalformedResponse,
@@ -80,7 +80,7 @@ async def test_runs_a_graph_through_the_queue_and_serves_its_outputs(fake: FakeC
     assert output.filename == "alice_00001_.png" and output.media_type == "image/png"
     assert output.url.startswith(f"{fake.url}/view?") and "type=output" in output.url
     async with make(fake) as comfy:
-        path = await comfy.download_output(output, tmp_path)
+        path = await stage_output(output, tmp_path, provider=comfy)
     with Image.open(path) as img:
         assert json.loads(img.text["prompt"]) == GRAPH      # what SaveImage embeds
     assert result.raw["status"]["status_str"] == "success" and "prompt" not in result.raw
@@ -169,7 +169,7 @@ async def test_input_files_a_graph_names_can_be_fetched_for_lineage(fake: FakeCo
         with pytest.raises(ProviderRequestError, match="folder must be"):
             comfy.file_url("a.png", folder="models")
     assert item.filename == "dog.png" and "subfolder=refs" in item.url and "type=input" in item.url
-    assert (await download(item, tmp_path)).read_bytes() == fake.inputs["refs/dog.png"]
+    assert (await stage_output(item, tmp_path)).read_bytes() == fake.inputs["refs/dog.png"]
 
 
 async def test_outputs_in_a_subfolder_are_served_from_it(fake: FakeComfyUI, tmp_path: Path) -> None:
@@ -181,7 +181,7 @@ async def test_outputs_in_a_subfolder_are_served_from_it(fake: FakeComfyUI, tmp_
                  "status": {"status_str": "success", "completed": True, "messages": []}}
         fake.fail("history", Fault(200, {job.request_id: entry}))
         result = await comfy.result(job)
-    assert (await download(result.outputs[0], tmp_path)).read_bytes() == b"\x89PNG in a subfolder"
+    assert (await stage_output(result.outputs[0], tmp_path)).read_bytes() == b"\x89PNG in a subfolder"
 
 
 async def test_an_input_image_no_loader_uses_is_refused(fake: FakeComfyUI) -> None:

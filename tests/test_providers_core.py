@@ -2,7 +2,7 @@
 redaction, pricing and settings."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.utils import format_datetime
 from types import SimpleNamespace
@@ -17,7 +17,6 @@ from alice.providers.pricing import Price, PriceTable, PricingError, Unit
 from alice.providers.redaction import Redactor, Secret
 from alice.providers.retry import Backoff, TransientStatus, is_retryable, parse_retry_after
 from tests.fakes.harness import Clock
-
 
 # -- circuit breaker ---------------------------------------------------------
 
@@ -74,7 +73,7 @@ def test_circuit_rejects_nonsense_settings() -> None:
 # -- retry policy --------------------------------------------------------------
 
 def test_retry_after_forms() -> None:
-    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
     assert parse_retry_after({"retry-after": "7"}) == 7.0
     assert parse_retry_after({"retry-after": "1.5"}) == 1.5
     assert parse_retry_after({"retry-after-ms": "250", "retry-after": "9"}) == 0.25

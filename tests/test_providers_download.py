@@ -2,19 +2,17 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from alice.providers.download import download
+from alice.providers.download import fetch, output_name
 from alice.providers.errors import DownloadError, ProviderMalformedResponse, ProviderRequestError
 from alice.providers.results import OutputFile
 from alice.providers.vision import MAX_EDGE, MAX_SEND_BYTES, parse_rating, prepare_image
+from tests.corpus_paths import CORPUS
 from tests.fakes.fal import FakeFal
 from tests.fakes.server import png_bytes
-
-from tests.corpus_paths import CORPUS
 
 
 @pytest.fixture
@@ -23,53 +21,42 @@ def cdn():
         yield server
 
 
-def _visible(d: Path) -> list[str]:
-    return sorted(p.name for p in d.iterdir())
+def test_output_names_are_safe_with_a_fitting_extension() -> None:
+    assert output_name(OutputFile("image/png", data=b"x", filename="shot.jpeg")) == "shot.png"
+    assert output_name(OutputFile("video/mp4", data=b"v", filename="../../etc/passwd")) == "etc_passwd.mp4"
+    assert output_name(OutputFile("image/png", data=b"x"), stem="fal-3-1") == "fal-3-1.png"
+    assert output_name(OutputFile("image/png", url="http://cdn/a/render.png?sig=x")) == "render.png"
 
 
 @pytest.mark.anyio
-async def test_bytes_output_gets_a_fitting_extension(tmp_path: Path) -> None:
-    path = await download(OutputFile("image/png", data=png_bytes(), filename="shot.jpeg"), tmp_path)
-    assert path.name == "shot.png" and path.read_bytes() == png_bytes()
-    path = await download(OutputFile("video/mp4", data=b"v", filename="../../etc/passwd"), tmp_path)
-    assert path.parent == tmp_path and path.name == "etc_passwd.mp4"
+async def test_bytes_outputs_are_written_whole() -> None:
+    out = io.BytesIO()
+    assert await fetch(OutputFile("image/png", data=png_bytes()), out) == len(png_bytes())
+    assert out.getvalue() == png_bytes()
 
 
 @pytest.mark.anyio
-async def test_existing_files_are_never_overwritten(tmp_path: Path) -> None:
-    (tmp_path / "out.png").write_bytes(b"precious")
-    path = await download(OutputFile("image/png", data=png_bytes()), tmp_path, stem="out")
-    assert path.name == "out-1.png" and (tmp_path / "out.png").read_bytes() == b"precious"
-
-
-@pytest.mark.anyio
-async def test_url_download_streams_to_a_temp_then_publishes(cdn: FakeFal, tmp_path: Path) -> None:
+async def test_url_download_streams_into_the_given_file(cdn: FakeFal) -> None:
     url = cdn.add_file("render.png", png_bytes(), "image/png")
-    path = await download(OutputFile("image/png", url=url + "?token=signed-secret"), tmp_path)
-    assert _visible(tmp_path) == ["render.png"] and path.read_bytes() == png_bytes()
+    out = io.BytesIO()
+    await fetch(OutputFile("image/png", url=url + "?token=signed-secret"), out)
+    assert out.getvalue() == png_bytes()
 
 
 @pytest.mark.anyio
-async def test_failed_downloads_leave_nothing_behind(cdn: FakeFal, tmp_path: Path) -> None:
+async def test_failed_downloads_raise_without_echoing_secrets(cdn: FakeFal) -> None:
     with pytest.raises(DownloadError, match="HTTP 404") as info:
-        await download(OutputFile("image/png", url=f"{cdn.url}/files/missing.png?sig=top-secret"), tmp_path)
+        await fetch(OutputFile("image/png", url=f"{cdn.url}/files/missing.png?sig=top-secret"), io.BytesIO())
     assert "top-secret" not in str(info.value)          # signed query strings are not echoed
     big = cdn.add_file("big.bin", b"x" * 5000, "application/octet-stream")
     with pytest.raises(DownloadError, match="over the 1000"):
-        await download(OutputFile("application/octet-stream", url=big), tmp_path, max_bytes=1000)
+        await fetch(OutputFile("application/octet-stream", url=big), io.BytesIO(), max_bytes=1000)
     with pytest.raises(DownloadError, match="over the 10 byte limit"):
-        await download(OutputFile("image/png", data=b"y" * 11), tmp_path, max_bytes=10)
+        await fetch(OutputFile("image/png", data=b"y" * 11), io.BytesIO(), max_bytes=10)
     with pytest.raises(DownloadError, match="non-http"):
-        await download(OutputFile("image/png", url="file:///etc/passwd"), tmp_path)
+        await fetch(OutputFile("image/png", url="file:///etc/passwd"), io.BytesIO())
     with pytest.raises(DownloadError, match="could not be|failed"):
-        await download(OutputFile("image/png", url="http://127.0.0.1:9/x.png"), tmp_path, timeout_s=1)
-    assert _visible(tmp_path) == []
-
-
-@pytest.mark.anyio
-async def test_destination_must_exist(tmp_path: Path) -> None:
-    with pytest.raises(DownloadError, match="not an existing directory"):
-        await download(OutputFile("image/png", data=b"x"), tmp_path / "nope")
+        await fetch(OutputFile("image/png", url="http://127.0.0.1:9/x.png"), io.BytesIO(), timeout_s=1)
 
 
 def test_output_file_needs_exactly_one_source() -> None:

@@ -11,12 +11,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-
 from structlog.testing import capture_logs
 
+from alice.daemon.generation.deliver import stage_output
 from alice.providers.circuit import CircuitState
 from alice.providers.config import ProviderSettings
-from alice.providers.download import download
 from alice.providers.errors import (
     BudgetExceeded,
     ProviderAuthError,
@@ -60,7 +59,7 @@ async def test_image_job_walks_the_queue_and_downloads(fake: FakeFal, tmp_path: 
     # Status and result go to the app path without the /dev subpath, as fal documents.
     assert all(s.path.startswith("/fal-ai/flux/requests/") for s in fake.seen if s.route in ("status", "result"))
 
-    path = await download(result.outputs[0], tmp_path)
+    path = await stage_output(result.outputs[0], tmp_path)
     assert path.suffix == ".png" and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
+from alice.daemon.generation.deliver import stage_output
 from alice.providers.circuit import CircuitState
 from alice.providers.config import ProviderSettings
-from alice.providers.download import download
 from alice.providers.errors import (
     ProviderAuthError,
     ProviderJobFailed,
@@ -59,7 +59,7 @@ async def test_avatar_from_files_end_to_end(fake: FakeHedra, tmp_path: Path) -> 
 
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    path = await download(result.outputs[0], out_dir)
+    path = await stage_output(result.outputs[0], out_dir)
     assert path.suffix == ".mp4" and b"ftyp" in path.read_bytes()
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
+from alice.daemon.generation.deliver import stage_output
 from alice.providers.config import ProviderSettings
-from alice.providers.download import download
 from alice.providers.errors import (
     ProviderAuthError,
     ProviderMalformedResponse,
@@ -45,8 +45,8 @@ async def test_image_generation_returns_bytes_and_saves(fake: FakeOpenAI, tmp_pa
     assert "b64_json" not in str(result.raw)            # raw stays small enough for the catalog
     sent = fake.seen[0]
     assert sent.headers["authorization"] == f"Bearer {fake.api_key}" and sent.json()["model"] == "gpt-image-1"
-    paths = [await download(o, tmp_path, stem="teapot") for o in result.outputs]
-    assert [p.name for p in paths] == ["teapot.png", "teapot-1.png"]     # never overwrites
+    paths = [await stage_output(o, tmp_path, stem="teapot") for o in result.outputs]
+    assert [p.name for p in paths] == ["teapot.png", "teapot-2.png"]     # never overwrites
 
 
 async def test_dall_e_asks_for_base64(fake: FakeOpenAI) -> None:

@@ -18,7 +18,6 @@ from PIL import Image, ImageFilter
 
 from alice.pipeline.quality.config import QualityConfig
 from alice.pipeline.quality.technical import TechnicalResult, assess_array, assess_image
-
 from tests.corpus_paths import CORPUS
 
 SHARP = ["camera-nikon-gps.jpg", "comfyui-flux-dev.png", "c2pa-camera-capture.jpg", "c2pa-amazon-titan.png",
@@ -77,11 +76,11 @@ def exposed(img: Image.Image, ev: float) -> np.ndarray:
 
 def assert_strictly_falling(results: list[TechnicalResult], label: str) -> None:
     scores = [r.score for r in results]
-    assert all(a > b for a, b in zip(scores, scores[1:])), f"{label}: scores not strictly falling: {scores}"
+    assert all(a > b for a, b in zip(scores, scores[1:], strict=False)), f"{label}: scores not strictly falling: {scores}"
 
 
 def rising(values: list[float]) -> bool:
-    return all(a < b for a, b in zip(values, values[1:]))
+    return all(a < b for a, b in zip(values, values[1:], strict=False))
 
 
 @pytest.mark.parametrize("name", SHARP)
@@ -116,7 +115,7 @@ def test_jpeg_ladder_files(name: str, cfg: QualityConfig, tmp_path: Path) -> Non
         results.append(assess_image(path, cfg))
     assert_strictly_falling(results, f"{name} jpeg files")
     qualities = [r.raw["jpeg_quality"] for r in results]
-    assert all(a > b for a, b in zip(qualities, qualities[1:])), qualities
+    assert all(a > b for a, b in zip(qualities, qualities[1:], strict=False)), qualities
     assert abs(qualities[0] - 90) <= 1 and abs(qualities[2] - 50) <= 1
 
 
@@ -141,9 +140,9 @@ def test_under_exposure_ladder(name: str, cfg: QualityConfig) -> None:
     results = [assess_array(np.asarray(img), cfg=cfg)] + [assess_array(exposed(img, -ev), cfg=cfg) for ev in EV_STEPS]
     assert_strictly_falling(results, f"{name} under-exposure")
     goodness = [r.measures["exposure"] for r in results]
-    assert all(a > b for a, b in zip(goodness, goodness[1:])), goodness
+    assert all(a > b for a, b in zip(goodness, goodness[1:], strict=False)), goodness
     means = [r.raw["exposure_mean"] for r in results]
-    assert all(a > b for a, b in zip(means, means[1:]))
+    assert all(a > b for a, b in zip(means, means[1:], strict=False))
 
 
 @pytest.mark.parametrize("name", SHARP)
@@ -152,7 +151,7 @@ def test_over_exposure_ladder(name: str, cfg: QualityConfig) -> None:
     results = [assess_array(np.asarray(img), cfg=cfg)] + [assess_array(exposed(img, ev), cfg=cfg) for ev in EV_STEPS]
     assert_strictly_falling(results, f"{name} over-exposure")
     goodness = [r.measures["exposure"] for r in results]
-    assert all(a > b for a, b in zip(goodness, goodness[1:])), goodness
+    assert all(a > b for a, b in zip(goodness, goodness[1:], strict=False)), goodness
     assert rising([r.raw["exposure_blown"] for r in results])
 
 
@@ -202,7 +201,7 @@ def file_scores(images: list[Image.Image], folder: Path, fmt: str = "PNG", **opt
 
 
 def assert_clear_fall(scores: list[float], clean: float, label: str) -> None:
-    assert all(a > b for a, b in zip(scores, scores[1:])), f"{label}: not strictly falling: {scores}"
+    assert all(a > b for a, b in zip(scores, scores[1:], strict=False)), f"{label}: not strictly falling: {scores}"
     assert clean - scores[-1] >= CLEAR_DROP, f"{label}: clean {clean} to heaviest {scores[-1]} is not a clear fall"
 
 

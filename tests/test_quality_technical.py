@@ -17,7 +17,6 @@ from PIL import Image, ImageFilter
 from alice.pipeline.quality.config import QualityConfig
 from alice.pipeline.quality.measures import jpeg_quality
 from alice.pipeline.quality.technical import AssessmentError, assess_array, assess_image, assess_video
-
 from tests.corpus_paths import CORPUS
 
 

@@ -6,9 +6,9 @@ import threading
 
 from sqlalchemy import text
 
-from alice.daemon.ingest import queue
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.store import events_since
+from alice.daemon.ingest import queue
 
 
 def add(cat: Catalog, path: str = "/in/a.png", size: int = 10, mtime: float = 1.5, **kw) -> int | None:

@@ -10,10 +10,10 @@ import pytest
 
 from alice.daemon.catalog import curation, store
 from alice.daemon.catalog.engine import Catalog
-from alice.pipeline.identity import file_hash as hash_file
 from alice.daemon.ingest.filing import Organizer, Source
 from alice.daemon.ingest.relocate import RelocateError, relocate
 from alice.pipeline import sidecar
+from alice.pipeline.identity import file_hash as hash_file
 from tests.rpc_env import make_config, picture, short_dir
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from alice.daemon.generation.deliver import stage_output
 from alice.pipeline.detect import detect
 from alice.pipeline.detect.a1111_text import parse_a1111
 from alice.pipeline.generation import Generation
@@ -17,7 +18,6 @@ from alice.pipeline.metadata import Metadata
 from alice.pipeline.rerun import a1111, comfy
 from alice.pipeline.rerun.overrides import MAX_SEEDS, Overrides, RerunError, parse_seeds, per_seed
 from alice.providers.comfyui import WORKFLOW, ComfyUiProvider
-from alice.providers.download import download
 from tests.fakes.comfyui import FakeComfyUI
 from tests.fakes.harness import provider_for
 
@@ -147,7 +147,7 @@ async def test_a_filed_comfyui_image_varied_runs_on_a_comfyui_server(tmp_path: P
         fake.node_types.update({"LatentUpscaleBy"})
         async with provider_for(ComfyUiProvider, "comfyui", fake, api_key=None) as provider:
             result = await provider.generate(WORKFLOW, {"graph": varied})
-            path = await download(result.outputs[0], tmp_path)
+            path = await stage_output(result.outputs[0], tmp_path)
     with Image.open(path) as img:
         text = dict(img.text)
     again = detect(Metadata(path=None, format="png", media="image", text=text))

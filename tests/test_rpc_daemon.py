@@ -36,8 +36,10 @@ def test_every_method_over_the_socket_of_a_running_daemon(env: AliceEnv) -> None
             return c.call("assets.search", params)
 
         wait_until(lambda: search()["total"] == 3, 60, what="three files filed")
-        status = c.call("daemon.status")
-        assert status["daemon"]["pid"] == d.proc.pid and status["daemon"]["processed"] >= 3
+        # A file is searchable once its effect thread commits; the daemon counts it a moment
+        # later, when its loop collects the result.
+        wait_until(lambda: c.call("daemon.status")["daemon"]["processed"] >= 3, 30, what="three files counted")
+        assert c.call("daemon.status")["daemon"]["pid"] == d.proc.pid
         names = {m["name"] for m in c.call("rpc.discover")["methods"]}
         assert {"assets.search", "organize.scan", "events.subscribe"} <= names
 

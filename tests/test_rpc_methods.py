@@ -8,11 +8,11 @@ import pytest
 from jsonschema import Draft202012Validator
 from sqlalchemy import text
 
-from alice.daemon.catalog import store
-from alice.daemon.catalog.engine import Catalog
 from alice.daemon.api import protocol as p
 from alice.daemon.api.client import RpcCallError, RpcClient
 from alice.daemon.api.methods import REGISTRY, Hooks
+from alice.daemon.catalog import store
+from alice.daemon.catalog.engine import Catalog
 from alice.pipeline import sidecar
 from tests.rpc_env import RpcEnv, fill_sample, running_server
 

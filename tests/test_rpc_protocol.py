@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from alice.daemon.catalog.engine import Catalog
 from alice.daemon.api import protocol as p
 from alice.daemon.api.client import DaemonNotRunning, RpcCallError, RpcClient
 from alice.daemon.api.methods import REGISTRY, Hooks
 from alice.daemon.api.server import RpcServer
+from alice.daemon.catalog.engine import Catalog
 from tests.rpc_env import Line, make_config, running_server, short_dir
 
 

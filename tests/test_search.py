@@ -1,11 +1,12 @@
 """SearchQuery validation, cursors, the search vector's upkeep, totals, and the `alice search` flag parsing."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import click
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alice.daemon.catalog import curation, store
 from alice.daemon.catalog.engine import Catalog
@@ -19,7 +20,7 @@ def record(n: int, prompt: str | None, *, tool: str | None = "midjourney", proje
            days_ago: int = 0, stars: int | None = None) -> AssetRecord:
     return AssetRecord(content_id=f"b3:{n:064x}", file_hash=f"b3:{n:064x}", size=100, format="png", media="image",
                        tool=tool, ai=tool is not None, project=project, source_path=f"/in/{n}.png",
-                       created_at=datetime(2025, 3, 1, tzinfo=timezone.utc) - timedelta(days=days_ago),
+                       created_at=datetime(2025, 3, 1, tzinfo=UTC) - timedelta(days=days_ago),
                        width=1024, height=768, stars=stars, generation=Generation(prompt=prompt, seed=n))
 
 
@@ -53,7 +54,7 @@ def test_query_normalizes() -> None:
 
 
 @given(st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1),
-                    timezones=st.just(timezone.utc)), st.integers(1, 2**62), st.integers(0, 5),
+                    timezones=st.just(UTC)), st.integers(1, 2**62), st.integers(0, 5),
        st.floats(0, 10, allow_nan=False))
 @settings(max_examples=50, deadline=None)
 def test_cursors_round_trip(when: datetime, ident: int, stars: int, rank: float) -> None:

@@ -64,14 +64,17 @@ def seq_scans(plan: dict) -> set[str]:
 
 CASES = [
     (SearchQuery(), "ix_assets_created_at_id"),
-    (SearchQuery(tool="comfyui"), "ix_assets_tool_created_at_id"),
-    (SearchQuery(tool="midjourney", since="2025-01-01", stars_min=4), "ix_assets_tool_created_at_id"),
+    # A tool matches any file's record: probed per asset met in date order, or looked up for a small tool.
+    (SearchQuery(tool="comfyui"), "ix_file_records_tool_asset_id"),
+    (SearchQuery(tool="midjourney", since="2025-01-01", stars_min=4), "ix_file_records_tool_asset_id"),
+    (SearchQuery(tool="fooocus"), "ix_file_records_tool_asset_id"),
+    (SearchQuery(model="juggernautXL_v9"), "ix_file_records_model_asset_id"),
     (SearchQuery(project="project-05"), "ix_assets_project_id_created_at_id"),
     (SearchQuery(stars_min=5, sort="stars"), "ix_assets_rating_created_at_id"),
     (SearchQuery(text="lighthouse samurai"), "ix_assets_search"),
     (SearchQuery(text="lighthouse", tool="a1111"), None),          # either index; never a scan of assets
     (SearchQuery(content_id="b3:0123"), "uq_assets_content_id"),
-    (SearchQuery(seed=123456), "ix_generations_seed"),
+    (SearchQuery(seed=123456), "ix_file_records_seed_asset_id"),
     (SearchQuery(since="2025-06-01", until="2025-06-02"), "ix_assets_created_at_id"),
 ]
 
@@ -91,7 +94,7 @@ def test_deep_pages_start_at_the_cursor_in_the_index(big: Catalog) -> None:
         for _ in range(5):
             q = SearchQuery(tool="midjourney", limit=20, cursor=search(s, q).next_cursor)
     plan = page_plan(big, q)
-    scans = [n for n in nodes(plan) if n.get("Index Name") == "ix_assets_tool_created_at_id"]
+    scans = [n for n in nodes(plan) if n.get("Index Name") == "ix_assets_created_at_id"]
     assert scans and "created_at" in scans[0]["Index Cond"]      # seeks, does not skip rows
     assert not any(n["Node Type"] == "Sort" for n in nodes(plan))
 

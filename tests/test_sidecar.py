@@ -1,7 +1,7 @@
 """load(dump(r)) == r for any record; malformed sidecars fail with a message naming the problem."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -134,7 +134,7 @@ def test_hand_edits_that_stay_meaningful_are_accepted():
     text = dump(record()).replace("created_at: '2024-05-01T12:30:00+02:00'", "created_at: 2024-05-01 12:30:00+02:00")
     text += "a_field_from_a_newer_alice: 1\n"
     got = load(text)
-    assert got.created_at == datetime(2024, 5, 1, 10, 30, tzinfo=timezone.utc)
+    assert got.created_at == datetime(2024, 5, 1, 10, 30, tzinfo=UTC)
     assert got == record()
 
 

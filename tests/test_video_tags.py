@@ -8,13 +8,14 @@ from pathlib import Path
 
 import imageio_ffmpeg
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from alice.pipeline.extract.ffmpeg_tags import parse_ffmetadata
 from alice.pipeline.extract.video import extract_video
 from alice.pipeline.metadata import Metadata
-
 from tests.corpus_paths import CORPUS
+
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 COMFY = json.dumps({"prompt": {"3": {"class_type": "KSampler", "inputs": {"seed": 42}}},
                     "workflow": {"nodes": []}})

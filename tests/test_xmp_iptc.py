@@ -155,7 +155,7 @@ def test_xmp_in_each_container_end_to_end(tmp_path: Path, fmt):
     from alice.pipeline.detect import detect
     from alice.pipeline.extract import extract
 
-    xmp = packet("", attrs=f'Iptc4xmpExt:DigitalSourceType="https://cv.iptc.org/newscodes/digitalsourcetype/'
+    xmp = packet("", attrs='Iptc4xmpExt:DigitalSourceType="https://cv.iptc.org/newscodes/digitalsourcetype/'
                            'trainedAlgorithmicMedia"')
     path = tmp_path / f"x.{fmt.lower()}"
     if fmt == "PNG":

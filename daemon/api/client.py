@@ -41,7 +41,7 @@ class RpcClient:
         self._ids = itertools.count(1)
         self._notifications: deque[dict[str, Any]] = deque()
 
-    def __enter__(self) -> "RpcClient":
+    def __enter__(self) -> RpcClient:
         self.connect()
         return self
 

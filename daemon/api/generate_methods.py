@@ -11,16 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from alice.daemon.generation.budget import BudgetValueError, parse_budget
-from alice.daemon.catalog import spend
-from alice.daemon.generation.generator import GenerateError, Generator, RequestNotFound
-from alice.daemon.generation.references import is_content_id
+from alice.daemon import errors
 from alice.daemon.api import protocol as p
 from alice.daemon.api.registry import Method
+from alice.daemon.catalog import spend
+from alice.daemon.catalog.asset_ref import is_content_id, names_a_file
+from alice.daemon.generation.budget import BudgetValueError, parse_budget
+from alice.daemon.generation.generator import GenerateError, Generator, RequestNotFound
+from alice.daemon.generation.rerun import rerun
 from alice.pipeline.plan import sanitize_segment
+from alice.pipeline.rerun.overrides import MAX_SEEDS, Overrides, RerunError, parse_seeds
 from alice.providers.errors import BudgetExceeded
 
-BUDGET_EXCEEDED = -32010          # refused by the project's budget (or the project is paused); nothing was sent
 
 def generator_for(ctx: Any) -> Generator:
     """The daemon's generator, lent in its hooks (built once by the app, with the providers)."""
@@ -31,11 +33,8 @@ def generator_for(ctx: Any) -> Generator:
 
 
 def _rpc_error(exc: Exception) -> p.RpcError:
-    if isinstance(exc, BudgetExceeded):
-        return p.RpcError(BUDGET_EXCEEDED, exc.message, {"request_id": getattr(exc, "request_id", None)})
-    if isinstance(exc, RequestNotFound):
-        return p.RpcError(p.NOT_FOUND, str(exc))
-    return p.RpcError(p.INVALID_PARAMS, str(exc))
+    got = errors.report(exc)
+    return p.RpcError(got.rpc_code, got.message, got.data)
 
 
 def _submit(ctx: Any, provider: str, model: str, project: str, prompt: str | None = None,
@@ -56,15 +55,39 @@ def _status(ctx: Any, request_id: int) -> dict[str, Any]:
         raise _rpc_error(exc) from None
 
 
-def _recreate(ctx: Any, of: int | str, project: str | None = None) -> dict[str, Any]:
-    if isinstance(of, str) and not (of.isdigit() or is_content_id(of) or of.startswith("asset:")):
-        of = str(ctx.guard.check_in(of))
+def _checked_ref(ctx: Any, of: int | str) -> int | str:
+    """A reference that names a file must lie inside the roots; ids and content ids pass as they are."""
+    if isinstance(of, str) and not of.strip().isdigit() and names_a_file(of):
+        return str(ctx.guard.check_in(of))
+    return of
+
+
+def _recreate(ctx: Any, of: int | str, project: str | None = None, provider: str | None = None) -> dict[str, Any]:
+    of = _checked_ref(ctx, of)
     gen = generator_for(ctx)
     try:
-        rid = gen.recreate(of, project=project)
-    except (BudgetExceeded, GenerateError) as exc:
+        if provider is None:
+            rid = gen.recreate(of, project=project)
+        else:
+            [rid] = rerun(gen, f"asset:{of}" if isinstance(of, int) else of, provider, project=project)
+    except (BudgetExceeded, GenerateError, RerunError) as exc:
         raise _rpc_error(exc) from None
     return ctx.guard.scrub(gen.status(rid))
+
+
+def _vary(ctx: Any, of: int | str, provider: str, overrides: dict[str, Any] | None = None,
+          seeds: str | int | None = None, project: str | None = None) -> dict[str, Any]:
+    of = _checked_ref(ctx, of)
+    gen = generator_for(ctx)
+    try:
+        wanted = Overrides.from_dict(overrides)
+        ids = rerun(gen, f"asset:{of}" if isinstance(of, int) else of, provider, overrides=wanted,
+                    seeds=parse_seeds(seeds) if seeds is not None else None, project=project)
+    except (BudgetExceeded, GenerateError, RerunError) as exc:
+        raise _rpc_error(exc) from None
+    if not ids:
+        raise p.RpcError(p.INVALID_PARAMS, "nothing to vary: give overrides or seeds")
+    return {"requests": [ctx.guard.scrub(gen.status(rid)) for rid in ids]}
 
 
 def _spending(ctx: Any) -> dict[str, Any]:
@@ -123,11 +146,37 @@ METHODS = [
             "properties": {"request_id": {"type": "integer", "minimum": 1}}},
            REQUEST, _status),
     Method("generate.recreate", "Send the exact request that made an asset again (by request id, content id, "
-           "asset:<id> or file path); the new request's recreated_from names the original.",
+           "asset:<id> or file path); the new request's recreated_from names the original. With provider "
+           "comfyui or a1111: re-run any filed file on the user's own generator from the record inside it "
+           "(its ComfyUI API graph or its A1111 parameters); `of` is then an asset id, content id, "
+           "asset:<id> or path. The output's record names the file it was recreated from.",
            {"type": "object", "additionalProperties": False, "required": ["of"],
             "properties": {"of": {"type": ["integer", "string"], "minLength": 1, "maxLength": 4096},
-                           "project": {"type": ["string", "null"], "minLength": 1, "maxLength": 100}}},
+                           "project": {"type": ["string", "null"], "minLength": 1, "maxLength": 100},
+                           "provider": {"enum": ["comfyui", "a1111", None]}}},
            REQUEST, _recreate),
+    Method("generate.vary", "Re-run a filed file on the user's own ComfyUI or A1111 with some values changed "
+           "(seed, prompt, steps, cfg, model, ...): ComfyUI values are written at the inputs the graph walk "
+           "found for the base sampler and its encoders. `seeds` (\"100..107\") queues one run per seed. "
+           "Each run is a generation request; its outputs are filed with the record and the overrides inside "
+           "and a lineage edge to the original.",
+           {"type": "object", "additionalProperties": False, "required": ["of", "provider"],
+            "properties": {
+                "of": {"type": ["integer", "string"], "minLength": 1, "maxLength": 4096,
+                       "description": "asset id, content id, asset:<id> or a path inside alice's folders"},
+                "provider": {"enum": ["comfyui", "a1111"]},
+                "overrides": {"type": "object", "additionalProperties": False, "properties": {
+                    "seed": {"type": "integer", "minimum": 0}, "steps": {"type": "integer", "minimum": 1},
+                    "cfg": {"type": "number"}, "sampler": {"type": "string"}, "scheduler": {"type": "string"},
+                    "denoise": {"type": "number"}, "prompt": {"type": "string", "maxLength": 100_000},
+                    "negative_prompt": {"type": "string", "maxLength": 100_000}, "model": {"type": "string"},
+                    "width": {"type": "integer"}, "height": {"type": "integer"}}},
+                "seeds": {"type": ["string", "integer"], "maxLength": 64,
+                          "description": f"one seed, or N..M (at most {MAX_SEEDS} runs)"},
+                "project": {"type": ["string", "null"], "minLength": 1, "maxLength": 100}}},
+           {"type": "object", "required": ["requests"], "additionalProperties": False,
+            "properties": {"requests": {"type": "array", "items": REQUEST}}},
+           _vary),
     Method("projects.spending", "Every project's budget, spent, in flight, remaining and pause state, "
            "with requests and spend by provider and model.",
            {"type": "object", "additionalProperties": False, "properties": {}},

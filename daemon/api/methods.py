@@ -14,24 +14,26 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
+from alice.daemon import errors
 from alice.daemon.api import generate_methods as generate_rpc
-from alice.daemon.catalog import asset_detail, curation, store
+from alice.daemon.api import memory_methods as memory_rpc
+from alice.daemon.api import protocol as p
+from alice.daemon.api import view_methods as view_rpc
+from alice.daemon.api.paths import PathGuard
+from alice.daemon.api.registry import Method, Registry
+from alice.daemon.catalog import asset_detail, curation, models_seen, store
+from alice.daemon.catalog import lineage as lineage_mod
 from alice.daemon.catalog import search as search_mod
 from alice.daemon.catalog import similar as similar_mod
 from alice.daemon.catalog import stats as stats_mod
 from alice.daemon.catalog.engine import Catalog
-from alice.daemon.catalog.errors import CatalogUnavailable
 from alice.daemon.catalog.models import Asset
 from alice.daemon.config import Config
 from alice.daemon.generation.generator import Generator
-from alice.daemon.fs.fileops import PlacementError
-from alice.daemon.ingest.relocate import RelocateError, relocate
-from alice.daemon.api import protocol as p
-from alice.daemon.api.paths import PathGuard
-from alice.daemon.api.registry import Method, Registry
+from alice.daemon.ingest.relocate import relocate
 from alice.pipeline.perceptual import perceptual_hash
-from alice.pipeline.plan import PlanError
 
 SEARCH_TIMEOUT_MS = 10_000
 
@@ -63,20 +65,11 @@ def version() -> str:
 
 
 def error_for(exc: BaseException) -> p.RpcError:
-    """The JSON-RPC error a handler's exception becomes."""
+    """The JSON-RPC error a handler's exception becomes (the codes live on the exception tree)."""
     if isinstance(exc, p.RpcError):
         return exc
-    if isinstance(exc, curation.NotFound):
-        return p.RpcError(p.NOT_FOUND, str(exc))
-    if isinstance(exc, curation.Conflict):
-        return p.RpcError(p.CONFLICT, str(exc))
-    if isinstance(exc, (RelocateError, PlacementError, PlanError)):
-        return p.RpcError(p.CONFLICT, f"the file could not be moved: {exc}")
-    if isinstance(exc, CatalogUnavailable):
-        return p.RpcError(p.CATALOG_UNAVAILABLE, f"{exc} alice retries by itself; try again in a moment")
-    if isinstance(exc, (search_mod.SearchError, curation.CurationError, similar_mod.SimilarityError, ValueError)):
-        return p.RpcError(p.INVALID_PARAMS, str(exc))
-    return p.RpcError(p.INTERNAL_ERROR, f"internal error ({type(exc).__name__}); the daemon log has the details")
+    got = errors.report(exc)
+    return p.RpcError(got.rpc_code, got.message, got.data)
 
 
 # -- schemas --------------------------------------------------------------------------------
@@ -110,7 +103,9 @@ SEARCH_PARAMS = obj({
     "project": {**STR_OR_STRS, "description": "project name(s)"},
     "ai": {"type": "boolean"},
     "media": {"enum": list(search_mod.MEDIA)},
-    "model": {"type": "string", "maxLength": 500, "description": "exact model name"},
+    "model": {"type": "string", "maxLength": 500, "description": "exact model (checkpoint) name, as models.list "
+                                                                 "shows it"},
+    "lora": {"type": "string", "maxLength": 500, "description": "uses this LoRA (exact name, as models.list shows it)"},
     "seed": {"type": "integer", "minimum": 0, "maximum": 10**20 - 1},
     "stars_min": {**STARS, "description": "0 = unrated; a person's stars win over computed ones"},
     "stars_max": STARS,
@@ -121,9 +116,12 @@ SEARCH_PARAMS = obj({
     "aspect_max": {"type": "number", "exclusiveMinimum": 0},
     "tags_all": {**STRS, "maxItems": 50}, "tags_any": {**STRS, "maxItems": 50}, "tags_none": {**STRS, "maxItems": 50},
     "content_id": {"type": "string", "maxLength": 200},
+    "child_of": {"type": "integer", "minimum": 1, "description": "assets made from this asset id (its children)"},
+    "parent_of": {"type": "integer", "minimum": 1,
+                  "description": "assets this asset id was made from (its parents)"},
     "sort": {"enum": list(search_mod.SORTS), "default": "date"},
     "order": {"enum": list(search_mod.ORDERS), "default": "desc"},
-    "limit": {"type": "integer", "minimum": 1, "maximum": search_mod.MAX_LIMIT, "default": 50},
+    "limit": {"type": "integer", "minimum": 1, "maximum": search_mod.MAX_LIMIT, "default": search_mod.DEFAULT_LIMIT},
     "cursor": {"type": "string", "maxLength": 1000, "description": "next_cursor of the previous page"},
     "count": {"type": "boolean", "default": True, "description": "false skips the total"},
 })
@@ -196,25 +194,31 @@ def _similar(ctx: RpcContext, asset: int | str, max_distance: int = 6, limit: in
                     "note": "this asset has no perceptual hash (not an image alice can read)"}
         matches = similar_mod.similar_to_hash(s, phash, max_distance, limit, exclude_id=asset_id)
         items = search_mod.describe(s, [m.asset_id for m in matches])
-        for item, m in zip(items, matches):
+        for item, m in zip(items, matches, strict=False):
             item["distance"] = m.distance
         return {"asset_id": asset_id, "phash": f"{phash & (2**64 - 1):016x}", "items": items}
 
 
-def _tag(ctx: RpcContext, asset: int | str, tags: list[str]) -> dict[str, Any]:
+def _lineage(ctx: RpcContext, asset: int | str, depth: int = lineage_mod.MAX_DEPTH) -> dict[str, Any]:
+    with ctx.catalog.session() as s:
+        return ctx.guard.scrub(lineage_mod.tree(s, curation.resolve_asset(s, asset), depth))
+
+
+def _retag(ctx: RpcContext, asset: int | str, tags: list[str],
+           change: Callable[[Session, int, list[str]], list[str]], event: str) -> dict[str, Any]:
     with ctx.catalog.session() as s:
         asset_id = curation.resolve_asset(s, asset)
-        after = curation.tag(s, asset_id, tags)
-        store.append_event(s, "tagged", asset_id, None, {"tags": curation.normalize_tags(tags)})
+        after = change(s, asset_id, tags)
+        store.append_event(s, event, asset_id, None, {"tags": curation.normalize_tags(tags)})
     return {"asset_id": asset_id, "tags": after}
+
+
+def _tag(ctx: RpcContext, asset: int | str, tags: list[str]) -> dict[str, Any]:
+    return _retag(ctx, asset, tags, curation.tag, "tagged")
 
 
 def _untag(ctx: RpcContext, asset: int | str, tags: list[str]) -> dict[str, Any]:
-    with ctx.catalog.session() as s:
-        asset_id = curation.resolve_asset(s, asset)
-        after = curation.untag(s, asset_id, tags)
-        store.append_event(s, "untagged", asset_id, None, {"tags": curation.normalize_tags(tags)})
-    return {"asset_id": asset_id, "tags": after}
+    return _retag(ctx, asset, tags, curation.untag, "untagged")
 
 
 def _rate(ctx: RpcContext, asset: int | str, stars: int | None) -> dict[str, Any]:
@@ -262,6 +266,12 @@ def _stats(ctx: RpcContext, days: int = 30) -> dict[str, Any]:
         return stats_mod.stats(s, days)
 
 
+def _models(ctx: RpcContext, kind: str | None = None, project: str | None = None, sort: str = "files",
+            limit: int = 200) -> dict[str, Any]:
+    with ctx.catalog.session() as s:
+        return {"models": models_seen.models_seen(s, kind, project, sort, limit)}
+
+
 def _status(ctx: RpcContext) -> dict[str, Any]:
     daemon = ctx.hooks.status() if ctx.hooks.status else None
     return {"version": version(), "socket": str(ctx.cfg.socket), "catalog": ctx.catalog.display_url,
@@ -284,11 +294,15 @@ REGISTRY = Registry([
     Method("assets.search", "Find assets by free text and/or filters; newest first by default. Pages with "
            "next_cursor; the total is exact up to 5,000 matches, estimated above (total_exact says which).",
            SEARCH_PARAMS, SEARCH_RESULT, _search),
-    Method("assets.get", "One asset: what it is, where its copies are, its tags, stars and prompt.",
-           ASSET_ONLY, obj({"id": INT, "content_id": STR, "path": NSTR, "locations": {"type": "array"}},
+    Method("assets.get", "One asset: what it is, where its copies are, its tags, stars and prompt, and each "
+           "file's own record (records: file_hash, paths, tool, generation; files with the same pixels may "
+           "come from different tools).",
+           ASSET_ONLY, obj({"id": INT, "content_id": STR, "path": NSTR, "locations": {"type": "array"},
+                            "records": {"type": "array"}},
                            ("id", "content_id"), extra=True), _get),
     Method("assets.generation", "The full generation record of an asset (prompt, seed, model, sampler, loras, "
-           "the tool's raw record) with its sources (where found) and outputs (where filed).",
+           "the tool's raw record) with its sources (where found), outputs (where filed) and each file's own "
+           "record (records).",
            ASSET_ONLY, obj({"asset_id": INT, "generation": {"type": ["object", "null"]},
                             "sources": {"type": "array"}, "outputs": {"type": "array"}},
                            ("asset_id", "generation", "sources", "outputs"), extra=True), _generation),
@@ -296,9 +310,16 @@ REGISTRY = Registry([
            "(distance = differing bits of 64; 0-4 near-identical, 5-10 variants).",
            obj({"asset": ASSET_REF, "max_distance": {"type": "integer", "minimum": 0,
                                                     "maximum": similar_mod.MAX_DISTANCE, "default": 6},
-                "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 20}}, ("asset",)),
+                "limit": {"type": "integer", "minimum": 1, "maximum": search_mod.MAX_LIMIT, "default": 20}}, ("asset",)),
            obj({"asset_id": INT, "phash": NSTR, "items": {"type": "array", "items": ASSET_ITEM}},
                ("asset_id", "items"), extra=True), _similar),
+    Method("assets.lineage", "An asset's lineage: the assets it was made from (recreated_from, varied_from, "
+           "reference, graph_input), up to its roots, and the assets made from it, down to the newest; each "
+           "node with id, content_id, tool, project, prompt, seed, filed path and the edge's kind.",
+           obj({"asset": ASSET_REF, "depth": {"type": "integer", "minimum": 1, "maximum": lineage_mod.MAX_DEPTH,
+                                              "default": lineage_mod.MAX_DEPTH}}, ("asset",)),
+           obj({"asset": ANY_OBJ, "parents": {"type": "array"}, "children": {"type": "array"},
+                "truncated": {"type": "boolean"}}, ("asset", "parents", "children")), _lineage),
     Method("assets.tag", "Add tags to an asset (lower-cased; existing ones are kept).",
            TAGS_PARAMS, TAGS_RESULT, _tag),
     Method("assets.untag", "Remove tags from an asset (tags it does not have are ignored).",
@@ -329,6 +350,17 @@ REGISTRY = Registry([
            obj({"days": {"type": "integer", "minimum": 1, "maximum": stats_mod.MAX_DAYS, "default": 30}}),
            obj({"assets": INT, "by_tool": ANY_OBJ, "by_project": ANY_OBJ, "by_stars": ANY_OBJ,
                 "by_day": ANY_OBJ}, ("assets",), extra=True), _stats),
+    Method("models.list", "Every checkpoint (by name and hash) and LoRA (by name) seen in generation records: how "
+           "many files, in which projects, average stars of the rated ones, first and last use. Filter search "
+           "results with assets.search model / lora.",
+           obj({"kind": {"enum": list(models_seen.KINDS)}, "project": {"type": "string", "maxLength": 100},
+                "sort": {"enum": list(models_seen.SORTS), "default": "files"},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 200}}),
+           obj({"models": {"type": "array", "items": obj({
+               "kind": STR, "name": STR, "hash": NSTR, "files": INT, "projects": STRS,
+               "avg_stars": {"type": ["number", "null"]}, "rated": INT, "first_used": STR, "last_used": STR},
+               ("kind", "name", "files", "projects", "avg_stars", "first_used", "last_used"))}}, ("models",)),
+           _models),
     Method("daemon.status", "The daemon's state: version, catalog, work in flight, recent errors, connections.",
            obj({}), obj({"version": STR, "daemon": {"type": ["object", "null"]}}, ("version",), extra=True),
            _status),
@@ -340,6 +372,9 @@ REGISTRY = Registry([
     Method("events.unsubscribe", "Stop receiving events on this connection.", obj({}),
            obj({"subscribed": {"type": "boolean"}}, ("subscribed",)), _unsubscribe_placeholder,
            streaming=True, mcp=False),
+    *memory_rpc.NOTE_METHODS,       # projects.note / context (daemon/api/memory_methods.py)
+    *view_rpc.METHODS,              # assets.thumbnail / assets.view (daemon/api/view_methods.py)
+    *memory_rpc.BOARD_METHODS,      # boards.create / add / remove / delete / list / get / export
     *generate_rpc.METHODS,          # generate.submit / status / recreate (daemon/api/generate_methods.py)
 ])
 EVENT_NOTIFICATION = "events.event"

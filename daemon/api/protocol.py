@@ -11,20 +11,24 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+# The codes are defined with the exception tree they belong to (daemon/errors.py).
+from alice.daemon.errors import (  # noqa: F401 - re-exported for the server, client and handlers
+    BUDGET_EXCEEDED,
+    BUSY,
+    CATALOG_UNAVAILABLE,
+    CONFLICT,
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    NOT_AVAILABLE,
+    NOT_FOUND,
+    OUTSIDE_ROOTS,
+    PARSE_ERROR,
+)
+
 MAX_MESSAGE = 1 << 20            # bytes per line, either direction
 
-PARSE_ERROR = -32700
-INVALID_REQUEST = -32600
-METHOD_NOT_FOUND = -32601
-INVALID_PARAMS = -32602
-INTERNAL_ERROR = -32603
-# Application codes (the -32000..-32099 range JSON-RPC leaves to servers).
-NOT_FOUND = -32001              # no such asset / project
-OUTSIDE_ROOTS = -32002          # a path outside the inboxes, the organized tree and the data dir
-CATALOG_UNAVAILABLE = -32003    # PostgreSQL is down; retry later
-CONFLICT = -32004               # the request contradicts the current state (name taken, file changed)
-NOT_AVAILABLE = -32005          # this daemon does not offer the feature (e.g. no scan hook)
-BUSY = -32006                   # too many connections or requests; retry later
 
 
 class RpcError(Exception):

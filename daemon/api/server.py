@@ -28,13 +28,13 @@ from typing import Any
 
 import structlog
 
-from alice.daemon.catalog import store
-from alice.daemon.catalog.engine import Catalog
-from alice.daemon.config import Config
-from alice.daemon.catalog.events import event_json, follow_events
 from alice.daemon.api import protocol as p
 from alice.daemon.api.methods import EVENT_NOTIFICATION, REGISTRY, Hooks, RpcContext, error_for
 from alice.daemon.api.paths import PathGuard
+from alice.daemon.catalog import store
+from alice.daemon.catalog.engine import Catalog
+from alice.daemon.catalog.events import event_json, follow_events
+from alice.daemon.config import Config
 
 log = structlog.get_logger("alice.rpc")
 
@@ -175,7 +175,7 @@ class RpcServer:
                 return
             self._connections.add(conn)
             await self._read_loop(conn, reader)
-        except (ConnectionError, asyncio.TimeoutError, OSError):
+        except (TimeoutError, ConnectionError, OSError):
             pass
         finally:
             self._connections.discard(conn)
@@ -199,7 +199,7 @@ class RpcServer:
                 await self._send(conn, p.error_message(None, p.RpcError(
                     p.INVALID_REQUEST, f"message longer than {p.MAX_MESSAGE:,} bytes; the connection is closed")))
                 return
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return
             if line.strip():
                 await self._handle_line(conn, line)
@@ -226,13 +226,13 @@ class RpcServer:
             if isinstance(err.data, dict) and "id" in err.data and len(err.data) == 1:
                 rid, err.data = err.data["id"], None
             await self._send(conn, p.error_message(rid, err))
-        except (ConnectionError, asyncio.TimeoutError):
+        except (TimeoutError, ConnectionError):
             raise                           # the connection itself failed: _serve closes it
         except Exception as exc:            # e.g. the catalog went away during events.subscribe
-            err = error_for(exc)
-            if err.code == p.INTERNAL_ERROR:
+            failure = error_for(exc)
+            if failure.code == p.INTERNAL_ERROR:
                 log.exception("rpc request failed")
-            await self._send(conn, p.error_message(rid, err))
+            await self._send(conn, p.error_message(rid, failure))
 
     def _call(self, method: Any, params: dict[str, Any]) -> Any:
         try:
@@ -282,7 +282,7 @@ class RpcServer:
             while True:
                 ev = await queue.get()
                 await self._send(conn, p.notification(EVENT_NOTIFICATION, ev))
-        except (ConnectionError, asyncio.TimeoutError, OSError):
+        except (TimeoutError, ConnectionError, OSError):
             conn.writer.close()
 
     def _ensure_feed(self) -> None:

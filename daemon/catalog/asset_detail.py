@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alice.daemon.catalog.curation import tags_of
+from alice.daemon.catalog.file_records import records_of
 from alice.daemon.catalog.models import Asset, Generation, Location, Project
 
 _ASSET_COLUMNS = (Asset.id, Asset.content_id, Asset.file_hash, Asset.size, Asset.format, Asset.media, Asset.tool,
@@ -37,6 +38,8 @@ def asset_detail(s: Session, asset_id: int) -> dict[str, Any]:
     out["generation"] = dict(gen._mapping) if gen else None
     out["tags"] = tags_of(s, asset_id)
     out["locations"] = locations(s, asset_id)
+    # `tool` and `generation` above are the asset's (its first file's); each file's own are here.
+    out["records"] = records_of(s, asset_id)
     out["path"] = next((loc["path"] for loc in out["locations"]
                         if loc["present"] and loc["role"] == "organized"), None)
     return out
@@ -56,6 +59,7 @@ def generation_record(s: Session, asset_id: int) -> dict[str, Any]:
     return {
         "asset_id": asset_id, "content_id": asset.content_id, "tool": asset.tool, "ai": asset.ai,
         "evidence": asset.evidence, "generation": record,
+        "records": records_of(s, asset_id, raw=True),
         "sources": [loc for loc in locs if loc["role"] in ("source", "quarantine-source")],
         "outputs": [loc for loc in locs if loc["role"] in ("organized", "quarantine")],
     }

@@ -12,35 +12,32 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from alice.daemon.catalog import store
+from alice.daemon import errors
+from alice.daemon.catalog import asset_ref, store
 from alice.daemon.catalog.models import Asset, AssetTag, Project, Tag
 
 MAX_TAG = 100
 MAX_PROJECT_NAME = 100
 
 
-class CurationError(ValueError):
+class CurationError(errors.InvalidRequest):
     """A change that cannot be made as asked; the message says what to send instead."""
 
 
-class Conflict(CurationError):
+class Conflict(CurationError, errors.Conflict):
     """The change contradicts what is there (a project name already taken)."""
+    exit_code = errors.Conflict.exit_code
+    rpc_code = errors.Conflict.rpc_code
 
 
-class NotFound(LookupError):
+class NotFound(errors.NotFound):
     """No asset or project by that id or name."""
 
 
 def resolve_asset(s: Session, ref: int | str) -> int:
-    """An asset id from an id or a content id ("b3:..."); NotFound names which one was missing."""
-    if isinstance(ref, bool) or not isinstance(ref, (int, str)):
-        raise CurationError(f"an asset is named by its id (a number) or content_id ('b3:...'), not {ref!r}")
-    where = Asset.id == ref if isinstance(ref, int) else Asset.content_id == ref
-    found = s.execute(select(Asset.id).where(where)).scalar_one_or_none()
-    if found is None:
-        raise NotFound(f"no asset with {'id' if isinstance(ref, int) else 'content_id'} {ref!r}; "
-                       "assets.search lists the ones there are")
-    return found
+    """An asset id from an id or a content id ("b3:..."), never a path (socket callers
+    name files through the path guard); AssetNotFound names which one was missing."""
+    return asset_ref.find_asset(s, ref, paths=False)
 
 
 def normalize_tags(tags: list[str]) -> list[str]:

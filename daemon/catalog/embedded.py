@@ -35,10 +35,11 @@ from sqlalchemy import URL
 from alice.daemon.catalog.errors import CatalogUnavailable
 
 if TYPE_CHECKING:   # pgserver is imported lazily: an external-URL setup never needs it
+    from pgserver import PostgresServer
     from pgserver.utils import PostmasterInfo
 
 _thread_lock = threading.RLock()
-_refs: dict[Path, "EmbeddedServer"] = {}
+_refs: dict[Path, EmbeddedServer] = {}
 
 
 def _identity(pid: int) -> tuple[int, float] | None:
@@ -62,10 +63,10 @@ class EmbeddedServer:
         self.handles_path = pgdata.parent / "pg.handles.json"
         self._file_lock = fasteners.InterProcessLock(str(pgdata.parent / "pg.lock"))
         self._count = 0
-        self._server = None       # pgserver.PostgresServer
+        self._server: PostgresServer | None = None
 
     @classmethod
-    def attach(cls, pgdata: Path) -> "EmbeddedServer":
+    def attach(cls, pgdata: Path) -> EmbeddedServer:
         """Start the server if nobody runs it, and register this process as a user."""
         pgdata = pgdata.expanduser().absolute()
         try:
@@ -112,7 +113,11 @@ class EmbeddedServer:
 
     def url(self, database: str) -> URL:
         # Read fresh: another process may have restarted the server since we attached.
-        info = self._info() or self._server.get_postmaster_info()
+        info = self._info()
+        if info is None:
+            if self._server is None:
+                raise CatalogUnavailable(f"the embedded PostgreSQL in {self.pgdata} is not started")
+            info = self._server.get_postmaster_info()
         if info.socket_dir is not None:
             return URL.create("postgresql+psycopg", username="postgres", database=database,
                               query={"host": str(info.socket_dir)})
@@ -152,8 +157,11 @@ class EmbeddedServer:
         info = self._info()
         if info is None or not info.is_running() or info.status != "ready":
             return False
+        process = info.process
+        if process is None:
+            return False
         try:
-            return "postgres" in info.process.name()
+            return "postgres" in process.name()
         except psutil.Error:
             return False
 
@@ -200,7 +208,7 @@ class EmbeddedServer:
             pidfile.unlink(missing_ok=True)
 
     def _stop(self) -> None:
-        from pgserver import pg_ctl
+        from pgserver import pg_ctl  # type: ignore[attr-defined]  # exported at runtime, not in its stubs
 
         if self._server is None or not self._running():
             return
@@ -222,7 +230,7 @@ class EmbeddedServer:
         os.replace(tmp, self.handles_path)
 
     def _register(self) -> None:
-        me = list(_identity(os.getpid()))
+        me = list(_identity(os.getpid()) or (os.getpid(), 0.0))
         entries = [e for e in self._read_handles() if e[0] != me[0]]
         self._write_handles(entries + [me])
 

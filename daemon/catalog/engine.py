@@ -50,6 +50,8 @@ def is_disconnect(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated:
             return True
+        if exc.orig is None:
+            return False
         exc = exc.orig
     if isinstance(exc, psycopg.OperationalError):
         state = getattr(exc, "sqlstate", None)
@@ -86,7 +88,7 @@ class Catalog:
 
     @classmethod
     def open(cls, url: str | None, data_dir: Path, *, pool_size: int = 5,
-             application_name: str = "alice") -> "Catalog":
+             application_name: str = "alice") -> Catalog:
         server = None
         if url and url.strip():
             sa_url = normalize_url(url)

@@ -1,12 +1,16 @@
 """What can go wrong with the catalog, as types a caller can act on."""
 from __future__ import annotations
 
+from alice.daemon import errors
 
-class CatalogError(Exception):
+
+class CatalogError(errors.AliceError):
     """Base class for catalog problems."""
+    exit_code = errors.EXIT_CATALOG
+    rpc_code = errors.CATALOG_UNAVAILABLE
 
 
-class CatalogUnavailable(CatalogError):
+class CatalogUnavailable(CatalogError, errors.Unavailable):
     """The PostgreSQL server cannot be reached or started right now.
 
     Transient by nature: the daemon pauses work and retries (Catalog.wait_available);

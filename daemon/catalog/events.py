@@ -13,6 +13,7 @@ from typing import Any
 
 from alice.daemon.catalog import store
 from alice.daemon.catalog.engine import Catalog
+from alice.daemon.catalog.errors import CatalogUnavailable
 
 # Sequence ids are handed out at INSERT but become visible at COMMIT, so an
 # event with a lower id can appear after a higher one. Re-reading a window
@@ -60,6 +61,8 @@ def follow_events(catalog: Catalog, since: int | None = None, follow: bool = Tru
     raw = catalog.engine.raw_connection()
     try:
         conn = raw.driver_connection
+        if conn is None:
+            raise CatalogUnavailable("the catalog connection closed before LISTEN")
         conn.autocommit = True
         conn.execute(f"LISTEN {store.EVENTS_CHANNEL}")
         while not should_stop():

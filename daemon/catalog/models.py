@@ -46,6 +46,9 @@ NAMING = {
 # organized / quarantine: the copy alice filed; source / quarantine-source: where it was found.
 LOCATION_ROLES = ("organized", "source", "quarantine", "quarantine-source")
 JOB_STATES = ("queued", "running", "done", "failed")
+# A file record's search vector; capped because PostgreSQL limits a tsvector to 1 MB.
+FILE_RECORD_SEARCH = ("setweight(to_tsvector('english'::regconfig, left(coalesce(prompt, ''), 100000)), 'A') || "
+                      "setweight(to_tsvector('english'::regconfig, left(coalesce(negative_prompt, ''), 100000)), 'D')")
 
 
 class Seed(TypeDecorator[int]):
@@ -155,6 +158,49 @@ class Generation(Base):
     loras: Mapped[list[str]] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
     stated_created_at: Mapped[str | None] = mapped_column(Text)            # as the file states it
     raw: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+
+
+class FileRecord(Base):
+    """What one file (one set of bytes) of an asset says made it: its own tool and generation.
+
+    Files with the same pixels share an asset, yet each may carry another
+    tool's record (an A1111 file re-saved by InvokeAI, a NovelAI export).
+    `assets.tool` and `generations` hold the first file's reading (gaps filled
+    from later ones); these rows keep every file's, so search finds an asset by
+    any of them and assets.get says which record came from which file.
+    """
+
+    __tablename__ = "file_records"
+    __table_args__ = (
+        # Search (daemon/catalog/search.py) filters with EXISTS on these; the primary key serves the per-asset probe.
+        Index("ix_file_records_tool_asset_id", "tool", "asset_id"),
+        Index("ix_file_records_model_asset_id", "model", "asset_id"),
+        Index("ix_file_records_seed_asset_id", "seed", "asset_id"),
+    )
+
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True)
+    file_hash: Mapped[str] = mapped_column(Text, primary_key=True)
+    tool: Mapped[str | None] = mapped_column(Text)
+    ai: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    evidence: Mapped[list[str]] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    prompt: Mapped[str | None] = mapped_column(Text)
+    negative_prompt: Mapped[str | None] = mapped_column(Text)
+    seed: Mapped[int | None] = mapped_column(Seed)
+    steps: Mapped[int | None] = mapped_column(Integer)
+    cfg: Mapped[float | None] = mapped_column(Double)
+    sampler: Mapped[str | None] = mapped_column(Text)
+    scheduler: Mapped[str | None] = mapped_column(Text)
+    model: Mapped[str | None] = mapped_column(Text)
+    model_hash: Mapped[str | None] = mapped_column(Text)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    loras: Mapped[list[str]] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    stated_created_at: Mapped[str | None] = mapped_column(Text)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    # This record's part of assets.search (prompt A, negative prompt D); store.refresh_search
+    # joins every record's vector into the asset's, so text search stays one GIN lookup.
+    search: Mapped[str] = mapped_column(TSVECTOR, Computed(FILE_RECORD_SEARCH, persisted=True), nullable=False)
+    recorded_at: Mapped[datetime] = _now()
 
 
 class Tag(Base):
@@ -276,6 +322,9 @@ class GenerationRequest(Base):
     recreated_from: Mapped[int | None] = mapped_column(ForeignKey("generation_requests.id"))
     # Renewed by the process finishing the request; once it lapses another process may take over.
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Fields a re-run adds to the record stamped into the outputs (rerun, parents).
+    record_extra: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False,
+                                                         server_default=text("'{}'::jsonb"))
 
 
 class RequestOutput(Base):
@@ -293,6 +342,25 @@ class RequestOutput(Base):
     created_at: Mapped[datetime] = _now()
 
 
+LINEAGE_KINDS = ("recreated_from", "varied_from", "reference", "graph_input")
+
+
+class AssetParent(Base):
+    """An edge of the lineage: `child` was made from `parent` (daemon/catalog/lineage.py)."""
+
+    __tablename__ = "asset_parents"
+    __table_args__ = (
+        CheckConstraint("kind IN ('recreated_from', 'varied_from', 'reference', 'graph_input')", name="kind_known"),
+        CheckConstraint("child_id <> parent_id", name="not_self"),
+    )
+
+    child_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True)
+    parent_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True,
+                                           index=True)
+    kind: Mapped[str] = mapped_column(Text, primary_key=True)
+    created_at: Mapped[datetime] = _now()
+
+
 class QualityCache(Base):
     """A paid quality stage's answer for one content (daemon/quality/assess.py): never bought twice."""
 
@@ -305,3 +373,50 @@ class QualityCache(Base):
     result: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     cost_usd: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))   # what the answer cost when bought
     created_at: Mapped[datetime] = _now()
+
+
+NOTE_KINDS = ("brief", "style", "decision")
+
+
+class ProjectNote(Base):
+    """A project's memory for assistants: its brief, style notes and dated decisions (daemon/catalog/notes.py).
+
+    Append-only in use: a new brief supersedes the old one (the newest is the brief), so what was
+    decided when stays readable.
+    """
+
+    __tablename__ = "project_notes"
+    __table_args__ = (
+        CheckConstraint("kind IN ('brief', 'style', 'decision')", name="kind_known"),
+        Index("ix_project_notes_project_id_kind_created_at", "project_id", "kind", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    author: Mapped[str] = mapped_column(Text, nullable=False, server_default="user")   # user | assistant
+    created_at: Mapped[datetime] = _now()
+
+
+class Board(Base):
+    """A named, ordered set of assets (daemon/catalog/boards.py)."""
+
+    __tablename__ = "boards"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class BoardItem(Base):
+    __tablename__ = "board_items"
+
+    board_id: Mapped[int] = mapped_column(ForeignKey("boards.id", ondelete="CASCADE"), primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True, index=True)
+    # Gaps are fine: order is by position, and a new item goes after the last.
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    added_at: Mapped[datetime] = _now()

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from alice.daemon.catalog import store
 from alice.daemon.catalog.models import (
     REQUEST_STATES,
     Asset,
@@ -55,6 +56,7 @@ class RequestRow:
     updated_at: datetime
     recreated_from: int | None
     outputs: list[OutputRow] = field(default_factory=list)
+    record_extra: dict[str, Any] = field(default_factory=dict)   # a re-run's fields for the stamped record
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -77,13 +79,15 @@ def _money(value: Decimal | None) -> str | None:
 def record_request(s: Session, *, project_id: int, provider: str, model: str, prompt: str | None,
                    params: dict[str, Any], reference_ids: list[str], estimate_usd: Decimal | None,
                    state: str = "recorded", error: str | None = None,
-                   recreated_from: int | None = None, lease_s: float | None = None) -> int:
+                   recreated_from: int | None = None, lease_s: float | None = None,
+                   record_extra: dict[str, Any] | None = None) -> int:
     """Insert a request row (leased to the caller for `lease_s`); return its id."""
     _check_state(state)
     row = GenerationRequest(
         project_id=project_id, provider=provider, model=model, prompt=clean_text(prompt),
         params=clean_json(params), reference_ids=clean_json(list(reference_ids)), state=state,
         estimate_usd=estimate_usd, error=clean_text(error), recreated_from=recreated_from,
+        record_extra=clean_json(dict(record_extra or {})),
         lease_until=None if lease_s is None else func.now() + timedelta(seconds=lease_s),
     )
     s.add(row)
@@ -102,7 +106,7 @@ def update_request(s: Session, request_id: int, *, state: str | None = None, **f
             raise ValueError(f"update_request cannot set {key!r}")
         values[key] = clean_json(value) if key == "job" else clean_text(value) if isinstance(value, str) else value
     result = s.execute(update(GenerationRequest).where(GenerationRequest.id == request_id).values(**values))
-    if result.rowcount == 0:
+    if store.rowcount(result) == 0:
         raise LookupError(f"no generation request {request_id}")
 
 
@@ -118,9 +122,8 @@ def get_request(s: Session, request_id: int) -> RequestRow | None:
     if row is None:
         return None
     r, project = row
-    filed = (select(Location.path).where(Location.asset_id == Asset.id, Location.role == "organized",
-                                         Location.present.is_(True))
-             .order_by(Location.id.desc()).limit(1).scalar_subquery())
+    filed = (store.filed_copies(Asset.id, roles=("organized",)).with_only_columns(Location.path)
+             .limit(1).scalar_subquery())
     outputs = [OutputRow(o.content_id, o.path, o.file_hash, o.embedded, asset_id, filed_path)
                for o, asset_id, filed_path in s.execute(
                    select(RequestOutput, Asset.id, filed)
@@ -131,6 +134,7 @@ def get_request(s: Session, request_id: int) -> RequestRow | None:
         reference_ids=list(r.reference_ids), state=r.state, provider_request_id=r.provider_request_id, job=r.job,
         estimate_usd=r.estimate_usd, cost_usd=r.cost_usd, error=r.error, created_at=r.created_at,
         updated_at=r.updated_at, recreated_from=r.recreated_from, outputs=outputs,
+        record_extra=dict(r.record_extra or {}),
     )
 
 

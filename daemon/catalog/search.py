@@ -1,7 +1,9 @@
 """assets.search: a validated query, its SQL, keyset pagination and a bounded count.
 
 Text goes through PostgreSQL full-text search on assets.search (prompts weight
-A, tags B, file names C, negative prompts D; see store.refresh_search). The
+A, tags B, file names C, negative prompts D; see store.refresh_search), which
+holds the prompts of every file of the asset. Tool, model and seed match an
+asset when any of its files' records (file_records) matches. The
 query is parsed with websearch_to_tsquery ("quoted phrases", -exclusions, or)
 under both the 'english' configuration, so "portraits" finds "portrait", and
 'simple', so a file-name token that stemming would change still matches
@@ -34,12 +36,14 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
-from alice.daemon.catalog.models import Asset, AssetTag, Generation, Location, Project, Tag
+from alice.daemon import errors
+from alice.daemon.catalog import store
+from alice.daemon.catalog.models import Asset, AssetParent, AssetTag, FileRecord, Generation, Location, Project, Tag
+from alice.daemon.catalog.page import DEFAULT_LIMIT, MAX_LIMIT
 
 COUNT_CAP = 5_000
 COUNT_BUDGET_MS = 6
 RANK_CANDIDATES = 1_000
-MAX_LIMIT = 200
 MAX_TEXT = 1_000
 MAX_LIST = 50
 SORTS = ("date", "stars", "relevance")
@@ -48,7 +52,7 @@ MEDIA = ("image", "video", "audio", "other")
 PROMPT_PREVIEW = 500
 
 
-class SearchError(ValueError):
+class SearchError(errors.InvalidRequest):
     """A search that cannot run as asked; the message names the field and what it accepts."""
 
 
@@ -91,6 +95,7 @@ class SearchQuery:
     ai: bool | None = None
     media: str | None = None
     model: str | None = None
+    lora: str | None = None               # a LoRA name as models.list shows it
     seed: int | None = None
     stars_min: int | None = None          # 0 = unrated; user stars win over computed ones
     stars_max: int | None = None
@@ -106,9 +111,11 @@ class SearchQuery:
     tags_any: tuple[str, ...] = ()
     tags_none: tuple[str, ...] = ()
     content_id: str | None = None
+    child_of: int | None = None           # assets made from this asset (its children in the lineage)
+    parent_of: int | None = None          # assets this asset was made from (its parents)
     sort: str = "date"
     order: str = "desc"
-    limit: int = 50
+    limit: int = DEFAULT_LIMIT
     cursor: str | None = None
     count: bool = True
 
@@ -136,7 +143,7 @@ class SearchQuery:
             raise SearchError("sort 'relevance' needs 'text' to rank by; use sort 'date' or 'stars' without text")
         if self.ai is not None and not isinstance(self.ai, bool):
             raise SearchError(f"'ai' must be true or false, got {self.ai!r}")
-        for name in ("model", "content_id", "cursor"):
+        for name in ("model", "lora", "content_id", "cursor"):
             v = getattr(self, name)
             if v is not None and not isinstance(v, str):
                 raise SearchError(f"'{name}' must be a string, got {v!r}")
@@ -144,7 +151,8 @@ class SearchQuery:
         self._ranges()
 
     def _ints(self) -> None:
-        bounds = {"seed": (0, 10**20 - 1), "stars_min": (0, 5), "stars_max": (0, 5), "limit": (1, MAX_LIMIT),
+        bounds = {"seed": (0, 10**20 - 1), "child_of": (1, 2**63 - 1), "parent_of": (1, 2**63 - 1),
+                  "stars_min": (0, 5), "stars_max": (0, 5), "limit": (1, MAX_LIMIT),
                   "width_min": (0, 2**31 - 1), "width_max": (0, 2**31 - 1),
                   "height_min": (0, 2**31 - 1), "height_max": (0, 2**31 - 1)}
         for name, (lo, hi) in bounds.items():
@@ -169,7 +177,7 @@ class SearchQuery:
                 raise SearchError(f"'{lo}' ({a}) is above '{hi}' ({b}): nothing can match")
 
     @classmethod
-    def from_params(cls, params: dict[str, Any]) -> "SearchQuery":
+    def from_params(cls, params: dict[str, Any]) -> SearchQuery:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(params) - known)
         if unknown:
@@ -214,8 +222,8 @@ def conditions(s: Session, q: SearchQuery) -> list[Any]:
     where: list[Any] = []
     if q.text:
         where.append(Asset.search.op("@@")(tsquery_of(q)))
-    if q.tool:
-        where.append(Asset.tool.in_(q.tool))
+    if q.tool or q.model is not None or q.seed is not None or q.lora is not None:
+        where.append(exists(file_record_match(q)))
     if q.project:
         # Resolved first, so the planner sees the ids and estimates how many rows each holds.
         ids = list(s.execute(select(Project.id).where(Project.name.in_(q.project))).scalars())
@@ -226,13 +234,12 @@ def conditions(s: Session, q: SearchQuery) -> list[Any]:
         where.append(Asset.media == q.media)
     if q.content_id:
         where.append(Asset.content_id == q.content_id)
-    if q.model is not None or q.seed is not None:
-        g = select(Generation.asset_id).where(Generation.asset_id == Asset.id)
-        if q.model is not None:
-            g = g.where(Generation.model == q.model)
-        if q.seed is not None:
-            g = g.where(Generation.seed == q.seed)
-        where.append(exists(g))
+    if q.child_of is not None:
+        where.append(exists(select(AssetParent.child_id).where(AssetParent.child_id == Asset.id,
+                                                               AssetParent.parent_id == q.child_of)))
+    if q.parent_of is not None:
+        where.append(exists(select(AssetParent.parent_id).where(AssetParent.parent_id == Asset.id,
+                                                                AssetParent.child_id == q.parent_of)))
     if q.stars_min is not None:
         where.append(Asset.rating >= q.stars_min)
     if q.stars_max is not None:
@@ -254,6 +261,27 @@ def conditions(s: Session, q: SearchQuery) -> list[Any]:
             where.append(aspect <= q.aspect_max)
     where.extend(_tag_conditions(s, q))
     return where
+
+
+def file_record_match(q: SearchQuery) -> Any:
+    """Records of the asset matching tool, model, seed and LoRA, all in the same file's record.
+
+    Every asset recorded from a reading has a record for each of its files, its
+    first file's among them (the migration gave existing assets theirs), so
+    `tool` also matches the asset's primary tool. A small tool or model is found
+    through its (x, asset_id) index; a common one by probing the primary key
+    of assets met in date order.
+    """
+    r = select(FileRecord.asset_id).where(FileRecord.asset_id == Asset.id)
+    if q.tool:
+        r = r.where(FileRecord.tool.in_(q.tool))
+    if q.model is not None:
+        r = r.where(FileRecord.model == q.model)
+    if q.seed is not None:
+        r = r.where(FileRecord.seed == q.seed)
+    if q.lora is not None:
+        r = r.where(FileRecord.loras.contains([q.lora]))
+    return r
 
 
 def _tag_conditions(s: Session, q: SearchQuery) -> list[Any]:
@@ -331,7 +359,7 @@ def search(s: Session, q: SearchQuery) -> SearchPage:
     items = describe(s, [r[0] for r in rows])
     extra: dict[str, Any] = {}
     if q.sort == "relevance":
-        for item, row in zip(items, rows):
+        for item, row in zip(items, rows, strict=False):
             item["rank"] = round(float(row[1]), 6)
         if not q.count:
             matches = select(Asset.id).where(*where).limit(RANK_CANDIDATES + 1).subquery()
@@ -413,9 +441,7 @@ def describe(s: Session, asset_ids: list[int]) -> list[dict[str, Any]]:
     """Result rows for asset ids, in the given order: what a person or an assistant needs to pick one."""
     if not asset_ids:
         return []
-    path = (select(Location.path).where(Location.asset_id == Asset.id, Location.present.is_(True),
-                                        Location.role.in_(("organized", "quarantine")))
-            .order_by((Location.role == "organized").desc(), Location.id.desc()).limit(1).scalar_subquery())
+    path = store.filed_copies(Asset.id).with_only_columns(Location.path).limit(1).scalar_subquery()
     tags = (select(func.coalesce(func.array_agg(func.distinct(Tag.name)), text("'{}'::text[]")))
             .select_from(AssetTag).join(Tag, Tag.id == AssetTag.tag_id)
             .where(AssetTag.asset_id == Asset.id).scalar_subquery())

@@ -10,12 +10,13 @@ index with every quarter value within that radius finds every candidate
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from itertools import combinations
+from typing import Any
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
+from alice.daemon import errors
 from alice.daemon.catalog.models import Asset
 from alice.pipeline.perceptual import to_signed64
 
@@ -24,7 +25,7 @@ BAND_BITS = 16
 MAX_DISTANCE = 10            # probe radius 2 per band: 4 x 137 index keys, ~8,000 candidates at 1M assets
 
 
-class SimilarityError(ValueError):
+class SimilarityError(errors.InvalidRequest):
     """A similarity request that cannot be answered as asked."""
 
 

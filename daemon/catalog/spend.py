@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
+from alice.daemon.catalog import store
 from alice.daemon.catalog.models import GenerationRequest, Project
 from alice.daemon.catalog.requests import IN_FLIGHT
 from alice.daemon.catalog.store import append_event
@@ -105,7 +106,7 @@ def pause(s: Session, project_id: int) -> bool:
     """Mark the project paused; False if it already was."""
     result = s.execute(update(Project).where(Project.id == project_id, Project.paused_at.is_(None))
                        .values(paused_at=func.now()))
-    return result.rowcount > 0
+    return store.rowcount(result) > 0
 
 
 def set_budget(s: Session, name: str, budget: Decimal | None) -> tuple[ProjectSpend, str | None]:

@@ -1,7 +1,7 @@
 """Counts for the `stats` method: assets by tool, project, day and stars."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -23,7 +23,7 @@ def stats(s: Session, days: int = 30) -> dict[str, Any]:
             q = q.join(*join)
         return {("unknown" if k is None else str(k)): n for k, n in s.execute(q.group_by(column))}
 
-    since = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days - 1)
+    since = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days - 1)
     day = func.date_trunc("day", Asset.created_at, "UTC")
     by_day = {d.date().isoformat(): n for d, n in s.execute(
         select(day, func.count()).where(Asset.created_at >= since).group_by(day).order_by(day))}

@@ -10,20 +10,31 @@ creates the row and the other finds it.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import json
 import time
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast, overload
 
-from sqlalchemy import Connection, Engine, func, select, text, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    Result,
+    Select,
+    SQLColumnExpression,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from alice.daemon.catalog.file_records import record_file
 from alice.daemon.catalog.models import (
     LOCATION_ROLES,
     Asset,
@@ -89,6 +100,10 @@ class EventRow:
 
 # -- cleaning values PostgreSQL would reject --
 
+@overload
+def clean_text(value: str) -> str: ...
+@overload
+def clean_text(value: None) -> None: ...
 def clean_text(value: str | None) -> str | None:
     """PostgreSQL text cannot hold NUL; metadata from damaged files sometimes does."""
     return None if value is None else str(value).replace("\x00", "")
@@ -148,7 +163,8 @@ def record_asset(s: Session, rec: AssetRecord, *, refresh: bool = True) -> tuple
 
     An existing asset row is left as it is (the first copy recorded defines
     it), but its generation row gains any parameter it lacked: a second copy
-    of the same pixels may carry the prompt the first one had stripped.
+    of the same pixels may carry the prompt the first one had stripped. Each
+    file's own reading is kept whole as its file record (file_records.py).
     """
     quality_score = _finite((rec.quality or {}).get("score")) if isinstance(rec.quality, dict) else None
     values = dict(
@@ -171,19 +187,31 @@ def record_asset(s: Session, rec: AssetRecord, *, refresh: bool = True) -> tuple
         warnings=clean_json(list(rec.warnings)),
         pixels_pending=bool(getattr(rec, "pixels_pending", False)),
     )
-    asset_id = s.execute(insert(Asset).values(**values)
+    inserted = s.execute(insert(Asset).values(**values)
                          .on_conflict_do_nothing(index_elements=[Asset.content_id])
                          .returning(Asset.id)).scalar_one_or_none()
-    created = asset_id is not None
-    if not created:
-        asset_id = s.execute(select(Asset.id).where(Asset.content_id == rec.content_id)).scalar_one()
-    _upsert_generation(s, asset_id, rec)
+    created = inserted is not None
+    asset_id: int = inserted if inserted is not None else \
+        s.execute(select(Asset.id).where(Asset.content_id == rec.content_id)).scalar_one()
+    generation = _generation_row(asset_id, rec)
+    _upsert_generation(s, generation)
+    record_file(s, asset_id, rec.file_hash, values["tool"], values["ai"], values["evidence"], generation)
     if refresh:
         refresh_search(s, asset_id)
     return asset_id, created
 
 
-def _upsert_generation(s: Session, asset_id: int, rec: AssetRecord) -> None:
+def record_reading(s: Session, asset_id: int, rec: AssetRecord) -> None:
+    """Keep the file record of `rec`'s bytes (a duplicate of a filed file still says what it says).
+
+    A catalog from before file records holds only each asset's first file's;
+    dropping a later file again fills its record in.
+    """
+    record_file(s, asset_id, rec.file_hash, clean_text(rec.tool), bool(rec.ai), clean_json(list(rec.evidence)),
+                _generation_row(asset_id, rec))
+
+
+def _generation_row(asset_id: int, rec: AssetRecord) -> dict[str, Any]:
     g = rec.generation
     seed = _bounded_int(g.seed, _SEED_LIMIT - 1)
     row = dict(
@@ -203,6 +231,10 @@ def _upsert_generation(s: Session, asset_id: int, rec: AssetRecord) -> None:
         stated_created_at=clean_text(g.created_at),
         raw=clean_json(dict(rec.raw or {})),
     )
+    return row
+
+
+def _upsert_generation(s: Session, row: dict[str, Any]) -> None:
     stmt = insert(Generation).values(**row)
     ex = stmt.excluded
     fill = {c: func.coalesce(getattr(Generation, c), getattr(ex, c))
@@ -260,24 +292,30 @@ def add_tags(s: Session, asset_id: int, tags: list[str], source: str = "user") -
 
 
 def refresh_search(s: Session, asset_id: int) -> None:
-    """Rebuild the asset's search vector from its prompts, tags and file names.
+    """Rebuild the asset's search vector from its files' prompts, its tags and its file names.
 
     Weights let search rank a prompt hit (A) over a tag (B), a file name (C)
-    and a negative prompt (D). File names use the 'simple' configuration so
-    "IMG_0042" is not stemmed; separators become spaces so each part matches.
+    and a negative prompt (D). The prompts are every file record's vector
+    (file_records.search, A and D), so text finds an asset by any of its
+    files; an asset with no record (filed before records existed) uses its
+    generation row. File names use the 'simple' configuration so "IMG_0042"
+    is not stemmed; separators become spaces so each part matches.
     """
     s.execute(text("""
         UPDATE assets a SET search =
-            setweight(to_tsvector('english', left(coalesce(
-                (SELECT g.prompt FROM generations g WHERE g.asset_id = a.id), ''), :cap)), 'A')
+            coalesce(
+                (SELECT alice_tsvector_agg(fr.search ORDER BY fr.recorded_at, fr.file_hash)
+                 FROM file_records fr WHERE fr.asset_id = a.id),
+                setweight(to_tsvector('english', left(coalesce(
+                    (SELECT g.prompt FROM generations g WHERE g.asset_id = a.id), ''), :cap)), 'A')
+                || setweight(to_tsvector('english', left(coalesce(
+                    (SELECT g.negative_prompt FROM generations g WHERE g.asset_id = a.id), ''), :cap)), 'D'))
          || setweight(to_tsvector('english', left(coalesce(
                 (SELECT string_agg(t.name, ' ') FROM asset_tags at JOIN tags t ON t.id = at.tag_id
                  WHERE at.asset_id = a.id), ''), :cap)), 'B')
          || setweight(to_tsvector('simple', left(coalesce(
                 (SELECT string_agg(regexp_replace(regexp_replace(l.path, '^.*/', ''), '[_.-]+', ' ', 'g'), ' ')
                  FROM locations l WHERE l.asset_id = a.id), ''), :cap)), 'C')
-         || setweight(to_tsvector('english', left(coalesce(
-                (SELECT g.negative_prompt FROM generations g WHERE g.asset_id = a.id), ''), :cap)), 'D')
         WHERE a.id = :id
     """), {"id": asset_id, "cap": _SEARCH_TEXT_CAP})
 
@@ -321,13 +359,26 @@ def location_of(s: Session, path: str) -> LocationRow | None:
     return _location_row(s.execute(select(Location).where(Location.path == clean_text(path))).scalar_one_or_none())
 
 
+FILED_ROLES = ("organized", "quarantine")
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE touched (its result is a CursorResult, which the generic type hides)."""
+    return cast(CursorResult[Any], result).rowcount
+
+
+def filed_copies(asset_id: int | SQLColumnExpression[int], roles: tuple[str, ...] = FILED_ROLES) -> Select[Any]:
+    """The one rule for "the copy alice filed": present locations in `roles`, organized
+    before quarantine, newest first. `asset_id` may be a column (Asset.id) for a
+    correlated subquery; narrow it with .with_only_columns(Location.path)."""
+    return (select(Location)
+            .where(Location.asset_id == asset_id, Location.present.is_(True), Location.role.in_(roles))
+            .order_by((Location.role == "organized").desc(), Location.id.desc()))
+
+
 def filed_copy(s: Session, asset_id: int) -> LocationRow | None:
     """The copy alice filed for this asset (organized, else quarantine) that is still present."""
-    return _location_row(s.execute(
-        select(Location).where(Location.asset_id == asset_id, Location.present.is_(True),
-                               Location.role.in_(("organized", "quarantine")))
-        .order_by((Location.role == "organized").desc(), Location.id.desc()).limit(1)
-    ).scalar_one_or_none())
+    return _location_row(s.execute(filed_copies(asset_id).limit(1)).scalar_one_or_none())
 
 
 @contextmanager
@@ -436,10 +487,7 @@ def filed_copy_of_content(s: Session, content_id: str, file_hash: str) -> tuple[
 def filed_copy_with_hash(s: Session, asset_id: int, file_hash: str) -> LocationRow | None:
     """A filed copy (organized or quarantined, still present) holding exactly these bytes."""
     return _location_row(s.execute(
-        select(Location).where(Location.asset_id == asset_id, Location.present.is_(True),
-                               Location.file_hash == file_hash,
-                               Location.role.in_(("organized", "quarantine")))
-        .order_by(Location.id).limit(1)
+        filed_copies(asset_id).where(Location.file_hash == file_hash).order_by(None).order_by(Location.id).limit(1)
     ).scalar_one_or_none())
 
 
@@ -447,7 +495,7 @@ def mark_location_gone(s: Session, path: str) -> bool:
     """Note that the file at `path` is no longer there; the row stays as history."""
     result = s.execute(update(Location).where(Location.path == clean_text(path), Location.present.is_(True))
                        .values(present=False, gone_at=func.now()))
-    return result.rowcount > 0
+    return rowcount(result) > 0
 
 
 def present_paths(s: Session) -> list[str]:

@@ -14,6 +14,8 @@ from typing import Any
 
 import click
 
+from alice.daemon.catalog.page import MAX_LIMIT
+
 
 def parse_range(text: str, kind: type = int) -> tuple[Any, Any]:
     """'4..' -> (4, None), '..2' -> (None, 2), '3' -> (3, 3), '2..4' -> (2, 4)."""
@@ -38,7 +40,8 @@ def search_params(text: tuple[str, ...], **o: Any) -> dict[str, Any]:
     for key, name in (("tag", "tags_all"), ("any_tag", "tags_any"), ("not_tag", "tags_none")):
         if o[key]:
             params[name] = list(o[key])
-    for key in ("ai", "media", "model", "seed", "since", "until", "content_id", "sort", "cursor"):
+    for key in ("ai", "media", "model", "lora", "seed", "since", "until", "content_id", "child_of", "parent_of", "sort",
+                "cursor"):
         if o.get(key) is not None:
             params[key] = o[key]
     for key, kind in (("stars", int), ("width", int), ("height", int), ("aspect", float)):
@@ -56,8 +59,8 @@ def search_params(text: tuple[str, ...], **o: Any) -> dict[str, Any]:
 
 def run_search(ctx: Any, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """The page of results, and where it came from ("daemon" or "catalog")."""
-    from alice.daemon.cli.main import EXIT_CONFIG, fail
     from alice.daemon.api.client import DaemonNotRunning, RpcCallError, RpcClient
+    from alice.daemon.cli.main import EXIT_CONFIG, fail
 
     cfg = ctx.config()
     try:
@@ -104,11 +107,13 @@ def register_assistant_commands(main: click.Group) -> None:
 
     @main.command()
     @click.argument("text", nargs=-1)
-    @click.option("--tool", multiple=True, help="Tool slug (midjourney, comfyui, a1111, ...); repeat for any of several.")
+    @click.option("--tool", multiple=True, help="Tool slug (midjourney, comfyui, a1111, ...); repeat for any of several. "
+                  "Matches an asset if any of its files carries that tool's record.")
     @click.option("--project", multiple=True, help="Project name; repeat for any of several.")
     @click.option("--ai/--no-ai", default=None, help="Only AI-made (or only not AI-made) files.")
     @click.option("--media", type=click.Choice(["image", "video", "audio", "other"]))
-    @click.option("--model", help="Exact model name.")
+    @click.option("--model", help="Exact model (checkpoint) name, as `alice models` lists it.")
+    @click.option("--lora", help="Uses this LoRA (exact name, as `alice models` lists it).")
     @click.option("--seed", type=int)
     @click.option("--stars", help="Stars: 4.. (at least 4), ..2, 3, 2..4; 0 means unrated.")
     @click.option("--since", help="Created on or after this date (2025-01-01) or date-time.")
@@ -120,10 +125,13 @@ def register_assistant_commands(main: click.Group) -> None:
     @click.option("--any-tag", multiple=True, help="Has at least one of these tags.")
     @click.option("--not-tag", multiple=True, help="Does not have this tag.")
     @click.option("--content-id", help="Exactly this content (b3:...).")
+    @click.option("--child-of", type=click.IntRange(1), help="Assets made from this asset id (recreated, varied, "
+                                                             "or using it as an input).")
+    @click.option("--parent-of", type=click.IntRange(1), help="Assets this asset id was made from.")
     @click.option("--sort", type=click.Choice(["date", "stars", "relevance"]), default=None,
                   help="Default: date (newest first).")
     @click.option("--asc", is_flag=True, help="Oldest / lowest first.")
-    @click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
+    @click.option("--limit", type=click.IntRange(1, MAX_LIMIT), default=20, show_default=True)
     @click.option("--cursor", help="Continue where a previous page ended (its next_cursor).")
     @click.option("--json", "as_json", is_flag=True, help="One JSON object per result, then a summary line.")
     @pass_ctx

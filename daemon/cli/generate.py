@@ -102,8 +102,9 @@ def _finish(gen: Any, rid: int, wait: bool, as_json: bool) -> None:
 
 def _run_request(ctx: CliContext, as_json: bool, start: Any, wait: bool) -> None:
     """Build a Generator, start a request with `start(gen) -> id`, report it; map errors to exit codes."""
+    from alice.daemon import errors
     from alice.daemon.catalog.errors import CatalogUnavailable
-    from alice.daemon.generation.generator import GenerateError, RequestNotFound
+    from alice.daemon.generation.generator import GenerateError
     from alice.providers.errors import BudgetExceeded
 
     app = ctx.app()
@@ -114,13 +115,11 @@ def _run_request(ctx: CliContext, as_json: bool, start: Any, wait: bool) -> None
         except BudgetExceeded as exc:
             if as_json:
                 emit({"id": getattr(exc, "request_id", None), "state": "refused", "error": exc.message})
-            fail(f"refused: {exc.message}", EXIT_PARTIAL)
-        except RequestNotFound as exc:
-            fail(str(exc), EXIT_CONFIG)
+            fail(f"refused: {exc.message}", errors.exit_code(exc))
         except GenerateError as exc:
-            fail(str(exc), EXIT_CONFIG)
+            fail(str(exc), exc.exit_code)
         except CatalogUnavailable as exc:
-            fail(f"catalog unavailable: {exc}", EXIT_CATALOG)
+            fail(f"catalog unavailable: {exc}", exc.exit_code)
         _finish(gen, rid, wait, as_json)
     finally:
         app.close()
@@ -166,19 +165,140 @@ def generate(ctx: CliContext, provider: str, model: str, prompt: str | None, par
 
 @click.command(epilog=EPILOG_EXIT)
 @click.argument("asset")
+@click.option("--provider", type=click.Choice(["comfyui", "a1111"]), default=None,
+              help="Re-run ASSET on your own ComfyUI or A1111 (Forge, SD.Next) from the record inside the file.")
 @click.option("--project", default=None, help="File the new outputs under this project (default: the original's).")
 @click.option("--wait/--no-wait", default=True, show_default=True)
 @json_option
 @pass_ctx
-def recreate(ctx: CliContext, asset: str, project: str | None, wait: bool, as_json: bool) -> None:
+def recreate(ctx: CliContext, asset: str, provider: str | None, project: str | None, wait: bool,
+             as_json: bool) -> None:
     """Send the exact request that made ASSET again.
 
+    \b
     ASSET is a file alice generated (in the inbox or the organized tree), its
     content id (b3:...), asset:<id>, or a request id. The new request records
     which one it recreates (recreated_from) and is priced against the budget
     like any other.
+    With --provider comfyui|a1111, ASSET is any file that carries a ComfyUI API
+    graph or A1111 parameters (a path, b3:..., asset:<id> or an asset id); it
+    is run again unchanged on that generator and the output is filed with a
+    lineage edge to ASSET.
     """
-    _run_request(ctx, as_json, lambda gen: gen.recreate(asset, project=project), wait)
+    if provider is None:
+        _run_request(ctx, as_json, lambda gen: gen.recreate(asset, project=project), wait)
+        return
+    from alice.daemon.generation.rerun import rerun
+
+    _run_requests(ctx, as_json, lambda gen: rerun(gen, asset, provider, project=project), wait)
+
+
+@click.command(epilog=EPILOG_EXIT)
+@click.argument("asset")
+@click.option("--provider", type=click.Choice(["comfyui", "a1111"]), default=None,
+              help="Where to run it (default: the tool that made ASSET, when that is comfyui or a1111).")
+@click.option("--seed", type=int, default=None, help="A new seed.")
+@click.option("--seeds", default=None, metavar="N..M", help="One run per seed of the range (inclusive).")
+@click.option("--prompt", default=None, help="A new positive prompt.")
+@click.option("--negative-prompt", default=None, help="A new negative prompt.")
+@click.option("--steps", type=int, default=None)
+@click.option("--cfg", type=float, default=None)
+@click.option("--sampler", default=None)
+@click.option("--scheduler", default=None)
+@click.option("--denoise", type=float, default=None)
+@click.option("--model", default=None, help="Another checkpoint, by name (the file's extension is kept).")
+@click.option("--width", type=int, default=None)
+@click.option("--height", type=int, default=None)
+@click.option("--project", default=None, help="File the outputs under this project (default: the original's).")
+@click.option("--wait/--no-wait", default=True, show_default=True)
+@json_option
+@pass_ctx
+def vary(ctx: CliContext, asset: str, provider: str | None, seed: int | None, seeds: str | None,
+         prompt: str | None, negative_prompt: str | None, steps: int | None, cfg: float | None,
+         sampler: str | None, scheduler: str | None, denoise: float | None, model: str | None,
+         width: int | None, height: int | None, project: str | None, wait: bool, as_json: bool) -> None:
+    """Re-run ASSET on your own ComfyUI or A1111 with some values changed.
+
+    \b
+    ASSET: a path, b3:..., asset:<id> or an asset id. ComfyUI values are
+    written at the inputs the graph walk found for the base sampler and its
+    text encoders (a hires pass keeps its own seed); A1111 values replace the
+    parameters. Each output is filed with the record, the overrides and a
+    lineage edge to ASSET (`alice lineage ASSET`).
+    \b
+    Examples:
+      alice vary 1234 --seeds 100..103
+      alice vary out.png --provider a1111 --prompt "a grey wolf" --cfg 5
+    """
+    from alice.daemon.generation.rerun import rerun
+    from alice.pipeline.rerun.overrides import Overrides, RerunError, parse_seeds
+
+    try:
+        wanted = Overrides(seed=seed, steps=steps, cfg=cfg, sampler=sampler, scheduler=scheduler, denoise=denoise,
+                           prompt=prompt, negative_prompt=negative_prompt, model=model, width=width, height=height)
+        seed_list = parse_seeds(seeds) if seeds is not None else None
+    except RerunError as exc:
+        fail(str(exc), EXIT_CONFIG)
+    if not wanted.given() and not seed_list:
+        fail("nothing to vary: give --seed, --seeds, --prompt, --steps, --cfg, --model, ... "
+             "(`alice recreate --provider` runs it unchanged)", EXIT_CONFIG)
+
+    def start(gen: Any) -> list[int]:
+        return rerun(gen, asset, provider or _made_with(gen, asset), overrides=wanted, seeds=seed_list,
+                     project=project)
+
+    _run_requests(ctx, as_json, start, wait)
+
+
+def _made_with(gen: Any, asset: str) -> str:
+    """comfyui or a1111, from the record in ASSET's file, when --provider is not given."""
+    from alice.daemon.generation.generator import GenerateError
+    from alice.daemon.generation.rerun import find_file, read_source
+
+    path = find_file(gen, asset).path
+    for provider in ("comfyui", "a1111"):
+        try:
+            read_source(path, provider)
+        except GenerateError:
+            continue
+        return provider
+    raise GenerateError(f"{path.name} carries neither a ComfyUI graph nor A1111 parameters to vary")
+
+
+def _run_requests(ctx: CliContext, as_json: bool, start: Any, wait: bool) -> None:
+    """Like _run_request for a start that queues several requests (a seed range)."""
+    from alice.daemon.catalog.errors import CatalogUnavailable
+    from alice.daemon.generation.generator import GenerateError, RequestNotFound
+    from alice.providers.errors import BudgetExceeded
+
+    app = ctx.app()
+    gen = _generator(app)
+    try:
+        try:
+            ids = start(gen)
+        except BudgetExceeded as exc:
+            if as_json:
+                emit({"id": getattr(exc, "request_id", None), "state": "refused", "error": exc.message})
+            fail(f"refused: {exc.message}", EXIT_PARTIAL)
+        except (RequestNotFound, GenerateError) as exc:
+            fail(str(exc), EXIT_CONFIG)
+        except CatalogUnavailable as exc:
+            fail(f"catalog unavailable: {exc}", EXIT_CATALOG)
+        if len(ids) == 1:
+            _finish(gen, ids[0], wait, as_json)
+        bad = False
+        for rid in ids:
+            try:
+                status = gen.wait(rid) if wait else gen.wait_submitted(rid)
+            except KeyboardInterrupt:
+                click.echo(f"\ninterrupted: requests {ids} may still be running; finish each with "
+                           "`alice generations ID --finish`", err=True)
+                sys.exit(EXIT_INTERRUPTED)
+            bad |= status["state"] in ("failed", "refused")
+            emit(status) if as_json else _show_request(status)
+        sys.exit(EXIT_PARTIAL if bad else EXIT_OK)
+    finally:
+        app.close()
 
 
 @click.command()
@@ -276,8 +396,8 @@ def set_budget(ctx: CliContext, project: str, amount: str, as_json: bool) -> Non
     Raising it above what was spent lifts a pause; lowering it to or below
     what was spent pauses the project.
     """
-    from alice.daemon.generation.budget import BudgetValueError, parse_budget
     from alice.daemon.catalog import spend
+    from alice.daemon.generation.budget import BudgetValueError, parse_budget
     from alice.pipeline.plan import sanitize_segment
 
     try:
@@ -322,5 +442,5 @@ def providers(ctx: CliContext, as_json: bool) -> None:
         click.echo(describe_text(rows) if rows else "No providers enabled.")
 
 
-for _command in (generate, recreate, generations, projects, providers):
+for _command in (generate, recreate, vary, generations, projects, providers):
     main.add_command(_command)

@@ -13,22 +13,25 @@ Exit codes (the same for every command):
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from alice.daemon import config as config_mod
 from alice.daemon.config import Config, ConfigError
 
+# The exit codes are defined with the exception tree (daemon/errors.py); commands import them from here.
+from alice.daemon.errors import EXIT_CATALOG, EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL  # noqa: F401
+
 if TYPE_CHECKING:
     from alice.daemon.app import App
     from alice.daemon.quality.assess import Rescorer
-
-EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_CATALOG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 class CliContext:
@@ -308,7 +311,7 @@ def _open(app: App) -> App:
     from alice.daemon.catalog.errors import CatalogError
 
     try:
-        app.catalog
+        _ = app.catalog          # opening it is the point: fail here, with exit 3, not mid-command
     except CatalogError as exc:
         fail(f"catalog unavailable: {exc}", EXIT_CATALOG)
     return app
@@ -345,7 +348,10 @@ def inspect(paths: tuple[Path, ...], as_json: bool) -> None:
        "generation": {"prompt", "negative_prompt", "seed", "steps", "cfg", "sampler",
                       "scheduler", "model", "model_hash", "width", "height", "loras",
                       "created_at"},
-       "error"}
+       "error",
+       "alice": {"provider", "model", "request_id", "references", "graph" | "params",
+                 "rerun": {"kind", "of", "from", "overrides"}, "parents": [...]}}
+    (`alice` only for files alice generated: what ran, and what it was varied from.)
     """
     from alice.pipeline.inspect import inspect_file, iter_paths
 
@@ -374,6 +380,18 @@ def _print_inspection(d: dict[str, Any]) -> None:
             click.echo(f"  {key:16} {text if len(text) < 300 else text[:297] + '...'}")
     for ev in d.get("evidence") or []:
         click.echo(f"  evidence         {ev}")
+    made = d.get("alice")
+    if made:
+        click.echo(f"  made by alice    {made['provider']} {made.get('model') or ''}  request {made.get('request_id')}")
+        if made.get("graph"):
+            kinds = sorted({str(n.get("class_type")) for n in made["graph"].values() if isinstance(n, dict)})
+            click.echo(f"  graph            {len(made['graph'])} nodes: {', '.join(kinds)[:240]}")
+        rerun = made.get("rerun") or {}
+        if rerun:
+            changed = ", ".join(f"{k}={v!r}" for k, v in (rerun.get("overrides") or {}).items()) or "nothing changed"
+            click.echo(f"  {rerun.get('kind', '').replace('_', ' '):16} {rerun.get('of')} ({changed})")
+        for parent in made.get("parents") or []:
+            click.echo(f"  parent           {parent.get('content_id')} ({parent.get('kind')})")
 
 
 # -- status -----------------------------------------------------------------------------
@@ -388,9 +406,9 @@ def status(ctx: CliContext, as_json: bool) -> None:
     polling, and why) and their last errors; daemons on other machines that
     share the catalog are listed by their live connection.
     """
-    from alice.daemon.ops import presence
-    from alice.daemon.ingest import queue
     from alice.daemon.catalog import store
+    from alice.daemon.ingest import queue
+    from alice.daemon.ops import presence
 
     cfg = ctx.config()
     catalog = ctx.catalog()
@@ -451,7 +469,7 @@ def run(ctx: CliContext, workers: int | None) -> None:
 
     cfg = ctx.config()
     if workers is not None:
-        cfg.workers = max(0, workers)
+        cfg = dataclasses.replace(cfg, workers=max(0, workers))
     configure_logging(cfg.log.level, cfg.log.json)
     from alice.daemon.ingest import queue
     from alice.daemon.ops.metrics import MetricsServerError
@@ -569,9 +587,10 @@ from alice.daemon.cli.assistant import register_assistant_commands  # noqa: E402
 
 register_assistant_commands(main)
 
-# -- assess, rate (daemon/cli/quality.py) -------------------------------------------------
+# -- lineage, project/board/models (daemon/cli/memory.py), assess and rate (daemon/cli/quality.py)
+import alice.daemon.cli.lineage  # noqa: E402,F401  (needs the names above)
+import alice.daemon.cli.memory  # noqa: E402,F401  (needs the names above)
 import alice.daemon.cli.quality  # noqa: E402,F401  (needs the names above)
-
 
 if __name__ == "__main__":  # pragma: no cover
     main()

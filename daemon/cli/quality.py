@@ -32,13 +32,12 @@ if TYPE_CHECKING:
 
 def _quality(ctx: CliContext, stages_text: str | None) -> Any:
     from alice.daemon.quality.assess import AssessError, stages_for
-    from alice.pipeline.quality.config import QualityConfig, QualityConfigError
+    from alice.pipeline.quality.config import QualityConfigError
     from alice.pipeline.quality.stages import StageNameError, parse_stage_list
 
     cfg = ctx.config()
     try:
-        qcfg = QualityConfig.from_mapping({k: v for k, v in cfg.quality.items() if k != "enabled"})
-        return stages_for(qcfg, parse_stage_list(stages_text) if stages_text else None)
+        return stages_for(cfg.quality, parse_stage_list(stages_text) if stages_text else None)
     except (QualityConfigError, StageNameError, AssessError) as exc:
         fail(f"--stages / quality: {exc}", EXIT_CONFIG)
 
@@ -116,8 +115,8 @@ def assess(ctx: CliContext, paths: tuple[Path, ...], stages_text: str | None, pr
       {"path", "content_id", "score", "stars", "stages": {name: {...measures}},
        "cost_usd", "error"}  (+ "status", "from", "computed_stars", "user_stars" with --apply)
     """
-    from alice.daemon.quality.assess import AssessError, Target, run_cascade
     from alice.daemon.catalog.errors import CatalogError
+    from alice.daemon.quality.assess import AssessError, Target, run_cascade
     from alice.pipeline.inspect import iter_paths
 
     if apply_ and (paths or not project):
@@ -201,33 +200,13 @@ def rate(ctx: CliContext, asset: str, stars: int, as_json: bool) -> None:
 
 
 def _resolve(catalog: Any, ref: str) -> int:
-    """An asset id from a content id, an asset id or a filed path; exits 2 if none matches."""
-    from alice.daemon.catalog import curation, store
+    """An asset id from a content id, an asset id or a file's path; exits 2 if none matches."""
+    from alice.daemon import errors
+    from alice.daemon.catalog.asset_ref import find_asset
 
-    with catalog.session() as s:
-        try:
-            if ref.startswith("b3:"):
-                return curation.resolve_asset(s, ref)
-            if ref.isdigit():
-                return curation.resolve_asset(s, int(ref))
-        except curation.NotFound as exc:
-            fail(str(exc), EXIT_CONFIG)
-        path = Path(ref).expanduser().absolute()
-        loc = store.location_of(s, str(path))
-        if loc is not None:
-            return loc.asset_id
-    if path.is_file():
-        from alice.pipeline.identity import UnreadableMedia, identify
-        from alice.pipeline.inspect import inspect_file
-
-        try:
-            info = inspect_file(path)
-            cid = identify(path, info.format, info.media).content_id
-        except (UnreadableMedia, OSError) as exc:
-            fail(f"cannot identify {path}: {exc}", EXIT_CONFIG)
+    try:
         with catalog.session() as s:
-            row = store.asset_by_content_id(s, cid)
-        if row is not None:
-            return row.id
-    fail(f"no asset for {ref!r}: give a content id (b3:...), an asset id, or the path of a filed file", EXIT_CONFIG)
+            return find_asset(s, ref)
+    except (errors.NotFound, errors.InvalidRequest) as exc:
+        fail(str(exc), exc.exit_code)
     raise AssertionError("unreachable")

@@ -14,21 +14,28 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import blake3
 
+from alice.daemon import errors
 from alice.daemon.fs.crashpoints import checkpoint
+from alice.daemon.fs.naming import publish
 from alice.pipeline.identity import file_hash
 
 TEMP_PREFIX = ".alice-tmp-"
+# A temp file untouched this long belongs to no running writer (a delivery takes seconds).
+STALE_TEMP_S = 600.0
 _CHUNK = 1 << 20
 
 
-class PlacementError(OSError):
+class PlacementError(OSError, errors.MoveFailed):
     """A file could not be placed; the source is untouched."""
 
 
@@ -163,37 +170,133 @@ def write_text_atomic(dest: Path, text: str, *, sync_dir: bool = True) -> None:
         fsync_dir(dest.parent)
 
 
-def remove_source(source: Path, kept_copy: Path, expected_hash: str) -> bool:
-    """Delete source only if kept_copy still holds exactly its bytes. Returns True if removed."""
+@dataclass
+class NewFile:
+    """A file being written by `new_file`: write to `file`; read `path` after the block."""
+    file: BinaryIO
+    published: Path | None = None
+
+    @property
+    def path(self) -> Path:
+        if self.published is None:
+            raise RuntimeError("new_file: the path is known only after the with-block has ended")
+        return self.published
+
+
+@contextmanager
+def new_file(wanted: Path) -> Iterator[NewFile]:
+    """Write a new file that appears whole under wanted's name, or the first free one
+    after it (name-2, name-3 ...), never replacing anything. If the block fails
+    nothing is left behind. The caller reads `.path` after the block."""
+    with temp_beside(wanted) as tmp:
+        with open(tmp, "xb") as out:
+            new = NewFile(out)
+            yield new
+            out.flush()
+            os.fsync(out.fileno())
+        new.published = publish(tmp, wanted)
+    fsync_dir(wanted.parent)
+
+
+def write_bytes_new(dest: Path, data: bytes) -> None:
+    """Write `data` to `dest`, which must not exist (FileExistsError), durable before it returns."""
+    with open(dest, "xb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def publish_copy(source: Path, wanted: Path, expected_hash: str) -> Path:
+    """A verified, fsynced copy of `source` under wanted's name or the first free one
+    after it; never overwriting. Used where a watcher must see the file appear whole."""
+    with temp_beside(wanted) as tmp:
+        with open(source, "rb") as inp, open(tmp, "xb") as out:
+            while chunk := inp.read(_CHUNK):
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        if file_hash(tmp) != expected_hash:
+            raise PlacementError(f"the copy of {source.name} in {wanted.parent} does not match "
+                                 f"{source} (disk trouble?); {source} is kept")
+        target = publish(tmp, wanted)
+    fsync_dir(target.parent)
+    return target
+
+
+def place_text(dest: Path, text: str) -> Path:
+    """Write a new file holding text; FileExistsError if dest exists (exports never overwrite)."""
+    with temp_beside(dest) as tmp:
+        with open(tmp, "x", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        _link_no_replace(tmp, dest)
+    fsync_dir(dest.parent)
+    return dest
+
+
+def place_symlink(target: Path, dest: Path) -> Path:
+    """A symbolic link at dest to target; FileExistsError if dest exists (symlink never replaces)."""
+    make_dirs(dest.parent)
+    os.symlink(target, dest)
+    fsync_dir(dest.parent)
+    return dest
+
+
+def remove_source(source: Path, kept_copy: Path, expected_hash: str,
+                  companions: Iterable[Path] = ()) -> bool:
+    """Delete source only if kept_copy still holds exactly its bytes. Returns True if removed.
+
+    `companions` (a superseded copy's sidecar) go with it, and only then."""
     if not kept_copy.is_file() or file_hash(kept_copy) != expected_hash:
         return False
+    gone_already = False
     try:
         if file_hash(source) != expected_hash:
             return False  # the source was rewritten since it was filed; keep it for the next run
         checkpoint("move: copy verified, source not yet removed")
         source.unlink()
     except FileNotFoundError:
-        return True
-    fsync_dir(source.parent)
+        gone_already = True   # its folder may be gone too: nothing to fsync
+    for extra in companions:
+        extra.unlink(missing_ok=True)
+    if not gone_already:
+        fsync_dir(source.parent)
     return True
 
 
-def sweep_temp(root: Path) -> list[Path]:
+def sweep_temp(root: Path, *, min_age_s: float = 0.0) -> list[Path]:
     """Remove temporary files a crash left under root. Returns what was removed.
 
     Safe because a temp file is never the only copy: sources are removed only
-    after the temp file has been renamed into place and recorded.
+    after the temp file has been renamed into place and recorded. `min_age_s`
+    spares the temp files of a writer that may still be at work (a delivery
+    into an inbox by another alice process).
     """
     removed: list[Path] = []
     if not root.exists():
         return removed
+    cutoff = time.time() - min_age_s
     for dirpath, _dirs, files in os.walk(root):
         for name in files:
             if name.startswith(TEMP_PREFIX):
                 p = Path(dirpath) / name
                 try:
+                    if min_age_s and p.lstat().st_mtime > cutoff:
+                        continue
                     p.unlink()
                     removed.append(p)
                 except FileNotFoundError:
                     pass
+    return removed
+
+
+def sweep_all_temp(organized: Path, inboxes: Iterable[Path], staging: Path) -> list[Path]:
+    """What a crash left in every folder alice writes into: the organized tree, swept
+    whole as it always was, and the inboxes and generation staging, where a delivery
+    by another alice process (`alice generate`) may be under way, so only temp files
+    older than STALE_TEMP_S go there."""
+    removed = sweep_temp(organized)
+    for root in (*inboxes, staging):
+        removed += sweep_temp(root, min_age_s=STALE_TEMP_S)
     return removed

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from alice.daemon import errors
 from alice.daemon.catalog.spend import ProjectSpend
 from alice.providers.errors import BudgetExceeded
 from alice.providers.pricing import CostEstimate
@@ -18,7 +19,7 @@ from alice.providers.pricing import CostEstimate
 MAX_BUDGET = Decimal("99999999")         # NUMERIC(12, 4)
 
 
-class BudgetValueError(ValueError):
+class BudgetValueError(errors.InvalidRequest):
     """A budget given by a person is not a usable amount of dollars."""
 
 

@@ -3,8 +3,8 @@
 The file is downloaded to a staging folder under data_dir (providers/download.py),
 stamped there (PNG iTXt, JPEG/WebP XMP, MP4/MOV metadata tag via an ffmpeg stream
 copy), checked to still have the content id of the bytes the provider sent, and
-only then copied into `<inbox>/<project>/`: temp dot-name (ignored by the
-watcher), fsync, verify, then a rename that never replaces (atomic_rename.py).
+only then copied into `<inbox>/<project>/` by fileops.publish_copy: temp dot-name
+(ignored by the watcher), fsync, verify, then a rename that never replaces.
 The daemon's watcher therefore sees the finished, stamped file exactly once,
 as a file moved in, which it takes at once. Staged files are removed only
 after the inbox copy is in place, so a crash at any point leaves the paid-for
@@ -12,8 +12,6 @@ output somewhere.
 """
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -21,12 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from alice.daemon.fs import fileops
-from alice.daemon.fs.atomic_rename import NoReplaceUnsupported, rename_no_replace
 from alice.pipeline.alice_record import InvalidRecord, dump_record
 from alice.pipeline.embed_record import EmbedError, embed_jpeg, embed_png, embed_webp
 from alice.pipeline.ffmpeg import FfmpegUnavailable, ffmpeg_exe, timeout_for
 from alice.pipeline.identity import Identity, UnreadableMedia, file_hash, identify
 from alice.pipeline.sniff import HEAD_SIZE, sniff
+from alice.providers.base import Provider
+from alice.providers.download import DEFAULT_MAX_BYTES, fetch, output_name
+from alice.providers.results import OutputFile
 
 # Images are stamped in memory; a generated image is far smaller than this.
 MAX_EMBED_BYTES = 256 * 1024 * 1024
@@ -41,6 +41,19 @@ class Delivered:
     file_hash: str              # of the delivered file, record included
     embedded: bool              # False: the format cannot carry the record (see warnings)
     warnings: list[str] = field(default_factory=list)
+
+
+async def stage_output(output: OutputFile, staging: Path, *, stem: str | None = None,
+                       provider: Provider | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> Path:
+    """Download `output` into the staging folder under a free name (never overwriting),
+    through `provider`'s kept download client when given; a failed download leaves
+    nothing behind."""
+    with fileops.new_file(staging / output_name(output, stem)) as new:
+        if provider is not None:
+            await provider.fetch_output(output, new.file)
+        else:
+            await fetch(output, new.file, max_bytes=max_bytes)
+    return new.path
 
 
 def deliver(staged: Path, record: dict[str, Any], dest_dir: Path) -> Delivered:
@@ -84,11 +97,7 @@ def _stamp(src: Path, out: Path, fmt: str, record: dict[str, Any], warnings: lis
             if size > MAX_EMBED_BYTES:
                 warnings.append(f"{fmt} of {size} bytes is too large to stamp in memory; delivered without the record")
                 return False
-            data = _IMAGE_EMBEDDERS[fmt](src.read_bytes(), record)
-            with open(out, "xb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+            fileops.write_bytes_new(out, _IMAGE_EMBEDDERS[fmt](src.read_bytes(), record))
             return True
         if fmt in _VIDEO_MUXERS:
             return _stamp_video(src, out, _VIDEO_MUXERS[fmt], dump_record(record), warnings)
@@ -128,31 +137,6 @@ def _stamp_video(src: Path, out: Path, muxer: str, text: str, warnings: list[str
 
 
 def _place(src: Path, wanted: Path, expected_hash: str) -> Path:
-    """A verified, fsynced copy of `src` in the inbox under `wanted`'s name, or name-2, name-3 ...
-    if taken; never overwriting. It appears by rename, which the watcher takes as a finished file."""
-    with fileops.temp_beside(wanted) as tmp:
-        with open(src, "rb") as inp, open(tmp, "xb") as out:
-            shutil.copyfileobj(inp, out, 1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        if file_hash(tmp) != expected_hash:
-            raise fileops.PlacementError(f"the copy of {src.name} in {wanted.parent} does not match what was "
-                                         "downloaded (disk trouble?); the download is kept in data_dir")
-        stem, suffix = wanted.stem, wanted.suffix
-        for n in range(1, 1000):
-            target = wanted if n == 1 else wanted.with_name(f"{stem}-{n}{suffix}")
-            try:
-                _appear(tmp, target)
-            except FileExistsError:
-                continue
-            fileops.fsync_dir(target.parent)
-            return target
-        raise fileops.PlacementError(f"no free name for {wanted.name} in {wanted.parent}")
-
-
-def _appear(tmp: Path, target: Path) -> None:
-    try:
-        rename_no_replace(tmp, target)
-    except NoReplaceUnsupported:
-        # Still never overwrites; the watcher just takes longer to trust a linked file.
-        os.link(tmp, target)
+    """A verified, fsynced copy of `src` in the inbox under `wanted`'s name, or the first free one
+    after it; it appears by rename, which the watcher takes as a finished file."""
+    return fileops.publish_copy(src, wanted, expected_hash)

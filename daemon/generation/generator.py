@@ -27,12 +27,13 @@ up to CATALOG_PATIENCE_S rather than forget a paid request's provider id.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -40,23 +41,21 @@ from typing import Any
 import structlog
 from sqlalchemy.orm import Session
 
-from alice.daemon.generation import budget
-
 from alice.daemon.catalog import requests, spend, store
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.errors import CatalogUnavailable
 from alice.daemon.config import Config
-from alice.daemon.generation.deliver import deliver
+from alice.daemon.generation import budget
+from alice.daemon.generation.deliver import Delivered, deliver, stage_output
 from alice.daemon.generation.errors import GenerateError, RequestNotFound
-from alice.daemon.generation.references import ReferenceError, resolve
 from alice.daemon.generation.origin import original_request
+from alice.daemon.generation.references import ReferenceError, resolve
 from alice.daemon.provider_host import ProviderHost
 from alice.pipeline.alice_record import VERSION
 from alice.pipeline.plan import sanitize_segment
 from alice.providers.base import Provider
 from alice.providers.capabilities import Capability
 from alice.providers.config import ENV_KEYS
-from alice.providers.download import download
 from alice.providers.errors import BudgetExceeded, ProviderError
 from alice.providers.pricing import CostEstimate
 from alice.providers.results import GenerationResult, Job
@@ -81,12 +80,15 @@ class Generator:
     # -- public API --------------------------------------------------------------------------
     def submit(self, provider: str, model: str, prompt: str | None, params: Mapping[str, Any] | None = None,
                references: Sequence[str | Path] = (), project: str | None = None, *,
-               recreated_from: int | None = None, wait: bool = False) -> int:
+               recreated_from: int | None = None, record: Mapping[str, Any] | None = None,
+               wait: bool = False) -> int:
         """Record and send a request; return its id. With wait=True, return once its
         outputs are in the inbox (or it failed: see status()).
 
         Raises GenerateError (unknown provider/model, bad params or references) and
         BudgetExceeded (refused by the project's budget) before anything is sent.
+        `record`: more fields for the generation record stamped into each output (a re-run's
+        `rerun` and `parents`, see daemon/generation/rerun.py); kept with the request.
         """
         client = self._provider(provider)
         if not client.can_send:
@@ -128,7 +130,7 @@ class Generator:
                 s, project_id=proj.id, provider=provider, model=model, prompt=prompt, params=dict(params),
                 reference_ids=ref_ids, estimate_usd=estimate.usd, state="refused" if refused else "recorded",
                 error=str(refused) if refused else None, recreated_from=recreated_from,
-                lease_s=None if refused else LEASE_S)
+                lease_s=None if refused else LEASE_S, record_extra=dict(record or {}))
             store.append_event(s, "generation.refused" if refused else "generation.recorded", None, None, {
                 "request_id": rid, "project": project_name, "provider": provider, "model": model,
                 "estimate_usd": str(estimate.usd), "recreated_from": recreated_from,
@@ -139,7 +141,7 @@ class Generator:
             raise refused
         log.info("generation.recorded", request_id=rid, project=project_name, provider=provider, model=model,
                  estimate_usd=str(estimate.usd))
-        base = _record(provider, model, prompt, dict(params), ref_ids)
+        base = {**dict(record or {}), **_record(provider, model, prompt, dict(params), ref_ids)}
         self._start(rid, self._send(rid, client, model, send, inputs, base, project_name, estimate))
         if wait:
             self.wait(rid)
@@ -231,7 +233,7 @@ class Generator:
         request_id = row.id
         job = Job(row.provider, row.model, row.provider_request_id or row.job["request_id"],
                   dict(row.job.get("urls") or {}), row.estimate_usd)
-        base = _record(row.provider, row.model, row.prompt, row.params, row.reference_ids)
+        base = {**row.record_extra, **_record(row.provider, row.model, row.prompt, row.params, row.reference_ids)}
         self._start(request_id, self._finish(request_id, client, job, base, row.project))
 
     def abandon(self, request_id: int) -> dict[str, Any]:
@@ -285,8 +287,9 @@ class Generator:
                 await self._complete(rid, result, base, project)
                 return
             job = await client.submit(model, send, admitted=estimate, **inputs)
-            await asyncio.to_thread(self._update, rid, "submitted", "generation.submitted", {"provider_request_id": job.request_id},
-                         provider_request_id=job.request_id, job=job.to_dict())
+            await asyncio.to_thread(self._update, rid, "submitted", "generation.submitted",
+                                    {"provider_request_id": job.request_id},
+                                    provider_request_id=job.request_id, job=job.to_dict())
             self._submitted_now(rid)
         except Exception as exc:  # noqa: BLE001 - any failure ends the request as failed, with its reason
             await asyncio.to_thread(self._failed, rid, exc, cost=None)
@@ -304,7 +307,7 @@ class Generator:
 
     async def _complete(self, rid: int, result: GenerationResult, base: dict[str, Any], project: str) -> None:
         # From here the provider has done (and billed) the work: a failure still records the cost.
-        record = dict(base, request_id=result.request_id, created_at=datetime.now(timezone.utc).isoformat())
+        record = dict(base, request_id=result.request_id, created_at=datetime.now(UTC).isoformat())
         staging = self.cfg.data_dir / "generations" / str(rid)
         dest = self.cfg.inboxes[0] / project
         client = self.providers[base["provider"]]
@@ -313,11 +316,11 @@ class Generator:
             staging.mkdir(parents=True, exist_ok=True)
             for n, output in enumerate(result.outputs, 1):
                 stem = f"{base['provider']}-{rid}-{n}"
-                staged = await download(output, staging, max_bytes=client.settings.max_download_bytes, stem=stem)
+                staged = await stage_output(output, staging, stem=stem, provider=client)
                 item = await asyncio.to_thread(deliver, staged, record, dest)
                 delivered.append(item)
-                await asyncio.to_thread(self._write, lambda s, item=item: requests.add_output(
-                    s, rid, item.content_id, str(item.path), item.file_hash, item.embedded))
+                await asyncio.to_thread(self._write, functools.partial(
+                    _add_output, request_id=rid, item=item))
                 for warning in item.warnings:
                     log.warning("generation.output_warning", request_id=rid, path=str(item.path), warning=warning)
             try:
@@ -436,7 +439,7 @@ class Generator:
             if not mine:
                 continue
             try:
-                await asyncio.to_thread(self._write, lambda s: requests.renew(s, mine, LEASE_S))
+                await asyncio.to_thread(self._write, functools.partial(requests.renew, request_ids=mine, lease_s=LEASE_S))
             except CatalogUnavailable:
                 log.warning("generation.lease_not_renewed", requests=mine)
 
@@ -466,3 +469,7 @@ def _record(provider: str, model: str, prompt: str | None, params: dict[str, Any
 
 
 __all__ = ["Generator", "GenerateError", "RequestNotFound", "BudgetExceeded"]
+
+
+def _add_output(s: Session, *, request_id: int, item: Delivered) -> None:
+    requests.add_output(s, request_id, item.content_id, str(item.path), item.file_hash, item.embedded)

@@ -14,10 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alice.daemon.catalog import requests, store
+from alice.daemon.catalog.asset_ref import parse_ref
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.models import Asset, Generation
 from alice.daemon.generation.errors import GenerateError, RequestNotFound
-from alice.daemon.generation.references import ReferenceError, from_path, is_content_id
+from alice.daemon.generation.references import ReferenceError, from_path
 from alice.pipeline.alice_record import VERSION
 from alice.pipeline.inspect import inspect_file
 
@@ -29,17 +30,19 @@ def original_request(catalog: Catalog, ref: str | int | Path) -> dict[str, Any]:
     embedded: dict[str, Any] | None = None
     with catalog.session() as s:
         if isinstance(ref, int) or text.isdigit():
+            # Here a bare number is a request id; an asset is named `asset:<id>`.
             row = requests.get_request(s, int(text))
             if row is None:
                 raise RequestNotFound(f"no generation request {text}")
             return row.to_json()
-        if text.startswith("asset:") and text[6:].isdigit():
-            asset = store.asset_by_id(s, int(text[6:]))
+        named = parse_ref(text)
+        if named.asset_id is not None:
+            asset = store.asset_by_id(s, named.asset_id)
             if asset is None:
-                raise RequestNotFound(f"no asset {text[6:]} in the catalog")
+                raise RequestNotFound(f"no asset {named.asset_id} in the catalog")
             content_id = asset.content_id
-        elif is_content_id(text):
-            content_id = text
+        elif named.content_id is not None:
+            content_id = named.content_id
         else:
             path = Path(text).expanduser()
             try:

@@ -5,19 +5,18 @@ them again after the files were organized (moved) or copied elsewhere.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from alice.daemon import errors
 from alice.daemon.catalog import store
+from alice.daemon.catalog.asset_ref import is_content_id
 from alice.daemon.catalog.engine import Catalog
 from alice.pipeline.identity import UnreadableMedia, identify
 from alice.pipeline.sniff import HEAD_SIZE, sniff
 
-_CONTENT_ID = re.compile(r"^b3:[0-9a-f]{64}$")
 
-
-class ReferenceError(ValueError):
+class ReferenceError(errors.InvalidRequest):
     """A reference cannot be used: not found, not a file, or not readable media."""
 
 
@@ -29,16 +28,12 @@ class Reference:
     media: str                 # image | video | audio | other
 
 
-def is_content_id(text: str) -> bool:
-    return bool(_CONTENT_ID.match(text))
-
-
 def resolve(ref: str | Path, catalog: Catalog | None) -> Reference:
     """The file behind `ref`: a path to read, or a content id whose filed copy the catalog knows."""
     text = str(ref)
     if is_content_id(text):
         return _from_catalog(text, catalog)
-    return from_path(Path(text).expanduser())
+    return from_path(Path(text).expanduser())     # a reference file is never named by an asset id
 
 
 def from_path(path: Path) -> Reference:

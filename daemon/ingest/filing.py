@@ -26,25 +26,27 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable
 
 import blake3
 
-from alice.daemon.fs import fileops
-from alice.daemon.catalog import similar, store
+from alice.daemon.catalog import lineage, similar, store
 from alice.daemon.catalog.engine import Catalog, unavailable_on_disconnect
-from alice.daemon.fs.crashpoints import checkpoint
-from alice.daemon.ingest.ignore import default_ignore
 from alice.daemon.config import Config
+from alice.daemon.fs import fileops, naming
+from alice.daemon.fs.crashpoints import checkpoint
+from alice.daemon.ingest import graph_inputs
+from alice.daemon.ingest.ignore import default_ignore
 from alice.pipeline import sidecar
 from alice.pipeline.identity import file_hash
 from alice.pipeline.importer import Rejected, analyze_bytes, read_once
-from alice.pipeline.plan import Layout, plan_destination, project_for, sanitize_segment
+from alice.pipeline.plan import Layout, free_path, plan_destination, project_for, sanitize_segment
 from alice.pipeline.record import AssetRecord
 
 if TYPE_CHECKING:
@@ -294,12 +296,23 @@ class Organizer:
             base.dest = str(dest)
         rec.organized_path = str(dest)
         rec.organized_at = datetime.now().astimezone()
+        self._add_graph_inputs(rec)
         fileops.write_text_atomic(sidecar.sidecar_path(dest), sidecar.dump(rec), sync_dir=False)
         checkpoint("organize: copy and sidecar in place, not yet recorded")
         return Placed(reading, base, dest, None, rec.file_hash, lock, {dest.parent})
 
+    def _add_graph_inputs(self, rec: AssetRecord) -> None:
+        """A ComfyUI graph's input images the catalog has filed are parents (providers.comfyui.input_dir)."""
+        if self.catalog is None:
+            return
+        folder = graph_inputs.input_dir(self.cfg.providers)
+        for cid in graph_inputs.known_inputs(self.catalog, folder, graph_inputs.graph_of(rec.tool, rec.raw)):
+            parent = {"content_id": cid, "kind": "graph_input"}
+            if cid != rec.content_id and not any(p["content_id"] == cid for p in rec.parents):
+                rec.parents.append(parent)
+
     def _plan(self, rec: AssetRecord, src: Path) -> Path:
-        return plan_destination(rec, self.cfg.organized, self.layout, src.name, _occupied)
+        return plan_destination(rec, self.cfg.organized, self.layout, src.name, naming.occupied)
 
     def _copy(self, reading: Reading, rec: AssetRecord, dest: Path) -> Path:
         for _ in range(20):
@@ -326,15 +339,7 @@ class Organizer:
         if self.dry_run:
             return result
         fhash = ("b3:" + blake3.blake3(reading.data).hexdigest()) if reading.data is not None else file_hash(src)
-        qdir = self.cfg.quarantine
-        dest = qdir / sanitize_segment(src.name)
-        if dest.exists() and file_hash(dest) != fhash:
-            stem, dot, ext = dest.name.partition(".")
-            dest = qdir / f"{stem}-{fhash[3:9]}{dot}{ext}"
-            n = 2
-            while dest.exists() and file_hash(dest) != fhash:
-                dest = qdir / f"{stem}-{fhash[3:9]}-{n}{dot}{ext}"
-                n += 1
+        dest = free_path(self.cfg.quarantine, src.name, fhash[3:9], fhash, naming.occupied)
         if not dest.exists():
             self._write(reading, dest, fhash)
         reason = (f"source: {src}\nreason: {rej.reason}\nformat: {rej.format}\n"
@@ -396,12 +401,16 @@ class Organizer:
             store.add_location(s, asset_id, str(p.dest), rec.file_hash, "organized", refresh=False)
             store.add_location(s, asset_id, str(src), rec.file_hash, "source",
                                size=size, mtime_ns=mtime_ns, refresh=False)
+            lineage.record_parents(s, asset_id, rec.parents)
             store.refresh_search(s, asset_id)
             if created and rec.perceptual_hash is not None:
                 similar.set_perceptual_hash(s, asset_id, rec.perceptual_hash)
             store.append_event(s, "organized", asset_id, str(p.dest),
                                {"source": str(src), "tool": rec.tool, "project": rec.project})
         elif p.status == DUPLICATE:
+            rec = p.reading.outcome
+            if isinstance(rec, AssetRecord):
+                store.record_reading(s, p.asset_id, rec)
             store.add_location(s, p.asset_id, str(src), p.file_hash, "source", size=size, mtime_ns=mtime_ns)
             store.append_event(s, "duplicate", p.asset_id, str(src), {"of": str(p.dest)})
         elif p.status == QUARANTINED:
@@ -478,13 +487,6 @@ def _is_disconnect(exc: BaseException) -> bool:
     return isinstance(exc, CatalogUnavailable) or is_disconnect(exc)
 
 
-def _occupied(path: Path) -> str | None:
-    try:
-        return file_hash(path) if path.is_file() else None
-    except OSError:
-        return None
-
-
 def failure(path: Path, exc: OSError) -> Result:
     """A Result for file system trouble; the source stays where it is for the next run."""
     if isinstance(exc, FileNotFoundError) and Path(exc.filename or "") == path:
@@ -497,10 +499,10 @@ def failure(path: Path, exc: OSError) -> Result:
 
 
 def startup_sweep(cfg: Config, catalog: Catalog | None) -> list[Path]:
-    """Undo what an interrupted run left half-said: temp files in the tree, and
+    """Undo what an interrupted run left half-said: temp files (tree, inboxes, staging), and
     catalog locations whose file is gone (a source removed just before the
     crash that would have recorded it). Returns the temp files removed."""
-    removed = fileops.sweep_temp(cfg.organized)
+    removed = fileops.sweep_all_temp(cfg.organized, cfg.inboxes, cfg.data_dir / "generations")
     if catalog is not None:
         with catalog.session() as s:
             for path in store.present_paths(s):

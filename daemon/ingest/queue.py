@@ -36,7 +36,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from alice.daemon.catalog.engine import unavailable_on_disconnect
-from alice.daemon.catalog.models import JOB_STATES, Job as JobModel
+from alice.daemon.catalog.models import JOB_STATES
+from alice.daemon.catalog.models import Job as JobModel
 from alice.daemon.catalog.store import append_event, clean_json, clean_text
 
 BACKOFF_BASE_S = 5.0

@@ -26,19 +26,19 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alice.daemon.fs import fileops
+from alice.daemon import errors
 from alice.daemon.catalog import store
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.models import Location
 from alice.daemon.config import Config
+from alice.daemon.fs import fileops, naming
 from alice.daemon.fs.crashpoints import checkpoint
 from alice.pipeline import sidecar
-from alice.pipeline.identity import file_hash
 from alice.pipeline.plan import Layout, plan_destination
 from alice.pipeline.record import AssetRecord
 
 
-class RelocateError(RuntimeError):
+class RelocateError(errors.MoveFailed, RuntimeError):
     """The file could not be moved; nothing was changed."""
 
 
@@ -51,13 +51,6 @@ class Relocation:
 
     def to_json(self) -> dict[str, object]:
         return dataclasses.asdict(self)
-
-
-def _occupied(path: Path) -> str | None:
-    try:
-        return file_hash(path) if path.is_file() else None
-    except OSError:
-        return None
 
 
 def _record_for(path: Path, asset: store.AssetRow) -> AssetRecord:
@@ -76,7 +69,7 @@ class _Preview(Exception):
         self.row = row
 
 
-def _preview(catalog: Catalog, asset_id: int, change: Callable[[Session], None]) -> store.AssetRow:
+def _preview(catalog: Catalog, asset_id: int, change: Callable[[Session], object]) -> store.AssetRow:
     """The asset row as `change` would leave it, without keeping the change."""
     try:
         with catalog.session() as s:
@@ -89,7 +82,7 @@ def _preview(catalog: Catalog, asset_id: int, change: Callable[[Session], None])
         return p.row
 
 
-def relocate(cfg: Config, catalog: Catalog, asset_id: int, change: Callable[[Session], None],
+def relocate(cfg: Config, catalog: Catalog, asset_id: int, change: Callable[[Session], object],
              event: str, data: dict[str, object]) -> Relocation:
     """Apply `change` to the asset's catalog row and move its organized file to match.
 
@@ -101,22 +94,21 @@ def relocate(cfg: Config, catalog: Catalog, asset_id: int, change: Callable[[Ses
         filed = store.filed_copy(s, asset_id)
         earlier = _left_behind(s, asset_id)
     old = Path(filed.path) if filed is not None and filed.role == "organized" else None
-    if old is not None and old.is_file():
-        for path in earlier:
-            _remove_with_sidecar(path, old, filed.file_hash)
-    if old is None or not old.is_file():
+    if filed is None or old is None or not old.is_file():
         # Nothing filed on disk (only quarantined, or the file is gone): the catalog change is all there is.
         with catalog.session() as s:
             change(s)
             store.append_event(s, event, asset_id, None, data)
         return Relocation(asset_id, str(old) if old else None, None, moved=False)
+    for path in earlier:
+        _remove_with_sidecar(path, old, filed.file_hash)
 
     after = _preview(catalog, asset_id, change)
     rec = _record_for(old, after)
     rec = dataclasses.replace(rec, project=after.project_name, stars=after.user_stars or after.stars,
                               file_hash=filed.file_hash)
     new = plan_destination(rec, cfg.organized, Layout(cfg.layout), old.name,
-                           lambda p: rec.file_hash if p == old else _occupied(p))
+                           lambda p: rec.file_hash if p == old else naming.occupied(p))
     if new != old and not new.exists():
         try:
             fileops.place_copy(old, new, rec.file_hash)
@@ -149,8 +141,4 @@ def _left_behind(s: Session, asset_id: int) -> list[Path]:
 
 def _remove_with_sidecar(path: Path, kept: Path, expected_hash: str) -> None:
     """Remove a superseded copy, only if `kept` verifiably holds the same bytes."""
-    if fileops.remove_source(path, kept, expected_hash):
-        try:
-            sidecar.sidecar_path(path).unlink()
-        except FileNotFoundError:
-            pass
+    fileops.remove_source(path, kept, expected_hash, companions=[sidecar.sidecar_path(path)])

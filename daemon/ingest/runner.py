@@ -35,15 +35,10 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from alice.daemon.ops import presence
-
-from alice.daemon.ingest import queue
-
-from alice.daemon.ops import systemd
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.errors import CatalogUnavailable
 from alice.daemon.config import Config
-from alice.daemon.ops.logs import bind_job
+from alice.daemon.ingest import queue
 from alice.daemon.ingest.filing import (
     FAILED,
     Organizer,
@@ -57,6 +52,8 @@ from alice.daemon.ingest.filing import (
 )
 from alice.daemon.ingest.line import FilingLine
 from alice.daemon.ingest.pixel_stage import PixelStage
+from alice.daemon.ops import presence, systemd
+from alice.daemon.ops.logs import bind_job
 
 if TYPE_CHECKING:
     from alice.daemon.generation.generator import Generator

@@ -43,7 +43,7 @@ from watchdog.observers.api import BaseObserver, ObservedWatch
 from watchdog.observers.polling import PollingObserver
 
 from alice.daemon.ingest.ignore import IgnoreRule, default_ignore, ignored_under
-from alice.daemon.ingest.settle import Ready, ReadinessTracker
+from alice.daemon.ingest.settle import ReadinessTracker, Ready
 
 try:
     from alice.daemon.ingest.inotify_observer import ReportingInotifyObserver
@@ -295,7 +295,7 @@ class InboxWatcher:
             dest_ignored = ignored_under(inbox, path, self._ignore)
             src_watched = src is not None and not ignored_under(inbox, src, self._ignore)
             if dest_ignored:
-                if src_watched:
+                if src_watched and src is not None:
                     self._tracker.gone(src)
                 return
             self._deliver(self._tracker.moved_in(path, inbox, now, src if src_watched else None))

@@ -50,7 +50,7 @@ def _alive(pid: int) -> bool:
 
 def local_daemons(data_dir: Path) -> list[dict[str, Any]]:
     """Status of the daemons running on this machine (files of dead ones are removed)."""
-    found = []
+    found: list[dict[str, Any]] = []
     d = status_dir(data_dir)
     if not d.is_dir():
         return found

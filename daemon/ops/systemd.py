@@ -137,6 +137,8 @@ class Watchdog:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        if not self._interval:          # start() runs this thread only with an interval
+            return
         period = self._interval / 2
         while True:
             try:

@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from alice.daemon import errors
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.provider_host import ProviderHost
 from alice.daemon.quality.paid_stage import run_paid_stage
@@ -28,7 +29,7 @@ from alice.pipeline.quality.stages import parse_stage
 from alice.pipeline.record import AssetRecord
 
 
-class AssessError(ValueError):
+class AssessError(errors.InvalidRequest):
     """The assessment cannot be made as asked (unknown stage, missing file)."""
 
 

@@ -19,9 +19,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from alice.daemon.generation import budget
 from alice.daemon.catalog import quality_cache, requests, spend, store
 from alice.daemon.catalog.engine import Catalog
+from alice.daemon.generation import budget
 from alice.daemon.provider_host import ProviderHost
 from alice.pipeline.quality.errors import AssessmentError
 from alice.pipeline.quality.stages import PaidStage

@@ -20,15 +20,15 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from alice.daemon.fs import fileops
-from alice.daemon.provider_host import ProviderHost
-from alice.daemon.quality.assess import Target, run_cascade
 from alice.daemon.catalog import store
 from alice.daemon.catalog.curation import MAX_TAG, normalize_tags
 from alice.daemon.catalog.engine import Catalog
-from alice.daemon.catalog.models import Asset, Generation, Location, Project
+from alice.daemon.catalog.models import Asset, Generation, Project
 from alice.daemon.config import Config
+from alice.daemon.fs import fileops
 from alice.daemon.ingest.relocate import RelocateError, relocate
+from alice.daemon.provider_host import ProviderHost
+from alice.daemon.quality.assess import Target, run_cascade
 from alice.pipeline import sidecar
 from alice.pipeline.quality.cascade import effective_stars
 from alice.pipeline.quality.config import QualityConfig
@@ -40,8 +40,7 @@ def organized_assets(catalog: Catalog, project: str) -> list[int]:
         return list(s.execute(
             select(Asset.id).join(Project, Project.id == Asset.project_id)
             .where(Project.name == project,
-                   select(Location.id).where(Location.asset_id == Asset.id, Location.role == "organized",
-                                             Location.present.is_(True)).exists())
+                   store.filed_copies(Asset.id, roles=("organized",)).exists())
             .order_by(Asset.id)).scalars())
 
 

@@ -17,9 +17,9 @@ A detector that raises is recorded as a warning and the next one runs.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
 from dataclasses import fields
 from types import ModuleType
-from typing import Iterator
 
 from alice.pipeline.detect.coerce import json_safe, to_float, to_int, to_iso, to_str
 from alice.pipeline.generation import Detection, Generation

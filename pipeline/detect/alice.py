@@ -9,6 +9,7 @@ common spellings are all read.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from alice.pipeline.alice_record import KEY, InvalidRecord, parse_record
@@ -74,6 +75,14 @@ def _loras(value: Any) -> list[str]:
 
 def _generation(record: dict[str, Any], meta: Metadata) -> Generation:
     params = record.get("params") or {}
+    if isinstance(params.get("graph"), dict):
+        # A ComfyUI run: the graph alice sent is the whole truth about it (seed, sampler, model).
+        from alice.pipeline.detect.comfy_graph import read_graph
+
+        found, _facts = read_graph(params["graph"], meta.format)
+        prompt = _prompt(record.get("prompt")) if record.get("prompt") is not None else found.prompt
+        return replace(found, prompt=prompt, created_at=to_iso(record.get("created_at")),
+                       width=found.width or meta.width, height=found.height or meta.height)
     width, height = to_size(_first(params, "size", "image_size"))
     return Generation(
         prompt=_prompt(record.get("prompt") if record.get("prompt") is not None else params.get("prompt")),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 STR_CAP = 64 * 1024          # one prompt field; longer text is cut, not rejected
@@ -151,7 +151,7 @@ def to_datetime(value: Any) -> datetime | None:
             seconds /= 1000.0
         if not 0 < seconds < 32503680000:   # before year 3000
             return None
-        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+        return datetime.fromtimestamp(seconds, tz=UTC)
     text = to_str(value, 64)
     if not text:
         return None

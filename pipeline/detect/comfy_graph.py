@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from alice.pipeline.detect.coerce import to_float, to_int, to_str
 from alice.pipeline.generation import Generation

@@ -10,7 +10,8 @@ Parameters come from walking the graph from the sampler (comfy_graph.py).
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from alice.pipeline.detect.comfy_graph import read_graph, read_workflow
 from alice.pipeline.detect.sources import load_json_object, text_evidence

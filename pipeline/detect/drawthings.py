@@ -22,8 +22,8 @@ def detect(meta: Metadata) -> Detection | None:
         prompt=record.get("c"), negative_prompt=record.get("uc"), seed=record.get("seed"),
         steps=record.get("steps"), cfg=record.get("scale"), sampler=record.get("sampler"),
         model=record.get("model"), width=width, height=height,
-        loras=[l.get("file") if isinstance(l, dict) else l for l in record.get("lora") or []
-               if isinstance(l, (dict, str))] if isinstance(record.get("lora"), list) else [],
+        loras=[lora.get("file") if isinstance(lora, dict) else lora for lora in record.get("lora") or []
+               if isinstance(lora, (dict, str))] if isinstance(record.get("lora"), list) else [],
     )
     evidence = [f"xmp:CreatorTool={creator}"]
     if record:

@@ -8,7 +8,8 @@ knowing every container.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from alice.pipeline.metadata import Metadata
 

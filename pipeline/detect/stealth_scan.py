@@ -65,9 +65,9 @@ def _column0(f, width: int, channels: int, rows: int) -> list[bytes] | None:
         if kind in (0, 1):
             pixel = bytes(raw)
         elif kind in (2, 4):
-            pixel = bytes((r + a) & 0xFF for r, a in zip(raw, above))
+            pixel = bytes((r + a) & 0xFF for r, a in zip(raw, above, strict=False))
         elif kind == 3:
-            pixel = bytes((r + (a >> 1)) & 0xFF for r, a in zip(raw, above))
+            pixel = bytes((r + (a >> 1)) & 0xFF for r, a in zip(raw, above, strict=False))
         else:
             return None
         pixels.append(pixel)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 from alice.pipeline.extract.c2pa import read_c2pa
 from alice.pipeline.extract.exif import parse_exif

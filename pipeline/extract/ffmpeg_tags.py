@@ -104,6 +104,7 @@ def _run_bounded(cmd: list[str]) -> tuple[bytes, bytes, bool, bool]:
     out, err = bytearray(), bytearray()
     timed_out = capped = False
     deadline = time.monotonic() + TIMEOUT
+    assert proc.stdout is not None and proc.stderr is not None      # both are PIPEs
     with selectors.DefaultSelector() as sel:
         sel.register(proc.stdout, selectors.EVENT_READ, (out, MAX_OUTPUT))
         sel.register(proc.stderr, selectors.EVENT_READ, (err, MAX_STDERR))
@@ -129,6 +130,6 @@ def _run_bounded(cmd: list[str]) -> tuple[bytes, bytes, bool, bool]:
     if proc.poll() is None:
         proc.kill()
     proc.wait()
-    proc.stdout.close()   # type: ignore[union-attr]
-    proc.stderr.close()   # type: ignore[union-attr]
+    proc.stdout.close()
+    proc.stderr.close()
     return bytes(out), bytes(err), timed_out, capped

@@ -84,6 +84,14 @@ def _parse_iinf(data: bytes, start: int, end: int, items: dict[int, _Item]) -> N
         item.kind, item.content_type = item_type, content_type
 
 
+def _uint(data: bytes, pos: int, *, wide: bool) -> tuple[int, int]:
+    """A big-endian 32-bit (wide) or 16-bit count or id at pos, and the position after it:
+    box versions choose the width."""
+    if wide:
+        return struct.unpack_from(">I", data, pos)[0], pos + 4
+    return struct.unpack_from(">H", data, pos)[0], pos + 2
+
+
 def _parse_iloc(data: bytes, start: int, end: int, items: dict[int, _Item]) -> None:
     version = data[start]
     pos = start + 4
@@ -91,12 +99,7 @@ def _parse_iloc(data: bytes, start: int, end: int, items: dict[int, _Item]) -> N
     pos += 2
     offset_size, length_size = sizes >> 12, (sizes >> 8) & 0xF
     base_offset_size, index_size = (sizes >> 4) & 0xF, sizes & 0xF
-    if version < 2:
-        count = struct.unpack_from(">H", data, pos)[0]
-        pos += 2
-    else:
-        count = struct.unpack_from(">I", data, pos)[0]
-        pos += 4
+    count, pos = _uint(data, pos, wide=version >= 2)
     for _ in range(min(count, MAX_BOXES)):
         item_id, pos = _read_uint(data, pos, 2 if version < 2 else 4)
         construction = 0
@@ -158,12 +161,7 @@ def _parse_iprp(data: bytes, start: int, end: int) -> tuple[list[tuple[str, tupl
             count = struct.unpack_from(">I", data, pos)[0]
             pos += 4
             for _ in range(min(count, MAX_BOXES)):
-                if version < 1:
-                    item_id = struct.unpack_from(">H", data, pos)[0]
-                    pos += 2
-                else:
-                    item_id = struct.unpack_from(">I", data, pos)[0]
-                    pos += 4
+                item_id, pos = _uint(data, pos, wide=version >= 1)
                 n = data[pos]
                 pos += 1
                 indices = []
@@ -251,7 +249,8 @@ def read_heif(f: BinaryIO, size: int, meta: Metadata, budget: TextBudget) -> Non
                 idat = data[start:end]
             elif kind == "iprp":
                 properties, associations = _parse_iprp(data, start, end)
-        primary_props = [properties[i - 1] for i in associations.get(primary, []) if 0 < i <= len(properties)]
+        linked = associations.get(primary, []) if primary is not None else []
+        primary_props = [properties[i - 1] for i in linked if 0 < i <= len(properties)]
         shown = _displayed_size([p for p in primary_props if p])
         if shown is None:      # no usable association: the largest image in the file
             sizes = [p[1] for p in properties if p and p[0] == "ispe"]

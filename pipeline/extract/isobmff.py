@@ -8,8 +8,9 @@ or allocate its declared sizes.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 MAX_BOXES = 4096          # children of one box; real files have tens
 MAX_TOP_LEVEL = 200_000   # fragmented MP4 has a moof+mdat pair per fragment at top level

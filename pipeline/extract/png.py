@@ -103,7 +103,7 @@ def read_png(f: BinaryIO, size: int, meta: Metadata, budget: TextBudget) -> None
         return
     position = 8
     seen_iend = False
-    for index in range(MAX_CHUNKS):
+    for _ in range(MAX_CHUNKS):
         header = f.read(8)
         if len(header) < 8:
             break

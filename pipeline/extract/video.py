@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from alice.pipeline.extract.ffmpeg_tags import read_ffmpeg_tags
-from alice.pipeline.extract.isobmff import (MAX_TOP_LEVEL, Box, BoxError, file_size, find_child, iter_boxes,
-                                            read_payload)
+from alice.pipeline.extract.isobmff import MAX_TOP_LEVEL, Box, BoxError, file_size, find_child, iter_boxes, read_payload
 from alice.pipeline.metadata import Metadata
 
 BMFF_FORMATS = {"mp4", "mov", "m4v", "m4a", "3gp", "3g2"}

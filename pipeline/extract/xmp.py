@@ -16,9 +16,9 @@ from __future__ import annotations
 import html
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Mapping
 
 from alice.pipeline.metadata import Metadata
 
@@ -134,9 +134,9 @@ def _read_tree(root: ET.Element) -> dict[str, str]:
         for child in desc:
             key = _qualify(child.tag)
             if key and key not in found:
-                value = _element_value(child)
-                if value is not None:
-                    found[key] = value
+                text = _element_value(child)
+                if text is not None:
+                    found[key] = text
         if len(found) >= MAX_PROPERTIES:
             break
     return found

@@ -16,7 +16,8 @@ weight 0 are recorded but do not count). A user's own rating always wins.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from alice.pipeline.quality.config import TECHNICAL, QualityConfig
 
@@ -62,7 +63,7 @@ def next_stages(results: Mapping[str, Any], cfg: QualityConfig) -> list[str]:
     """
     if TECHNICAL not in results:
         return [TECHNICAL]
-    for before, stage in zip(cfg.stages, cfg.stages[1:]):
+    for before, stage in zip(cfg.stages, cfg.stages[1:], strict=False):
         if stage in results:
             continue
         previous = stage_score(before, results.get(before))

@@ -20,9 +20,10 @@ that gates and weights name a stage that is in `stages`.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 MEASURES = ("sharpness", "noise", "exposure", "contrast", "colourfulness", "compression", "resolution")
 
@@ -73,7 +74,7 @@ class QualityConfig:
         return float(self.stage_weights.get(stage, 1.0))
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any] | None) -> "QualityConfig":
+    def from_mapping(cls, data: Mapping[str, Any] | None) -> QualityConfig:
         """Build from the YAML mapping; unknown or ill-typed keys raise QualityConfigError."""
         if data is None:
             return cls()
@@ -156,7 +157,7 @@ def _thresholds(value: Any) -> tuple[float, float, float, float]:
         raise QualityConfigError(
             f"quality.star_thresholds must be 4 scores (for 2, 3, 4 and 5 stars), got {value!r}")
     cuts = tuple(_number(f"star_thresholds[{i}]", v, 0.0, 100.0) for i, v in enumerate(value))
-    if any(b <= a for a, b in zip(cuts, cuts[1:])):
+    if any(b <= a for a, b in zip(cuts, cuts[1:], strict=False)):
         raise QualityConfigError(f"quality.star_thresholds must rise strictly, got {list(value)!r}")
     return cuts  # type: ignore[return-value]
 

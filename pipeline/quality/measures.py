@@ -60,7 +60,8 @@ resolution     megapixels of the original: goodness 0 at <= 0.1 MP, 1 at >= 2 MP
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 

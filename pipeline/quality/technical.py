@@ -71,7 +71,7 @@ try:  # HEIC/AVIF from phones; without it those files get a clear AssessmentErro
 
     pillow_heif.register_heif_opener()
 except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
-    pillow_heif = None
+    pillow_heif = None  # type: ignore[assignment]
 
 DEFAULT_CONFIG = QualityConfig()
 

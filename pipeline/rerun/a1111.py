@@ -9,6 +9,7 @@ the record's raw key/value pairs, so a recreate matches the original.
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -65,6 +66,33 @@ def payloads(generation: Generation, raw: Mapping[str, Any] | None = None, overr
              seeds: Sequence[int] | None = None, *, img2img: bool = False) -> list[dict[str, Any]]:
     """One payload per seed of a `--seeds N..M` range, else one."""
     return [payload(generation, raw, o, img2img=img2img) for o in per_seed(overrides or Overrides(), list(seeds or []))]
+
+
+_PAYLOAD_KEYS = {"seed": "seed", "steps": "steps", "cfg": "cfg_scale", "sampler": "sampler_name",
+                 "scheduler": "scheduler", "prompt": "prompt", "negative_prompt": "negative_prompt",
+                 "width": "width", "height": "height", "denoise": "denoising_strength"}
+
+
+def vary(body: Mapping[str, Any], overrides: Overrides) -> dict[str, Any]:
+    """A copy of a payload as sent (alice's record of an A1111 run) with the overrides in place."""
+    out = copy.deepcopy(dict(body))
+    for name, value in overrides.given().items():
+        if name == "model":
+            settings = dict(out.get("override_settings") or {})
+            settings["sd_model_checkpoint"] = value
+            out["override_settings"] = settings
+            out["override_settings_restore_afterwards"] = True
+        elif name == "denoise" and "denoising_strength" not in out and not out.get("enable_hr"):
+            raise RerunError("denoise applies to img2img or a Hires fix pass; this txt2img payload has neither")
+        else:
+            out[_PAYLOAD_KEYS[name]] = value
+    return out
+
+
+def vary_payloads(body: Mapping[str, Any], overrides: Overrides | None = None,
+                  seeds: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    """One varied payload per seed of a range, else one."""
+    return [vary(body, o) for o in per_seed(overrides or Overrides(), list(seeds or []))]
 
 
 def _hires(body: dict[str, Any], raw: Mapping[str, Any], denoise: float | None) -> None:

@@ -64,7 +64,7 @@ class Overrides:
                 raise RerunError(f"{name} must not be empty")
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> "Overrides":
+    def from_dict(cls, data: dict[str, Any] | None) -> Overrides:
         """From a socket/MCP request; unknown names are an error, not silently dropped."""
         data = dict(data or {})
         names = {f.name for f in fields(cls)}
@@ -77,7 +77,7 @@ class Overrides:
         """Only the fields that were set, for the record of what a variation changed."""
         return {k: v for k, v in asdict(self).items() if v is not None}
 
-    def with_seed(self, seed: int) -> "Overrides":
+    def with_seed(self, seed: int) -> Overrides:
         return replace(self, seed=seed)
 
 

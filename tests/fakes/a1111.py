@@ -85,7 +85,7 @@ class FakeA1111(FakeService):
         first_seed = 1234567 if first_seed in (-1, None) else first_seed
         seeds = [first_seed + i for i in range(count)]
         texts = [infotext(body, s, used["model_name"]) for s in seeds]
-        images = [base64.b64encode(png_with(t, s)).decode() for t, s in zip(texts, seeds)]
+        images = [base64.b64encode(png_with(t, s)).decode() for t, s in zip(texts, seeds, strict=False)]
         grid = self.return_grid and count > 1
         if grid:
             images.insert(0, base64.b64encode(png_with(texts[0], 0)).decode())

@@ -8,9 +8,10 @@ import re
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from PIL import Image
@@ -129,7 +130,7 @@ class FakeService:
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> "FakeService":
+    def start(self) -> FakeService:
         service = self
 
         class _Handler(BaseHTTPRequestHandler):
@@ -163,7 +164,7 @@ class FakeService:
             self._httpd.server_close()
             self._httpd = None
 
-    def __enter__(self) -> "FakeService":
+    def __enter__(self) -> FakeService:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -178,7 +179,7 @@ class FakeService:
         headers = {k.lower(): v for k, v in h.headers.items()}
         req = Request(h.command, parts.path, parse_qs(parts.query), headers, body)
 
-        for method, pattern, name, handler, needs_auth in self.routes:
+        for method, pattern, name, handler, needs_auth in self.routes:  # noqa: B007 - read after the break
             match = pattern.match(parts.path)
             if method == h.command and match:
                 break
@@ -220,7 +221,7 @@ class FakeService:
         except (BrokenPipeError, ConnectionResetError):
             pass
 
-    def _serve_file(self, req: Request, m: "re.Match[str]") -> Reply:
+    def _serve_file(self, req: Request, m: re.Match[str]) -> Reply:
         item = self.files.get(m["name"])
         if item is None:
             return Reply(404, {"detail": "no such file"})

@@ -1,7 +1,7 @@
 """The second (pixel) stage's to-do list: assets filed whose pixels are not yet looked at.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-04
 
 Filing reads, hashes, checks and records a file without decoding its pixels
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0006'
-down_revision = '0005'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
