@@ -210,8 +210,8 @@ def test_a_duplicate_fills_in_a_record_the_catalog_lacks(catalog: Catalog, tmp_p
         s.execute(text("DELETE FROM file_records WHERE tool = 'novelai'"))
         store.refresh_search(s, s.execute(text("SELECT id FROM assets")).scalar_one())
     assert ids(catalog, tool="novelai") == []
-    (inbox / "again").mkdir()
-    shutil.copyfile(CORPUS / "novelai-cropped.png", inbox / "again" / "novelai-cropped.png")
-    result = organizer.organize(Source(inbox / "again" / "novelai-cropped.png", inbox))
+    # Dropped again into the same project (another project's folder would file a copy there).
+    shutil.copyfile(CORPUS / "novelai-cropped.png", inbox / "novelai-again.png")
+    result = organizer.organize(Source(inbox / "novelai-again.png", inbox))
     assert result.status == "duplicate"
     assert len(ids(catalog, tool="novelai")) == 1 and ids(catalog, text="space cat") == ids(catalog, tool="novelai")
