@@ -155,7 +155,7 @@ def place_bytes(data: bytes, dest: Path, mtime_ns: int | None = None, *, sync_di
     exist), durable; no second read of the source. FileExistsError if dest appeared
     meanwhile. With sync_dir=False the caller fsyncs dest's folder itself, once for a
     whole group of files, before it records any of them (group commit)."""
-    with temp_beside(dest) as tmp:
+    with naming(dest), temp_beside(dest) as tmp:
         with open(tmp, "xb") as out:
             view = memoryview(data)
             for at in range(0, max(1, len(data)), _CHUNK):
