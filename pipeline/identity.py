@@ -27,9 +27,11 @@ hash of some other file's bytes.
 """
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import blake3
 
@@ -84,38 +86,45 @@ def _whole(path: Path) -> tuple[str, int]:
     return _hex(hasher), size
 
 
-def identify(path: Path, fmt: str, media: str, *, ffmpeg_timeout: float | None = None) -> Identity:
+def identify(path: Path, fmt: str, media: str, *, ffmpeg_timeout: float | None = None,
+             data: bytes | None = None) -> Identity:
     """The content id and whole-file hash of `path`, given its sniffed format and media kind.
 
     Raises UnreadableMedia when the format's payload cannot be found (a PNG
     without IDAT, a chunk running past the end, a JPEG without a scan, ffmpeg
     failing on a video), MediaTimeout (a subclass) when ffmpeg runs out of
     time. OSError (vanished file, no permission) propagates unchanged.
+
+    `data`: the file's bytes when the caller already read them; then nothing
+    is read by path except by ffmpeg (video and audio streams).
     """
     path = Path(path)
     if fmt in _WALKERS:
         rule, walker = _WALKERS[fmt]
-        return _walk(path, rule, walker)
+        if data is not None:
+            return _walk_open(io.BytesIO(data), rule, walker, block=max(1, len(data)))
+        with open(path, "rb") as fh:
+            return _walk_open(fh, rule, walker)
     if media in ("video", "audio"):
-        return _streams(path, ffmpeg_timeout)
-    whole, size = _whole(path)
+        return _streams(path, ffmpeg_timeout, data)
+    whole, size = _whole(path) if data is None else (_hex(blake3.blake3(data)), len(data))
     return Identity(whole, whole, size, "file")
 
 
-def _walk(path: Path, rule: str, walker: Callable[[HashingReader, Sink], object]) -> Identity:
+def _walk_open(fh: BinaryIO, rule: str, walker: Callable[[HashingReader, Sink], object],
+               block: int = BLOCK) -> Identity:
     whole = blake3.blake3()
     payload = _tagged(rule)
-    with open(path, "rb") as fh:
-        reader = HashingReader(fh, whole)
-        if reader.at_end():
-            raise UnreadableMedia("file is empty (0 bytes)")
-        walker(reader, payload)
-        size = reader.drain()
+    reader = HashingReader(fh, whole, block)
+    if reader.at_end():
+        raise UnreadableMedia("file is empty (0 bytes)")
+    walker(reader, payload)
+    size = reader.drain()
     return Identity(_hex(payload), _hex(whole), size, rule)
 
 
-def _streams(path: Path, timeout: float | None) -> Identity:
-    size = path.stat().st_size
+def _streams(path: Path, timeout: float | None, data: bytes | None = None) -> Identity:
+    size = path.stat().st_size if data is None else len(data)
     if size == 0:
         raise UnreadableMedia("file is empty (0 bytes)")
     # 0:V is video without attached pictures: swapping an MP3's or M4A's cover art is a metadata edit.
@@ -129,5 +138,5 @@ def _streams(path: Path, timeout: float | None) -> Identity:
         raise UnreadableMedia(f"ffmpeg cannot read the video/audio streams: {run.last_error}")
     payload = _tagged("ffmpeg:streams")
     payload.update("\n".join(hashes).encode())
-    whole, size = _whole(path)
+    whole, size = _whole(path) if data is None else (_hex(blake3.blake3(data)), len(data))
     return Identity(_hex(payload), whole, size, "ffmpeg:streams")

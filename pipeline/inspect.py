@@ -8,19 +8,19 @@ anything a file contains.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from alice.pipeline.detect import detect
 from alice.pipeline.detect.coerce import to_datetime
-from alice.pipeline.extract import UnreadableFile, extract
+from alice.pipeline.extract import UnreadableFile, extract, extract_from
 from alice.pipeline.generation import Detection, Generation
 from alice.pipeline.metadata import Metadata
 
-__all__ = ["Inspection", "inspect_file", "iter_paths"]
+__all__ = ["Inspection", "inspect_file", "inspect_open", "iter_paths"]
 
 
 @dataclass
@@ -104,9 +104,18 @@ def inspect_file(path: Path, *, verify_c2pa: bool = True) -> Inspection:
 
     verify_c2pa=False: see extract(); for a read-only look (`alice inspect`), not for filing.
     """
-    path = Path(path)
+    return _inspect(Path(path), lambda: extract(Path(path), verify_c2pa=verify_c2pa))
+
+
+def inspect_open(fh: BinaryIO, path: Path) -> Inspection:
+    """inspect_file for a file the caller holds open (or its bytes in a BytesIO); filing uses
+    it, so the C2PA manifest is verified."""
+    return _inspect(Path(path), lambda: extract_from(fh, Path(path)))
+
+
+def _inspect(path: Path, read: Callable[[], Metadata]) -> Inspection:
     try:
-        meta = extract(path, verify_c2pa=verify_c2pa)
+        meta = read()
     except UnreadableFile as exc:
         return Inspection(path=path, format="unknown", media="other", error=exc.strerror or str(exc))
     except Exception as exc:  # noqa: BLE001 - last line of defence for a daemon that runs for months

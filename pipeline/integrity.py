@@ -22,7 +22,9 @@ Image.MAX_IMAGE_PIXELS says.
 """
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image, UnidentifiedImageError
 
@@ -64,6 +66,41 @@ def check(path: Path, fmt: str, media: str) -> None:
         _check_image(path, fmt)
     elif media in ("video", "audio"):
         _check_av(path)
+
+
+# Formats whose integrity is checked without decoding pixels; their one decode is the pixel stage's.
+STRUCTURAL = frozenset({"png", "jpeg"})
+
+
+def check_structure(data: bytes, fmt: str, media: str, path: Path) -> bool:
+    """The filing path's check, on bytes already read: True if it settled the question
+    without a pixel decode (PNG: chunk structure and CRCs; JPEG: the scan walk; video and
+    audio: ffmpeg on `path`), False if the caller must decode the pixels to know
+    (pipeline/pixels.py). Raises UnreadableMedia like check()."""
+    if not data:
+        raise UnreadableMedia("file is empty (0 bytes)")
+    if fmt == "png":
+        verify_png(io.BytesIO(data), MAX_PIXELS, inflate=False)
+        return True
+    if fmt == "jpeg":
+        _check_jpeg_scans(io.BytesIO(data))
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                width, height = im.size
+        except Exception as exc:  # decoders raise OSError, SyntaxError, ValueError... on bad headers
+            raise UnreadableMedia(f"cannot decode the JPEG image (damaged or unsupported data): "
+                                  f"{_describe(exc)}") from None
+        if width * height > MAX_PIXELS:
+            raise UnreadableMedia(f"decompression bomb: {width}x{height} = {width * height:,} pixels exceeds "
+                                  f"the {MAX_PIXELS:,}-pixel limit")
+        if width == 0 or height == 0:
+            raise UnreadableMedia(f"the JPEG image has no pixels ({width}x{height})")
+        return True
+    if fmt in IMAGE_FORMATS:
+        return fmt in NEEDS_PLUGIN and not _register_heif()
+    if media in ("video", "audio"):
+        _check_av(path)
+    return True
 
 
 def _register_heif() -> bool:
@@ -128,9 +165,12 @@ def _describe(exc: Exception) -> str:
     return text or type(exc).__name__
 
 
-def _check_jpeg_scans(path: Path) -> None:
-    with open(path, "rb") as fh:
-        report = jpeg.walk(HashingReader(fh))
+def _check_jpeg_scans(source: Path | BinaryIO) -> None:
+    if hasattr(source, "read"):
+        report = jpeg.walk(HashingReader(source))  # type: ignore[arg-type]
+    else:
+        with open(source, "rb") as fh:
+            report = jpeg.walk(HashingReader(fh))
     if report.damage:
         more = f" (and {len(report.damage) - 1} more)" if len(report.damage) > 1 else ""
         raise UnreadableMedia(f"damaged JPEG image data: {report.damage[0]}{more}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from alice.pipeline.payload.png import MAX_CHUNK, SIGNATURE
 from alice.pipeline.payload.reader import HashingReader, Truncated
@@ -96,6 +97,17 @@ class _Frame:
             raise UnreadableMedia(f"damaged PNG: the {self.what} is {self._expected - self._total} bytes short")
 
 
+class _Uninflated(_Frame):
+    """A frame whose data is only CRC-checked: the caller decodes the pixels anyway,
+    and that decode inflates them (one inflate per image, not two)."""
+
+    def feed(self, data: bytes | memoryview) -> None:
+        return None
+
+    def finish(self) -> None:
+        return None
+
+
 class _Crc:
     """CRC-32 of a chunk's type and data, passing the data on to a frame if there is one."""
 
@@ -109,19 +121,31 @@ class _Crc:
             self.frame.feed(data)
 
 
-def verify(path: Path, max_pixels: int) -> None:
-    """Return if the PNG's image data is whole; UnreadableMedia(reason) if not."""
+def verify(path: Path | BinaryIO, max_pixels: int, *, inflate: bool = True) -> None:
+    """Return if the PNG's image data is whole; UnreadableMedia(reason) if not.
+
+    `path` may be an open binary file positioned at the start. With
+    inflate=False only the structure and every pixel chunk's CRC are checked,
+    for callers whose own decode will inflate the data (pipeline/pixels.py).
+    """
+    if hasattr(path, "read"):
+        _verify(path, max_pixels, inflate)  # type: ignore[arg-type]
+        return
     with open(path, "rb") as fh:
-        r = HashingReader(fh)
-        try:
-            if r.read(8) != SIGNATURE:
-                raise UnreadableMedia("not a PNG: the PNG signature is missing")
-        except Truncated:
-            raise UnreadableMedia("not a PNG: the file is shorter than the PNG signature") from None
-        walk = _Walk(max_pixels)
-        while walk.chunk(r):
-            pass
-        walk.end()
+        _verify(fh, max_pixels, inflate)
+
+
+def _verify(fh: BinaryIO, max_pixels: int, inflate: bool) -> None:
+    r = HashingReader(fh)
+    try:
+        if r.read(8) != SIGNATURE:
+            raise UnreadableMedia("not a PNG: the PNG signature is missing")
+    except Truncated:
+        raise UnreadableMedia("not a PNG: the file is shorter than the PNG signature") from None
+    walk = _Walk(max_pixels, inflate)
+    while walk.chunk(r):
+        pass
+    walk.end()
 
 
 def _header(data: bytes, max_pixels: int) -> Header:
@@ -138,8 +162,9 @@ def _header(data: bytes, max_pixels: int) -> Header:
 
 
 class _Walk:
-    def __init__(self, max_pixels: int) -> None:
+    def __init__(self, max_pixels: int, inflate: bool = True) -> None:
         self.max_pixels = max_pixels
+        self.inflate = inflate
         self.header: Header | None = None
         self.frame: _Frame | None = None             # the zlib stream now receiving IDAT/fdAT data
         self.pending: tuple[int, int] | None = None  # an fcTL's frame size, waiting for its data
@@ -218,7 +243,7 @@ class _Walk:
         if width * height > self.max_pixels or width == 0 or height == 0:
             raise UnreadableMedia(f"damaged PNG: the {what} claims {width}x{height} pixels")
         self.pending = None
-        return _Frame(self.header, width, height, what)  # type: ignore[arg-type]
+        return (_Frame if self.inflate else _Uninflated)(self.header, width, height, what)  # type: ignore[arg-type]
 
     def end(self) -> None:
         if not self.seen_idat:

@@ -40,6 +40,9 @@ class AssetRecord:
     warnings: list[str] = field(default_factory=list)
     # What it was made from, as its own record says (pipeline/lineage.py): [{"content_id", "kind"}].
     parents: list[dict[str, str]] = field(default_factory=list)
+    # Filed before its pixels were decoded: the pixel stage fills perceptual_hash and quality later.
+    # Not part of the sidecar (the catalog keeps the to-do list).
+    pixels_pending: bool = False
 
     @property
     def tool_folder(self) -> str:

@@ -34,7 +34,10 @@ ORDER = ("content_id", "file_hash", "size", "format", "media", "tool", "ai", "pr
          "generation", "parents", "evidence", "warnings", "quality", "perceptual_hash", "raw")
 REQUIRED = ("content_id", "file_hash", "size", "format", "media", "tool", "ai", "project", "source_path",
             "created_at")
-assert set(ORDER) == {f.name for f in fields(AssetRecord)}, "sidecar ORDER must list every AssetRecord field"
+# Catalog bookkeeping, not a fact about the file: never written to a sidecar.
+NOT_IN_SIDECAR = frozenset({"pixels_pending"})
+assert set(ORDER) == {f.name for f in fields(AssetRecord)} - NOT_IN_SIDECAR, \
+    "sidecar ORDER must list every AssetRecord field"
 
 
 class SidecarError(ValueError):

@@ -45,8 +45,9 @@ def test_sigkill_leaves_no_worker_or_tracker_behind(env: AliceEnv) -> None:
             (env.inbox / "p" / f"f{i}.png").write_bytes(unique_png(i, size=64))
         wait_until(lambda: len(media_files(env.organized)) >= 2 if env.organized.exists() else False, 60,
                    what="the pool at work")
+        # Pixels are decoded in the worker pool after filing: wait for it to be at work.
+        wait_until(lambda: len(children_of(d.proc.pid)) >= 2, 60, what="analysis workers and a resource tracker")
         kids = children_of(d.proc.pid)
-        assert len(kids) >= 2, "expected analysis workers and a resource tracker"
         assert set(kids) <= set(processes_of(env.config))
     finally:
         d.kill()

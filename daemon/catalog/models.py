@@ -102,6 +102,7 @@ class Asset(Base):
         Index("ix_assets_tool_created_at_id", "tool", "created_at", "id"),
         Index("ix_assets_project_id_created_at_id", "project_id", "created_at", "id"),
         Index("ix_assets_phash_bands", "phash_bands", postgresql_using="gin"),
+        Index("ix_assets_pixels_pending", "id", postgresql_where=text("pixels_pending")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -133,6 +134,8 @@ class Asset(Base):
     # 64-bit perceptual hash (pipeline/perceptual.py) and its tagged 16-bit quarters (daemon/catalog/similar.py).
     phash: Mapped[int | None] = mapped_column(BigInteger)
     phash_bands: Mapped[list[int] | None] = mapped_column(ARRAY(Integer))
+    # Filed, pixels not yet decoded: the second stage's to-do list (daemon/ingest/pixel_stage.py).
+    pixels_pending: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
 
 
 class Generation(Base):

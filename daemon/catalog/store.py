@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -187,6 +188,7 @@ def record_asset(s: Session, rec: AssetRecord, *, refresh: bool = True) -> tuple
         quality_score=quality_score,
         evidence=clean_json(list(rec.evidence)),
         warnings=clean_json(list(rec.warnings)),
+        pixels_pending=bool(getattr(rec, "pixels_pending", False)),
     )
     inserted = s.execute(insert(Asset).values(**values)
                          .on_conflict_do_nothing(index_elements=[Asset.content_id])
@@ -416,6 +418,92 @@ def content_lock(engine: Engine, content_id: str) -> Iterator[None]:
         finally:
             conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:c, 0))"), {"c": content_id})
             conn.commit()
+
+
+class ContentBusy(OSError):
+    """Another filer holds a content's lock for too long; a transient failure."""
+
+
+class ContentLock:
+    """content_lock as an object, for a lock taken by the thread that places a file and
+    released by the one that commits its group (daemon/ingest/line.py)."""
+
+    def __init__(self, engine: Engine, content_id: str) -> None:
+        self.engine = engine
+        self.content_id = content_id
+        self._conn: Any = None
+
+    def acquire(self, timeout: float = 120.0) -> None:
+        """Wait for the lock; ContentBusy after `timeout` (the holder is stuck: retry the file later)."""
+        # Autocommit: a session-level lock needs no transaction, so one round trip each way.
+        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        deadline = time.monotonic() + timeout
+        pause = 0.005
+        try:
+            while not conn.execute(text("SELECT pg_try_advisory_lock(hashtextextended(:c, 0))"),
+                                   {"c": self.content_id}).scalar():
+                if time.monotonic() > deadline:
+                    raise ContentBusy(f"content {self.content_id[:15]} has been locked by another filer for "
+                                      f"{timeout:.0f} s; the file will be retried")
+                time.sleep(pause)
+                pause = min(pause * 2, 0.25)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    def release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:c, 0))"), {"c": self.content_id})
+        except Exception:
+            conn.invalidate()   # closing a broken connection ends its session, and the lock with it
+        finally:
+            conn.close()
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """What the catalog knows about an inbox path, for filing's quick check."""
+
+    role: str
+    present: bool
+    size: int | None
+    mtime_ns: int | None
+    file_hash: str
+    asset_id: int
+    content_id: str
+    tool: str | None
+    ai: bool
+    project_name: str
+    filed_path: str | None      # its asset's present filed copy (organized first), if any
+
+
+def source_state(s: Session, path: str) -> SourceState | None:
+    """location_of + filed_copy + asset_by_id in one round trip."""
+    row = s.execute(text("""
+        SELECT l.role, l.present, l.size, l.mtime_ns, l.file_hash, l.asset_id,
+               a.content_id, a.tool, a.ai, p.name AS project_name,
+               (SELECT f.path FROM locations f
+                 WHERE f.asset_id = l.asset_id AND f.present AND f.role IN ('organized', 'quarantine')
+                 ORDER BY (f.role = 'organized') DESC, f.id DESC LIMIT 1) AS filed_path
+        FROM locations l JOIN assets a ON a.id = l.asset_id JOIN projects p ON p.id = a.project_id
+        WHERE l.path = :p
+    """), {"p": clean_text(path)}).first()
+    return SourceState(**row._mapping) if row is not None else None
+
+
+def filed_copy_of_content(s: Session, content_id: str, file_hash: str) -> tuple[int, str] | None:
+    """(asset id, path) of a present filed copy (organized or quarantined) holding exactly
+    these bytes of this content, in one round trip: filing asks this of every file."""
+    row = s.execute(text("""
+        SELECT l.asset_id, l.path FROM locations l JOIN assets a ON a.id = l.asset_id
+        WHERE a.content_id = :c AND l.file_hash = :h AND l.present AND l.role IN ('organized', 'quarantine')
+        ORDER BY l.id LIMIT 1
+    """), {"c": content_id, "h": file_hash}).first()
+    return (row[0], row[1]) if row is not None else None
 
 
 def filed_copy_with_hash(s: Session, asset_id: int, file_hash: str) -> LocationRow | None:

@@ -190,9 +190,15 @@ def init(ctx: CliContext, inbox: Path, organized: Path, data_dir: Path | None, d
 @click.option("--dry-run", is_flag=True, help="Say what would happen; change nothing.")
 @click.option("--move", "mode", flag_value="move", help="Remove each source once it is safely filed.")
 @click.option("--copy", "mode", flag_value="copy", help="Leave sources in the inbox (the default).")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0,
+              help="Files worked on at once (default 0: one per core, like `alice run`).")
+@click.option("--pixels", type=click.Choice(["now", "later"]), default="now", show_default=True,
+              help="Decode pixels (perceptual hash, quality) once everything is filed, or leave that "
+                   "to a running `alice run`.")
 @json_option
 @pass_ctx
-def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str | None, as_json: bool) -> None:
+def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str | None, jobs: int,
+             pixels: str, as_json: bool) -> None:
     """File every file in the inboxes once (or just PATHS inside an inbox).
 
     \b
@@ -200,14 +206,28 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
     {date}/{project}/{tool}) with a <name>.yaml sidecar beside it; the project
     is the first folder under the inbox. Files that cannot be read go to
     <organized>/.quarantine/ with a .reason.txt. Running it twice changes
-    nothing the second time.
+    nothing the second time. Files are filed first (searchable at once) and
+    their pixels decoded after (perceptual hash, quality): see --pixels.
 
     \b
-    With --json: one object per file on stdout:
+    With --json: one object per file on stdout, in the order they finish:
       {"path", "status": organized|duplicate|unchanged|quarantined|failed|planned,
        "dest", "content_id", "tool", "ai", "project", "reason", "elapsed_ms"}
     """
-    from alice.daemon.ingest.filing import FAILED, REFUSED, Organizer, Refusal, inbox_files, startup_sweep
+    import time as _time
+
+    from alice.daemon.ingest.filing import (
+        FAILED,
+        QUARANTINED,
+        REFUSED,
+        Organizer,
+        Refusal,
+        Result,
+        Source,
+        inbox_files,
+        startup_sweep,
+    )
+    from alice.daemon.ingest.line import FilingLine
 
     cfg = ctx.config()
     for inbox in [] if paths else cfg.inboxes:
@@ -227,28 +247,50 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
             click.echo(f"refused: {r.result().path}: {r.reason}", err=True)
     if any(r.explicit for r in refusals):
         fail("nothing was filed: fix or leave out the refused path(s) above", EXIT_CONFIG)
-    app = ctx.app()
+    jobs = jobs or cfg.worker_count
+    # A dry run predicts file by file in order (a later copy of the same bytes is the duplicate
+    # it will be), so it runs one at a time; filing is half waiting (fsync, catalog): two threads a core.
+    threads = 1 if dry_run else max(2, jobs * 2)
+    inflight = threads * 2
+    # Each file placed and waiting for its group's commit holds a content-lock connection.
+    app = ctx.app(pool_size=inflight + threads + 2)
     # A dry run reads the catalog too: only it knows which files are filed already.
     catalog = _open(app).catalog
     if not dry_run:
         startup_sweep(cfg, catalog)
-    organizer = Organizer(cfg, catalog, mode=mode, dry_run=dry_run, quality=app.quality,
-                          rescore=None if dry_run else _rescorer(app))
+    quality = app.quality
+    rescore = None if dry_run else _rescorer(app)
+    organizer = Organizer(cfg, catalog, mode=mode, dry_run=dry_run, quality=quality, rescore=rescore,
+                          pixels_now=False)
+    line = FilingLine(organizer, threads)
+    started = _time.perf_counter()
+
+    def emit_result(src: Source, result: Result) -> None:
+        counts[str(result.status)] += 1
+        if not result.elapsed_ms:
+            result.elapsed_ms = round((_time.perf_counter() - started) * 1000, 2)
+        if as_json:
+            emit(result.to_json())
+        elif dry_run:
+            click.echo(_would(result))
+        elif result.status in (FAILED, QUARANTINED, "not-media"):
+            click.echo(f"\n{result.status}: {result.path}: {result.reason}", err=True)
+        bar_step()
+
     try:
         with _progress(sources, as_json, "Organizing") as bar:
-            for src in bar:
-                result = organizer.organize(src)
-                counts[result.status] += 1
-                if as_json:
-                    emit(result.to_json())
-                elif dry_run:
-                    click.echo(_would(result))
-                elif result.status in (FAILED, "quarantined", "not-media"):
-                    click.echo(f"\n{result.status}: {result.path}: {result.reason}", err=True)
+            bar_step = (lambda: bar.update(1)) if hasattr(bar, "update") else (lambda: None)
+            line.run(sources, emit_result, inflight=inflight)
+        if not dry_run and pixels == "now":
+            filled = _pixel_stage(cfg, catalog, quality, rescore, jobs)
+            if filled and not as_json:
+                click.echo(f"Pixels: {filled} file(s) got their perceptual hash"
+                           f"{' and quality' if quality is not None else ''}.")
     except KeyboardInterrupt:
         click.echo("\ninterrupted: what was filed is consistent; run again to finish.", err=True)
         sys.exit(EXIT_INTERRUPTED)
     finally:
+        line.shutdown()
         app.close()
     if not as_json:
         _summary(counts, len(found), dry_run)
@@ -266,6 +308,21 @@ def _would(result: Any) -> str:
     if result.status == "quarantined":
         return f"would quarantine  {result.path}  ({result.reason})"
     return f"{result.status:17} {result.path}  ({result.reason})"
+
+
+def _pixel_stage(cfg: Config, catalog: Any, quality: Any, rescore: Any, jobs: int) -> int:
+    """The second stage for everything still waiting for it, in `jobs` threads: a one-shot
+    command spares the seconds worker processes take to start, and the decoders release
+    the GIL. The budgets (pipeline/pixels.py) bound each decode before it starts."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from alice.daemon.ingest.pixel_stage import PixelStage, pending
+
+    if not pending(catalog, 1):
+        return 0
+    stage = PixelStage(catalog, quality, rescore)
+    with ThreadPoolExecutor(jobs, thread_name_prefix="alice-pixels") as pool:
+        return stage.run_all(pool, slots=jobs * 2)
 
 
 def _summary(counts: Counter[str], total: int, dry_run: bool) -> None:
@@ -451,8 +508,11 @@ def run(ctx: CliContext, workers: int | None, verbose: bool) -> None:
     from alice.daemon.ops.presence import APP_PREFIX
 
     worker = owner_name()      # host:pid:start, so a daemon started later can tell this one died
-    # Effect threads each hold a lock connection and a session; the watcher and the loop one each.
-    app = ctx.app(application_name=APP_PREFIX + worker, pool_size=12, serve_metrics=True)
+    # Files placed and waiting for their group's commit each hold a content-lock connection
+    # (2 x FILING_THREADS), filing threads a session each; the watcher and the loop one each.
+    from alice.daemon.ingest.runner import FILING_THREADS
+
+    app = ctx.app(application_name=APP_PREFIX + worker, pool_size=FILING_THREADS * 3 + 4, serve_metrics=True)
     try:
         _open(app)
         try:

@@ -150,12 +150,39 @@ def _place_copy(source: Path, dest: Path, expected_hash: str) -> Path:
     return dest
 
 
-def write_text_atomic(dest: Path, text: str, may_replace: Callable[[Path], bool] | None = None) -> None:
+def place_bytes(data: bytes, dest: Path, mtime_ns: int | None = None, *, sync_dir: bool = True) -> Path:
+    """Write bytes already read (and hashed) from the source to dest (which must not
+    exist), durable; no second read of the source. FileExistsError if dest appeared
+    meanwhile. With sync_dir=False the caller fsyncs dest's folder itself, once for a
+    whole group of files, before it records any of them (group commit)."""
+    with naming(dest), temp_beside(dest) as tmp:
+        with open(tmp, "xb") as out:
+            view = memoryview(data)
+            for at in range(0, max(1, len(data)), _CHUNK):
+                out.write(view[at:at + _CHUNK])
+                checkpoint("copy: partial temp file")
+            out.flush()
+            os.fsync(out.fileno())
+        checkpoint("copy: temp file complete")
+        if mtime_ns is not None:
+            try:
+                os.utime(tmp, ns=(mtime_ns, mtime_ns))
+            except OSError:
+                pass
+        _link_no_replace(tmp, dest)
+    if sync_dir:
+        fsync_dir(dest.parent)
+    return dest
+
+
+def write_text_atomic(dest: Path, text: str, may_replace: Callable[[Path], bool] | None = None, *,
+                      sync_dir: bool = True) -> None:
     """Write dest with text, never leaving a half-written file (sidecars, reason files).
 
     With `may_replace`, dest is created with a link that refuses to overwrite, and an
     existing dest is replaced only if may_replace(dest) says alice wrote it; otherwise
     FileExistsError. Without it dest is replaced (alice's own files: config, presence).
+    sync_dir=False: as for place_bytes, the caller fsyncs the folder for a group.
     """
     with naming(dest), temp_beside(dest) as tmp:
         with open(tmp, "x", encoding="utf-8", errors="surrogateescape") as out:
@@ -173,7 +200,8 @@ def write_text_atomic(dest: Path, text: str, may_replace: Callable[[Path], bool]
                     raise FileExistsError(errno.EEXIST, "a file alice did not write has this name; "
                                           "it is never replaced", str(dest)) from None
                 os.replace(tmp, dest)
-    fsync_dir(dest.parent)
+    if sync_dir:
+        fsync_dir(dest.parent)
 
 
 @dataclass

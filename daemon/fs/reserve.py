@@ -58,10 +58,12 @@ def sidecar_is_ours(side: Path, expected_hash: str) -> bool:
     return rec.file_hash == expected_hash
 
 
-def write_sidecar(media: Path, text: str, expected_hash: str) -> Path:
-    """Write the sidecar of `media`; FileExistsError if its name holds a file alice did not write."""
+def write_sidecar(media: Path, text: str, expected_hash: str, *, sync_dir: bool = True) -> Path:
+    """Write the sidecar of `media`; FileExistsError if its name holds a file alice did not write.
+    sync_dir=False: the caller fsyncs the folder once for a group (fileops.write_text_atomic)."""
     side = sidecar.sidecar_path(media)
-    fileops.write_text_atomic(side, text, may_replace=lambda p: sidecar_is_ours(p, expected_hash))
+    fileops.write_text_atomic(side, text, may_replace=lambda p: sidecar_is_ours(p, expected_hash),
+                              sync_dir=sync_dir)
     return side
 
 

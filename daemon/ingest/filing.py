@@ -1,30 +1,44 @@
-"""Filing one analysed file: copy, sidecar, catalog, then (move mode) the source.
+"""Filing analysed files: copy, sidecar, catalog, then (move mode) the source.
 
 The order is what makes a crash harmless. For a new file:
 
-  1. place a verified copy at the planned destination (fileops.place_copy)
+  1. place a verified copy at the planned destination (fileops.place_bytes,
+     from the bytes the analysis read: the source is read once)
   2. write its sidecar beside it
-  3. record asset, locations and event in one catalog transaction
-  4. in move mode only, remove the source after re-verifying the copy
+  3. fsync the folders of every file placed since the last commit, then
+     record their assets, locations, events (and, for the daemon in copy
+     mode, their jobs) in ONE catalog transaction (group commit)
+  4. in move mode only, remove each source after re-verifying its copy
 
 A crash before 3 leaves the source plus possibly a finished copy; the re-run
 plans the same destination, finds the same bytes there and does not copy
 again. A crash between 3 and 4 leaves the source recorded as filed; the re-run
 sees that and removes it. Nothing is ever overwritten or deleted unverified.
+Grouping changes none of this per file: every file of a group is placed
+before the group is recorded, and no source is removed before its record
+is committed.
+
+The steps are methods of `Organizer` (quick_check, read, place, commit,
+finish), and `line.FilingLine` runs them for `alice organize` and `alice run`
+alike.
 """
 from __future__ import annotations
 
 import errno
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import blake3
+
 from alice.daemon.catalog import curation, lineage, similar, store
-from alice.daemon.catalog.engine import Catalog
+from alice.daemon.catalog.engine import Catalog, unavailable_on_disconnect
 from alice.daemon.config import Config
 from alice.daemon.fs import fileops, reserve
 from alice.daemon.fs.confine import OutsideRoots, confine
@@ -36,7 +50,7 @@ from alice.daemon.ingest.claims import MEDIA, claimed_media
 from alice.daemon.ingest.ignore import default_ignore
 from alice.pipeline import sidecar
 from alice.pipeline.identity import file_hash
-from alice.pipeline.importer import Rejected, analyze
+from alice.pipeline.importer import Rejected, analyze_bytes, read_once
 from alice.pipeline.plan import Layout, free_path, plan_destination, project_for, sanitize_segment
 from alice.pipeline.record import AssetRecord
 
@@ -44,21 +58,35 @@ if TYPE_CHECKING:
     from alice.daemon.quality.assess import Rescorer
     from alice.pipeline.quality.config import QualityConfig
 
-# Outcomes, as they appear in `alice organize --json` and in events.
-ORGANIZED = "organized"
-DUPLICATE = "duplicate"
-UNCHANGED = "unchanged"
-QUARANTINED = "quarantined"
-FAILED = "failed"
-PLANNED = "planned"          # --dry-run
-REFUSED = "refused"          # outside the inboxes, a symbolic link, not a regular file
-NOT_MEDIA = "not-media"      # no image, video or audio: left where it is
+class Status(StrEnum):
+    """Outcomes, as they appear in `alice organize --json`, job results and events."""
+
+    ORGANIZED = "organized"
+    DUPLICATE = "duplicate"
+    UNCHANGED = "unchanged"
+    QUARANTINED = "quarantined"
+    FAILED = "failed"
+    PLANNED = "planned"          # --dry-run
+    VANISHED = "vanished"        # the file left the inbox before it was filed
+    REFUSED = "refused"          # outside the inboxes, a symbolic link, not a regular file
+    NOT_MEDIA = "not-media"      # no image, video or audio: left where it is
+
+
+ORGANIZED = Status.ORGANIZED
+DUPLICATE = Status.DUPLICATE
+UNCHANGED = Status.UNCHANGED
+QUARANTINED = Status.QUARANTINED
+FAILED = Status.FAILED
+PLANNED = Status.PLANNED
+VANISHED = Status.VANISHED
+REFUSED = Status.REFUSED
+NOT_MEDIA = Status.NOT_MEDIA
 
 
 @dataclass
 class Result:
     path: str
-    status: str
+    status: Status
     dest: str | None = None
     content_id: str | None = None
     tool: str | None = None
@@ -76,8 +104,39 @@ class Result:
 
     def to_json(self) -> dict[str, Any]:
         out = {k: v for k, v in vars(self).items() if k != "extra"}
+        out["status"] = str(self.status)
         out.update(self.extra)
         return out
+
+
+@dataclass
+class Reading:
+    """What the read step hands on: the analysis and the bytes it was made from."""
+
+    path: Path
+    project: str
+    outcome: AssetRecord | Rejected
+    data: bytes | None          # None: a file too big to hold (copied by path, verified by hash)
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class Placed:
+    """A file whose copy and sidecar are in place (or a duplicate or quarantine ready),
+    waiting for the catalog transaction of its group."""
+
+    reading: Reading
+    result: Result
+    dest: Path | None = None
+    asset_id: int | None = None         # duplicate: the asset it duplicates
+    file_hash: str = ""
+    lock: store.ContentLock | None = None
+    folders: set[Path] = field(default_factory=set)   # to fsync once before the commit
+
+    @property
+    def status(self) -> Status:
+        return self.result.status
 
 
 @dataclass
@@ -158,100 +217,135 @@ def owning_inbox(cfg: Config, path: Path) -> Path | None:
 class Organizer:
     def __init__(self, cfg: Config, catalog: Catalog | None, *, mode: str | None = None,
                  dry_run: bool = False, quality: QualityConfig | None = None,
-                 rescore: Rescorer | None = None):
+                 rescore: Rescorer | None = None, pixels_now: bool = True,
+                 fresh_s: float = 0.0):
         self.cfg = cfg
         self.catalog = catalog
         self.mode = mode or cfg.mode
         self.dry_run = dry_run
         self.layout = Layout(cfg.layout)
         self.quality = quality
-        # Paid quality stages (quality/assess.record_rescorer), run on each record before it is filed.
+        # Paid quality stages (quality/assess.record_rescorer): they need the technical
+        # stage's result, so they run wherever the pixels are decoded.
         self.rescore = rescore
         # A dry run changes nothing, so it remembers what it would have done: a later file
         # with the same bytes is then the duplicate it will be, and a later file planned
         # for a name already promised gets the suffix it will get.
         self._promised: dict[Path, str] = {}                     # planned dest -> file hash
         self._promised_copy: dict[tuple[str, str, str], Path] = {}  # (content id, file hash, project) -> dest
+        # False: file without decoding pixels; the pixel stage fills them in (pixel_stage.py).
+        # A layout that files by stars needs the quality stage's verdict before the file has
+        # a place: then its one decode stays on the filing path.
+        self.pixels_now = pixels_now or (quality is not None and "{stars}" in cfg.layout)
+        # The daemon takes files by themselves: one that reads as cut short and was written
+        # less than this ago may still be growing, so it is retried, not quarantined. Zero for
+        # `alice organize`, which a person runs on files they say are done.
+        self.fresh_s = fresh_s
 
-    # -- the whole file ---------------------------------------------------------------
+    # -- the whole file, alone ---------------------------------------------------------------
     def organize(self, src: Source) -> Result:
-        """Check, analyse and file one source. The daemon runs the same three steps,
-        with `analyze` in a worker process."""
+        """Every step for one source, as a group of one (FilingLine runs many at once)."""
         t0 = time.perf_counter()
-        project = self.project_of(src)
+        step = self.prepare(src)
+        if isinstance(step, Placed):
+            self.commit([step])
+            step = self.finish(step)
+        step.elapsed_ms = round((time.perf_counter() - t0) * 1000, 2)
+        return step
+
+    def prepare(self, src: Source) -> Placed | Result:
+        """Steps 1-3 for one source (a filing thread): quick check, read, place.
+        A Result when nothing is left to record."""
         try:
             os.close(open_source(src.path))     # a link or a FIFO swapped in since the walk is refused
-            result = self.quick_check(src.path)
-            if result is None:
-                result = self.apply(analyze(src.path, project, self.quality), project)
+            quick = self.quick_check(src.path)
+            if quick is not None:
+                return quick
+            return self.place(self.read(src))
         except SourceRefused as exc:
-            result = Result(os.fsdecode(src.path), REFUSED, project=project, reason=exc.reason)
+            return Result(os.fsdecode(src.path), REFUSED, project=self.project_of(src), reason=exc.reason)
         except OSError as exc:
-            result = failure(src.path, exc)
-        result.elapsed_ms = round((time.perf_counter() - t0) * 1000, 2)
-        return result
+            return failure(src.path, exc)
 
     def project_of(self, src: Source) -> str:
         return sanitize_segment(project_for(src.path, src.inbox, self.cfg.default_project))
 
+    # -- step 1: is there anything to do? -------------------------------------------------------
     def quick_check(self, path: Path) -> Result | None:
         """The answer for a source that needs no reading (already filed), else None."""
         return self._unchanged(path)
 
-    def apply(self, reading: AssetRecord | Rejected, project: str) -> Result:
-        """The effects for one analysed source. Raises OSError for file system trouble."""
-        if isinstance(reading, Rejected):
-            return self._quarantine(reading, project)
-        if reading.media not in MEDIA:
-            return self._not_media(reading, project)
-        return self._file(reading)
+    # -- step 2: read once, analyse ------------------------------------------------------------
+    def read(self, src: Source) -> Reading:
+        """One read of the source, analysed. Pure apart from reading; OSError propagates."""
+        project = self.project_of(src)
+        data, st = read_once(src.path)
+        outcome = analyze_bytes(data, src.path, st.st_size, st.st_mtime, project, self.quality,
+                                pixels=self.pixels_now)
+        if self.pixels_now and self.rescore is not None and isinstance(outcome, AssetRecord) \
+                and not self.dry_run and self.catalog is not None:
+            self.rescore(outcome)       # network calls: before taking the content lock, not under it
+        return Reading(src.path, project, outcome, data, st.st_size, st.st_mtime_ns)
 
-    def _not_media(self, rec: AssetRecord, project: str) -> Result:
+    # -- step 3: place the copy and the sidecar --------------------------------------------------
+    def place(self, reading: Reading) -> Placed | Result:
+        """Everything but the catalog: copy and sidecar (new files), quarantine copy and reason.
+        Raises OSError for file system trouble, StillWriting for a file that is not settled."""
+        try:
+            return self._place(reading)
+        finally:
+            reading.data = None     # written out: a file waiting for its group's commit holds no bytes
+
+    def _place(self, reading: Reading) -> Placed | Result:
+        self._settled(reading)
+        if isinstance(reading.outcome, Rejected):
+            return self._place_quarantine(reading)
+        rec = reading.outcome
+        if rec.media not in MEDIA:
+            return self._not_media(reading, rec)
+        if self.catalog is None or self.dry_run:
+            return self._place_new(reading, rec, None)
+        lock = store.ContentLock(self.catalog.engine, rec.content_id)
+        lock.acquire()
+        try:
+            placed = self._place_new(reading, rec, lock)
+        except BaseException:
+            lock.release()
+            raise
+        if not isinstance(placed, Placed):
+            lock.release()
+        return placed
+
+    def _not_media(self, reading: Reading, rec: AssetRecord) -> Placed | Result:
         """Only media are assets. A file that says it is media and is not is quarantined; any
         other file (a note, an archive) stays where it is, reported but never filed."""
-        src = Path(rec.source_path)
+        src = reading.path
         what = rec.format if rec.format not in ("", "unknown") else "unrecognised bytes"
         claim = claimed_media(src.name)
         if claim is not None:
-            return self._quarantine(Rejected(src, f"named as {claim} ({src.suffix}) but its bytes are {what}, "
-                                             f"not {claim}", rec.format, rec.media, rec.size), project)
-        return Result(str(src), NOT_MEDIA, content_id=rec.content_id, project=project,
+            reading.outcome = Rejected(src, f"named as {claim} ({src.suffix}) but its bytes are {what}, "
+                                       f"not {claim}", rec.format, rec.media, rec.size)
+            return self._place_quarantine(reading)
+        return Result(str(src), NOT_MEDIA, content_id=rec.content_id, project=reading.project,
                       reason=f"not an image or video ({what}); left where it is")
 
-    # -- idempotence --------------------------------------------------------------------
-    def _unchanged(self, path: Path) -> Result | None:
-        """A source already filed with the same bytes: nothing to do (move mode: finish the move)."""
-        if self.catalog is None:
-            return None
-        with self.catalog.session() as s:
-            loc = store.location_of(s, str(path))
-            if loc is None or loc.role not in ("source", "quarantine-source") or not loc.present:
-                return None
-            st = path.stat()
-            if (loc.size, loc.mtime_ns) != (st.st_size, st.st_mtime_ns):
-                return None  # rewritten since: read it again
-            filed = store.filed_copy(s, loc.asset_id)
-            asset = store.asset_by_id(s, loc.asset_id)
-        if filed is None or not Path(filed.path).is_file():
-            return None  # the filed copy is gone: file it again
-        result = Result(str(path), UNCHANGED, dest=filed.path, content_id=asset.content_id,
-                        tool=asset.tool, ai=asset.ai, project=asset.project_name,
-                        reason="already quarantined" if loc.role == "quarantine-source" else "already filed")
-        if self.mode == "move" and not self.dry_run:
-            self._finish_move(path, Path(filed.path), loc.file_hash)
-        return result
+    def _settled(self, reading: Reading) -> None:
+        """Refuse to file bytes that are not the file's final ones: it changed since it was
+        read (never half-filed), or it reads as cut short and was written to just now (a
+        truncation verdict on a growing file is not final; nothing leaves the inbox)."""
+        st = os.stat(reading.path)
+        if (st.st_size, st.st_mtime_ns) != (reading.size, reading.mtime_ns):
+            raise StillWriting(f"{reading.path} changed while it was being filed "
+                               f"({reading.size} -> {st.st_size} bytes); it will be taken again once settled")
+        outcome = reading.outcome
+        if self.fresh_s and isinstance(outcome, Rejected) and _cut_short(outcome.reason):
+            age = time.time() - st.st_mtime
+            if age < self.fresh_s:
+                raise StillWriting(f"{reading.path} reads as cut short and was written {age:.1f} s ago; "
+                                   "waiting for it to settle before judging it")
 
-    # -- new content or a duplicate ----------------------------------------------------------
-    def _file(self, rec: AssetRecord) -> Result:
-        if self.catalog is None or self.dry_run:
-            return self._file_locked(rec)
-        if self.rescore is not None:
-            self.rescore(rec)       # network calls: before taking the content lock, not under it
-        with store.content_lock(self.catalog.engine, rec.content_id):
-            return self._file_locked(rec)
-
-    def _file_locked(self, rec: AssetRecord) -> Result:
-        src = Path(rec.source_path)
+    def _place_new(self, reading: Reading, rec: AssetRecord, lock: store.ContentLock | None) -> Placed | Result:
+        src = reading.path
         base = Result(str(src), ORGANIZED, content_id=rec.content_id, tool=rec.tool, ai=rec.ai,
                       project=rec.project)
         if self.catalog is not None:
@@ -261,15 +355,21 @@ class Organizer:
             # A file's project is where the user put it: the same bytes dropped into another
             # project's folder are filed there too (the asset joins that project), not
             # waved off as a duplicate of the copy filed under the first project.
-            with self.catalog.session() as s:
+            with self.catalog.session() as s:      # ORM rows: a session, not the autocommit connection
                 existing = store.asset_by_content_id(s, rec.content_id)
                 filed = store.filed_copy_with_hash(s, existing.id, rec.file_hash) if existing else None
                 member = existing is not None and rec.project in store.projects_of(s, existing.id)
                 if existing is not None:     # another copy's sidecar carries what a person gave the asset
                     rec.tags = curation.tags_of(s, existing.id)
                     rec.user_stars = existing.user_stars
-            if filed is not None and Path(filed.path).is_file() and Path(filed.path) != src and member:
-                return self._duplicate(rec, existing.id, Path(filed.path), base)
+            if existing is not None and filed is not None and Path(filed.path).is_file() \
+                    and Path(filed.path) != src and member:
+                base.status = DUPLICATE
+                base.dest = filed.path
+                base.reason = f"same content as {filed.path}"
+                if self.dry_run:
+                    return base
+                return Placed(reading, base, Path(filed.path), existing.id, rec.file_hash, lock)
 
         if self.dry_run:
             promised = self._promised_copy.get((rec.content_id, rec.file_hash, rec.project))
@@ -284,30 +384,14 @@ class Organizer:
             self._promised_copy[(rec.content_id, rec.file_hash, rec.project)] = dest
             return base
         if not os.path.lexists(dest):
-            dest = self._copy(rec, src, dest)
+            dest = self._copy(reading, rec, dest)
             base.dest = str(dest)
         rec.organized_path = str(dest)
         rec.organized_at = datetime.now().astimezone()
         self._add_graph_inputs(rec)
-        reserve.write_sidecar(dest, sidecar.dump(rec), rec.file_hash)
+        reserve.write_sidecar(dest, sidecar.dump(rec), rec.file_hash, sync_dir=False)
         checkpoint("organize: copy and sidecar in place, not yet recorded")
-        if self.catalog is not None:
-            st = src.stat()
-            with self.catalog.session() as s:
-                asset_id, created = store.record_asset(s, rec, refresh=False)
-                store.add_location(s, asset_id, str(dest), rec.file_hash, "organized", refresh=False)
-                store.add_location(s, asset_id, str(src), rec.file_hash, "source",
-                                   size=st.st_size, mtime_ns=st.st_mtime_ns, refresh=False)
-                lineage.record_parents(s, asset_id, rec.parents)
-                store.refresh_search(s, asset_id)
-                if created and rec.perceptual_hash is not None:
-                    similar.set_perceptual_hash(s, asset_id, rec.perceptual_hash)
-                store.append_event(s, "organized", asset_id, str(dest),
-                                   {"source": str(src), "tool": rec.tool, "project": rec.project})
-            checkpoint("organize: recorded")
-        if self.mode == "move":
-            self._finish_move(src, dest, rec.file_hash)
-        return base
+        return Placed(reading, base, dest, None, rec.file_hash, lock, {dest.parent})
 
     def _add_graph_inputs(self, rec: AssetRecord) -> None:
         """A ComfyUI graph's input images the catalog has filed are parents (providers.comfyui.input_dir)."""
@@ -328,33 +412,155 @@ class Organizer:
         return plan_destination(rec, self.cfg.organized, self.layout, name,
                                 lambda p: self._promised.get(p) or reserve.occupied(p, rec.file_hash))
 
-    def _copy(self, rec: AssetRecord, src: Path, dest: Path) -> Path:
+    def _copy(self, reading: Reading, rec: AssetRecord, dest: Path) -> Path:
         for _ in range(20):
             try:
-                return fileops.place_copy(src, dest, rec.file_hash)
+                return self._write(reading, dest, rec.file_hash)
             except FileExistsError:
                 # Someone (another alice, the user) took the name since we planned it: plan again.
-                dest = self._plan(rec, src)
+                dest = self._plan(rec, reading.path)
                 if os.path.lexists(dest):
-                    return dest  # same bytes are already there (plan checked)
-        raise fileops.PlacementError(f"could not find a free name for {src.name} in {dest.parent}")
+                    return dest  # same bytes are already there
+        raise fileops.PlacementError(f"could not find a free name for {reading.path.name} in {dest.parent}")
 
-    def _duplicate(self, rec: AssetRecord, asset_id: int, filed: Path, base: Result) -> Result:
-        base.status = DUPLICATE
-        base.dest = str(filed)
-        base.reason = f"same content as {filed}"
+    @staticmethod
+    def _write(reading: Reading, dest: Path, fhash: str) -> Path:
+        if reading.data is not None:
+            return fileops.place_bytes(reading.data, dest, reading.mtime_ns, sync_dir=False)
+        return fileops.place_copy(reading.path, dest, fhash)
+
+    def _place_quarantine(self, reading: Reading) -> Placed | Result:
+        rej = reading.outcome
+        assert isinstance(rej, Rejected)
+        src = reading.path
+        result = Result(str(src), QUARANTINED, project=reading.project, reason=rej.reason)
         if self.dry_run:
-            return base
-        src = Path(rec.source_path)
-        st = src.stat()
-        with self.catalog.session() as s:  # type: ignore[union-attr]
-            store.record_reading(s, asset_id, rec)
+            return result
+        fhash = ("b3:" + blake3.blake3(reading.data).hexdigest()) if reading.data is not None else file_hash(src)
+        dest = free_path(self.cfg.quarantine, sanitize_segment(safe_name(src.name)), fhash[3:9], fhash,
+                         lambda p: reserve.TAKEN if _quarantine_taken(p, fhash) else None)
+        if not os.path.lexists(dest):
+            self._write(reading, dest, fhash)
+        reason = (f"source: {src}\nreason: {rej.reason}\nformat: {rej.format}\n"
+                  f"quarantined_at: {datetime.now().astimezone().isoformat()}\n"
+                  "what to do: fix or re-export the file and drop it into the inbox again; "
+                  "delete this copy when you no longer need it.\n")
+        fileops.write_text_atomic(_reason_path(dest), reason, may_replace=_reason_is_ours, sync_dir=False)
+        result.dest = str(dest)
+        result.content_id = fhash
+        return Placed(reading, result, dest, None, fhash, None, {dest.parent})
+
+    # -- step 4: one transaction for a group ----------------------------------------------------
+    def commit(self, group: list[Placed],
+               bookkeeping: Callable[[Any, list[Placed]], None] | None = None) -> list[Placed]:
+        """Record every placed file of `group` in one catalog transaction, after one fsync of
+        each folder they were placed in. `bookkeeping(session, group)` adds its own writes
+        (the daemon's job states) to the same transaction. Returns the group; a file whose
+        record fails on its own (not a lost catalog) is retried alone and, if it fails
+        again, becomes a FAILED result, its copy left for the next run to find."""
+        if not group:
+            return group
+        try:
+            for folder in set().union(*(p.folders for p in group)):
+                fileops.fsync_dir(folder)
+            if self.catalog is not None:
+                try:
+                    with self.catalog.session() as s:
+                        for p in group:
+                            self._record(s, p)
+                        if bookkeeping is not None:
+                            bookkeeping(s, group)
+                except Exception as exc:
+                    if _is_disconnect(exc) or len(group) == 1:
+                        raise
+                    for p in group:         # find the one that cannot be recorded; keep the rest
+                        try:
+                            self.commit([p], bookkeeping)
+                        except Exception as one:
+                            if _is_disconnect(one):
+                                raise
+                            p.result = Result(p.result.path, FAILED, reason=f"catalog: {one}")
+                    return group
+            for _ in group:
+                checkpoint("organize: recorded")
+        finally:
+            for p in group:
+                if p.lock is not None:
+                    p.lock.release()
+                    p.lock = None
+        return group
+
+    def _record(self, s: Any, p: Placed) -> None:
+        src = p.reading.path
+        size, mtime_ns = p.reading.size, p.reading.mtime_ns
+        if p.status == ORGANIZED:
+            rec = p.reading.outcome
+            assert isinstance(rec, AssetRecord)
+            asset_id, created = store.record_asset(s, rec, refresh=False)
+            store.add_location(s, asset_id, str(p.dest), rec.file_hash, "organized", refresh=False)
             store.add_location(s, asset_id, str(src), rec.file_hash, "source",
-                               size=st.st_size, mtime_ns=st.st_mtime_ns)
-            store.append_event(s, "duplicate", asset_id, str(src), {"of": str(filed)})
-        if self.mode == "move":
-            self._finish_move(src, filed, rec.file_hash)   # re-verifies the filed bytes first
-        return base
+                               size=size, mtime_ns=mtime_ns, refresh=False)
+            lineage.record_parents(s, asset_id, rec.parents)
+            store.refresh_search(s, asset_id)
+            if created and rec.perceptual_hash is not None:
+                similar.set_perceptual_hash(s, asset_id, rec.perceptual_hash)
+            store.append_event(s, "organized", asset_id, str(p.dest),
+                               {"source": str(src), "tool": rec.tool, "project": rec.project})
+        elif p.status == DUPLICATE:
+            rec = p.reading.outcome
+            if isinstance(rec, AssetRecord):
+                store.record_reading(s, p.asset_id, rec)
+            store.add_location(s, p.asset_id, str(src), p.file_hash, "source", size=size, mtime_ns=mtime_ns)
+            store.append_event(s, "duplicate", p.asset_id, str(src), {"of": str(p.dest)})
+        elif p.status == QUARANTINED:
+            rej = p.reading.outcome
+            assert isinstance(rej, Rejected)
+            asset_id = store.record_quarantined(s, p.file_hash, rej.size or size, rej.format,
+                                                rej.media, p.reading.project, rej.reason)
+            store.add_location(s, asset_id, str(p.dest), p.file_hash, "quarantine")
+            store.add_location(s, asset_id, str(src), p.file_hash, "quarantine-source",
+                               size=size, mtime_ns=mtime_ns)
+            store.append_event(s, "quarantined", asset_id, str(p.dest),
+                               {"source": str(src), "reason": rej.reason})
+
+    # -- step 5: after the commit ------------------------------------------------------------------
+    def finish(self, p: Placed) -> Result:
+        """Move mode: remove the source, now that its copy is recorded. Returns the file's Result."""
+        if self.mode == "move" and p.status != FAILED and p.dest is not None:
+            try:
+                self._finish_move(p.reading.path, p.dest, p.file_hash)
+            except OSError as exc:
+                return failure(p.reading.path, exc)
+        return p.result
+
+    # -- idempotence --------------------------------------------------------------------
+    def _unchanged(self, path: Path) -> Result | None:
+        """A source already filed with the same bytes: nothing to do (move mode: finish the move)."""
+        if self.catalog is None:
+            return None
+        with self._reading() as s:
+            loc = store.source_state(s, str(path))
+        if loc is None or loc.role not in ("source", "quarantine-source") or not loc.present:
+            return None
+        st = path.stat()
+        if (loc.size, loc.mtime_ns) != (st.st_size, st.st_mtime_ns):
+            return None  # rewritten since: read it again
+        if loc.filed_path is None or not Path(loc.filed_path).is_file():
+            return None  # the filed copy is gone: file it again
+        result = Result(str(path), UNCHANGED, dest=loc.filed_path, content_id=loc.content_id,
+                        tool=loc.tool, ai=loc.ai, project=loc.project_name,
+                        reason="already quarantined" if loc.role == "quarantine-source" else "already filed")
+        if self.mode == "move" and not self.dry_run:
+            self._finish_move(path, Path(loc.filed_path), loc.file_hash)
+        return result
+
+    @contextmanager
+    def _reading(self) -> Iterator[Any]:
+        """A connection for one read, in autocommit: no BEGIN and COMMIT round trips around it."""
+        assert self.catalog is not None
+        with unavailable_on_disconnect(self.catalog.display_url), \
+                self.catalog.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield conn
 
     def _finish_move(self, src: Path, kept: Path, expected_hash: str) -> None:
         if fileops.remove_source(src, kept, expected_hash) and self.catalog is not None:
@@ -362,37 +568,22 @@ class Organizer:
             with self.catalog.session() as s:
                 store.mark_location_gone(s, str(src))
 
-    # -- quarantine ---------------------------------------------------------------------
-    def _quarantine(self, rej: Rejected, project: str) -> Result:
-        src = rej.path
-        result = Result(str(src), QUARANTINED, project=project, reason=rej.reason)
-        if self.dry_run:
-            return result
-        fhash = file_hash(src)
-        dest = free_path(self.cfg.quarantine, sanitize_segment(safe_name(src.name)), fhash[3:9], fhash,
-                         lambda p: reserve.TAKEN if _quarantine_taken(p, fhash) else None)
-        if not os.path.lexists(dest):
-            fileops.place_copy(src, dest, fhash)
-        reason = (f"source: {src}\nreason: {rej.reason}\nformat: {rej.format}\n"
-                  f"quarantined_at: {datetime.now().astimezone().isoformat()}\n"
-                  "what to do: fix or re-export the file and drop it into the inbox again; "
-                  "delete this copy when you no longer need it.\n")
-        fileops.write_text_atomic(_reason_path(dest), reason, may_replace=_reason_is_ours)
-        result.dest = str(dest)
-        result.content_id = fhash
-        if self.catalog is not None:
-            st = src.stat()
-            with self.catalog.session() as s:
-                asset_id = store.record_quarantined(s, fhash, rej.size or st.st_size, rej.format,
-                                                    rej.media, project, rej.reason)
-                store.add_location(s, asset_id, str(dest), fhash, "quarantine")
-                store.add_location(s, asset_id, str(src), fhash, "quarantine-source",
-                                   size=st.st_size, mtime_ns=st.st_mtime_ns)
-                store.append_event(s, "quarantined", asset_id, str(dest),
-                                   {"source": str(src), "reason": rej.reason})
-        if self.mode == "move":
-            self._finish_move(src, dest, fhash)
-        return result
+
+class StillWriting(OSError):
+    """The file is still being written: not filed now, taken again once it settles."""
+
+
+def _cut_short(reason: str) -> bool:
+    text = reason.lower()
+    return "truncat" in text or "ends before" in text or "ends early" in text or "ends inside" in text \
+        or "ends at byte" in text or "runs past the end" in text
+
+
+def _is_disconnect(exc: BaseException) -> bool:
+    from alice.daemon.catalog.engine import is_disconnect
+    from alice.daemon.catalog.errors import CatalogUnavailable
+
+    return isinstance(exc, CatalogUnavailable) or is_disconnect(exc)
 
 
 def _reason_path(dest: Path) -> Path:

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from alice.daemon.catalog.engine import unavailable_on_disconnect
 from alice.daemon.catalog.models import JOB_STATES
 from alice.daemon.catalog.models import Job as JobModel
-from alice.daemon.catalog.store import append_event, clean_json, clean_text
+from alice.daemon.catalog.store import append_event, clean_json, clean_text, rowcount
 
 BACKOFF_BASE_S = 5.0
 BACKOFF_CAP_S = 15 * 60.0
@@ -218,6 +218,25 @@ def complete(engine: Engine, job_id: int, worker: str, result: dict[str, Any] | 
             .values(state="done", lease_until=None, result=clean_json(result), updated_at=func.now())
         ).rowcount
     return done == 1
+
+
+def complete_in(s: Session | Connection, job_id: int, worker: str, result: dict[str, Any] | None = None) -> bool:
+    """complete() inside the caller's transaction: the group commit of filing records the
+    files and marks their jobs done in one go (daemon/ingest/runner.py)."""
+    done = rowcount(s.execute(
+        update(JobModel)
+        .where(JobModel.id == job_id, JobModel.worker == worker, JobModel.state == "running")
+        .values(state="done", lease_until=None, result=clean_json(result), updated_at=func.now())
+    ))
+    return done == 1
+
+
+def complete_many(engine: Engine, worker: str, results: list[tuple[int, dict[str, Any] | None]]) -> int:
+    """complete() for several jobs in one transaction; returns how many `worker` still held."""
+    if not results:
+        return 0
+    with _transaction(engine) as conn:
+        return sum(complete_in(conn, job_id, worker, result) for job_id, result in results)
 
 
 def fail(engine: Engine, job_id: int, worker: str, error: str, transient: bool,

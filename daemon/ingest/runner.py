@@ -1,14 +1,19 @@
 """`alice run`: the long-running service.
 
-    watcher --(path)--> jobs table --(claim, lease)--> worker pool: analyze()
+    watcher --(path)--> jobs table --(claim, lease)--> filing line (threads): read once,
+                                                        analyse, copy, sidecar
                                                         |
-              catalog <-- organizer.apply() <-----------+
+        catalog <-- one transaction per group, jobs included (copy mode)
+           |
+           +--> pixel stage (worker processes): perceptual hash, quality, into catalog and sidecar
 
-The watcher thread only enqueues (one INSERT); the main thread claims jobs,
-hands the pure, CPU-heavy analysis to a process pool, and applies the effects
-itself, one file at a time, so the order that makes a crash harmless
-(daemon/ingest/filing.py) holds here too. Leases are renewed while a job is in
-flight; a daemon that dies simply stops renewing and another takes over.
+The watcher thread only enqueues (one INSERT); the main thread claims jobs and
+hands them to the filing line (daemon/ingest/line.py, the same steps `alice
+organize` runs), commits what the line has placed in groups, so the order that
+makes a crash harmless (daemon/ingest/filing.py) holds here too, and keeps the
+worker processes busy with the pixel stage (daemon/ingest/pixel_stage.py).
+Leases are renewed while a job is in flight; a daemon that dies simply stops
+renewing and another takes over.
 
 When the catalog is unreachable the loop pauses with backoff and resumes by
 itself; files that arrive meanwhile are still in the inbox, and the
@@ -22,7 +27,7 @@ import signal
 import threading
 import time
 from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,16 +46,19 @@ from alice.daemon.ingest.filing import (
     FAILED,
     REFUSED,
     Organizer,
+    Placed,
     Refusal,
     Result,
     Source,
+    Status,
     failure,
     inbox_files,
     startup_sweep,
 )
+from alice.daemon.ingest.line import FilingLine
+from alice.daemon.ingest.pixel_stage import PixelStage
 from alice.daemon.ops import lineage, presence, systemd
 from alice.daemon.ops.logs import bind_job
-from alice.pipeline.importer import analyze
 
 if TYPE_CHECKING:
     from alice.daemon.generation.generator import Generator
@@ -65,15 +73,14 @@ log = structlog.get_logger("alice.run")
 class InFlight:
     job: queue.Job
     source: Source
-    project: str
-    future: Future                  # the analysis, in a worker process
     started: float
-    effect: Future | None = None    # the filing, in an effect thread
 
 
-# Filing is I/O (fsync, catalog round trips), not CPU: a few threads keep the
-# disk and the catalog busy while the process pool analyses the next files.
-EFFECT_THREADS = 4
+# Filing is mostly waiting (fsync, catalog round trips) and GIL-free hashing:
+# a few threads keep the disk and the catalog busy (daemon/ingest/line.py).
+# Each file placed and waiting for its group's commit holds a content-lock
+# connection: the catalog pool is sized for 2 x FILING_THREADS of them (cli/main.py).
+FILING_THREADS = 4
 
 
 class Daemon:
@@ -86,13 +93,16 @@ class Daemon:
         self.metrics = metrics
         self.generator = generator
         self.worker = worker or queue.worker_name()
-        self.organizer = Organizer(cfg, catalog, quality=quality, rescore=rescore)
+        self.organizer = Organizer(cfg, catalog, quality=quality, rescore=rescore, pixels_now=False,
+                                   fresh_s=max(cfg.watch.settle_seconds, 1.0))
         self.stopping = threading.Event()
         self.wake = threading.Event()
         self.rescan_needed = threading.Event()
         self.inflight: dict[int, InFlight] = {}
-        self.max_inflight = cfg.worker_count * 2 + EFFECT_THREADS
-        self.effects = ThreadPoolExecutor(EFFECT_THREADS, thread_name_prefix="alice-file")
+        self.max_inflight = FILING_THREADS * 2
+        self.line = FilingLine(self.organizer, FILING_THREADS)
+        self.uncommitted: list[tuple[int, Placed]] = []   # placed, commit interrupted by a catalog outage
+        self.pixels = PixelStage(catalog, quality, rescore)
         self.last_errors: deque[dict[str, Any]] = deque(maxlen=20)
         self.catalog_ok = True
         self.processed = 0
@@ -244,6 +254,11 @@ class Daemon:
             self.last_turn = time.monotonic()
             try:
                 self.collect()
+                if not self.inflight:
+                    # Filing first: pixels wait until no file is waiting to become searchable.
+                    self.pump_pixels()
+                else:
+                    self.pixels.collect()
                 if self.rescan_needed.is_set():
                     self.rescan_needed.clear()
                     self.watcher.reconcile()
@@ -281,6 +296,9 @@ class Daemon:
 
     # -- jobs --------------------------------------------------------------------------------
     def begin(self, job: queue.Job) -> None:
+        if job.id in self.inflight:
+            # Our own job, its lease lapsed while we worked on it (a slow turn): we still have it.
+            return
         # A name that is not UTF-8 is stored escaped; open the real one.
         path, inbox = unescape_path(job.path), unescape_path(job.inbox)
         src = Source(path, inbox)
@@ -290,18 +308,12 @@ class Daemon:
             if refused.extra.get("requeue"):
                 self.on_ready(path, inbox)      # another regular file took the name: a new job for it
             return
-        project = self.organizer.project_of(src)
-        quick = self.organizer.quick_check(path)
-        if quick is not None:
-            self.finish(job, quick)
+        if not os.path.lexists(path):
+            self.finish(job, Result(job.path, Status.VANISHED,
+                                    reason="the file left the inbox before it was filed"))
             return
-        try:
-            fut = self._submit(analyze, path, project, self.quality)
-        except BrokenProcessPool:
-            self.pool = self._new_pool()
-            fut = self._submit(analyze, path, project, self.quality)
-        fut.add_done_callback(lambda _f: self.wake.set())
-        self.inflight[job.id] = InFlight(job, src, project, fut, time.perf_counter())
+        self.inflight[job.id] = InFlight(job, src, time.perf_counter())
+        self.line.submit(job.id, src, on_done=self.wake.set)
 
     def _refusal(self, job: queue.Job, path: Path, inbox: Path) -> Result | None:
         """The outcome for a job whose path must not be read, or None to go on.
@@ -332,64 +344,85 @@ class Daemon:
         return None
 
     def collect(self) -> None:
-        """Move finished analyses on to filing, and finished filings on to the queue."""
-        for job_id, item in list(self.inflight.items()):
-            if item.effect is None:
-                if item.future.done():
-                    self._start_effect(job_id, item)
+        """Commit what the filing line has placed, as one group, and finish every job it is done with."""
+        group = self.uncommitted
+        self.uncommitted = []
+        lost_catalog: BaseException | None = None
+        for job_id, item in self.line.done():
+            flight = self.inflight.get(job_id)   # type: ignore[call-overload]
+            if flight is None:
                 continue
-            if not item.effect.done():
-                continue
-            try:
-                result = item.effect.result()
-            except Exception as exc:
-                if _is_unavailable(exc):
-                    item.effect = None   # filing is idempotent: redo it once the catalog is back
-                    raise
-                del self.inflight[job_id]
-                if isinstance(exc, OSError):
-                    res = failure(item.source.path, exc)
-                    queue.fail(self.catalog.engine, job_id, self.worker, res.reason or "error", transient=True)
-                    self._note_error(str(item.source.path), res.reason or "")
-                else:
-                    log.error("filing error", path=str(item.source.path), error=repr(exc))
-                    queue.fail(self.catalog.engine, job_id, self.worker, f"internal error: {exc!r}", transient=False)
-                    self._note_error(str(item.source.path), repr(exc), logged=True)
-                continue
-            del self.inflight[job_id]
-            result.elapsed_ms = round((time.perf_counter() - item.started) * 1000, 2)
-            self.finish(item.job, result)
+            if isinstance(item, Placed):
+                group.append((job_id, item))    # type: ignore[arg-type]
+            elif isinstance(item, Result):
+                del self.inflight[job_id]       # type: ignore[arg-type]
+                item.elapsed_ms = round((time.perf_counter() - flight.started) * 1000, 2)
+                self.finish(flight.job, item)
+            elif _is_unavailable(item):
+                # Nothing was recorded; the job is still ours: try it again once the catalog is back.
+                self.line.submit(flight.job.id, flight.source, on_done=self.wake.set)
+                lost_catalog = item
+            else:
+                del self.inflight[job_id]       # type: ignore[arg-type]
+                self._failed(flight, item)
+        if lost_catalog is not None:
+            self.uncommitted = group            # recording is idempotent: commit them once it is back
+            raise lost_catalog
+        if group:
+            self._commit(group)
 
-    def _start_effect(self, job_id: int, item: InFlight) -> None:
+    def _failed(self, flight: InFlight, exc: BaseException) -> None:
+        log.error("filing error", path=str(flight.source.path), error=repr(exc))
+        queue.fail(self.catalog.engine, flight.job.id, self.worker, f"internal error: {exc!r}", transient=False)
+        self._note_error(str(flight.source.path), repr(exc), logged=True)
+
+    def _commit(self, group: list[tuple[int, Placed]]) -> None:
+        copy_mode = self.organizer.mode != "move"
+
+        def jobs_done(s: Any, placed: list[Placed]) -> None:
+            # Copy mode: the job is done once recorded, in the same transaction. Move mode
+            # waits for the source's removal: a job done before it would never be retried.
+            if copy_mode:
+                for job_id, p in group:
+                    if p.status != FAILED:
+                        queue.complete_in(s, job_id, self.worker, p.result.to_json())
+
         try:
-            reading = item.future.result()
-        except BrokenProcessPool:
-            # A worker died (out of memory on a hostile file?): retry, counting the attempt.
-            self.pool = self._new_pool()
-            del self.inflight[job_id]
-            queue.fail(self.catalog.engine, job_id, self.worker,
-                       "a worker process died while reading this file", transient=True)
-            return
-        except OSError as exc:
-            del self.inflight[job_id]
-            res = failure(item.source.path, exc)
-            queue.fail(self.catalog.engine, job_id, self.worker, res.reason or "error", transient=True)
-            self._note_error(str(item.source.path), res.reason or "")
-            return
+            results = self.line.commit(group, jobs_done)
         except Exception as exc:
-            del self.inflight[job_id]
-            log.error("pipeline error", path=str(item.source.path), error=repr(exc))
-            queue.fail(self.catalog.engine, job_id, self.worker, f"internal error: {exc!r}", transient=False)
-            self._note_error(str(item.source.path), repr(exc), logged=True)
-            return
-        item.effect = self.effects.submit(self._apply, item.job, reading, item.project)
-        item.effect.add_done_callback(lambda _f: self.wake.set())
+            if _is_unavailable(exc):
+                self.uncommitted = group     # recording is idempotent: redo it once the catalog is back
+                raise
+            # Not the catalog going away (a folder that cannot be fsynced, say): each file
+            # of the group goes back to the queue, its copy left for the retry to find.
+            log.error("could not record a group of files", files=len(group), error=repr(exc))
+            results = [(job_id, failure(p.reading.path, exc) if isinstance(exc, OSError) else
+                        Result(str(p.reading.path), FAILED, reason=f"internal error: {exc!r}"))
+                       for job_id, p in group]
+        finished: list[tuple[InFlight, Result]] = []
+        for job_id, result in results:
+            flight = self.inflight.pop(job_id)
+            result.elapsed_ms = round((time.perf_counter() - flight.started) * 1000, 2)
+            finished.append((flight, result))
+        if not copy_mode:
+            queue.complete_many(self.catalog.engine, self.worker,
+                                [(f.job.id, r.to_json()) for f, r in finished if r.status != FAILED])
+        for flight, result in finished:
+            with bind_job(f"job-{flight.job.id}", path=flight.job.path):
+                if result.status == FAILED:
+                    self._finish(flight.job, result)    # back to the queue, with its reason
+                else:
+                    self._report(result)
 
-    def _apply(self, job: queue.Job, reading: Any, project: str) -> Result:
-        # The effect thread's log lines (organizer, catalog, fileops) carry the job's id.
-        with bind_job(f"job-{job.id}", path=job.path):
-            log.debug("filing", project=project)
-            return self.organizer.apply(reading, project)
+    def pump_pixels(self) -> None:
+        """Keep the worker processes busy with the pixel stage, and record what it finished."""
+        assert self.pool is not None
+        self.pixels.collect()
+        try:
+            self.pixels.pump(self.pool, self.cfg.worker_count * 2, on_done=self.wake.set)
+        except BrokenProcessPool:
+            self.pool = self._new_pool()
+            self.pixels.running.clear()
 
     def finish(self, job: queue.Job, result: Result) -> None:
         with bind_job(f"job-{job.id}", path=job.path):
@@ -401,6 +434,9 @@ class Daemon:
             self._note_error(result.path, result.reason or "")
         else:
             queue.complete(self.catalog.engine, job.id, self.worker, result.to_json())
+        self._report(result)
+
+    def _report(self, result: Result) -> None:
         self.processed += 1
         log.info("file", status=result.status, dest=result.dest, tool=result.tool, ms=result.elapsed_ms,
                  reason=result.reason)
@@ -436,7 +472,7 @@ class Daemon:
                 queue.release(self.catalog.engine, list(self.inflight), self.worker)
             except Exception as exc:
                 log.warning("could not release jobs; their leases will expire", error=str(exc))
-        self.effects.shutdown(wait=True, cancel_futures=True)
+        self.line.shutdown()
         if self.pool is not None:
             if self.inflight:
                 # A worker still busy after the timeout is stuck (a file that never ends): stop it,

@@ -1,7 +1,9 @@
 """Deciding when a file in an inbox is complete enough to hand to the pipeline.
 
 A file is ready when
-  * its writer closed it after writing (inotify IN_CLOSE_WRITE), or
+  * its writer closed it after writing (inotify IN_CLOSE_WRITE) and it then
+    stayed unchanged for `settle_s` (a writer that appends and closes again and
+    again is not done after its first close), or
   * it was renamed or moved into place (a rename is atomic: the content is whole), or
   * no close event can be seen (polling, network shares, files found by a scan)
     and its size, mtime and inode stayed the same for `settle_s`.
@@ -73,11 +75,18 @@ class ReadinessTracker:
 
     # -- events -------------------------------------------------------------
 
-    def closed(self, path: Path, inbox: Path) -> list[Ready]:
-        """The writer closed the file after writing."""
+    def closed(self, path: Path, inbox: Path, now: float | None = None) -> list[Ready]:
+        """The writer closed the file after writing: ready once it has stayed unchanged
+        for settle_s from `now` (at once without a clock, or with settle_s 0)."""
         key = str(path)
         self._entries.pop(key, None)
-        return self._ready_now(key, inbox)
+        if now is None or self.settle_s == 0:
+            return self._ready_now(key, inbox)
+        sig = signature_of(key, self._stat)
+        if sig is None or self._delivered.get(key) == sig:
+            return []
+        self._track(key, _Entry(inbox, False, sig, now, 0.0), now + self.settle_s)
+        return []
 
     def moved_in(self, path: Path, inbox: Path, now: float, src: Path | None = None) -> list[Ready]:
         """Renamed or moved into place. If the source was still open for writing
@@ -98,6 +107,13 @@ class ReadinessTracker:
         key = str(path)
         entry = self._entries.get(key)
         if entry is not None:
+            if expect_close and not entry.awaiting_close:
+                if signature_of(key, self._stat) == entry.signature:
+                    return  # an event about the write that was already closed (replayed or synthetic)
+                # Written again after a close: wait for the next close, then settle again.
+                entry.awaiting_close = True
+                entry.signature = None
+                self._schedule(key, entry, now + self.open_quiet_s)
             entry.quiet_since = now
             return
         sig = signature_of(key, self._stat)

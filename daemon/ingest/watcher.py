@@ -303,7 +303,7 @@ class InboxWatcher:
         if ignored_under(inbox, path, self._ignore):
             return
         if kind == "closed":
-            self._deliver(self._tracker.closed(path, inbox))
+            self._deliver(self._tracker.closed(path, inbox, now))
         elif kind == "touched":
             self._tracker.touched(path, inbox, now, expect_close=item[3])
         elif kind == "gone":

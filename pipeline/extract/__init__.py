@@ -70,12 +70,12 @@ def _fill_size_from_exif(meta: Metadata) -> None:
             meta.width, meta.height = width, height
 
 
-def _read_provenance(path: Path, meta: Metadata, verify_c2pa: bool) -> None:
+def _read_provenance(path: Path, meta: Metadata, verify_c2pa: bool, fh: BinaryIO | None = None) -> None:
     """The other readers' results; they promise not to raise, but a file must never be lost to a bug."""
     scanned = meta.format in _SCANNED_FOR_C2PA and meta.error is None
     if meta.format in C2PA_FORMATS and (meta.c2pa_present or not scanned):
         try:
-            present, manifest, warnings = read_c2pa(path, meta.format, verify=verify_c2pa)
+            present, manifest, warnings = read_c2pa(path, meta.format, verify=verify_c2pa, fh=fh)
             meta.c2pa_present = meta.c2pa_present or present
             meta.c2pa = manifest
             meta.warnings.extend(warnings)
@@ -110,8 +110,20 @@ def extract(path: Path, *, verify_c2pa: bool = True) -> Metadata:
         reason = exc.strerror or str(exc)
         raise UnreadableFile(exc.errno, f"cannot open {path}: {reason}", str(path)) from exc
     with handle as f:
+        return _extract_open(f, path, verify_c2pa)
+
+
+def extract_from(fh: BinaryIO, path: Path, *, verify_c2pa: bool = True) -> Metadata:
+    """What the file open as `fh` (seekable, at its start) says about itself; `path` names it
+    in messages and is handed to ffmpeg for video tags. Reads nothing else by path for
+    images, so the bytes the caller already holds are the bytes described."""
+    return _extract_open(fh, Path(path), verify_c2pa)
+
+
+def _extract_open(f: BinaryIO, path: Path, verify_c2pa: bool = True) -> Metadata:
+    if True:
         try:
-            size = os.fstat(f.fileno()).st_size
+            size = os.fstat(f.fileno()).st_size if _has_fileno(f) else _seek_size(f)
             head = f.read(HEAD_SIZE)
         except OSError as exc:
             raise UnreadableFile(exc.errno, f"cannot read {path}: {exc.strerror or exc}", str(path)) from exc
@@ -134,5 +146,20 @@ def extract(path: Path, *, verify_c2pa: bool = True) -> Metadata:
     _fill_size_from_exif(meta)
     if meta.animated and meta.media == "image":
         meta.media = "video"
-    _read_provenance(path, meta, verify_c2pa)
+    _read_provenance(path, meta, verify_c2pa, f)
     return meta
+
+
+def _has_fileno(f: BinaryIO) -> bool:
+    try:
+        f.fileno()
+        return True
+    except (OSError, AttributeError, ValueError):
+        return False
+
+
+def _seek_size(f: BinaryIO) -> int:
+    at = f.tell()
+    size = f.seek(0, os.SEEK_END)
+    f.seek(at)
+    return size

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -51,7 +53,8 @@ class _NoManifest(Exception):
     pass
 
 
-def read_c2pa(path: Path, fmt: str, verify: bool = True) -> tuple[bool, dict | None, list[str]]:
+def read_c2pa(path: Path, fmt: str, verify: bool = True,
+              fh: BinaryIO | None = None) -> tuple[bool, dict | None, list[str]]:
     """(a C2PA store is present?, the active manifest as JSON or None, warnings).
 
     Never raises. The manifest dict is c2pa-python's active manifest with three
@@ -65,7 +68,7 @@ def read_c2pa(path: Path, fmt: str, verify: bool = True) -> tuple[bool, dict | N
     """
     warnings: list[str] = []
     try:
-        with open(path, "rb") as f:
+        with (_rewound(fh) if fh is not None else open(path, "rb")) as f:
             store_size = _store_size(f, fmt)
             if store_size is None:
                 return False, None, []
@@ -88,6 +91,13 @@ def read_c2pa(path: Path, fmt: str, verify: bool = True) -> tuple[bool, dict | N
         return True, None, [f"C2PA manifest present but unreadable: {_error_text(exc)}"]
     manifest = _active_manifest(store, warnings)
     return True, manifest, warnings
+
+
+@contextmanager
+def _rewound(fh: BinaryIO) -> Iterator[BinaryIO]:
+    """The caller's open file, from its start; left open for the caller."""
+    fh.seek(0)
+    yield fh
 
 
 def _error_text(exc: Exception) -> str:

@@ -55,7 +55,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -275,54 +275,84 @@ def _pixels(img: Image.Image) -> np.ndarray:
     return np.asarray(img)
 
 
-def assess_image(path: Path, cfg: QualityConfig | None = None) -> TechnicalResult:
-    """Assess an image file. File-system errors (missing, unreadable) propagate as OSError;
-    anything wrong with the file's content raises AssessmentError."""
-    t0 = time.perf_counter()
-    cfg = cfg or DEFAULT_CONFIG
+def assess_image(path: Path | BinaryIO, cfg: QualityConfig | None = None) -> TechnicalResult:
+    """Assess an image file (a path, or a binary file already open). File-system errors
+    (missing, unreadable) propagate as OSError; anything wrong with the file's content
+    raises AssessmentError."""
+    if hasattr(path, "read"):
+        return _assess_open(path, getattr(path, "name", "image"), cfg)  # type: ignore[arg-type]
     path = Path(path)
     with open(path, "rb") as fh:
-        try:
-            # Decoder warnings ("Truncated File Read", "Corrupt EXIF data")
-            # belong to this file's result, not to the daemon's stderr.
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                img = Image.open(fh, formats=_openers())
-                original = img.size
-                fmt = img.format
-                jpeg = fmt in JPEG_FAMILY
-                quality = m.jpeg_quality(getattr(img, "quantization", None)) if jpeg else None
-                if original[0] < m.MIN_SIDE or original[1] < m.MIN_SIDE:
-                    raise AssessmentError(f"{path.name}: image is {original[0]}x{original[1]} px; "
-                                          f"at least {m.MIN_SIDE} px a side is needed to judge it")
-                if jpeg:
-                    # draft() keeps the decoded size >= the request, so ask for
-                    # the final working size and let _downscale finish the job.
-                    k = _factor(original, cfg.work_edge)
-                    img.draft("RGB", (max(1, original[0] // k), max(1, original[1] // k)))
-                decoded = img.size
-                if decoded[0] * decoded[1] > cfg.max_pixels:
-                    raise AssessmentError(
-                        f"{path.name}: image is {original[0]}x{original[1]} px, more than quality.max_pixels="
-                        f"{cfg.max_pixels}; refusing to decode it (raise the limit if it is genuine)")
-                rgb = _pixels(img)
-        except AssessmentError:
-            raise
-        except Image.DecompressionBombError as exc:
-            raise AssessmentError(f"{path.name}: refusing a possible decompression bomb: {exc}") from None
-        except UnidentifiedImageError:
-            raise AssessmentError(f"{path.name}: not an image in a format the quality stage reads "
-                                  f"({', '.join(IMAGE_FORMATS)})") from None
-        except (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError, TypeError,
-                MemoryError, RuntimeError) as exc:
-            # Decoder failures surface as any of these depending on the plugin;
-            # the file is damaged or truncated, the file system is fine (open() worked).
-            raise AssessmentError(f"{path.name}: damaged or truncated image data ({exc})") from None
+        return _assess_open(fh, path, cfg)
+
+
+def open_for_assessment(img: Image.Image, cfg: QualityConfig | None = None) -> None:
+    """Ask the decoder for the reduced size this stage measures at (JPEG: DCT scaling);
+    call on a freshly opened image before anything loads its pixels."""
+    cfg = cfg or DEFAULT_CONFIG
+    if img.format in JPEG_FAMILY:
+        # draft() keeps the decoded size >= the request, so ask for
+        # the final working size and let _downscale finish the job.
+        k = _factor(img.size, cfg.work_edge)
+        img.draft("RGB", (max(1, img.size[0] // k), max(1, img.size[1] // k)))
+
+
+def _assess_open(fh: BinaryIO, path: Path | str, cfg: QualityConfig | None) -> TechnicalResult:
+    name = Path(str(path)).name
+    try:
+        # Decoder warnings ("Truncated File Read", "Corrupt EXIF data")
+        # belong to this file's result, not to the daemon's stderr.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            img = Image.open(fh, formats=_openers())
+            original = img.size
+            open_for_assessment(img, cfg)
+            return assess_decoded(img, original, cfg, name=name, caught=caught)
+    except Image.DecompressionBombError as exc:
+        raise AssessmentError(f"{name}: refusing a possible decompression bomb: {exc}") from None
+    except UnidentifiedImageError:
+        raise AssessmentError(f"{name}: not an image in a format the quality stage reads "
+                              f"({', '.join(IMAGE_FORMATS)})") from None
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError, TypeError,
+            MemoryError, RuntimeError) as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise           # the file system, not the content
+        raise AssessmentError(f"{name}: damaged or truncated image data ({exc})") from None
+
+
+def assess_decoded(img: Image.Image, original: tuple[int, int], cfg: QualityConfig | None = None, *,
+                   name: str = "image", caught: list[Any] | None = None) -> TechnicalResult:
+    """Assess an opened image (open_for_assessment already applied) whose file size is
+    `original`; its pixels are loaded here unless the caller already loaded them, so one
+    decode can serve other stages too (pipeline/pixels.py)."""
+    t0 = time.perf_counter()
+    cfg = cfg or DEFAULT_CONFIG
+    try:
+        jpeg = img.format in JPEG_FAMILY
+        quality = m.jpeg_quality(getattr(img, "quantization", None)) if jpeg else None
+        if original[0] < m.MIN_SIDE or original[1] < m.MIN_SIDE:
+            raise AssessmentError(f"{name}: image is {original[0]}x{original[1]} px; "
+                                  f"at least {m.MIN_SIDE} px a side is needed to judge it")
+        decoded = img.size
+        if decoded[0] * decoded[1] > cfg.max_pixels:
+            raise AssessmentError(
+                f"{name}: image is {original[0]}x{original[1]} px, more than quality.max_pixels="
+                f"{cfg.max_pixels}; refusing to decode it (raise the limit if it is genuine)")
+        rgb = _pixels(img)
+    except AssessmentError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise AssessmentError(f"{name}: refusing a possible decompression bomb: {exc}") from None
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError, TypeError,
+            MemoryError, RuntimeError) as exc:
+        # Decoder failures surface as any of these depending on the plugin;
+        # the file is damaged or truncated, the file system is fine (open() worked).
+        raise AssessmentError(f"{name}: damaged or truncated image data ({exc})") from None
     reduction = original[0] // max(1, decoded[0])
     period = 8 // reduction if reduction in (1, 2) else 0
     small = _downscale(rgb, cfg.work_edge)
     result = _result(small, original, rgb if period else None, period, quality, rgb, cfg, t0)
-    notes = dict.fromkeys(f"decoder: {w.message}" for w in caught
+    notes = dict.fromkeys(f"decoder: {w.message}" for w in (caught or [])
                           if not issubclass(w.category, Image.DecompressionBombWarning))
     result.warnings.extend(list(notes)[:MAX_WARNINGS])
     return result

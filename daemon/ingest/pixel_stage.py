@@ -1,0 +1,204 @@
+"""The second stage: pixels of files already filed and searchable.
+
+Filing records a PNG or JPEG without decoding it (pipeline/importer.py says
+why) and flags its asset `pixels_pending`. This stage takes flagged assets,
+decodes each filed copy once in a worker process (pipeline/pixels.py: the
+perceptual hash, the technical quality when quality is on, and the
+pixel-level check, within the analysis budgets), runs the paid quality stages
+when configured, then writes the facts into the sidecar and, for a whole
+group, into the catalog in one transaction that clears the flag.
+
+Worker processes, not threads: a decode is CPU-bound, and a hostile file that
+gets past the budgets takes down a worker, not the daemon. A crash loses
+nothing: the flag is cleared only with the facts, so the next run takes the
+asset again. Two daemons may both decode one asset; the second write is the
+same as the first.
+
+A decode that fails here (a PNG with valid CRCs around a broken zlib stream,
+say) does not move the filed file: it is recorded as a warning on the asset
+and in its sidecar, and the asset keeps no perceptual hash or quality.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlalchemy import text, update
+
+from alice.daemon.catalog import similar
+from alice.daemon.catalog.engine import Catalog
+from alice.daemon.catalog.models import Asset
+from alice.daemon.catalog.store import clean_json
+from alice.daemon.fs import fileops
+from alice.pipeline import sidecar
+from alice.pipeline.importer import MAX_IN_MEMORY
+from alice.pipeline.pixels import DEFAULT_BUDGET, Budget, PixelFacts, decode_facts
+
+log = structlog.get_logger("alice.pixels")
+
+
+@dataclass(frozen=True)
+class PixelJob:
+    asset_id: int
+    path: str           # the filed copy
+    format: str
+    media: str
+
+
+def pending(catalog: Catalog, limit: int, exclude: set[int] | frozenset[int] = frozenset()) -> list[PixelJob]:
+    """Flagged assets with a filed copy present, oldest first, not those in `exclude` (in flight)."""
+    with catalog.session() as s:
+        rows = s.execute(text("""
+            SELECT DISTINCT ON (a.id) a.id, l.path, a.format, a.media
+            FROM assets a JOIN locations l ON l.asset_id = a.id AND l.role = 'organized' AND l.present
+            WHERE a.pixels_pending AND NOT (a.id = ANY(CAST(:ex AS bigint[])))
+            ORDER BY a.id, l.id LIMIT :n
+        """), {"ex": sorted(exclude), "n": limit}).all()
+    return [PixelJob(r.id, r.path, r.format, r.media) for r in rows]
+
+
+def work(job: PixelJob, quality: Any, budget: Budget = DEFAULT_BUDGET) -> PixelFacts:
+    """In a worker process: the facts for one filed file (reads it once)."""
+    path = Path(job.path)
+    if job.media == "image" or job.format in ("gif", "webp"):
+        size = path.stat().st_size
+        if size > MAX_IN_MEMORY:
+            return PixelFacts(warnings=[f"pixels: skipped: the file is {size / 2**20:.0f} MB, over the "
+                                        f"{MAX_IN_MEMORY / 2**20:.0f} MB an analysis may hold"])
+        return decode_facts(path.read_bytes(), quality=quality, budget=budget)
+    facts = PixelFacts()
+    if quality is not None and job.media == "video":
+        from alice.pipeline.quality.cascade import stars_for
+        from alice.pipeline.quality.technical import AssessmentError, assess_video
+
+        try:
+            result = assess_video(path, quality)
+            facts.quality = {"score": result.score, "technical": result.to_dict()}
+            facts.stars = stars_for(result.score, quality.star_thresholds)
+        except AssessmentError as exc:
+            facts.warnings.append(f"quality: {exc}")
+    return facts
+
+
+def _warnings(facts: PixelFacts) -> list[str]:
+    return list(facts.warnings) + ([f"pixels: {facts.damage}"] if facts.damage else [])
+
+
+def _rescored(job: PixelJob, facts: PixelFacts, rescore: Callable[[Any], None] | None) -> Any:
+    """The sidecar's record with the facts in (and the paid stages run), or None without a readable sidecar."""
+    side = sidecar.sidecar_path(Path(job.path))
+    try:
+        rec = sidecar.load(side.read_text(encoding="utf-8"))
+    except (OSError, sidecar.SidecarError, UnicodeDecodeError) as exc:
+        log.warning("sidecar unreadable; catalog updated only", path=str(side), error=str(exc))
+        return None
+    rec.perceptual_hash = facts.perceptual_hash
+    if facts.quality is not None:
+        rec.quality = facts.quality
+        rec.stars = facts.stars
+    rec.warnings.extend(w for w in _warnings(facts) if w not in rec.warnings)
+    if rescore is not None and facts.quality is not None:
+        # The paid stages read the filed copy: in move mode the source is gone.
+        probe = dataclasses.replace(rec, source_path=job.path)
+        rescore(probe)
+        rec.quality, rec.stars, rec.warnings = probe.quality, probe.stars, probe.warnings
+    return rec
+
+
+def record(catalog: Catalog, done: list[tuple[PixelJob, PixelFacts]],
+           rescore: Callable[[Any], None] | None = None) -> None:
+    """Sidecars first (each atomic), then every asset of the group in one transaction."""
+    updates: list[tuple[PixelJob, PixelFacts, Any]] = []
+    folders: set[Path] = set()
+    for job, facts in done:
+        rec = _rescored(job, facts, rescore)
+        if rec is not None:
+            side = sidecar.sidecar_path(Path(job.path))
+            try:
+                fileops.write_text_atomic(side, sidecar.dump(rec), sync_dir=False)
+                folders.add(side.parent)
+            except OSError as exc:
+                log.warning("could not update the sidecar", path=str(side), error=str(exc))
+        updates.append((job, facts, rec))
+    for folder in folders:
+        fileops.fsync_dir(folder)
+    with catalog.session() as s:
+        for job, facts, rec in updates:
+            similar.set_perceptual_hash(s, job.asset_id, facts.perceptual_hash)
+            quality = rec.quality if rec is not None else facts.quality
+            stars = rec.stars if rec is not None else facts.stars
+            s.execute(text("UPDATE assets SET pixels_pending = false, warnings = warnings || CAST(:w AS jsonb) "
+                           "WHERE id = :id"), {"w": _json(_warnings(facts)), "id": job.asset_id})
+            if quality is not None:
+                score = quality.get("score") if isinstance(quality, dict) else None
+                s.execute(update(Asset).where(Asset.id == job.asset_id).values(
+                    quality=clean_json(quality), stars=stars if stars in (1, 2, 3, 4, 5) else None,
+                    quality_score=float(score) if isinstance(score, (int, float)) else None))
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(clean_json(value))
+
+
+class PixelStage:
+    """Keeps up to `slots` pixel jobs in an executor (the daemon's worker processes) and
+    records what they finish in groups."""
+
+    def __init__(self, catalog: Catalog, quality: Any, rescore: Callable[[Any], None] | None = None,
+                 budget: Budget = DEFAULT_BUDGET) -> None:
+        self.catalog = catalog
+        self.quality = quality
+        self.rescore = rescore
+        self.budget = budget
+        self.running: dict[int, tuple[PixelJob, Future]] = {}
+        self.done_count = 0
+
+    def pump(self, pool: Executor, slots: int, on_done: Callable[[], None] | None = None) -> int:
+        """Start pending jobs until `slots` are in flight; returns how many started."""
+        room = slots - len(self.running)
+        if room <= 0:
+            return 0
+        jobs = pending(self.catalog, room, set(self.running))
+        for job in jobs:
+            fut = pool.submit(work, job, self.quality, self.budget)
+            if on_done is not None:
+                fut.add_done_callback(lambda _f: on_done())
+            self.running[job.asset_id] = (job, fut)
+        return len(jobs)
+
+    def collect(self) -> int:
+        """Record every finished job in one group; returns how many."""
+        finished: list[tuple[PixelJob, PixelFacts]] = []
+        for asset_id, (job, fut) in list(self.running.items()):
+            if not fut.done():
+                continue
+            del self.running[asset_id]
+            try:
+                facts = fut.result()
+            except FileNotFoundError:
+                facts = PixelFacts(warnings=["pixels: the filed copy was gone when its pixels were read"])
+            except Exception as exc:   # a dead worker (out of memory?) or a decoder bug: never loop on it
+                facts = PixelFacts(warnings=[f"pixels: skipped: the decode failed ({type(exc).__name__}: {exc})"])
+            finished.append((job, facts))
+        if finished:
+            record(self.catalog, finished, self.rescore)
+            self.done_count += len(finished)
+        return len(finished)
+
+    def run_all(self, pool: Executor, slots: int) -> int:
+        """Until nothing is pending (alice organize): returns how many were recorded."""
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        while True:
+            self.pump(pool, slots)
+            if not self.running:
+                return self.done_count
+            wait([f for _, f in self.running.values()], return_when=FIRST_COMPLETED)
+            self.collect()
