@@ -6,9 +6,9 @@ pure (reads the file, writes nothing), so the daemon and the organizer run it
 in their filing threads and a dry run runs it too.
 
 One read: the file is read once, from one descriptor, into memory (files up
-to MAX_IN_MEMORY; bigger ones, in practice long videos, are streamed by
-path). Metadata, both hashes, the integrity check and the copy the daemon
-places all come from those bytes.
+to MAX_IN_MEMORY; bigger ones, in practice long videos, are streamed from
+`via`, the caller's name for that same descriptor). Metadata, both hashes,
+the integrity check and the copy the daemon places all come from those bytes.
 
 What stays on the filing path and what waits (measured: bench/ingest_bench.py):
   filing   -- metadata, content id and file hash, the structural integrity
@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from alice.pipeline.identity import MediaTimeout, UnreadableMedia, identify
-from alice.pipeline.inspect import inspect_file, inspect_open
+from alice.pipeline.inspect import inspect_open
 from alice.pipeline.integrity import check, check_structure
 from alice.pipeline.lineage import parents_of
 from alice.pipeline.pixels import DEFAULT_BUDGET, Budget, PixelFacts, decode_facts
@@ -79,10 +79,32 @@ def local_datetime(value: str | datetime | None, fallback_epoch: float) -> datet
 
 def read_once(path: Path) -> tuple[bytes | None, os.stat_result]:
     """The file's bytes (None past MAX_IN_MEMORY) and its stat, from one descriptor."""
-    with open(path, "rb") as fh:
-        st = os.fstat(fh.fileno())
-        data = fh.read() if st.st_size <= MAX_IN_MEMORY else None
-    if data is not None and len(data) != st.st_size:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return read_from(fd, path)
+    finally:
+        os.close(fd)
+
+
+def read_from(fd: int, path: Path) -> tuple[bytes | None, os.stat_result]:
+    """read_once for a descriptor the caller opened (and keeps): its bytes, None past
+    MAX_IN_MEMORY, and its fstat. `path` only names the file in the error."""
+    st = os.fstat(fd)
+    if st.st_size > MAX_IN_MEMORY:
+        return None, st
+    # pread: the descriptor's offset stays where it was, and one byte more than the size
+    # tells a file that grew since the fstat.
+    want = st.st_size + 1
+    parts: list[bytes] = []
+    got = 0
+    while got < want:
+        chunk = os.pread(fd, want - got, got)
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    data = parts[0] if len(parts) == 1 else b"".join(parts)
+    if len(data) != st.st_size:
         # Written to while we read: the caller treats it as not settled yet.
         raise OSError(f"{path} changed size while it was being read ({st.st_size} -> {len(data)} bytes)")
     return data, st
@@ -104,21 +126,32 @@ def analyze(path: Path, project: str, quality: Any = None, *, pixels: bool = Tru
 
 
 def analyze_bytes(data: bytes | None, path: Path, size: int, mtime: float, project: str, quality: Any = None,
-                  *, pixels: bool = True, budget: Budget = DEFAULT_BUDGET) -> AssetRecord | Rejected:
-    """analyze() for bytes the caller read (None: stream from `path`, for huge files)."""
+                  *, pixels: bool = True, budget: Budget = DEFAULT_BUDGET,
+                  via: Path | None = None) -> AssetRecord | Rejected:
+    """analyze() for bytes the caller read (None: stream from the file, for huge files).
+
+    `path` names the file (record, reasons); what still has to be read from the file
+    (a huge file's stream, ffmpeg's input) is read from `via` when given: the
+    filing path passes its descriptor's /proc name, so every read is of the file it
+    opened, whatever is put at `path` meanwhile."""
     path = Path(path)
+    src = Path(via) if via is not None else path
     if size == 0:
         return Rejected(path, "file is empty (0 bytes)")
-    info = inspect_file(path) if data is None else inspect_open(io.BytesIO(data), path)
+    if data is None:
+        with open(src, "rb") as fh:
+            info = inspect_open(fh, path, src)
+    else:
+        info = inspect_open(io.BytesIO(data), path, src)
     facts: PixelFacts | None = None
     try:
-        ident = identify(path, info.format, info.media, data=data)
+        ident = identify(src, info.format, info.media, data=data)
         settled = True
         if info.media in ("image", "video", "audio"):
             if data is None:
-                check(path, info.format, info.media)
+                check(src, info.format, info.media)
             else:
-                settled = check_structure(data, info.format, info.media, path)
+                settled = check_structure(data, info.format, info.media, src)
         if not settled:
             # No structural check for this format: its one decode is the check, and serves the pixel facts.
             facts = decode_facts(data, quality=quality, budget=budget, all_frames=True)  # type: ignore[arg-type]
@@ -156,12 +189,12 @@ def analyze_bytes(data: bytes | None, path: Path, size: int, mtime: float, proje
         if not pixels:
             record.pixels_pending = True
         elif record.media == "image":
-            facts = decode_facts(data if data is not None else path.read_bytes(), quality=quality, budget=budget)
+            facts = decode_facts(data if data is not None else src.read_bytes(), quality=quality, budget=budget)
             if facts.damage:
                 return Rejected(path, facts.damage, info.format, info.media, size)
             apply_pixel_facts(record, facts)
         else:
-            _assess_video(path, record, quality)
+            _assess_video(src, record, quality)
     return record
 
 

@@ -107,10 +107,10 @@ def inspect_file(path: Path, *, verify_c2pa: bool = True) -> Inspection:
     return _inspect(Path(path), lambda: extract(Path(path), verify_c2pa=verify_c2pa))
 
 
-def inspect_open(fh: BinaryIO, path: Path) -> Inspection:
+def inspect_open(fh: BinaryIO, path: Path, via: Path | None = None) -> Inspection:
     """inspect_file for a file the caller holds open (or its bytes in a BytesIO); filing uses
-    it, so the C2PA manifest is verified."""
-    return _inspect(Path(path), lambda: extract_from(fh, Path(path)))
+    it, so the C2PA manifest is verified. `via`: where ffmpeg reads the same file (extract_from)."""
+    return _inspect(Path(path), lambda: extract_from(fh, Path(path), via=via))
 
 
 def _inspect(path: Path, read: Callable[[], Metadata]) -> Inspection:

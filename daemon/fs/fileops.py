@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -125,17 +126,35 @@ def place_copy(source: Path, dest: Path, expected_hash: str) -> Path:
 
 
 def _place_copy(source: Path, dest: Path, expected_hash: str) -> Path:
+    # Never through a link, never from a FIFO or a device (daemon/fs/source.py).
+    fd = open_source(source)
+    try:
+        return _copy_fd(fd, source, dest, expected_hash, sync_dir=True)
+    finally:
+        os.close(fd)
+
+
+def place_from(fd: int, source: Path, dest: Path, expected_hash: str, *, sync_dir: bool = True) -> Path:
+    """place_copy from a descriptor the caller opened on the source (the filing path's one
+    descriptor): what is copied is the file that was analysed, whatever is at `source`'s
+    name now. `source` only names it in messages. sync_dir as for place_bytes."""
+    with naming(dest):
+        return _copy_fd(fd, source, dest, expected_hash, sync_dir=sync_dir)
+
+
+def _copy_fd(fd: int, source: Path, dest: Path, expected_hash: str, *, sync_dir: bool) -> Path:
     h = blake3.blake3()
     with temp_beside(dest) as tmp:
-        # Never through a link, never from a FIFO or a device (daemon/fs/source.py).
-        with os.fdopen(open_source(source), "rb") as src, open(tmp, "xb") as out:
-            while chunk := src.read(_CHUNK):
+        with open(tmp, "xb") as out:
+            at = 0
+            while chunk := os.pread(fd, _CHUNK, at):     # pread: from the start, whatever the offset
+                at += len(chunk)
                 h.update(chunk)
                 out.write(chunk)
                 checkpoint("copy: partial temp file")
             out.flush()
             os.fsync(out.fileno())
-            st = os.fstat(src.fileno())
+            st = os.fstat(fd)
         checkpoint("copy: temp file complete")
         got = "b3:" + h.hexdigest()
         if got != expected_hash:
@@ -146,7 +165,8 @@ def _place_copy(source: Path, dest: Path, expected_hash: str) -> Path:
         except OSError:
             pass
         _link_no_replace(tmp, dest)
-    fsync_dir(dest.parent)
+    if sync_dir:
+        fsync_dir(dest.parent)
     return dest
 
 
@@ -277,18 +297,40 @@ def place_symlink(target: Path, dest: Path) -> Path:
     return dest
 
 
+class SourceReplaced(OSError):
+    """Move mode: the inbox name no longer holds the file that was copied (another file was
+    put there, or the file was written to): it is not removed, and is filed on its own."""
+
+
+Identity = tuple[int, int, int, int]     # st_dev, st_ino, st_size, st_mtime_ns
+
+
+def identity_of(st: os.stat_result) -> Identity:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def remove_source(source: Path, kept_copy: Path, expected_hash: str,
-                  companions: Iterable[Path] = ()) -> bool:
+                  companions: Iterable[Path] = (), *, expect: Identity | None = None) -> bool:
     """Delete source only if kept_copy still holds exactly its bytes. Returns True if removed.
 
+    `expect`: the source's identity when it was opened and read (the filing path's one
+    descriptor). Just before the unlink, the name must still hold that node, unchanged
+    (device, inode, size, mtime), else SourceReplaced and nothing is removed; the source
+    is then not read again. Without it the source is re-hashed by name.
     `companions` (a superseded copy's sidecar) go with it, and only then."""
     if not kept_copy.is_file() or file_hash(kept_copy) != expected_hash:
         return False
     gone_already = False
     try:
-        if file_hash(source) != expected_hash:
+        if expect is None and file_hash(source) != expected_hash:
             return False  # the source was rewritten since it was filed; keep it for the next run
         checkpoint("move: copy verified, source not yet removed")
+        if expect is not None:
+            st = os.lstat(source)
+            if not stat.S_ISREG(st.st_mode) or identity_of(st) != tuple(expect):
+                raise SourceReplaced(errno.EEXIST, "the inbox file is not the one that was copied any more "
+                                     "(another file was put in its place, or it was written to); "
+                                     "it is left in the inbox and filed on its own", str(source))
         source.unlink()
     except FileNotFoundError:
         gone_already = True   # its folder may be gone too: nothing to fsync

@@ -83,6 +83,15 @@ def open_source(path: Path | str, expect: tuple[int, int] | None = None) -> int:
     return fd
 
 
+def fd_path(fd: int) -> Path | None:
+    """A name that opens the very file behind `fd`, for readers that take a path (ffmpeg,
+    a stream over a huge file): /proc/<pid>/fd/<fd>, which names the descriptor's inode
+    whatever is put at the file's own name meanwhile, and works for a child process
+    (ffmpeg) too. None where there is no /proc (the caller falls back to the path)."""
+    proc = Path(f"/proc/{os.getpid()}/fd/{fd}")
+    return proc if os.path.exists(proc) else None
+
+
 def _check(path: Path | str, st: os.stat_result, expect: tuple[int, int] | None) -> None:
     if not stat.S_ISREG(st.st_mode):
         what = describe(st.st_mode)

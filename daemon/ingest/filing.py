@@ -44,13 +44,13 @@ from alice.daemon.fs import fileops, reserve
 from alice.daemon.fs.confine import OutsideRoots, confine
 from alice.daemon.fs.crashpoints import checkpoint
 from alice.daemon.fs.names import escape, safe_name, unescape_path
-from alice.daemon.fs.source import SourceRefused, open_source
+from alice.daemon.fs.source import SourceRefused, fd_path, open_source
 from alice.daemon.ingest import graph_inputs
 from alice.daemon.ingest.claims import MEDIA, claimed_media
 from alice.daemon.ingest.ignore import default_ignore
 from alice.pipeline import sidecar
 from alice.pipeline.identity import file_hash
-from alice.pipeline.importer import Rejected, analyze_bytes, read_once
+from alice.pipeline.importer import Rejected, analyze_bytes, read_from
 from alice.pipeline.plan import Layout, free_path, plan_destination, project_for, sanitize_segment
 from alice.pipeline.record import AssetRecord
 
@@ -116,9 +116,19 @@ class Reading:
     path: Path
     project: str
     outcome: AssetRecord | Rejected
-    data: bytes | None          # None: a file too big to hold (copied by path, verified by hash)
+    data: bytes | None          # None: a file too big to hold (streamed from `fd`, verified by hash)
     size: int
     mtime_ns: int
+    dev: int = 0
+    ino: int = 0
+    # The one descriptor every read of this file goes through (daemon/fs/source.py); open
+    # from the read step until the copy is placed, None after (the caller closes it).
+    fd: int | None = None
+
+    @property
+    def identity(self) -> fileops.Identity:
+        """What the inbox name must still hold for move mode to remove it (fileops.remove_source)."""
+        return self.dev, self.ino, self.size, self.mtime_ns
 
 
 @dataclass
@@ -143,6 +153,7 @@ class Placed:
 class Source:
     path: Path
     inbox: Path
+    expect: tuple[int, int] | None = None   # device and inode it was queued with (the daemon's jobs)
 
 
 @dataclass
@@ -257,35 +268,54 @@ class Organizer:
         """Steps 1-3 for one source (a filing thread): quick check, read, place.
         A Result when nothing is left to record."""
         try:
-            os.close(open_source(src.path))     # a link or a FIFO swapped in since the walk is refused
-            quick = self.quick_check(src.path)
+            # The one descriptor: a link, a FIFO or another file swapped in since the walk or the
+            # queueing is refused here, and everything below reads this descriptor, never the name.
+            fd = open_source(src.path, src.expect)
+        except SourceRefused as exc:
+            return Result(os.fsdecode(src.path), REFUSED, project=self.project_of(src), reason=exc.reason,
+                          extra={"requeue": True} if exc.swapped else {})
+        except OSError as exc:
+            return failure(src.path, exc)
+        try:
+            quick = self.quick_check(src.path, fd)
             if quick is not None:
                 return quick
-            return self.place(self.read(src))
+            return self.place(self.read(src, fd))
         except SourceRefused as exc:
             return Result(os.fsdecode(src.path), REFUSED, project=self.project_of(src), reason=exc.reason)
         except OSError as exc:
             return failure(src.path, exc)
+        finally:
+            os.close(fd)
 
     def project_of(self, src: Source) -> str:
         return sanitize_segment(project_for(src.path, src.inbox, self.cfg.default_project))
 
     # -- step 1: is there anything to do? -------------------------------------------------------
-    def quick_check(self, path: Path) -> Result | None:
-        """The answer for a source that needs no reading (already filed), else None."""
-        return self._unchanged(path)
+    def quick_check(self, path: Path, fd: int | None = None) -> Result | None:
+        """The answer for a source that needs no reading (already filed), else None.
+        `fd`: the source's open descriptor (prepare), else it is opened here."""
+        if fd is not None:
+            return self._unchanged(path, fd)
+        fd = open_source(path)
+        try:
+            return self._unchanged(path, fd)
+        finally:
+            os.close(fd)
 
     # -- step 2: read once, analyse ------------------------------------------------------------
-    def read(self, src: Source) -> Reading:
-        """One read of the source, analysed. Pure apart from reading; OSError propagates."""
+    def read(self, src: Source, fd: int) -> Reading:
+        """One read of the source's descriptor `fd` (open_source), analysed. Pure apart from
+        reading; OSError propagates. What the analysis cannot take as bytes (a huge file,
+        ffmpeg's input) it reads through the descriptor's /proc name, not the file's name."""
         project = self.project_of(src)
-        data, st = read_once(src.path)
+        data, st = read_from(fd, src.path)
         outcome = analyze_bytes(data, src.path, st.st_size, st.st_mtime, project, self.quality,
-                                pixels=self.pixels_now)
+                                pixels=self.pixels_now, via=fd_path(fd))
         if self.pixels_now and self.rescore is not None and isinstance(outcome, AssetRecord) \
                 and not self.dry_run and self.catalog is not None:
             self.rescore(outcome)       # network calls: before taking the content lock, not under it
-        return Reading(src.path, project, outcome, data, st.st_size, st.st_mtime_ns)
+        return Reading(src.path, project, outcome, data, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino, fd)
 
     # -- step 3: place the copy and the sidecar --------------------------------------------------
     def place(self, reading: Reading) -> Placed | Result:
@@ -295,6 +325,7 @@ class Organizer:
             return self._place(reading)
         finally:
             reading.data = None     # written out: a file waiting for its group's commit holds no bytes
+            reading.fd = None       # closed by the caller (prepare) once placed
 
     def _place(self, reading: Reading) -> Placed | Result:
         self._settled(reading)
@@ -333,7 +364,9 @@ class Organizer:
         """Refuse to file bytes that are not the file's final ones: it changed since it was
         read (never half-filed), or it reads as cut short and was written to just now (a
         truncation verdict on a growing file is not final; nothing leaves the inbox)."""
-        st = os.stat(reading.path)
+        # The file that was read, not whatever has its name now: a file put in its place is not
+        # this one's change (the bytes read are filed; move mode keeps the newcomer, finish()).
+        st = os.fstat(reading.fd) if reading.fd is not None else os.stat(reading.path)
         if (st.st_size, st.st_mtime_ns) != (reading.size, reading.mtime_ns):
             raise StillWriting(f"{reading.path} changed while it was being filed "
                                f"({reading.size} -> {st.st_size} bytes); it will be taken again once settled")
@@ -427,6 +460,8 @@ class Organizer:
     def _write(reading: Reading, dest: Path, fhash: str) -> Path:
         if reading.data is not None:
             return fileops.place_bytes(reading.data, dest, reading.mtime_ns, sync_dir=False)
+        if reading.fd is not None:
+            return fileops.place_from(reading.fd, reading.path, dest, fhash, sync_dir=False)
         return fileops.place_copy(reading.path, dest, fhash)
 
     def _place_quarantine(self, reading: Reading) -> Placed | Result:
@@ -436,7 +471,8 @@ class Organizer:
         result = Result(str(src), QUARANTINED, project=reading.project, reason=rej.reason)
         if self.dry_run:
             return result
-        fhash = ("b3:" + blake3.blake3(reading.data).hexdigest()) if reading.data is not None else file_hash(src)
+        fhash = ("b3:" + blake3.blake3(reading.data).hexdigest()) if reading.data is not None \
+            else file_hash(_through(reading.fd, src))
         dest = free_path(self.cfg.quarantine, sanitize_segment(safe_name(src.name)), fhash[3:9], fhash,
                          lambda p: reserve.TAKEN if _quarantine_taken(p, fhash) else None)
         if not os.path.lexists(dest):
@@ -528,21 +564,24 @@ class Organizer:
         """Move mode: remove the source, now that its copy is recorded. Returns the file's Result."""
         if self.mode == "move" and p.status != FAILED and p.dest is not None:
             try:
-                self._finish_move(p.reading.path, p.dest, p.file_hash)
+                self._finish_move(p.reading.path, p.dest, p.file_hash, p.reading.identity)
+            except fileops.SourceReplaced as exc:
+                return _kept(p.result, exc)
             except OSError as exc:
                 return failure(p.reading.path, exc)
         return p.result
 
     # -- idempotence --------------------------------------------------------------------
-    def _unchanged(self, path: Path) -> Result | None:
-        """A source already filed with the same bytes: nothing to do (move mode: finish the move)."""
+    def _unchanged(self, path: Path, fd: int) -> Result | None:
+        """A source already filed with the same bytes: nothing to do (move mode: finish the move).
+        `fd` is the source's open descriptor: the file looked at is the one that was opened."""
         if self.catalog is None:
             return None
         with self._reading() as s:
             loc = store.source_state(s, str(path))
         if loc is None or loc.role not in ("source", "quarantine-source") or not loc.present:
             return None
-        st = path.stat()
+        st = os.fstat(fd)
         if (loc.size, loc.mtime_ns) != (st.st_size, st.st_mtime_ns):
             return None  # rewritten since: read it again
         if loc.filed_path is None or not Path(loc.filed_path).is_file():
@@ -551,7 +590,13 @@ class Organizer:
                         tool=loc.tool, ai=loc.ai, project=loc.project_name,
                         reason="already quarantined" if loc.role == "quarantine-source" else "already filed")
         if self.mode == "move" and not self.dry_run:
-            self._finish_move(path, Path(loc.filed_path), loc.file_hash)
+            # Size and mtime say "the same" but only the bytes prove it before a removal.
+            if file_hash(_through(fd, path)) != loc.file_hash:
+                return None
+            try:
+                self._finish_move(path, Path(loc.filed_path), loc.file_hash, fileops.identity_of(st))
+            except fileops.SourceReplaced as exc:
+                return _kept(result, exc)
         return result
 
     @contextmanager
@@ -562,11 +607,27 @@ class Organizer:
                 self.catalog.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             yield conn
 
-    def _finish_move(self, src: Path, kept: Path, expected_hash: str) -> None:
-        if fileops.remove_source(src, kept, expected_hash) and self.catalog is not None:
+    def _finish_move(self, src: Path, kept: Path, expected_hash: str, expect: fileops.Identity) -> None:
+        """Remove the source if its name still holds the file that was read (`expect`), else
+        fileops.SourceReplaced: the newcomer stays in the inbox."""
+        if fileops.remove_source(src, kept, expected_hash, expect=expect) and self.catalog is not None:
             checkpoint("move: source removed, catalog not yet told")
             with self.catalog.session() as s:
                 store.mark_location_gone(s, str(src))
+
+
+def _through(fd: int | None, path: Path) -> Path:
+    """The name to read the file behind `fd` by (its /proc name), `path` when there is none."""
+    via = fd_path(fd) if fd is not None else None
+    return via if via is not None else path
+
+
+def _kept(result: Result, exc: fileops.SourceReplaced) -> Result:
+    """The Result of a file filed but, in move mode, not removed: another file has its name.
+    `requeue` asks the daemon to queue the name again, for the newcomer."""
+    result.reason = f"{result.reason + '; ' if result.reason else ''}not removed from the inbox: {exc.strerror}"
+    result.extra["requeue"] = True
+    return result
 
 
 class StillWriting(OSError):

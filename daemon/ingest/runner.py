@@ -301,7 +301,7 @@ class Daemon:
             return
         # A name that is not UTF-8 is stored escaped; open the real one.
         path, inbox = unescape_path(job.path), unescape_path(job.inbox)
-        src = Source(path, inbox)
+        src = Source(path, inbox, job.identity)
         refused = self._refusal(job, path, inbox)
         if refused is not None:
             self.finish(job, refused)
@@ -358,6 +358,7 @@ class Daemon:
                 del self.inflight[job_id]       # type: ignore[arg-type]
                 item.elapsed_ms = round((time.perf_counter() - flight.started) * 1000, 2)
                 self.finish(flight.job, item)
+                self._requeue(flight, item)
             elif _is_unavailable(item):
                 # Nothing was recorded; the job is still ours: try it again once the catalog is back.
                 self.line.submit(flight.job.id, flight.source, on_done=self.wake.set)
@@ -413,6 +414,13 @@ class Daemon:
                     self._finish(flight.job, result)    # back to the queue, with its reason
                 else:
                     self._report(result)
+            self._requeue(flight, result)
+
+    def _requeue(self, flight: InFlight, result: Result) -> None:
+        """Another file took this job's name (swapped in before it was read, or before its
+        source was removed in move mode): its job is done, the newcomer gets its own."""
+        if result.extra.get("requeue"):
+            self.on_ready(flight.source.path, flight.source.inbox)
 
     def pump_pixels(self) -> None:
         """Keep the worker processes busy with the pixel stage, and record what it finished."""

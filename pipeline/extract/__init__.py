@@ -70,7 +70,8 @@ def _fill_size_from_exif(meta: Metadata) -> None:
             meta.width, meta.height = width, height
 
 
-def _read_provenance(path: Path, meta: Metadata, verify_c2pa: bool, fh: BinaryIO | None = None) -> None:
+def _read_provenance(path: Path, meta: Metadata, verify_c2pa: bool, fh: BinaryIO | None = None,
+                     via: Path | None = None) -> None:
     """The other readers' results; they promise not to raise, but a file must never be lost to a bug."""
     scanned = meta.format in _SCANNED_FOR_C2PA and meta.error is None
     if meta.format in C2PA_FORMATS and (meta.c2pa_present or not scanned):
@@ -86,7 +87,7 @@ def _read_provenance(path: Path, meta: Metadata, verify_c2pa: bool, fh: BinaryIO
         from alice.pipeline.extract.video import extract_video
 
         try:
-            extract_video(path, meta)
+            extract_video(via if via is not None else path, meta)
         except Exception as exc:  # noqa: BLE001 - isolation boundary
             meta.warnings.append(f"internal error while reading video tags: {type(exc).__name__}: {exc}")
 
@@ -113,14 +114,15 @@ def extract(path: Path, *, verify_c2pa: bool = True) -> Metadata:
         return _extract_open(f, path, verify_c2pa)
 
 
-def extract_from(fh: BinaryIO, path: Path, *, verify_c2pa: bool = True) -> Metadata:
+def extract_from(fh: BinaryIO, path: Path, *, verify_c2pa: bool = True, via: Path | None = None) -> Metadata:
     """What the file open as `fh` (seekable, at its start) says about itself; `path` names it
-    in messages and is handed to ffmpeg for video tags. Reads nothing else by path for
-    images, so the bytes the caller already holds are the bytes described."""
-    return _extract_open(fh, Path(path), verify_c2pa)
+    in messages and is handed to ffmpeg for video tags, unless `via` names the same file
+    for reading (the filing path's descriptor). Reads nothing else by path for images,
+    so the bytes the caller already holds are the bytes described."""
+    return _extract_open(fh, Path(path), verify_c2pa, via)
 
 
-def _extract_open(f: BinaryIO, path: Path, verify_c2pa: bool = True) -> Metadata:
+def _extract_open(f: BinaryIO, path: Path, verify_c2pa: bool = True, via: Path | None = None) -> Metadata:
     if True:
         try:
             size = os.fstat(f.fileno()).st_size if _has_fileno(f) else _seek_size(f)
@@ -146,7 +148,7 @@ def _extract_open(f: BinaryIO, path: Path, verify_c2pa: bool = True) -> Metadata
     _fill_size_from_exif(meta)
     if meta.animated and meta.media == "image":
         meta.media = "video"
-    _read_provenance(path, meta, verify_c2pa, f)
+    _read_provenance(path, meta, verify_c2pa, f, via)
     return meta
 
 
