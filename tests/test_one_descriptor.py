@@ -20,7 +20,7 @@ from tests.corpus_paths import CORPUS
 from tests.rpc_env import make_config
 
 ORIGINAL = CORPUS / "comfyui-area-composition-cropped.png"
-NEWCOMER = CORPUS / "fooocus-cropped.png"
+NEWCOMER = CORPUS / "tiny-no-metadata.png"          # other pixels: another content id
 VIDEO = CORPUS / "c2pa-sora.mp4"
 
 

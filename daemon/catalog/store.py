@@ -169,8 +169,27 @@ def record_asset(s: Session, rec: AssetRecord, *, refresh: bool = True) -> tuple
     of the same pixels may carry the prompt the first one had stripped. Each
     file's own reading is kept whole as its file record (file_records.py).
     """
+    values = asset_values(rec, project_id(s, rec.project))
+    inserted = s.execute(insert(Asset).values(**values)
+                         .on_conflict_do_nothing(index_elements=[Asset.content_id])
+                         .returning(Asset.id)).scalar_one_or_none()
+    created = inserted is not None
+    asset_id: int = inserted if inserted is not None else \
+        s.execute(select(Asset.id).where(Asset.content_id == rec.content_id)).scalar_one()
+    if not created:
+        join_project(s, asset_id, values["project_id"])    # a copy dropped into another project's folder
+    generation = generation_row(asset_id, rec)
+    s.execute(upsert_generations([generation]))
+    record_file(s, asset_id, rec.file_hash, values["tool"], values["ai"], values["evidence"], generation)
+    if refresh:
+        refresh_search(s, asset_id)
+    return asset_id, created
+
+
+def asset_values(rec: AssetRecord, project: int) -> dict[str, Any]:
+    """The assets row for `rec`, cleaned for PostgreSQL (record_asset, group_record)."""
     quality_score = _finite((rec.quality or {}).get("score")) if isinstance(rec.quality, dict) else None
-    values = dict(
+    return dict(
         content_id=rec.content_id,
         file_hash=rec.file_hash,
         size=rec.size,
@@ -178,7 +197,7 @@ def record_asset(s: Session, rec: AssetRecord, *, refresh: bool = True) -> tuple
         media=clean_text(rec.media) or "other",
         tool=clean_text(rec.tool),
         ai=bool(rec.ai),
-        project_id=project_id(s, rec.project),
+        project_id=project,
         width=_bounded_int(rec.width),
         height=_bounded_int(rec.height),
         created_at=rec.created_at,
@@ -190,20 +209,6 @@ def record_asset(s: Session, rec: AssetRecord, *, refresh: bool = True) -> tuple
         warnings=clean_json(list(rec.warnings)),
         pixels_pending=bool(getattr(rec, "pixels_pending", False)),
     )
-    inserted = s.execute(insert(Asset).values(**values)
-                         .on_conflict_do_nothing(index_elements=[Asset.content_id])
-                         .returning(Asset.id)).scalar_one_or_none()
-    created = inserted is not None
-    asset_id: int = inserted if inserted is not None else \
-        s.execute(select(Asset.id).where(Asset.content_id == rec.content_id)).scalar_one()
-    if not created:
-        join_project(s, asset_id, values["project_id"])    # a copy dropped into another project's folder
-    generation = _generation_row(asset_id, rec)
-    _upsert_generation(s, generation)
-    record_file(s, asset_id, rec.file_hash, values["tool"], values["ai"], values["evidence"], generation)
-    if refresh:
-        refresh_search(s, asset_id)
-    return asset_id, created
 
 
 def join_project(s: Session, asset_id: int, project: int | str) -> None:
@@ -230,10 +235,10 @@ def record_reading(s: Session, asset_id: int, rec: AssetRecord) -> None:
     dropping a later file again fills its record in.
     """
     record_file(s, asset_id, rec.file_hash, clean_text(rec.tool), bool(rec.ai), clean_json(list(rec.evidence)),
-                _generation_row(asset_id, rec))
+                generation_row(asset_id, rec))
 
 
-def _generation_row(asset_id: int, rec: AssetRecord) -> dict[str, Any]:
+def generation_row(asset_id: int, rec: AssetRecord) -> dict[str, Any]:
     g = rec.generation
     seed = _bounded_int(g.seed, _SEED_LIMIT - 1)
     row = dict(
@@ -256,14 +261,16 @@ def _generation_row(asset_id: int, rec: AssetRecord) -> dict[str, Any]:
     return row
 
 
-def _upsert_generation(s: Session, row: dict[str, Any]) -> None:
-    stmt = insert(Generation).values(**row)
+def upsert_generations(rows: list[dict[str, Any]]) -> Any:
+    """The statement inserting generation rows (one per asset), an existing row gaining only
+    the parameters it lacked."""
+    stmt = insert(Generation).values(rows)
     ex = stmt.excluded
     fill = {c: func.coalesce(getattr(Generation, c), getattr(ex, c))
-            for c in row if c not in ("asset_id", "loras", "raw")}
+            for c in rows[0] if c not in ("asset_id", "loras", "raw")}
     fill["loras"] = func.coalesce(func.nullif(Generation.loras, text("'[]'::jsonb")), ex.loras)
     fill["raw"] = func.coalesce(func.nullif(Generation.raw, text("'{}'::jsonb")), ex.raw)
-    s.execute(stmt.on_conflict_do_update(index_elements=[Generation.asset_id], set_=fill))
+    return stmt.on_conflict_do_update(index_elements=[Generation.asset_id], set_=fill)
 
 
 def _asset_row(s: Session, where: Any) -> AssetRow | None:
@@ -323,6 +330,11 @@ def refresh_search(s: Session, asset_id: int) -> None:
     generation row. File names use the 'simple' configuration so "IMG_0042"
     is not stemmed; separators become spaces so each part matches.
     """
+    refresh_search_many(s, [asset_id])
+
+
+def refresh_search_many(s: Session, asset_ids: list[int]) -> None:
+    """refresh_search for several assets in one statement (group commit)."""
     s.execute(text("""
         UPDATE assets a SET search =
             coalesce(
@@ -338,8 +350,8 @@ def refresh_search(s: Session, asset_id: int) -> None:
          || setweight(to_tsvector('simple', left(coalesce(
                 (SELECT string_agg(regexp_replace(regexp_replace(l.path, '^.*/', ''), '[_.-]+', ' ', 'g'), ' ')
                  FROM locations l WHERE l.asset_id = a.id), ''), :cap)), 'C')
-        WHERE a.id = :id
-    """), {"id": asset_id, "cap": _SEARCH_TEXT_CAP})
+        WHERE a.id = ANY(:ids)
+    """), {"ids": list(asset_ids), "cap": _SEARCH_TEXT_CAP})
 
 
 # -- locations --
@@ -355,18 +367,24 @@ def add_location(s: Session, asset_id: int, path: str, file_hash: str, role: str
     if role not in LOCATION_ROLES:
         raise ValueError(f"location role must be one of {', '.join(LOCATION_ROLES)}, not {role!r}")
     path = clean_text(path)
-    stmt = insert(Location).values(asset_id=asset_id, path=path, file_hash=file_hash, role=role,
-                                   size=size, mtime_ns=mtime_ns)
-    ex = stmt.excluded
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[Location.path],
-        set_=dict(asset_id=ex.asset_id, file_hash=ex.file_hash, role=ex.role, size=ex.size, mtime_ns=ex.mtime_ns,
-                  present=True, gone_at=None, last_seen=func.now()),
-    )
+    stmt = upsert_locations([dict(asset_id=asset_id, path=path, file_hash=file_hash, role=role,
+                                  size=size, mtime_ns=mtime_ns)])
     location_id = s.execute(stmt.returning(Location.id)).scalar_one()
     if refresh:   # callers adding several locations at once refresh once, at the end
         refresh_search(s, asset_id)
     return location_id
+
+
+def upsert_locations(rows: list[dict[str, Any]]) -> Any:
+    """The statement recording location rows (cleaned paths, distinct), idempotent on path:
+    a path seen again is present again and follows its new content."""
+    stmt = insert(Location).values(rows)
+    ex = stmt.excluded
+    return stmt.on_conflict_do_update(
+        index_elements=[Location.path],
+        set_=dict(asset_id=ex.asset_id, file_hash=ex.file_hash, role=ex.role, size=ex.size, mtime_ns=ex.mtime_ns,
+                  present=True, gone_at=None, last_seen=func.now()),
+    )
 
 
 def _location_row(loc: Location | None) -> LocationRow | None:

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import blake3
 
-from alice.daemon.catalog import curation, lineage, similar, store
+from alice.daemon.catalog import curation, group_record, store
 from alice.daemon.catalog.engine import Catalog, unavailable_on_disconnect
 from alice.daemon.config import Config
 from alice.daemon.fs import fileops, reserve
@@ -502,8 +502,7 @@ class Organizer:
             if self.catalog is not None:
                 try:
                     with self.catalog.session() as s:
-                        for p in group:
-                            self._record(s, p)
+                        self._record_group(s, group)
                         if bookkeeping is not None:
                             bookkeeping(s, group)
                 except Exception as exc:
@@ -526,23 +525,25 @@ class Organizer:
                     p.lock = None
         return group
 
+    def _record_group(self, s: Any, group: list[Placed]) -> None:
+        """The group's catalog writes: its new files with one multi-row statement per table
+        (daemon/catalog/group_record.py), duplicates and quarantines (rare) file by file."""
+        new: list[group_record.NewFile] = []
+        for p in group:
+            if p.status == ORGANIZED:
+                rec = p.reading.outcome
+                assert isinstance(rec, AssetRecord)
+                new.append(group_record.NewFile(rec, str(p.dest), str(p.reading.path),
+                                                p.reading.size, p.reading.mtime_ns))
+            else:
+                self._record(s, p)
+        group_record.record_new_files(s, new)
+
     def _record(self, s: Any, p: Placed) -> None:
         src = p.reading.path
         size, mtime_ns = p.reading.size, p.reading.mtime_ns
-        if p.status == ORGANIZED:
-            rec = p.reading.outcome
-            assert isinstance(rec, AssetRecord)
-            asset_id, created = store.record_asset(s, rec, refresh=False)
-            store.add_location(s, asset_id, str(p.dest), rec.file_hash, "organized", refresh=False)
-            store.add_location(s, asset_id, str(src), rec.file_hash, "source",
-                               size=size, mtime_ns=mtime_ns, refresh=False)
-            lineage.record_parents(s, asset_id, rec.parents)
-            store.refresh_search(s, asset_id)
-            if created and rec.perceptual_hash is not None:
-                similar.set_perceptual_hash(s, asset_id, rec.perceptual_hash)
-            store.append_event(s, "organized", asset_id, str(p.dest),
-                               {"source": str(src), "tool": rec.tool, "project": rec.project})
-        elif p.status == DUPLICATE:
+        if p.status == DUPLICATE:
+            assert p.asset_id is not None       # a duplicate is placed with the asset it duplicates
             rec = p.reading.outcome
             if isinstance(rec, AssetRecord):
                 store.record_reading(s, p.asset_id, rec)

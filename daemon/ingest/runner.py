@@ -328,10 +328,10 @@ class Daemon:
             confine(path, [i for i in self.cfg.inboxes if i == inbox] or list(self.cfg.inboxes))
             fd = open_source(path, expect=job.identity)
         except FileNotFoundError:
-            return Result(job.path, "vanished", reason="the file left the inbox before it was filed")
+            return Result(job.path, Status.VANISHED, reason="the file left the inbox before it was filed")
         except OutsideRoots as exc:
             if exc.reason == "it does not exist":
-                return Result(job.path, "vanished", reason="the file left the inbox before it was filed")
+                return Result(job.path, Status.VANISHED, reason="the file left the inbox before it was filed")
             log.warning("refused", path=job.path, reason=exc.reason)
             return Result(job.path, REFUSED, reason=exc.reason)
         except SourceRefused as exc:
@@ -384,9 +384,8 @@ class Daemon:
             # Copy mode: the job is done once recorded, in the same transaction. Move mode
             # waits for the source's removal: a job done before it would never be retried.
             if copy_mode:
-                for job_id, p in group:
-                    if p.status != FAILED:
-                        queue.complete_in(s, job_id, self.worker, p.result.to_json())
+                queue.complete_many_in(s, self.worker, [(job_id, p.result.to_json())
+                                                        for job_id, p in group if p.status != FAILED])
 
         try:
             results = self.line.commit(group, jobs_done)
