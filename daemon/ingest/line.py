@@ -14,13 +14,14 @@ alone a file is committed as soon as it is placed.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any
+from typing import Any, TypeVar
 
 from alice.daemon.ingest.filing import FAILED, Organizer, Placed, Result, Source
 
 Done = Placed | Result | BaseException
+Tag = TypeVar("Tag", bound=Hashable)     # what names a file in a group: a job id, a counter
 
 
 class FilingLine:
@@ -55,8 +56,8 @@ class FilingLine:
         if self.running:
             wait(list(self.running.values()), timeout=timeout, return_when=FIRST_COMPLETED)
 
-    def commit(self, group: list[tuple[Hashable, Placed]],
-               bookkeeping: Callable[[Any, list[Placed]], None] | None = None) -> list[tuple[Hashable, Result]]:
+    def commit(self, group: Sequence[tuple[Tag, Placed]],
+               bookkeeping: Callable[[Any, list[Placed]], None] | None = None) -> list[tuple[Tag, Result]]:
         """Steps 4 and 5 for a group: one transaction, then each file's finish."""
         self.organizer.commit([p for _, p in group], bookkeeping)
         return [(tag, self.organizer.finish(p)) for tag, p in group]
