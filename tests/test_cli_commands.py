@@ -44,3 +44,17 @@ def test_unknown_command_says_what_there_is() -> None:
     result = CliRunner().invoke(main, ["organise"])
     assert result.exit_code == 2
     assert "No such command 'organise'. Did you mean 'organize'?" in result.output
+
+
+def test_inspect_reads_a_big_folder_in_workers_with_the_same_output_in_the_same_order(tmp_path) -> None:
+    import shutil
+
+    for copy in range(2):
+        for f in sorted(CORPUS.iterdir()):
+            shutil.copy(f, tmp_path / f"{copy}-{f.name}")
+    alice = [sys.executable, "-m", "alice.daemon.cli", "inspect", "--json"]
+    serial = subprocess.run([*alice, "-j1", str(tmp_path)], capture_output=True, text=True)
+    forked = subprocess.run([*alice, "-j2", str(tmp_path)], capture_output=True, text=True)
+    assert serial.returncode == forked.returncode
+    assert forked.stdout == serial.stdout
+    assert len(forked.stdout.splitlines()) == 2 * len(list(CORPUS.iterdir()))
