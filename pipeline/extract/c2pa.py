@@ -13,6 +13,7 @@ the signer, and its validation state travels with it.
 """
 from __future__ import annotations
 
+import functools
 import json
 import struct
 from collections.abc import Iterator
@@ -45,8 +46,6 @@ BMFF = {"avif", "heic", "heif", "mp4", "m4v", "m4a", "mov"}
 
 # Codes that only say we do not trust the signer; everything else means damage.
 TRUST_CODES = {"signingCredential.untrusted", "signingCredential.expired", "signingCredential.ocsp.skipped"}
-
-_contexts: dict[bool, Any] = {}
 
 
 class _NoManifest(Exception):
@@ -105,13 +104,13 @@ def _error_text(exc: Exception) -> str:
     return text[:300]
 
 
+@functools.cache
 def _get_context(verify: bool) -> Any:
-    if verify not in _contexts:
-        import c2pa
+    """The reader settings, built once per process for each `verify`."""
+    import c2pa
 
-        _contexts[verify] = c2pa.Context.from_dict({"verify": {
-            "remote_manifest_fetch": False, "ocsp_fetch": False, "verify_after_reading": verify}})
-    return _contexts[verify]
+    return c2pa.Context.from_dict({"verify": {
+        "remote_manifest_fetch": False, "ocsp_fetch": False, "verify_after_reading": verify}})
 
 
 def _read_verified_or_not(f: BinaryIO, mime: str, warnings: list[str]) -> dict:
