@@ -196,11 +196,7 @@ class Generator:
                                 "with a recorded job can be resumed")
         client = self._provider(row.provider)
         with self.catalog.session() as s:
-            held_until = requests.claim(s, request_id, LEASE_S)
-        if held_until is not None:
-            raise GenerateError(f"request {request_id} is being finished by another alice process (its lease "
-                                f"runs until {held_until.isoformat(timespec='seconds')}); if that process is "
-                                "gone, try again after that")
+            _claim(s, request_id, "; if that process is gone, try again after that")
         self._resume_row(row, client)
         if wait:
             self.wait(request_id)
@@ -248,10 +244,7 @@ class Generator:
                 raise RequestNotFound(f"no generation request {request_id}")
             if row.state not in requests.IN_FLIGHT:
                 raise GenerateError(f"request {request_id} is already {row.state}")
-            held_until = requests.claim(s, request_id, LEASE_S)
-            if held_until is not None:
-                raise GenerateError(f"request {request_id} is being finished by another alice process (its lease "
-                                    f"runs until {held_until.isoformat(timespec='seconds')})")
+            _claim(s, request_id)
             message = f"abandoned while {row.state}: the outputs, if any, were not collected"
             requests.update_request(s, request_id, state="failed", error=message)
             store.append_event(s, "generation.failed", None, None, {"request_id": request_id, "error": message})
@@ -456,6 +449,14 @@ class Generator:
         loop = self._ensure_loop()
         with self._lock:
             self._background.append(asyncio.run_coroutine_threadsafe(sweep(), loop))
+
+def _claim(s: Session, request_id: int, hint: str = "") -> None:
+    """Take the request's lease, or say which process holds it and until when."""
+    held_until = requests.claim(s, request_id, LEASE_S)
+    if held_until is not None:
+        raise GenerateError(f"request {request_id} is being finished by another alice process (its lease "
+                            f"runs until {held_until.isoformat(timespec='seconds')}){hint}")
+
 
 def _synchronous(client: Provider) -> bool:
     """Providers whose one call returns the result (OpenAI images, A1111) say so."""
