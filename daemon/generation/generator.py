@@ -185,12 +185,8 @@ class Generator:
     def resume(self, request_id: int, *, wait: bool = False) -> int:
         """Finish a request this or another process sent but did not finish (it died, or
         `alice generate --no-wait`): poll it by its recorded job, then deliver as usual."""
-        if request_id in self._running:
-            raise GenerateError(f"request {request_id} is already running in this process")
         with self.catalog.session() as s:
-            row = requests.get_request(s, request_id)
-        if row is None:
-            raise RequestNotFound(f"no generation request {request_id}")
+            row = self._not_running_here(s, request_id, "already running in this process")
         if row.state not in ("submitted", "running") or not row.job:
             raise GenerateError(f"request {request_id} is {row.state}; only a submitted or running request "
                                 "with a recorded job can be resumed")
@@ -224,6 +220,15 @@ class Generator:
             started.append(row.id)
         return started
 
+    def _not_running_here(self, s: Session, request_id: int, running: str) -> requests.RequestRow:
+        """The request's row, if there is one and this process is not working on it."""
+        if request_id in self._running:
+            raise GenerateError(f"request {request_id} is {running}")
+        row = requests.get_request(s, request_id)
+        if row is None:
+            raise RequestNotFound(f"no generation request {request_id}")
+        return row
+
     def _resume_row(self, row: requests.RequestRow, client: Provider) -> None:
         assert row.job is not None
         request_id = row.id
@@ -236,12 +241,8 @@ class Generator:
         """Give up on a request some process left unfinished: it becomes `failed` and its estimate
         stops holding the budget. For a request that may never have reached the provider (`recorded`,
         after a crash) or whose result can no longer be fetched."""
-        if request_id in self._running:
-            raise GenerateError(f"request {request_id} is running in this process; wait for it instead")
         with self.catalog.session() as s:
-            row = requests.get_request(s, request_id)
-            if row is None:
-                raise RequestNotFound(f"no generation request {request_id}")
+            row = self._not_running_here(s, request_id, "running in this process; wait for it instead")
             if row.state not in requests.IN_FLIGHT:
                 raise GenerateError(f"request {request_id} is already {row.state}")
             _claim(s, request_id)
