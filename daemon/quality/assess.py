@@ -64,7 +64,7 @@ def stages_for(cfg: QualityConfig, stages: Sequence[str] | None) -> QualityConfi
     return cfg
 
 
-def run_cascade(target: Target | Path | str, cfg: QualityConfig, providers: ProviderHost,
+def run_cascade(target: Target | Path | str, cfg: QualityConfig, providers: ProviderHost | None,
                 catalog: Catalog | None, stages: Sequence[str] | None = None) -> dict[str, Any]:
     """Score one file through the cascade; never raises for a bad file or a failing service.
 
@@ -72,7 +72,7 @@ def run_cascade(target: Target | Path | str, cfg: QualityConfig, providers: Prov
     "stages": {name: result}, "cost_usd", "error"}. score/stars are None only
     when the technical stage itself failed (then "error" says why).
     Paid stages need `catalog` (cache and budget); without it they are
-    recorded as {"skipped": "catalog"}.
+    recorded as {"skipped": "catalog"}. `providers` may be None only for a cascade with no paid stage.
     """
     cfg = stages_for(cfg, stages)
     if not isinstance(target, Target):
@@ -89,6 +89,8 @@ def run_cascade(target: Target | Path | str, cfg: QualityConfig, providers: Prov
         if name == TECHNICAL:
             results[name] = target.technical if target.technical is not None else _technical(target, cfg)
             continue
+        if providers is None:
+            raise AssessError(f"the stage {name} calls a provider, and none were set up for this cascade")
         result, cost = run_paid_stage(parse_stage(name, offers), target, providers, catalog, cfg.video_timeout_s)
         results[name] = result
         spent += cost
