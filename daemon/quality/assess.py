@@ -27,6 +27,7 @@ from alice.pipeline.quality.config import TECHNICAL, QualityConfig
 from alice.pipeline.quality.errors import AssessmentError
 from alice.pipeline.quality.stages import parse_stage
 from alice.pipeline.record import AssetRecord
+from alice.providers.registry import quality_stage_offers
 
 
 class AssessError(errors.InvalidRequest):
@@ -54,9 +55,10 @@ def stages_for(cfg: QualityConfig, stages: Sequence[str] | None) -> QualityConfi
         if not stages or stages[0] != TECHNICAL:
             raise AssessError(f"stages must start with '{TECHNICAL}', got {list(stages)!r}")
         cfg = dataclasses.replace(cfg, stages=tuple(stages))
+    offers = quality_stage_offers()
     for name in cfg.stages[1:]:
         try:
-            parse_stage(name)
+            parse_stage(name, offers)
         except ValueError as exc:
             raise AssessError(str(exc)) from None
     return cfg
@@ -81,6 +83,7 @@ def run_cascade(target: Target | Path | str, cfg: QualityConfig, providers: Prov
                            "cost_usd": "0", "error": None}
     results: dict[str, Any] = out["stages"]
     spent = Decimal(0)
+    offers = quality_stage_offers()
     while due := next_stages(results, cfg):
         name = due[0]
         if name == TECHNICAL:
@@ -88,7 +91,7 @@ def run_cascade(target: Target | Path | str, cfg: QualityConfig, providers: Prov
             continue
         if providers is None:
             raise AssessError(f"the stage {name} calls a provider, and none were set up for this cascade")
-        result, cost = run_paid_stage(parse_stage(name), target, providers, catalog, cfg.video_timeout_s)
+        result, cost = run_paid_stage(parse_stage(name, offers), target, providers, catalog, cfg.video_timeout_s)
         results[name] = result
         spent += cost
     out["cost_usd"] = str(spent)
