@@ -8,20 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from alice.daemon.cli.context import (
-    EXIT_CONFIG,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_PARTIAL,
-    CliContext,
-    emit,
-    fail,
-    json_option,
-    open_app,
-    pass_ctx,
-    progress,
-    rescorer,
-)
+from alice.daemon.cli.context import CliContext, emit, fail, json_option, open_app, pass_ctx, progress, rescorer
+from alice.daemon.errors import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL
 
 if TYPE_CHECKING:
     from alice.daemon.config import Config

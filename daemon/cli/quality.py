@@ -8,19 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from alice.daemon.cli.context import (
-    EXIT_CATALOG,
-    EXIT_CONFIG,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_PARTIAL,
-    CliContext,
-    emit,
-    fail,
-    json_option,
-    pass_ctx,
-    resolve_asset,
-)
+from alice.daemon.cli.context import CliContext, emit, fail, json_option, pass_ctx, resolve_asset
+from alice.daemon.errors import EXIT_CATALOG, EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL
 
 if TYPE_CHECKING:
     from alice.daemon.app import App
