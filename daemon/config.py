@@ -354,8 +354,13 @@ def _quality(raw: Any) -> QualityConfig:
     data["enabled"] = _typed("quality.enabled", data.get("enabled", False), bool)
     try:
         quality = QualityConfig.from_mapping(data)
-        for name in quality.stages[1:]:
-            parse_stage(name)
+        if len(quality.stages) > 1:
+            # Imported only when paid stages are configured: it imports every provider.
+            from alice.providers.registry import quality_stage_offers
+
+            offers = quality_stage_offers()
+            for name in quality.stages[1:]:
+                parse_stage(name, offers)
     except (QualityConfigError, StageNameError) as exc:
         raise ConfigError(f"'quality': {exc}") from None
     return quality

@@ -17,10 +17,9 @@ When each is raised:
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any, ClassVar
-
-from sqlalchemy.exc import DataError
 
 from alice.pipeline.plan import PlanError
 from alice.providers.errors import BudgetExceeded
@@ -105,9 +104,12 @@ def report(exc: BaseException) -> Report:
     data = {"request_id": getattr(exc, "request_id", None)} if isinstance(exc, BudgetExceeded) else None
     if isinstance(exc, AliceError):
         return Report(exc.exit_code, exc.rpc_code, exc.describe(), data)
-    if isinstance(exc, DataError):
+    # Only the catalog raises sqlalchemy's errors, so when sqlalchemy is not loaded `exc` is none of
+    # them; looking it up here keeps a CLI command that never opens the catalog from importing it.
+    data_error = getattr(sys.modules.get("sqlalchemy.exc"), "DataError", None)
+    if data_error is not None and isinstance(exc, data_error):
         # A value the catalog cannot hold (a number past bigint, NUL in text) came from the caller.
-        first = str(exc.orig or exc).splitlines()[0]
+        first = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         return Report(EXIT_CONFIG, INVALID_PARAMS, f"a value in the request cannot be stored or compared: {first}",
                       data)
     for kind, exit_code, rpc_code, template in _FOREIGN:

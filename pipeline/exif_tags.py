@@ -1,9 +1,9 @@
 """Every EXIF tag of a file, for a person who wants them all (`alice inspect --exif`).
 
-Detection reads the ~20 tags it needs with alice's own bounded parser
-(pipeline/extract/exif.py). Camera, lens, exposure and GPS tags are only ever
-shown, never acted on, so they come from exifread, which knows all of them
-by name. Values are shown as text, each cut to a readable length.
+Detection reads the ~25 tags it needs through pipeline/extract/exif.py, an
+adapter over exifread with alice's bounds and UserComment decoding. This lists
+every tag exifread knows by name (camera, lens, exposure, GPS), only ever
+shown, never acted on. Values are shown as text, each cut to a readable length.
 """
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ def every_exif_tag(path: Path) -> dict[str, str]:
     """{"Image Make": "NIKON", "GPS GPSLatitude": "[52, 22, 3021/100]", ...}; {} when there is no EXIF."""
     import exifread
 
+    from alice.pipeline.extract.exif import quiet_exifread_logger
+
+    quiet_exifread_logger()
     with open(path, "rb") as fh, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

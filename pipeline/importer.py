@@ -59,15 +59,16 @@ class Rejected:
 
 def local_datetime(value: str | datetime | None, fallback_epoch: float) -> datetime:
     """The generation date if the file states one, else its mtime, as local aware time."""
+    dt: datetime | None
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, str) and value:
         try:
             dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            dt = None  # type: ignore[assignment]
+            dt = None
     else:
-        dt = None  # type: ignore[assignment]
+        dt = None
     if dt is None:
         return datetime.fromtimestamp(fallback_epoch, tz=UTC).astimezone()
     if dt.tzinfo is None:

@@ -22,6 +22,7 @@ Image.MAX_IMAGE_PIXELS says.
 """
 from __future__ import annotations
 
+import functools
 import io
 from pathlib import Path
 from typing import BinaryIO
@@ -48,8 +49,6 @@ NEEDS_PLUGIN = frozenset({"avif", "heic", "heif"})
 # error lines, e.g. about odd but harmless tags, do not fail a file).
 FFMPEG_DAMAGE = ("partial file", "corrupt", "invalid data", "truncat", "error while decoding", "damaged",
                  "error at mb")
-
-_heif_registered: bool | None = None
 
 
 def check(path: Path, fmt: str, media: str) -> None:
@@ -103,17 +102,16 @@ def check_structure(data: bytes, fmt: str, media: str, path: Path) -> bool:
     return True
 
 
+@functools.cache
 def _register_heif() -> bool:
-    global _heif_registered
-    if _heif_registered is None:
-        try:
-            import pillow_heif
+    """Pillow's HEIF/AVIF opener, registered once per process; False if it cannot be."""
+    try:
+        import pillow_heif
 
-            pillow_heif.register_heif_opener()
-            _heif_registered = True
-        except Exception:  # not installed, or a build without libheif
-            _heif_registered = False
-    return _heif_registered
+        pillow_heif.register_heif_opener()
+    except Exception:  # not installed, or a build without libheif
+        return False
+    return True
 
 
 def _check_image(path: Path, fmt: str) -> None:

@@ -26,12 +26,18 @@ def parents_of(raw: dict[str, Any] | None) -> list[dict[str, str]]:
     for item in listed if isinstance(listed, list) else []:
         if isinstance(item, dict):
             _add(found, item.get("content_id"), item.get("kind"))
-    inputs = "graph_input" if raw.get("provider") == "a1111" and raw.get("model") == "img2img" else "reference"
+    inputs = reference_kind(raw.get("provider"), raw.get("model"))
     references = raw.get("references")
     for cid in references if isinstance(references, list) else []:
         if not any(p["content_id"] == cid for p in found):
             _add(found, cid, inputs)
     return found[:MAX_PARENTS]
+
+
+def reference_kind(provider: object, model: object) -> str:
+    """The lineage kind of a request's references: an A1111 img2img's are its source images,
+    graph inputs as a ComfyUI LoadImage's are; any other request's are references."""
+    return "graph_input" if (provider, model) == ("a1111", "img2img") else "reference"
 
 
 def _add(found: list[dict[str, str]], content_id: Any, kind: Any) -> None:

@@ -30,6 +30,8 @@ class AnthropicProvider(VisionProvider):
         "claude-haiku-4-5": Price(Unit.MILLION_TOKENS, Decimal("1"), output_usd=Decimal("5")),
     }
     DEFAULT_VISION_MODEL = "claude-haiku-4-5"
+    QUALITY_STAGES = {"vision": DEFAULT_VISION_MODEL}
+    DEFAULT_FOR_STAGES = frozenset({"vision"})      # a bare `vision` stage rates with Claude
 
     def _auth_headers(self) -> dict[str, str]:
         return {"x-api-key": self._key(), "anthropic-version": API_VERSION}

@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import ip_address
+from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 from urllib.parse import urlsplit
 
@@ -44,7 +45,7 @@ from .inputs import InputFile, ProviderInputError, by_media
 from .metrics import ProviderMetrics
 from .pricing import CostEstimate, Price, PriceTable, PricingError
 from .redaction import Redactor
-from .results import GenerationResult, Job, JobState, JobStatus, OutputFile
+from .results import GenerationResult, Job, JobState, JobStatus, OutputFile, StageAnswer
 from .retry import (
     Backoff,
     TransientStatus,
@@ -54,6 +55,7 @@ from .retry import (
 )
 
 BudgetCheck = Callable[[CostEstimate], None]
+Context = Callable[[], str | None]
 Sleep = Callable[[float], Awaitable[None]]
 
 _DOWNLOAD_TIMEOUT_S = 300.0
@@ -80,6 +82,11 @@ class Provider:
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset()
     # False for generators on the user's own machine (ComfyUI, A1111): nothing to authenticate.
     REQUIRES_KEY: ClassVar[bool] = True
+    # The paid quality stages it runs (the kind in `quality.stages`: "vision", "aesthetic"), each
+    # with the model a stage name without "@model" gets; `stage_estimate`/`run_stage` serve them.
+    QUALITY_STAGES: ClassVar[Mapping[str, str]] = {}
+    # The stage kinds a bare name ("vision", no ":provider") means this provider for.
+    DEFAULT_FOR_STAGES: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(
         self,
@@ -190,6 +197,22 @@ class Provider:
             return self.prices.estimate(model, self._billing_params(model, params))
         except PricingError as exc:
             raise ProviderRequestError(self.name, str(exc)) from None
+
+    def stage_estimate(self, kind: str, model: str) -> CostEstimate:
+        """The most one `kind` quality stage (one of QUALITY_STAGES) can cost for one image,
+        known before the image is read, so the budget admits it before anything is sent."""
+        raise self._no_stage(kind)
+
+    async def run_stage(self, kind: str, image: bytes | Path, *, model: str,
+                        context: Context = lambda: None) -> StageAnswer:
+        """Run the quality stage `kind` (one of QUALITY_STAGES) on one image. `context()` gives
+        the prompt that made it, for stages that judge fidelity; others never call it (it may
+        read the file)."""
+        raise self._no_stage(kind)
+
+    def _no_stage(self, kind: str) -> ProviderRequestError:
+        offered = ", ".join(self.QUALITY_STAGES) or "none"
+        return ProviderRequestError(self.name, f"{self.name} runs no {kind!r} quality stage (it runs: {offered})")
 
     def check_budget(self, estimate: CostEstimate) -> None:
         """Runs the budget hook; it raises BudgetExceeded to refuse. Nothing is sent before this."""

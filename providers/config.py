@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,22 +45,6 @@ PROVIDER_DEFAULTS: dict[str, dict[str, float]] = {
     "a1111": {"timeout_s": 600.0},
 }
 
-_FLOATS = {
-    "timeout_s": 60.0,            # read/write timeout of one HTTP request
-    "connect_timeout_s": 10.0,
-    "backoff_base_s": 0.5,        # first retry waits up to this (full jitter), doubling
-    "backoff_max_s": 30.0,
-    "retry_after_cap_s": 60.0,    # never wait longer than this for a 429's Retry-After
-    "cooldown_s": 30.0,           # circuit breaker: open this long before a probe
-    "poll_interval_s": 2.0,       # job status polling
-    "poll_timeout_s": 900.0,      # give up on a job after this long
-}
-_INTS = {
-    "max_retries": 3,             # retries after the first attempt, transient errors only
-    "failure_threshold": 5,       # consecutive failures that open the circuit
-    "max_response_bytes": 64 * 1024 * 1024,   # JSON answers (OpenAI b64 images are big)
-    "max_download_bytes": 2 * 1024 * 1024 * 1024,
-}
 _OTHER = {"base_url", "api_key", "api_key_env", "prices", "enabled", "extra_models", "input_dir"}
 # Services whose server reads input files from a folder alice may also see (for lineage).
 _HAS_INPUT_DIR = {"comfyui"}
@@ -72,18 +56,19 @@ class ProviderSettings:
     name: str
     base_url: str
     api_key: Secret | None = field(default=None, repr=False)
-    timeout_s: float = _FLOATS["timeout_s"]
-    connect_timeout_s: float = _FLOATS["connect_timeout_s"]
-    backoff_base_s: float = _FLOATS["backoff_base_s"]
-    backoff_max_s: float = _FLOATS["backoff_max_s"]
-    retry_after_cap_s: float = _FLOATS["retry_after_cap_s"]
-    cooldown_s: float = _FLOATS["cooldown_s"]
-    poll_interval_s: float = _FLOATS["poll_interval_s"]
-    poll_timeout_s: float = _FLOATS["poll_timeout_s"]
-    max_retries: int = _INTS["max_retries"]
-    failure_threshold: int = _INTS["failure_threshold"]
-    max_response_bytes: int = _INTS["max_response_bytes"]
-    max_download_bytes: int = _INTS["max_download_bytes"]
+    # The numeric settings: each is `providers.<name>.<field>` in the config, checked as its type.
+    timeout_s: float = 60.0            # read/write timeout of one HTTP request
+    connect_timeout_s: float = 10.0
+    backoff_base_s: float = 0.5        # first retry waits up to this (full jitter), doubling
+    backoff_max_s: float = 30.0
+    retry_after_cap_s: float = 60.0    # never wait longer than this for a 429's Retry-After
+    cooldown_s: float = 30.0           # circuit breaker: open this long before a probe
+    poll_interval_s: float = 2.0       # job status polling
+    poll_timeout_s: float = 900.0      # give up on a job after this long
+    max_retries: int = 3               # retries after the first attempt, transient errors only
+    failure_threshold: int = 5         # consecutive failures that open the circuit
+    max_response_bytes: int = 64 * 1024 * 1024      # JSON answers (OpenAI b64 images are big)
+    max_download_bytes: int = 2 * 1024 * 1024 * 1024
     prices: Mapping[str, Any] = field(default_factory=dict)
     # Model ids the code does not know yet (services ship new ones monthly): id -> kind.
     extra_models: Mapping[str, str] = field(default_factory=dict)
@@ -108,7 +93,7 @@ class ProviderSettings:
         where = f"providers.{name}"
         if not isinstance(data, Mapping):
             raise ProviderConfigError(name, f"{where} must be a mapping, got {type(data).__name__}")
-        unknown = set(data) - set(_FLOATS) - set(_INTS) - _OTHER
+        unknown = set(data) - set(NUMBERS) - _OTHER
         if unknown:
             raise ProviderConfigError(name, f"{where} has unknown keys {sorted(unknown)}")
 
@@ -121,10 +106,8 @@ class ProviderSettings:
 
         values: dict[str, Any] = {}
         own = PROVIDER_DEFAULTS.get(name, {})
-        for key, default in _FLOATS.items():
-            values[key] = _number(name, where, key, data.get(key, own.get(key, default)), float)
-        for key, default in _INTS.items():
-            values[key] = _number(name, where, key, data.get(key, default), int)
+        for key, (kind, default) in NUMBERS.items():
+            values[key] = _number(name, where, key, data.get(key, own.get(key, default)), kind)
         if values["failure_threshold"] < 1:
             raise ProviderConfigError(name, f"{where}.failure_threshold must be at least 1")
 
@@ -156,6 +139,12 @@ class ProviderSettings:
             prices=dict(prices), extra_models=dict(extra), enabled=enabled,
             input_dir=None if input_dir is None else input_dir.strip(), **values,
         )
+
+
+# The numeric fields above with their type and default, read off the class: one table.
+NUMBERS: Mapping[str, tuple[type, Any]] = MappingProxyType({
+    f.name: ({"float": float, "int": int}[str(f.type)], f.default)
+    for f in fields(ProviderSettings) if f.type in ("float", "int")})
 
 
 def _number(name: str, where: str, key: str, value: Any, kind: type) -> Any:

@@ -24,11 +24,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .base import ModelInfo, Provider
+from .base import Context, ModelInfo, Provider
 from .capabilities import Capability
 from .errors import ProviderRequestError
 from .inputs import InputFile, by_media, data_uri
-from .pricing import Price, Unit
+from .pricing import CostEstimate, Price, Unit
 from .results import (
     GenerationResult,
     Job,
@@ -36,6 +36,7 @@ from .results import (
     JobStatus,
     OutputFile,
     QualityMeasurement,
+    StageAnswer,
 )
 from .vision import prepare_image
 
@@ -56,6 +57,8 @@ _STATES = {"IN_QUEUE": JobState.QUEUED, "IN_PROGRESS": JobState.RUNNING, "COMPLE
 class FalProvider(Provider):
     name = "fal"
     CAPABILITIES = frozenset({Capability.GENERATE, Capability.QUALITY})
+    QUALITY_STAGES = {"aesthetic": QUALITY_MODEL}
+    DEFAULT_FOR_STAGES = frozenset({"aesthetic"})
     MODELS = (
         ModelInfo("fal-ai/flux/dev", "image", "FLUX.1 [dev] text-to-image"),
         ModelInfo("fal-ai/flux-pro/v1.1", "image", "FLUX1.1 [pro] text-to-image"),
@@ -144,6 +147,17 @@ class FalProvider(Provider):
             raise self._malformed("result answer", f"no images, video or audio in keys {sorted(data)[:10]}")
         return GenerationResult(self.name, job.model, job.request_id, JobState.COMPLETED, outputs,
                                 job.cost_usd, data)
+
+    def stage_estimate(self, kind: str, model: str) -> CostEstimate:
+        if kind not in self.QUALITY_STAGES:
+            raise self._no_stage(kind)
+        return self.estimate(model, {"inputs": [{}]})
+
+    async def run_stage(self, kind: str, image: bytes | Path, *, model: str,
+                        context: Context = lambda: None) -> StageAnswer:
+        if kind not in self.QUALITY_STAGES:
+            raise self._no_stage(kind)
+        return await self.measure_quality(image, model=model)
 
     async def measure_quality(self, image: bytes | Path | str, *, model: str = QUALITY_MODEL,
                               measurement: str = "musiq") -> QualityMeasurement:

@@ -42,6 +42,7 @@ class OpenAIProvider(VisionProvider):
         "gpt-4o-mini": Price(Unit.MILLION_TOKENS, Decimal("0.15"), output_usd=Decimal("0.6")),
     }
     DEFAULT_VISION_MODEL = "gpt-4o-mini"
+    QUALITY_STAGES = {"vision": DEFAULT_VISION_MODEL}
 
     def _auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._key()}"}

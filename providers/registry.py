@@ -6,6 +6,8 @@ from typing import Any
 
 import httpx
 
+from alice.pipeline.quality.stages import StageOffer
+
 from .a1111 import A1111Provider
 from .anthropic import AnthropicProvider
 from .base import BudgetCheck, Provider
@@ -21,6 +23,13 @@ PROVIDER_CLASSES: dict[str, type[Provider]] = {
     cls.name: cls for cls in (FalProvider, BflProvider, HedraProvider, OpenAIProvider, AnthropicProvider,
                               ComfyUiProvider, A1111Provider)
 }
+
+
+def quality_stage_offers() -> tuple[StageOffer, ...]:
+    """The paid quality stages the provider classes declare (QUALITY_STAGES, DEFAULT_FOR_STAGES),
+    for pipeline.quality.stages.parse_stage."""
+    return tuple(StageOffer(kind, name, model, kind in cls.DEFAULT_FOR_STAGES)
+                 for name, cls in PROVIDER_CLASSES.items() for kind, model in cls.QUALITY_STAGES.items())
 
 
 def build_providers(

@@ -96,3 +96,7 @@ class QualityMeasurement:
         return {"score": self.score, "measurement": self.measurement, "value": self.value, "raw": self.raw,
                 "provider": self.provider, "model": self.model,
                 "cost_usd": None if self.cost_usd is None else str(self.cost_usd)}
+
+
+# What a paid quality stage returns (Provider.run_stage): a rating or a measurement.
+StageAnswer = VisionRating | QualityMeasurement

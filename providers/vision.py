@@ -19,15 +19,21 @@ from typing import Any
 import jsonschema
 from PIL import Image, UnidentifiedImageError
 
-from .base import Provider
+from .base import Context, Provider
 from .errors import ProviderMalformedResponse, ProviderRequestError
-from .results import VisionRating
+from .pricing import CostEstimate
+from .results import StageAnswer, VisionRating
 
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 # Both Anthropic and OpenAI downscale past ~1568 px on the long edge anyway, and
 # Anthropic rejects images over 5 MB: sending more only costs upload time.
 MAX_EDGE = 1568
 MAX_SEND_BYTES = 5 * 1024 * 1024
+# Anthropic's documented rule of thumb is width*height/750 tokens; past MAX_EDGE both APIs
+# keep about this many.
+MAX_IMAGE_TOKENS = 1600
+MAX_CONTEXT = 2000              # characters of context (the prompt) sent with a rating
+_CONTEXT_TOKENS = 700           # ... and the tokens they and their heading can take
 _MAX_PIXELS = 100_000_000
 _SENDABLE = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
 
@@ -152,6 +158,21 @@ class VisionProvider(Provider):
     DEFAULT_VISION_MODEL: str = ""
     MAX_OUTPUT_TOKENS = 800
 
+    def stage_estimate(self, kind: str, model: str) -> CostEstimate:
+        """The largest image the APIs keep, the instructions and the longest context."""
+        if kind not in self.QUALITY_STAGES:
+            raise self._no_stage(kind)
+        return self._rating_estimate(model, MAX_IMAGE_TOKENS + len(PROMPT) // 3 + _CONTEXT_TOKENS)
+
+    async def run_stage(self, kind: str, image: bytes | Path, *, model: str,
+                        context: Context = lambda: None) -> StageAnswer:
+        if kind not in self.QUALITY_STAGES:
+            raise self._no_stage(kind)
+        return await self.rate_image(image, model=model, context=context())
+
+    def _rating_estimate(self, model: str, input_tokens: int) -> CostEstimate:
+        return self.estimate(model, {"input_tokens": input_tokens, "output_tokens": self.MAX_OUTPUT_TOKENS})
+
     async def rate_image(self, image: bytes | Path | str, *, model: str | None = None,
                          context: str | None = None) -> VisionRating:
         """Score 0-100, defects and tags for one image. `context` (e.g. the prompt that
@@ -160,11 +181,9 @@ class VisionProvider(Provider):
         if self.model(model).kind != "vision":
             raise ProviderRequestError(self.name, f"{model} cannot rate images; use a vision model")
         blob, media_type, width, height = prepare_image(self.name, image)
-        prompt = PROMPT if not context else f"{PROMPT}\n\nContext from the file's metadata:\n{context[:2000]}"
-        # Anthropic's documented rule of thumb: tokens ~ width*height/750.
-        image_tokens = min(1600, max(85, width * height // 750))
-        self.check_budget(self.estimate(model, {"input_tokens": image_tokens + len(prompt) // 3,
-                                                "output_tokens": self.MAX_OUTPUT_TOKENS}))
+        prompt = PROMPT if not context else f"{PROMPT}\n\nContext from the file's metadata:\n{context[:MAX_CONTEXT]}"
+        image_tokens = min(MAX_IMAGE_TOKENS, max(85, width * height // 750))
+        self.check_budget(self._rating_estimate(model, image_tokens + len(prompt) // 3))
         text, tokens_in, tokens_out = await self._vision_call(model, blob, media_type, prompt)
         cost = self.prices.estimate(model, {"input_tokens": tokens_in, "output_tokens": tokens_out}).usd
         rating = build_rating(self.name, model, text, cost)

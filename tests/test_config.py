@@ -111,7 +111,7 @@ def test_example_config_is_valid_and_documents_every_key(tmp_path):
 
     for f in fields(QualityConfig):
         assert f"\n  {f.name}:" in text, f"quality.{f.name} is not documented"
-    for key in [*pconf._FLOATS, *pconf._INTS, *pconf._OTHER]:
+    for key in [*pconf.NUMBERS, *pconf._OTHER]:
         assert f"#    {key}:" in text, f"providers.<name>.{key} is not documented"
 
 

@@ -11,6 +11,7 @@ import pytest
 from alice.daemon.fs.fileops import TEMP_PREFIX
 from alice.pipeline.identity import file_hash as hash_file
 from tests.daemon_env import DaemonProc, job_states, rows, unique_png, wait_until, write_slowly
+from tests.leftovers import assert_none_left
 from tests.organize_env import AliceEnv, media_files, tree_files
 
 
@@ -121,6 +122,7 @@ def test_sigkill_during_a_burst_loses_nothing(env: AliceEnv):
                60, what="no job left queued or running")
     assert d.terminate() == 0
     assert kills >= 5
+    assert_none_left(env.config)        # six SIGKILLs, no worker or resource tracker left behind
     filed = {hash_file(p): p.name for p in media_files(env.organized)}
     assert set(filed) == set(expected), f"missing {len(set(expected) - set(filed))}"
     assert_tree_matches_catalog(env)

@@ -84,8 +84,17 @@ def test_search_by_any_files_tool_finds_the_asset(filed: dict, tool: str) -> Non
     env, results = filed["env"], filed["results"]
     rows = cli_search(env, "--tool", tool)
     assert [r["content_id"] for r in rows] == [results["invokeai-dream.png"]["content_id"]]
-    # The row keeps the asset's primary tool (its first filed file's), whichever tool was asked for.
-    assert rows[0]["tool"] == primary_tool(env)
+    # The row shows a file that carries the tool asked for: its path with its own record, never one
+    # file's path beside another file's tool and prompt.
+    assert rows[0]["tool"] == tool
+    assert rows[0]["path"] in {r["dest"] for name, r in results.items() if tool_of(name) == tool}
+
+
+def test_a_search_row_pairs_a_path_with_that_files_own_record(filed: dict) -> None:
+    env, results = filed["env"], filed["results"]
+    row = cli_search(env)[0]
+    shown = next(name for name, r in results.items() if r["dest"] == row["path"])
+    assert row["tool"] == tool_of(shown)
 
 
 def primary_tool(env: AliceEnv) -> str:

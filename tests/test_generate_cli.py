@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -70,9 +68,3 @@ def test_a_bad_provider_section_is_a_configuration_error(tmp_path: Path) -> None
                                       "providers": {"fal": {"timeout_s": "soon"}}}))
     result = CliRunner().invoke(main, ["--config", str(config), "providers"])
     assert result.exit_code == 2 and "providers.fal.timeout_s" in result.output
-
-
-def test_the_commands_module_imports_on_its_own() -> None:
-    code = "import alice.daemon.cli.generate, alice.daemon.cli.main as c; print(sorted(c.main.commands))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert all(name in out for name in ("generate", "recreate", "generations", "projects", "providers"))

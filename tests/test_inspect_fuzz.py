@@ -10,6 +10,7 @@ import atexit
 import json
 import os
 import shutil
+import struct
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 from alice.pipeline.detect import detect
 from alice.pipeline.detect.comfy_graph import locate_base_pass, read_graph
 from alice.pipeline.extract.exif import parse_exif
+from alice.pipeline.extract.limits import TEXT_CAP
 from alice.pipeline.generation import Detection
 from alice.pipeline.inspect import inspect_file
 from alice.pipeline.metadata import Metadata
@@ -100,12 +102,62 @@ def test_random_png_chunks(before: list, after: list) -> None:
     _assert_sane(path)
 
 
+def _assert_exif_sane(exif: dict, seconds: float) -> None:
+    assert seconds < SECONDS_PER_FILE
+    for key, value in exif.items():
+        assert isinstance(key, str)
+        if isinstance(value, str):
+            assert len(value) <= TEXT_CAP
+        else:
+            assert isinstance(value, int) or (isinstance(value, list) and all(isinstance(v, int) for v in value))
+
+
+def _timed_parse(block: bytes) -> tuple[dict, list[str], float]:
+    warnings: list[str] = []
+    started = time.perf_counter()
+    exif = parse_exif(block, warnings)
+    return exif, warnings, time.perf_counter() - started
+
+
 @FUZZ
 @given(body=st.binary(max_size=400), big=st.booleans())
 def test_random_exif_never_raises(body: bytes, big: bool) -> None:
     header = (b"MM\x00*" if big else b"II*\x00") + (b"\x00\x00\x00\x08" if big else b"\x08\x00\x00\x00")
-    warnings: list[str] = []
-    assert isinstance(parse_exif(b"Exif\x00\x00" + header + body, warnings), dict)
+    exif, _, seconds = _timed_parse(b"Exif\x00\x00" + header + body)
+    _assert_exif_sane(exif, seconds)
+
+
+@FUZZ
+@given(prefix=st.sampled_from([b"", b"Exif\x00\x00", b"Exif\x00", b"junk", b"II*\x00", b"MM\x00*", b"II*", b"MM\x00"]),
+       body=st.binary(max_size=64))
+def test_random_bytes_and_truncated_tiff_headers(prefix: bytes, body: bytes) -> None:
+    exif, _, seconds = _timed_parse(prefix + body)
+    _assert_exif_sane(exif, seconds)
+
+
+# Tags alice reads, sub-IFD pointers (Exif, GPS, Interop, SubIFDs), MakerNote, and anything else.
+_TAGS = [0x0100, 0x010E, 0x010F, 0x0110, 0x0131, 0x02BC, 0x9286, 0x9C9C, 0x8769, 0x8825, 0xA005, 0x014A,
+         0x927C, 0x9003, 0xA002]
+_u32 = st.integers(0, 8) | st.integers(0, 600) | st.integers(0, 2**32 - 1)
+_entry = st.tuples(st.sampled_from(_TAGS) | st.integers(0, 0xFFFF), st.integers(0, 14), _u32, _u32)
+
+
+@FUZZ
+@given(ifd0=st.lists(_entry, max_size=12), sub=st.lists(_entry, max_size=8), claimed=st.none() | st.integers(0, 0xFFFF),
+       tail=st.binary(max_size=300), big=st.booleans(), loop=st.booleans())
+def test_random_ifds_loops_and_huge_counts(ifd0: list, sub: list, claimed: int | None, tail: bytes, big: bool,
+                                           loop: bool) -> None:
+    """Entries with any type and any count (up to 4G), pointers into themselves, entry counts that lie."""
+    e = ">" if big else "<"
+    sub_at = 8 + 2 + 12 * len(ifd0) + 4
+    table = b"".join(struct.pack(e + "HHII", *entry) for entry in ifd0)
+    sub_table = b"".join(struct.pack(e + "HHII", *entry) for entry in sub)
+    block = ((b"MM\x00*" if big else b"II*\x00") + struct.pack(e + "I", 8)
+             + struct.pack(e + "H", len(ifd0) if claimed is None else claimed) + table
+             + struct.pack(e + "I", 8 if loop else 0)                    # next IFD: itself, or none
+             + struct.pack(e + "H", len(sub)) + sub_table + struct.pack(e + "I", sub_at if loop else 0) + tail)
+    exif, _, seconds = _timed_parse(block)
+    _assert_exif_sane(exif, seconds)
 
 
 _json = st.recursive(
@@ -217,3 +269,34 @@ def test_graph_cycles_through_switch_nodes(graph: dict) -> None:
         value = graph[node]["inputs"][key]
         assert not isinstance(value, (list, dict)), (name, node, key, value)    # a literal, never a link
     assert generation.seed is None or isinstance(generation.seed, (int, str, float))
+
+
+_CHARSETS = ["none", "ascii", "undefined", "utf-16-be", "utf-16-le", "utf-16-bom", "utf-8-unicode"]
+
+
+def _comment_bytes(text: str, charset: str) -> bytes:
+    if charset == "none":
+        return text.encode("utf-8")
+    if charset == "ascii":
+        return b"ASCII\x00\x00\x00" + text.encode("utf-8")
+    if charset == "undefined":
+        return b"\x00" * 8 + text.encode("utf-8")
+    if charset == "utf-16-bom":
+        return b"UNICODE\x00" + text.encode("utf-16")
+    return b"UNICODE\x00" + text.encode("utf-8" if charset == "utf-8-unicode" else charset)
+
+
+@FUZZ
+@given(record=_json, depth=st.integers(0, 3), where=st.sampled_from(["ifd0", "exif", "both"]),
+       charset=st.sampled_from(_CHARSETS), big=st.booleans(), as_ascii_type=st.booleans())
+def test_user_comment_round_trip(record, depth: int, where: str, charset: str, big: bool, as_ascii_type: bool) -> None:
+    """JSON (nested as strings `depth` times) comes back whole from IFD0 and the Exif IFD, any charset, any order."""
+    text = json.dumps({"prompt": _nested(record, depth), "workflow": _nested(record, depth)})
+    ifd0_value = text if as_ascii_type else fg.ascii_comment(text)      # save nodes: no charset header
+    ifd0 = {fg.USER_COMMENT: ifd0_value} if where in ("ifd0", "both") else {fg.MAKE: "x"}
+    sub = {fg.USER_COMMENT: _comment_bytes(text, charset)} if where in ("exif", "both") else None
+    exif, warnings, seconds = _timed_parse(fg.make_exif(ifd0, sub, big_endian=big))
+    _assert_exif_sane(exif, seconds)
+    assert exif["UserComment"] == text
+    assert exif.get("IFD0UserComment") == (text if where == "both" else None)
+    assert warnings == []

@@ -135,7 +135,7 @@ def test_animated_gif_and_webp_pass(tmp_path):
 
 
 def test_heic_without_a_decoder_says_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(integrity, "_heif_registered", False)
+    monkeypatch.setattr(integrity, "_register_heif", lambda: False)
     check(write(tmp_path, b"\0\0\0\x18ftypheic" + bytes(100), "x.heic"), "heic", "image")
 
 

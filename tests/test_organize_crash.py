@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from alice.daemon.fs.fileops import TEMP_PREFIX
 from alice.pipeline.identity import file_hash as hash_file
+from tests.leftovers import assert_none_left
 from tests.organize_env import AliceEnv, media_files, tree_files
 
 KILLED = re.compile(r"SIGKILL at checkpoint \d+ \((.+)\)")
@@ -58,6 +59,7 @@ def test_sigkill_at_many_points_loses_and_doubles_nothing(tmp_path, db_url):
             if kills >= 25:
                 break
     assert kills >= 20, f"only {kills} kills"
+    assert_none_left(env.config)        # a killed organize leaves no worker or helper process behind
     assert len(kinds) >= 6, f"crash points covered too few kinds of step: {dict(kinds)}"
 
     env.run("organize")          # the clean run that finishes the job

@@ -156,3 +156,18 @@ async def test_wrong_key_never_appears(fake: FakeAnthropic, caplog, capsys) -> N
                 await claude.rate_image(png_bytes())
     out = capsys.readouterr()
     assert_no_secret(wrong, info.value, events, caplog.text, out.out, out.err)
+
+
+async def test_the_vision_stage_bounds_its_cost_and_sends_the_context(fake: FakeAnthropic) -> None:
+    from alice.providers.vision import PROMPT
+
+    async with make(fake) as claude:
+        # Admitted before the image is read: the largest image, the instructions, the longest context.
+        bound = claude.stage_estimate("vision", "claude-haiku-4-5")
+        tokens_in = 1600 + len(PROMPT) // 3 + 700
+        assert bound.basis == f"{tokens_in} in x $1/Mtok + 800 out x $5/Mtok"
+        rating = await claude.run_stage("vision", png_bytes(40, 30), model="claude-haiku-4-5",
+                                        context=lambda: "a neon portrait")
+    assert rating.score == 64
+    sent = fake.seen[0].json()["messages"][0]["content"]
+    assert any("a neon portrait" in (part.get("text") or "") for part in sent)

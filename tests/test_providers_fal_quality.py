@@ -75,3 +75,14 @@ async def test_large_images_are_sent_downscaled(fake: FakeFal) -> None:
     header, _, data = url.partition(",")
     with Image.open(io.BytesIO(base64.b64decode(data))) as sent:
         assert max(sent.size) <= 1568 and header == "data:image/jpeg;base64"
+
+
+async def test_the_aesthetic_stage_runs_through_the_stage_entry_points(fake: FakeFal) -> None:
+    async with FalProvider(settings_for("fal", fake)) as fal:
+        assert fal.stage_estimate("aesthetic", QUALITY_MODEL).usd == Decimal("0.0025")
+        asked: list[str] = []
+        reading = await fal.run_stage("aesthetic", png(), model=QUALITY_MODEL,
+                                      context=lambda: asked.append("context") or None)
+        assert reading.score == 71.5 and asked == []     # the metric never reads the prompt
+        with pytest.raises(ProviderRequestError, match="runs no 'vision' quality stage"):
+            fal.stage_estimate("vision", QUALITY_MODEL)

@@ -123,3 +123,16 @@ def test_every_provider_declares_what_it_can_do() -> None:
         assert (Capability.QUALITY in caps) == callable(getattr(cls, "measure_quality", None)), name
         assert (Capability.SYNCHRONOUS in caps) == (cls.generate is not Provider.generate), name
         assert (Capability.LOCAL in caps) == (not cls.REQUIRES_KEY), name
+        # A quality stage kind is served by the capability that runs it, with a model it lists.
+        assert ("vision" in cls.QUALITY_STAGES) == (Capability.VISION in caps), name
+        assert ("aesthetic" in cls.QUALITY_STAGES) == (Capability.QUALITY in caps), name
+        assert cls.DEFAULT_FOR_STAGES <= set(cls.QUALITY_STAGES), name
+        assert all(model in {m.id for m in cls.MODELS} for model in cls.QUALITY_STAGES.values()), name
+
+
+def test_each_quality_stage_kind_has_exactly_one_default_provider() -> None:
+    from alice.providers.registry import quality_stage_offers
+
+    offers = quality_stage_offers()
+    for kind in {o.kind for o in offers}:
+        assert len([o for o in offers if o.kind == kind and o.default]) == 1, kind

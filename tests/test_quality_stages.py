@@ -5,7 +5,8 @@ import pytest
 import yaml
 
 from alice.daemon.config import ConfigError, parse
-from alice.pipeline.quality.stages import PaidStage, StageNameError, parse_stage, parse_stage_list
+from alice.pipeline.quality.stages import PaidStage, StageNameError, StageOffer, parse_stage, parse_stage_list
+from alice.providers.registry import quality_stage_offers
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -16,7 +17,7 @@ from alice.pipeline.quality.stages import PaidStage, StageNameError, parse_stage
     ("aesthetic:fal@fal-ai/arbiter/image", ("aesthetic", "fal", "fal-ai/arbiter/image")),
 ])
 def test_stage_names_resolve_to_kind_provider_model(name: str, expected: tuple[str, str, str]) -> None:
-    assert parse_stage(name) == PaidStage(name, *expected)
+    assert parse_stage(name, quality_stage_offers()) == PaidStage(name, *expected)
 
 
 @pytest.mark.parametrize("name, hint", [
@@ -25,7 +26,17 @@ def test_stage_names_resolve_to_kind_provider_model(name: str, expected: tuple[s
 ])
 def test_bad_stage_names_say_what_is_accepted(name: str, hint: str) -> None:
     with pytest.raises(StageNameError, match=hint):
-        parse_stage(name)
+        parse_stage(name, quality_stage_offers())
+
+
+def test_stage_names_are_read_against_the_offers_given() -> None:
+    offers = [StageOffer("vision", "acme", "acme-v1"), StageOffer("vision", "zeta", "zeta-2", default=True)]
+    assert parse_stage("vision", offers) == PaidStage("vision", "vision", "zeta", "zeta-2")
+    assert parse_stage("vision:acme@acme-v2", offers) == PaidStage("vision:acme@acme-v2", "vision", "acme", "acme-v2")
+    with pytest.raises(StageNameError, match="vision stages run on zeta, acme, not 'other'"):
+        parse_stage("vision:other", offers)
+    with pytest.raises(StageNameError, match=r"name one \(vision:PROVIDER\)"):
+        parse_stage("vision", [StageOffer("vision", "acme", "acme-v1")])
 
 
 def test_stage_list_puts_technical_first_and_refuses_repeats() -> None:

@@ -21,6 +21,7 @@ from alice.daemon.generation.generator import GenerateError, Generator, RequestN
 from alice.daemon.generation.rerun import rerun
 from alice.pipeline.plan import sanitize_segment
 from alice.pipeline.rerun.overrides import MAX_SEEDS, Overrides, RerunError, parse_seeds
+from alice.pipeline.rerun.source import PROVIDERS as RERUN_PROVIDERS
 from alice.providers.errors import BudgetExceeded
 
 
@@ -153,7 +154,7 @@ METHODS = [
            {"type": "object", "additionalProperties": False, "required": ["of"],
             "properties": {"of": {"type": ["integer", "string"], "minLength": 1, "maxLength": 4096},
                            "project": {"type": ["string", "null"], "minLength": 1, "maxLength": 100},
-                           "provider": {"enum": ["comfyui", "a1111", None]}}},
+                           "provider": {"enum": [*RERUN_PROVIDERS, None]}}},
            REQUEST, _recreate),
     Method("generate.vary", "Re-run a filed file on the user's own ComfyUI or A1111 with some values changed "
            "(seed, prompt, steps, cfg, model, ...): ComfyUI values are written at the inputs the graph walk "
@@ -164,7 +165,7 @@ METHODS = [
             "properties": {
                 "of": {"type": ["integer", "string"], "minLength": 1, "maxLength": 4096,
                        "description": "asset id, content id, asset:<id> or a path inside alice's folders"},
-                "provider": {"enum": ["comfyui", "a1111"]},
+                "provider": {"enum": list(RERUN_PROVIDERS)},
                 "overrides": {"type": "object", "additionalProperties": False, "properties": {
                     "seed": {"type": "integer", "minimum": 0}, "steps": {"type": "integer", "minimum": 1},
                     "cfg": {"type": "number"}, "sampler": {"type": "string"}, "scheduler": {"type": "string"},

@@ -9,7 +9,7 @@ from datetime import UTC
 from typing import Any
 
 from alice.daemon.api.registry import Method
-from alice.daemon.catalog import boards, notes, store
+from alice.daemon.catalog import boards, notes
 from alice.daemon.catalog.models import NOTE_KINDS
 
 STR = {"type": "string"}
@@ -42,10 +42,7 @@ CONTEXT = obj({
 
 def _note(ctx: Any, project: str, kind: str, text: str, author: str = "user") -> dict[str, Any]:
     with ctx.catalog.session() as s:
-        out = notes.add_note(s, project, kind, text, author)
-        store.append_event(s, "project_noted", None, None,
-                           {"project": out["project"], "kind": kind, "note_id": out["id"], "author": author})
-    return out
+        return notes.add_note(s, project, kind, text, author)
 
 
 def _context(ctx: Any, project: int | str) -> dict[str, Any]:
@@ -93,30 +90,22 @@ def _session_call(fn: Any) -> Any:
 
 def _board_create(ctx: Any, name: str, description: str | None = None) -> dict[str, Any]:
     with ctx.catalog.session() as s:
-        out = boards.create(s, name, description)
-        store.append_event(s, "board_created", None, None, {"board": out["name"]})
-    return out
+        return boards.create(s, name, description)
 
 
 def _board_add(ctx: Any, board: str, assets: list[int | str], note: str | None = None) -> dict[str, Any]:
     with ctx.catalog.session() as s:
-        out = boards.add(s, board, assets, note)
-        store.append_event(s, "board_added", None, None, {"board": out["board"], "assets": out["added"]})
-    return out
+        return boards.add(s, board, assets, note)
 
 
 def _board_remove(ctx: Any, board: str, assets: list[int | str]) -> dict[str, Any]:
     with ctx.catalog.session() as s:
-        out = boards.remove(s, board, assets)
-        store.append_event(s, "board_removed", None, None, {"board": out["board"], "assets": out["removed"]})
-    return out
+        return boards.remove(s, board, assets)
 
 
 def _board_delete(ctx: Any, board: str) -> dict[str, Any]:
     with ctx.catalog.session() as s:
-        out = boards.delete_board(s, board)
-        store.append_event(s, "board_deleted", None, None, {"board": out["board"]})
-    return out
+        return boards.delete_board(s, board)
 
 
 def _board_export(ctx: Any, board: str, dest: str | None = None, mode: str = "link") -> dict[str, Any]:

@@ -35,6 +35,7 @@ from alice.daemon.fs.confine import OutsideRoots, confine
 from alice.daemon.generation.generator import Generator
 from alice.daemon.ingest import curate
 from alice.daemon.ingest.relocate import relocate
+from alice.daemon.thumbnails import ThumbnailCache
 from alice.pipeline.perceptual import perceptual_hash
 
 SEARCH_TIMEOUT_MS = 10_000
@@ -57,6 +58,11 @@ class RpcContext:
     hooks: Hooks
     guard: PathGuard
     server_info: Callable[[], dict[str, Any]] = field(default=lambda: {})
+    # One cache for every call this context serves, so its prune counter sees every write.
+    thumbnails: ThumbnailCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.thumbnails = ThumbnailCache(Path(self.cfg.data_dir), self.cfg.thumbnails.max_files)
 
 
 def version() -> str:

@@ -1,7 +1,7 @@
 """assets.thumbnail and assets.view: pictures of assets for a person's client or an assistant's eyes.
 
-Thumbnails come from the one cache in the data dir (daemon/thumbnails.py), so
-a picture is drawn once however many callers ask. assets.view returns JPEG
+Thumbnails come from the one cache in the data dir (daemon/thumbnails.py, the
+context's `thumbnails`), so a picture is drawn once however many callers ask. assets.view returns JPEG
 bytes (base64) under "image"; the MCP bridge turns that into image content,
 so an assistant sees one asset (large), a video as a strip of frames, or a
 contact sheet of up to 16 search results or board items with their ids.
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import io
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from alice.daemon.api import protocol as p
 from alice.daemon.api.registry import Method
 from alice.daemon.catalog import boards, curation
 from alice.daemon.catalog import search as search_mod
-from alice.daemon.thumbnails import SIZES, ThumbnailCache
+from alice.daemon.thumbnails import SIZES
 from alice.pipeline.thumbnail import SHEET_MAX, ThumbnailError, contact_sheet, encode_jpeg
 
 STR = {"type": "string"}
@@ -28,19 +27,6 @@ ASSET_REF = {"type": ["integer", "string"], "minLength": 1, "maxLength": 200,
              "description": "the asset's id (a number) or content_id ('b3:...')"}
 STR_OR_STRS = {"anyOf": [{"type": "string", "maxLength": 200},
                          {"type": "array", "items": {"type": "string", "maxLength": 200}, "maxItems": 50}]}
-
-_caches: dict[tuple[str, int], ThumbnailCache] = {}
-_caches_lock = threading.Lock()
-
-
-def cache_for(cfg: Any) -> ThumbnailCache:
-    """One cache per data dir in this process, so its prune counter sees every write."""
-    key = (str(cfg.data_dir), cfg.thumbnails.max_files)
-    with _caches_lock:
-        if key not in _caches:
-            _caches[key] = ThumbnailCache(Path(cfg.data_dir), cfg.thumbnails.max_files)
-        return _caches[key]
-
 
 def obj(properties: dict[str, Any], required: tuple[str, ...] = (), extra: bool = False) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": extra}
@@ -59,7 +45,7 @@ def _thumb(ctx: Any, row: dict[str, Any], size: str) -> Any:
     if row["path"] is None or not Path(row["path"]).is_file():
         raise curation.NotFound(f"asset {row['id']} has no file present to draw; assets.get shows where it was")
     try:
-        return cache_for(ctx.cfg).get(row["content_id"], Path(row["path"]), row["media"], size)
+        return ctx.thumbnails.get(row["content_id"], Path(row["path"]), row["media"], size)
     except ThumbnailError as exc:
         raise p.RpcError(p.INVALID_PARAMS, f"asset {row['id']}: {exc}") from None
 

@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from alice.daemon.catalog import curation
+from alice.daemon.catalog import curation, store
 from alice.daemon.catalog import search as search_mod
 from alice.daemon.catalog.models import Board, BoardItem
 
@@ -67,6 +67,7 @@ def create(s: Session, name: str, description: str | None = None) -> dict[str, A
                      .on_conflict_do_nothing(index_elements=[Board.name]).returning(Board.id)).scalar_one_or_none()
     if made is None:
         raise curation.Conflict(f"a board named {name!r} exists already; boards.get shows it")
+    store.append_event(s, "board_created", None, None, {"board": name})
     return _summary(_board(s, name), 0)
 
 
@@ -75,7 +76,9 @@ def _touch(s: Session, board_id: int) -> None:
 
 
 def add(s: Session, name: str, assets: list[int | str], note: str | None = None) -> dict[str, Any]:
-    """Put assets at the end of board `name` (created if new), in the order given; returns what was added."""
+    """Put assets at the end of board `name` (created if new), in the order given; returns what was added.
+
+    Like every change here, it is recorded in the event log in the same transaction."""
     name = check_name(name)
     note = _note(note)
     ids = list(dict.fromkeys(curation.resolve_asset(s, a) for a in assets))
@@ -97,6 +100,7 @@ def add(s: Session, name: str, assets: list[int | str], note: str | None = None)
         else:
             added.append(asset_id)
     _touch(s, board.id)
+    store.append_event(s, "board_added", None, None, {"board": name, "assets": added})
     return {"board": name, "added": added, "already_there": kept, "items": _count(s, board.id)}
 
 
@@ -107,6 +111,7 @@ def remove(s: Session, name: str, assets: list[int | str]) -> dict[str, Any]:
     gone = list(s.execute(delete(BoardItem).where(BoardItem.board_id == board.id, BoardItem.asset_id.in_(ids))
                           .returning(BoardItem.asset_id)).scalars())
     _touch(s, board.id)
+    store.append_event(s, "board_removed", None, None, {"board": board.name, "assets": gone})
     return {"board": board.name, "removed": gone, "items": _count(s, board.id)}
 
 
@@ -115,6 +120,7 @@ def delete_board(s: Session, name: str) -> dict[str, Any]:
     board = _board(s, check_name(name))
     items = _count(s, board.id)
     s.execute(delete(Board).where(Board.id == board.id))
+    store.append_event(s, "board_deleted", None, None, {"board": board.name})
     return {"board": board.name, "deleted": True, "items": items}
 
 

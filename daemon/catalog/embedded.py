@@ -24,6 +24,7 @@ import json
 import os
 import subprocess
 import threading
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -166,7 +167,11 @@ class EmbeddedServer:
             return False
 
     def _start(self) -> None:
-        from pgserver import PostgresServer
+        with warnings.catch_warnings():
+            # pgserver looks up a runtime folder it does not use here (we give it data_dir), and
+            # platformdirs warns about XDG_RUNTIME_DIR on every command of a user without one.
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+            from pgserver import PostgresServer
 
         if self._server is not None and self._running():
             return

@@ -42,7 +42,10 @@ def add_note(s: Session, project: str, kind: str, text: str, author: str = "user
     s.add(note)
     s.flush()
     s.refresh(note)
-    return {"project": curation.get_project(s, pid).name, **_note_json(note)}
+    out = {"project": curation.get_project(s, pid).name, **_note_json(note)}
+    store.append_event(s, "project_noted", None, None,
+                       {"project": out["project"], "kind": kind, "note_id": out["id"], "author": author})
+    return out
 
 
 def context(s: Session, project: int | str, now: datetime | None = None) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import psycopg
-from sqlalchemy import Float, Text, case, cast, exists, false, func, literal, or_, select, text, tuple_
+from sqlalchemy import Float, Text, and_, case, cast, exists, false, func, literal, or_, select, text, true, tuple_
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
@@ -192,6 +192,11 @@ class SearchQuery:
             if a is not None and b is not None and a > b:
                 raise SearchError(f"'{lo}' ({a}) is above '{hi}' ({b}): nothing can match")
 
+    @property
+    def filters_records(self) -> bool:
+        """Whether a filter is on what a file's record says (file_records), not on the asset."""
+        return bool(self.tool) or self.model is not None or self.seed is not None or self.lora is not None
+
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> SearchQuery:
         known = {f.name for f in fields(cls)}
@@ -240,7 +245,7 @@ def conditions(s: Session, q: SearchQuery) -> list[Any]:
     where: list[Any] = [Asset.media.in_(SEARCHABLE_MEDIA)]
     if q.text:
         where.append(Asset.search.op("@@")(tsquery_of(q)))
-    if q.tool or q.model is not None or q.seed is not None or q.lora is not None:
+    if q.filters_records:
         where.append(exists(file_record_match(q)))
     if q.project:
         # Resolved first, so the planner sees the ids and estimates how many rows each holds.
@@ -291,7 +296,7 @@ def conditions(s: Session, q: SearchQuery) -> list[Any]:
     return where
 
 
-def file_record_match(q: SearchQuery) -> Any:
+def file_record_match(q: SearchQuery, asset_id: Any = Asset.id) -> Any:
     """Records of the asset matching tool, model, seed and LoRA, all in the same file's record.
 
     Every asset recorded from a reading has a record for each of its files, its
@@ -300,7 +305,7 @@ def file_record_match(q: SearchQuery) -> Any:
     through its (x, asset_id) index; a common one by probing the primary key
     of assets met in date order.
     """
-    r = select(FileRecord.asset_id).where(FileRecord.asset_id == Asset.id)
+    r = select(FileRecord.asset_id).where(FileRecord.asset_id == asset_id)
     if q.tool:
         r = r.where(FileRecord.tool.in_(q.tool))
     if q.model is not None:
@@ -384,7 +389,7 @@ def search(s: Session, q: SearchQuery) -> SearchPage:
     if more and rows:
         last = rows[-1]
         next_cursor = encode_cursor(q, [*last[1:], last[0]])
-    items = describe(s, [r[0] for r in rows])
+    items = describe(s, [r[0] for r in rows], q)
     extra: dict[str, Any] = {}
     if q.sort == "relevance":
         for item, row in zip(items, rows, strict=False):
@@ -465,29 +470,47 @@ def _explain(element: Explain, compiler: Any, **kw: Any) -> str:
     return "EXPLAIN (FORMAT JSON) " + compiler.process(element.stmt, **kw)
 
 
-def describe(s: Session, asset_ids: list[int]) -> list[dict[str, Any]]:
-    """Result rows for asset ids, in the given order: what a person or an assistant needs to pick one."""
+def describe(s: Session, asset_ids: list[int], q: SearchQuery | None = None) -> list[dict[str, Any]]:
+    """Result rows for asset ids, in the given order: what a person or an assistant needs to pick one.
+
+    The path, tool, prompt, model and seed of a row are one file's: the filed copy shown and that
+    file's own record (file_records), so a row never pairs one file's path with another's prompt.
+    When `q` filters on records (tool, model, seed, LoRA), the copy shown is one whose record matched.
+    """
     if not asset_ids:
         return []
-    path = store.filed_copies(Asset.id).with_only_columns(Location.path).limit(1).scalar_subquery()
+    shown = store.filed_copies(Asset.id).with_only_columns(Location.path, Location.file_hash)
+    if q is not None and q.filters_records:
+        matched = exists(file_record_match(q, Location.asset_id).where(FileRecord.file_hash == Location.file_hash))
+        shown = shown.order_by(None).order_by(matched.desc(), (Location.role == "organized").desc(),
+                                              Location.id.desc())
+    copy = shown.limit(1).lateral("shown")
     tags = (select(func.coalesce(func.array_agg(func.distinct(Tag.name)), text("'{}'::text[]")))
             .select_from(AssetTag).join(Tag, Tag.id == AssetTag.tag_id)
             .where(AssetTag.asset_id == Asset.id).scalar_subquery())
     stmt = (select(Asset.id, Asset.content_id, Asset.tool, Asset.ai, Asset.media, Asset.format,
                    Project.name.label("project"), Asset.width, Asset.height, Asset.created_at, Asset.rating,
-                   Asset.user_stars, Generation.prompt, Generation.model, Generation.seed, path.label("path"),
+                   Asset.user_stars, Generation.prompt, Generation.model, Generation.seed, copy.c.path,
+                   FileRecord.file_hash.label("record"), FileRecord.tool.label("record_tool"),
+                   FileRecord.ai.label("record_ai"), FileRecord.prompt.label("record_prompt"),
+                   FileRecord.model.label("record_model"), FileRecord.seed.label("record_seed"),
                    tags.label("tags"))
             .join(Project, Project.id == Asset.project_id)
             .outerjoin(Generation, Generation.asset_id == Asset.id)
+            .outerjoin(copy, true())
+            .outerjoin(FileRecord, and_(FileRecord.asset_id == Asset.id, FileRecord.file_hash == copy.c.file_hash))
             .where(Asset.id.in_(asset_ids)))
     by_id = {}
     for r in s.execute(stmt):
-        prompt = r.prompt
+        own = r.record is not None     # assets filed before file_records existed have only the asset's reading
+        prompt = r.record_prompt if own else r.prompt
         by_id[r.id] = {
-            "id": r.id, "content_id": r.content_id, "path": r.path, "tool": r.tool, "ai": r.ai, "media": r.media,
+            "id": r.id, "content_id": r.content_id, "path": r.path, "tool": r.record_tool if own else r.tool,
+            "ai": r.record_ai if own else r.ai, "media": r.media,
             "format": r.format, "project": r.project, "width": r.width, "height": r.height,
             "created_at": r.created_at.isoformat(), "stars": r.rating or None, "user_stars": r.user_stars,
             "prompt": prompt if prompt is None or len(prompt) <= PROMPT_PREVIEW else prompt[:PROMPT_PREVIEW] + "…",
-            "model": r.model, "seed": r.seed, "tags": sorted(r.tags or []),
+            "model": r.record_model if own else r.model, "seed": r.record_seed if own else r.seed,
+            "tags": sorted(r.tags or []),
         }
     return [by_id[i] for i in asset_ids if i in by_id]

@@ -3,8 +3,6 @@
 `alice search` asks the running daemon over its socket; when no daemon runs it
 reads the catalog itself (search only reads). `alice mcp` is the MCP server an
 assistant (Claude Desktop, Claude Code) starts; it needs the daemon running.
-cli.py adds both to the `alice` group with `register_assistant_commands`; the
-cli names are imported there, not at the top, since cli.py imports this module.
 """
 from __future__ import annotations
 
@@ -15,6 +13,7 @@ from typing import Any
 import click
 
 from alice.daemon.catalog.page import MAX_LIMIT
+from alice.daemon.cli.context import EXIT_CONFIG, EXIT_OK, CliContext, emit, fail, pass_ctx
 
 
 def parse_range(text: str, kind: type = int) -> tuple[Any, Any]:
@@ -60,7 +59,6 @@ def search_params(text: tuple[str, ...], **o: Any) -> dict[str, Any]:
 def run_search(ctx: Any, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """The page of results, and where it came from ("daemon" or "catalog")."""
     from alice.daemon.api.client import DaemonNotRunning, RpcCallError, RpcClient, UnsafeSocket, daemon_socket
-    from alice.daemon.cli.main import EXIT_CONFIG, fail
     from alice.daemon.cli.wording import search_message
 
     cfg = ctx.config()
@@ -107,106 +105,103 @@ def print_page(page: dict[str, Any]) -> None:
         click.echo(f"More: add --cursor {page['next_cursor']}")
 
 
-def register_assistant_commands(main: click.Group) -> None:
-    from alice.daemon.cli.main import EXIT_OK, CliContext, emit, pass_ctx
+@click.command()
+@click.argument("text", nargs=-1)
+@click.option("--tool", multiple=True, help="Tool slug (midjourney, comfyui, a1111, ...); repeat for any of several. "
+              "Matches an asset if any of its files carries that tool's record.")
+@click.option("--project", multiple=True, help="Project name; repeat for any of several.")
+@click.option("--ai/--no-ai", default=None, help="Only AI-made (or only not AI-made) files.")
+@click.option("--media", type=click.Choice(["image", "video", "audio", "other"]))
+@click.option("--model", help="Exact model (checkpoint) name, as `alice models` lists it.")
+@click.option("--lora", help="Uses this LoRA (exact name, as `alice models` lists it).")
+@click.option("--seed", type=int)
+@click.option("--stars", help="Stars: 4.. (at least 4), ..2, 3, 2..4; 0 means unrated.")
+@click.option("--since", help="Created on or after this date (2025-01-01) or date-time.")
+@click.option("--until", help="Created up to and including this date, or before this date-time.")
+@click.option("--width", help="Width range in pixels, e.g. 1024.. .")
+@click.option("--height", help="Height range in pixels.")
+@click.option("--aspect", help="Width/height range, e.g. 1.3..1.8 for landscape.")
+@click.option("--tag", multiple=True, help="Has this tag (repeat: has all of them).")
+@click.option("--any-tag", multiple=True, help="Has at least one of these tags.")
+@click.option("--not-tag", multiple=True, help="Does not have this tag.")
+@click.option("--content-id", help="Exactly this content (b3:...).")
+@click.option("--child-of", type=click.IntRange(1), help="Assets made from this asset id (recreated, varied, "
+                                                         "or using it as an input).")
+@click.option("--parent-of", type=click.IntRange(1), help="Assets this asset id was made from.")
+@click.option("--sort", type=click.Choice(["date", "stars", "relevance"]), default=None,
+              help="Default: date (newest first).")
+@click.option("--asc", is_flag=True, help="Oldest / lowest first.")
+@click.option("--limit", type=click.IntRange(1, MAX_LIMIT), default=20, show_default=True)
+@click.option("--cursor", help="Continue where a previous page ended (its next_cursor).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per result, then a summary line.")
+@pass_ctx
+def search(ctx: CliContext, text: tuple[str, ...], as_json: bool, **options: Any) -> None:
+    """Find assets by prompt text and filters.
 
-    @main.command()
-    @click.argument("text", nargs=-1)
-    @click.option("--tool", multiple=True, help="Tool slug (midjourney, comfyui, a1111, ...); repeat for any of several. "
-                  "Matches an asset if any of its files carries that tool's record.")
-    @click.option("--project", multiple=True, help="Project name; repeat for any of several.")
-    @click.option("--ai/--no-ai", default=None, help="Only AI-made (or only not AI-made) files.")
-    @click.option("--media", type=click.Choice(["image", "video", "audio", "other"]))
-    @click.option("--model", help="Exact model (checkpoint) name, as `alice models` lists it.")
-    @click.option("--lora", help="Uses this LoRA (exact name, as `alice models` lists it).")
-    @click.option("--seed", type=int)
-    @click.option("--stars", help="Stars: 4.. (at least 4), ..2, 3, 2..4; 0 means unrated.")
-    @click.option("--since", help="Created on or after this date (2025-01-01) or date-time.")
-    @click.option("--until", help="Created up to and including this date, or before this date-time.")
-    @click.option("--width", help="Width range in pixels, e.g. 1024.. .")
-    @click.option("--height", help="Height range in pixels.")
-    @click.option("--aspect", help="Width/height range, e.g. 1.3..1.8 for landscape.")
-    @click.option("--tag", multiple=True, help="Has this tag (repeat: has all of them).")
-    @click.option("--any-tag", multiple=True, help="Has at least one of these tags.")
-    @click.option("--not-tag", multiple=True, help="Does not have this tag.")
-    @click.option("--content-id", help="Exactly this content (b3:...).")
-    @click.option("--child-of", type=click.IntRange(1), help="Assets made from this asset id (recreated, varied, "
-                                                             "or using it as an input).")
-    @click.option("--parent-of", type=click.IntRange(1), help="Assets this asset id was made from.")
-    @click.option("--sort", type=click.Choice(["date", "stars", "relevance"]), default=None,
-                  help="Default: date (newest first).")
-    @click.option("--asc", is_flag=True, help="Oldest / lowest first.")
-    @click.option("--limit", type=click.IntRange(1, MAX_LIMIT), default=20, show_default=True)
-    @click.option("--cursor", help="Continue where a previous page ended (its next_cursor).")
-    @click.option("--json", "as_json", is_flag=True, help="One JSON object per result, then a summary line.")
-    @pass_ctx
-    def search(ctx: CliContext, text: tuple[str, ...], as_json: bool, **options: Any) -> None:
-        """Find assets by prompt text and filters.
+    \b
+    Examples:
+      alice search "cyberpunk portrait" --tool midjourney --stars 4.. --since 2025-01-01
+      alice search --project client-x --tag final --json
+      alice search '"neon lights" -rain' --sort relevance
 
-        \b
-        Examples:
-          alice search "cyberpunk portrait" --tool midjourney --stars 4.. --since 2025-01-01
-          alice search --project client-x --tag final --json
-          alice search '"neon lights" -rain' --sort relevance
+    \b
+    Text matches prompts, negative prompts, tags and file names ("quoted
+    phrase", -exclude and 'or' work as in web search).
+    With --json: one line per asset
+      {"id", "content_id", "path", "tool", "ai", "media", "format", "project",
+       "width", "height", "created_at", "stars", "user_stars", "prompt",
+       "model", "seed", "tags"}
+    then one summary line {"summary": {"shown", "total", "total_exact", "next_cursor"}}.
+    A total above 5,000 (or slow to count) is an estimate: total_exact is false.
+    """
+    params = search_params(text, **options)
+    page, source = run_search(ctx, params)
+    if as_json:
+        for item in page["items"]:
+            emit(item)
+        emit({"summary": {"shown": len(page["items"]), "total": page.get("total"),
+                          "total_exact": page.get("total_exact"), "next_cursor": page.get("next_cursor"),
+                          "source": source}})
+    else:
+        print_page(page)
+    sys.exit(EXIT_OK)
 
-        \b
-        Text matches prompts, negative prompts, tags and file names ("quoted
-        phrase", -exclude and 'or' work as in web search).
-        With --json: one line per asset
-          {"id", "content_id", "path", "tool", "ai", "media", "format", "project",
-           "width", "height", "created_at", "stars", "user_stars", "prompt",
-           "model", "seed", "tags"}
-        then one summary line {"summary": {"shown", "total", "total_exact", "next_cursor"}}.
-        A total above 5,000 (or slow to count) is an estimate: total_exact is false.
-        """
-        params = search_params(text, **options)
-        page, source = run_search(ctx, params)
-        if as_json:
-            for item in page["items"]:
-                emit(item)
-            emit({"summary": {"shown": len(page["items"]), "total": page.get("total"),
-                              "total_exact": page.get("total_exact"), "next_cursor": page.get("next_cursor"),
-                              "source": source}})
-        else:
-            print_page(page)
-        sys.exit(EXIT_OK)
+@click.command()
+@click.option("--socket", "socket_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The daemon's socket. Default: 'socket' from the configuration.")
+@pass_ctx
+def mcp(ctx: CliContext, socket_path: Path | None) -> None:
+    """Serve alice's tools to an AI assistant over MCP (stdio).
 
-    @main.command()
-    @click.option("--socket", "socket_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                  help="The daemon's socket. Default: 'socket' from the configuration.")
-    @pass_ctx
-    def mcp(ctx: CliContext, socket_path: Path | None) -> None:
-        """Serve alice's tools to an AI assistant over MCP (stdio).
+    \b
+    Claude Code:     claude mcp add alice -- alice mcp
+    Claude Desktop:  add to claude_desktop_config.json
+                     {"mcpServers": {"alice": {"command": "alice", "args": ["mcp"]}}}
+    The tools call the running daemon (`alice run`); the README has details.
+    """
+    from alice.daemon.api.mcp import serve_stdio
 
-        \b
-        Claude Code:     claude mcp add alice -- alice mcp
-        Claude Desktop:  add to claude_desktop_config.json
-                         {"mcpServers": {"alice": {"command": "alice", "args": ["mcp"]}}}
-        The tools call the running daemon (`alice run`); the README has details.
-        """
-        from alice.daemon.api.mcp import serve_stdio
-
-        if socket_path is None:
-            from alice.daemon.api.client import daemon_socket
-            from alice.daemon.config import ConfigError, default_socket_path, load
-
-            try:
-                cfg = load(ctx.config_path)
-                where: Any = lambda: daemon_socket(cfg)      # noqa: E731  (looked up on each call)
-            except ConfigError as exc:
-                click.echo(f"alice mcp: {exc}; using the default socket", err=True)
-                where = default_socket_path()
-        else:
-            where = socket_path
-        from alice.daemon.api.socket_folder import UnsafeSocket, check_folder
+    if socket_path is None:
+        from alice.daemon.api.client import daemon_socket
+        from alice.daemon.config import ConfigError, default_socket_path, load
 
         try:
-            check_folder((where() if callable(where) else where).parent)
-        except UnsafeSocket as exc:
-            click.echo(f"alice mcp: refusing the socket: {exc}", err=True)
-            raise SystemExit(2) from None
-        try:
-            serve_stdio(where)
-        except KeyboardInterrupt:
-            pass
+            cfg = load(ctx.config_path)
+            where: Any = lambda: daemon_socket(cfg)      # noqa: E731  (looked up on each call)
+        except ConfigError as exc:
+            click.echo(f"alice mcp: {exc}; using the default socket", err=True)
+            where = default_socket_path()
+    else:
+        where = socket_path
+    from alice.daemon.api.socket_folder import UnsafeSocket, check_folder
+
+    try:
+        check_folder((where() if callable(where) else where).parent)
+    except UnsafeSocket as exc:
+        click.echo(f"alice mcp: refusing the socket: {exc}", err=True)
+        raise SystemExit(2) from None
+    try:
+        serve_stdio(where)
+    except KeyboardInterrupt:
+        pass
 

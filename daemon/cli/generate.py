@@ -13,19 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from alice.daemon.cli.main import (
-    EXIT_CATALOG,
-    EXIT_CONFIG,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_PARTIAL,
-    CliContext,
-    emit,
-    fail,
-    json_option,
-    main,
-    pass_ctx,
-)
+from alice.daemon.cli.context import CliContext, emit, fail, json_option, pass_ctx
+from alice.daemon.errors import EXIT_CATALOG, EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL
 
 if TYPE_CHECKING:
     from alice.daemon.app import App
@@ -101,7 +90,8 @@ def _finish(gen: Any, rid: int, wait: bool, as_json: bool) -> None:
 
 
 def _run_request(ctx: CliContext, as_json: bool, start: Any, wait: bool) -> None:
-    """Build a Generator, start a request with `start(gen) -> id`, report it; map errors to exit codes."""
+    """Build a Generator, start requests with `start(gen)` (an id, or a list of ids for a seed
+    range), report them; map errors to exit codes."""
     from alice.daemon import errors
     from alice.daemon.catalog.errors import CatalogUnavailable
     from alice.daemon.generation.generator import GenerateError
@@ -111,7 +101,7 @@ def _run_request(ctx: CliContext, as_json: bool, start: Any, wait: bool) -> None
     gen = _generator(app)
     try:
         try:
-            rid = start(gen)
+            started = start(gen)
         except BudgetExceeded as exc:
             if as_json:
                 emit({"id": getattr(exc, "request_id", None), "state": "refused", "error": exc.message})
@@ -120,7 +110,20 @@ def _run_request(ctx: CliContext, as_json: bool, start: Any, wait: bool) -> None
             fail(str(exc), exc.exit_code)
         except CatalogUnavailable as exc:
             fail(f"catalog unavailable: {exc}", exc.exit_code)
-        _finish(gen, rid, wait, as_json)
+        ids = started if isinstance(started, list) else [started]
+        if len(ids) == 1:
+            _finish(gen, ids[0], wait, as_json)
+        bad = False
+        for rid in ids:
+            try:
+                status = gen.wait(rid) if wait else gen.wait_submitted(rid)
+            except KeyboardInterrupt:
+                click.echo(f"\ninterrupted: requests {ids} may still be running; finish each with "
+                           "`alice generations ID --finish`", err=True)
+                sys.exit(EXIT_INTERRUPTED)
+            bad |= status["state"] in ("failed", "refused")
+            emit(status) if as_json else _show_request(status)
+        sys.exit(EXIT_PARTIAL if bad else EXIT_OK)
     finally:
         app.close()
 
@@ -190,7 +193,7 @@ def recreate(ctx: CliContext, asset: str, provider: str | None, project: str | N
         return
     from alice.daemon.generation.rerun import rerun
 
-    _run_requests(ctx, as_json, lambda gen: rerun(gen, asset, provider, project=project), wait)
+    _run_request(ctx, as_json, lambda gen: rerun(gen, asset, provider, project=project), wait)
 
 
 @click.command(epilog=EPILOG_EXIT)
@@ -247,7 +250,7 @@ def vary(ctx: CliContext, asset: str, provider: str | None, seed: int | None, se
         return rerun(gen, asset, provider or _made_with(gen, asset), overrides=wanted, seeds=seed_list,
                      project=project)
 
-    _run_requests(ctx, as_json, start, wait)
+    _run_request(ctx, as_json, start, wait)
 
 
 def _made_with(gen: Any, asset: str) -> str:
@@ -263,42 +266,6 @@ def _made_with(gen: Any, asset: str) -> str:
             continue
         return provider
     raise GenerateError(f"{path.name} carries neither a ComfyUI graph nor A1111 parameters to vary")
-
-
-def _run_requests(ctx: CliContext, as_json: bool, start: Any, wait: bool) -> None:
-    """Like _run_request for a start that queues several requests (a seed range)."""
-    from alice.daemon.catalog.errors import CatalogUnavailable
-    from alice.daemon.generation.generator import GenerateError, RequestNotFound
-    from alice.providers.errors import BudgetExceeded
-
-    app = ctx.app()
-    gen = _generator(app)
-    try:
-        try:
-            ids = start(gen)
-        except BudgetExceeded as exc:
-            if as_json:
-                emit({"id": getattr(exc, "request_id", None), "state": "refused", "error": exc.message})
-            fail(f"refused: {exc.message}", EXIT_PARTIAL)
-        except (RequestNotFound, GenerateError) as exc:
-            fail(str(exc), EXIT_CONFIG)
-        except CatalogUnavailable as exc:
-            fail(f"catalog unavailable: {exc}", EXIT_CATALOG)
-        if len(ids) == 1:
-            _finish(gen, ids[0], wait, as_json)
-        bad = False
-        for rid in ids:
-            try:
-                status = gen.wait(rid) if wait else gen.wait_submitted(rid)
-            except KeyboardInterrupt:
-                click.echo(f"\ninterrupted: requests {ids} may still be running; finish each with "
-                           "`alice generations ID --finish`", err=True)
-                sys.exit(EXIT_INTERRUPTED)
-            bad |= status["state"] in ("failed", "refused")
-            emit(status) if as_json else _show_request(status)
-        sys.exit(EXIT_PARTIAL if bad else EXIT_OK)
-    finally:
-        app.close()
 
 
 @click.command()
@@ -317,10 +284,10 @@ def generations(ctx: CliContext, request_id: int | None, finish: bool, abandon: 
         fail("--finish and --abandon need a REQUEST_ID", EXIT_CONFIG)
     if finish and abandon:
         fail("--finish and --abandon exclude each other", EXIT_CONFIG)
-    if finish:
+    if finish and request_id is not None:
         _run_request(ctx, as_json, lambda gen: gen.resume(request_id), True)
         return
-    if abandon:
+    if abandon and request_id is not None:
         from alice.daemon.generation.generator import GenerateError
 
         with ctx.app() as app:
@@ -339,9 +306,10 @@ def generations(ctx: CliContext, request_id: int | None, finish: bool, abandon: 
                     else requests.recent(s, max(1, limit)))
     finally:
         catalog.close()
-    if request_id is not None and rows[0] is None:
+    found = [row for row in rows if row is not None]
+    if request_id is not None and not found:
         fail(f"no generation request {request_id}", EXIT_CONFIG)
-    for row in rows:
+    for row in found:
         emit(row.to_json()) if as_json else _show_request(row.to_json())
 
 
@@ -440,7 +408,3 @@ def providers(ctx: CliContext, as_json: bool) -> None:
         emit({"providers": rows})
     else:
         click.echo(describe_text(rows) if rows else "No providers enabled.")
-
-
-for _command in (generate, recreate, vary, generations, projects, providers):
-    main.add_command(_command)

@@ -1,8 +1,7 @@
 """`alice lineage ASSET`: what an asset was made from, and what was made from it.
 
 Asks the running daemon (assets.lineage) and, when none runs, reads the catalog
-itself (lineage only reads). Importing this module adds the command to the
-`alice` group (main.py imports it after the names it needs).
+itself (lineage only reads).
 """
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ from typing import Any
 
 import click
 
-from alice.daemon.cli.main import EXIT_CONFIG, EXIT_OK, CliContext, emit, fail, json_option, main, pass_ctx
+from alice.daemon.cli.context import EXIT_CONFIG, EXIT_OK, CliContext, emit, fail, json_option, pass_ctx
 
 
 def _lineage(ctx: CliContext, asset: str, depth: int) -> dict[str, Any]:
@@ -87,6 +86,3 @@ def lineage(ctx: CliContext, asset: str, depth: int, as_json: bool) -> None:
     if tree.get("truncated"):
         click.echo("(more: the tree was cut at 500 assets)")
     sys.exit(EXIT_OK)
-
-
-main.add_command(lineage)

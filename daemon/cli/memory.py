@@ -3,7 +3,6 @@
 These read and write the catalog directly (no daemon needed), through the
 same catalog modules the socket methods use (daemon/catalog/notes.py,
 boards.py, models_seen.py), so the command line and an assistant see one memory.
-Importing this module adds the commands to the `alice` group (main.py imports it last).
 """
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
-from alice.daemon.cli.main import EXIT_CONFIG, CliContext, emit, fail, json_option, main, pass_ctx
+from alice.daemon.cli.context import EXIT_CONFIG, CliContext, emit, fail, json_option, pass_ctx
 
 
 @contextmanager
@@ -39,7 +38,7 @@ def _run(ctx: CliContext, work: Callable[[Session], Any]) -> Any:
 
 
 # -- project note / context ----------------------------------------------------------------
-@main.group()
+@click.group()
 def project() -> None:
     """A project's memory: its brief, style notes and dated decisions.
 
@@ -64,20 +63,14 @@ def project() -> None:
 def project_note(ctx: CliContext, name: str, brief: str | None, style: str | None, decision: str | None,
                  author: str, as_json: bool) -> None:
     """Add a brief, style note or decision to project NAME (created if new). One of the three per call."""
-    from alice.daemon.catalog import notes, store
+    from alice.daemon.catalog import notes
 
     given = [(k, v) for k, v in (("brief", brief), ("style", style), ("decision", decision)) if v is not None]
     if len(given) != 1:
         raise click.UsageError("give exactly one of --brief, --style, --decision")
     kind, text = given[0]
 
-    def write(s: Session) -> dict[str, Any]:
-        out = notes.add_note(s, name, kind, text, author)
-        store.append_event(s, "project_noted", None, None,
-                           {"project": out["project"], "kind": kind, "note_id": out["id"], "author": author})
-        return out
-
-    out = _run(ctx, write)
+    out = _run(ctx, lambda s: notes.add_note(s, name, kind, text, author))
     emit(out) if as_json else click.echo(f"{out['project']}: {kind} noted ({out['at'][:10]})")
 
 
@@ -101,7 +94,7 @@ def _asset_ref(s: Session, ref: str) -> int:
     return find_asset(s, ref)
 
 
-@main.group()
+@click.group()
 def board() -> None:
     """Boards: named, ordered sets of assets with a note per item.
 
@@ -121,14 +114,9 @@ def board() -> None:
 @pass_ctx
 def board_add(ctx: CliContext, name: str, assets: tuple[str, ...], note: str | None, as_json: bool) -> None:
     """Add ASSETS (ids, content ids or filed paths) to the end of board NAME (created if new)."""
-    from alice.daemon.catalog import boards, store
+    from alice.daemon.catalog import boards
 
-    def write(s: Session) -> dict[str, Any]:
-        out = boards.add(s, name, [_asset_ref(s, a) for a in assets], note)
-        store.append_event(s, "board_added", None, None, {"board": out["board"], "assets": out["added"]})
-        return out
-
-    out = _run(ctx, write)
+    out = _run(ctx, lambda s: boards.add(s, name, [_asset_ref(s, a) for a in assets], note))
     if as_json:
         emit(out)
     else:
@@ -143,14 +131,9 @@ def board_add(ctx: CliContext, name: str, assets: tuple[str, ...], note: str | N
 @pass_ctx
 def board_remove(ctx: CliContext, name: str, assets: tuple[str, ...], as_json: bool) -> None:
     """Take ASSETS off board NAME (the assets stay in the catalog)."""
-    from alice.daemon.catalog import boards, store
+    from alice.daemon.catalog import boards
 
-    def write(s: Session) -> dict[str, Any]:
-        out = boards.remove(s, name, [_asset_ref(s, a) for a in assets])
-        store.append_event(s, "board_removed", None, None, {"board": out["board"], "assets": out["removed"]})
-        return out
-
-    out = _run(ctx, write)
+    out = _run(ctx, lambda s: boards.remove(s, name, [_asset_ref(s, a) for a in assets]))
     emit(out) if as_json else click.echo(f"{out['board']}: removed {len(out['removed'])}; {out['items']} item(s)")
 
 
@@ -160,14 +143,9 @@ def board_remove(ctx: CliContext, name: str, assets: tuple[str, ...], as_json: b
 @pass_ctx
 def board_delete(ctx: CliContext, name: str, as_json: bool) -> None:
     """Delete board NAME (its assets stay in the catalog)."""
-    from alice.daemon.catalog import boards, store
+    from alice.daemon.catalog import boards
 
-    def write(s: Session) -> dict[str, Any]:
-        out = boards.delete_board(s, name)
-        store.append_event(s, "board_deleted", None, None, {"board": out["board"]})
-        return out
-
-    out = _run(ctx, write)
+    out = _run(ctx, lambda s: boards.delete_board(s, name))
     emit(out) if as_json else click.echo(f"{out['board']}: deleted ({out['items']} item(s) were on it)")
 
 
@@ -225,7 +203,7 @@ def board_export(ctx: CliContext, name: str, dest: str, mode: str, as_json: bool
 
     from alice.daemon import errors
     from alice.daemon.board_export import BoardExportError, export_board
-    from alice.daemon.cli.main import EXIT_PARTIAL
+    from alice.daemon.cli.context import EXIT_PARTIAL
 
     catalog = ctx.catalog()
     try:
@@ -248,7 +226,7 @@ def board_export(ctx: CliContext, name: str, dest: str, mode: str, as_json: bool
 
 
 # -- models --------------------------------------------------------------------------------
-@main.command("models")
+@click.command("models")
 @click.option("--kind", type=click.Choice(["checkpoint", "lora"]), help="Only checkpoints or only LoRAs.")
 @click.option("--project", help="Only uses in this project.")
 @click.option("--sort", type=click.Choice(["files", "last_used", "stars", "name"]), default="files",

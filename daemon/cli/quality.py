@@ -1,7 +1,4 @@
 """`alice assess` and `alice rate`: star ratings, computed and personal.
-
-Importing this module adds both commands to the `alice` group (cli.py
-imports it after the names it needs).
 """
 from __future__ import annotations
 
@@ -11,19 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from alice.daemon.cli.main import (
-    EXIT_CATALOG,
-    EXIT_CONFIG,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_PARTIAL,
-    CliContext,
-    emit,
-    fail,
-    json_option,
-    main,
-    pass_ctx,
-)
+from alice.daemon.cli.context import CliContext, emit, fail, json_option, pass_ctx, resolve_asset
+from alice.daemon.errors import EXIT_CATALOG, EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL
 
 if TYPE_CHECKING:
     from alice.daemon.app import App
@@ -102,7 +88,7 @@ def _failed(report: dict[str, Any]) -> bool:
     return bool(report.get("error")) or any(r.get("error") for r in (report.get("stages") or {}).values())
 
 
-@main.command()
+@click.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--stages", "stages_text", metavar="LIST",
               help="Comma-separated cascade, e.g. technical,aesthetic:fal,vision:anthropic "
@@ -157,6 +143,7 @@ def assess(ctx: CliContext, paths: tuple[Path, ...], stages_text: str | None, pr
         if apply_:
             from alice.daemon.quality.reassess import reassess_project
 
+            assert catalog is not None and project is not None     # --apply opened it, and needs --project
             reports: Any = reassess_project(cfg, catalog, qcfg, providers, project)
         else:
             def one(path: Path) -> dict[str, Any]:
@@ -179,7 +166,7 @@ def assess(ctx: CliContext, paths: tuple[Path, ...], stages_text: str | None, pr
     sys.exit(EXIT_PARTIAL if failed else EXIT_OK)
 
 
-@main.command()
+@click.command()
 @click.argument("asset")
 @click.argument("stars", type=click.IntRange(0, 5))
 @json_option
@@ -198,7 +185,7 @@ def rate(ctx: CliContext, asset: str, stars: int, as_json: bool) -> None:
     cfg = ctx.config()
     catalog = ctx.catalog()
     try:
-        asset_id = _resolve(catalog, asset)
+        asset_id = resolve_asset(catalog, asset)
         value = stars or None
         try:
             moved = relocate(cfg, catalog, asset_id, lambda s: curation.set_user_stars(s, asset_id, value),
@@ -218,16 +205,3 @@ def rate(ctx: CliContext, asset: str, stars: int, as_json: bool) -> None:
     else:
         where = f"moved to {out['path']}" if moved.moved else (out["path"] or "not filed")
         click.echo(f"{row.content_id}: {out['stars'] or 'unrated'} star(s) ({where})")
-
-
-def _resolve(catalog: Any, ref: str) -> int:
-    """An asset id from a content id, an asset id or a file's path; exits 2 if none matches."""
-    from alice.daemon import errors
-    from alice.daemon.catalog.asset_ref import find_asset
-
-    try:
-        with catalog.session() as s:
-            return find_asset(s, ref)
-    except (errors.NotFound, errors.InvalidRequest) as exc:
-        fail(str(exc), exc.exit_code)
-    raise AssertionError("unreachable")

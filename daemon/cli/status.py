@@ -1,9 +1,11 @@
-"""`alice status`: from the running daemon over its socket when there is one, else from the catalog."""
+"""`alice status`: the report, from the running daemon over its socket when there is one, else from the catalog."""
 from __future__ import annotations
 
 from typing import Any
 
 import click
+
+from alice.daemon.cli.context import CliContext, emit, json_option, pass_ctx
 
 
 def gather(ctx: Any) -> tuple[dict[str, Any], str]:
@@ -26,8 +28,6 @@ def gather(ctx: Any) -> tuple[dict[str, Any], str]:
 
 
 def show_status(ctx: Any, as_json: bool) -> None:
-    from alice.daemon.cli.main import emit
-
     info, source = gather(ctx)
     info["source"] = source
     if as_json:
@@ -60,3 +60,21 @@ def show_status(ctx: Any, as_json: bool) -> None:
         click.echo(f"{title}:")
         for k, v in sorted(info[key].items(), key=lambda kv: (-kv[1], str(kv[0]))):
             click.echo(f"  {str(k):24} {v}")
+
+
+@click.command()
+@json_option
+@pass_ctx
+def status(ctx: CliContext, as_json: bool) -> None:
+    """Catalog location, running daemons, queue, watchers, last errors, and counts.
+
+    \b
+    Counts: assets are distinct contents (the same pixels are one asset however
+    many copies exist); files are the copies alice knows of, by place: in the
+    organized tree, the inbox files they were filed from, the quarantine.
+    Asks the running daemon when there is one (milliseconds), else reads the
+    catalog itself. Daemons on this machine report their watcher mode per
+    inbox (inotify or polling, and why) and their last errors; daemons on other
+    machines that share the catalog are listed by their live connection.
+    """
+    show_status(ctx, as_json)

@@ -185,22 +185,14 @@ class Generator:
     def resume(self, request_id: int, *, wait: bool = False) -> int:
         """Finish a request this or another process sent but did not finish (it died, or
         `alice generate --no-wait`): poll it by its recorded job, then deliver as usual."""
-        if request_id in self._running:
-            raise GenerateError(f"request {request_id} is already running in this process")
         with self.catalog.session() as s:
-            row = requests.get_request(s, request_id)
-        if row is None:
-            raise RequestNotFound(f"no generation request {request_id}")
+            row = self._not_running_here(s, request_id, "already running in this process")
         if row.state not in ("submitted", "running") or not row.job:
             raise GenerateError(f"request {request_id} is {row.state}; only a submitted or running request "
                                 "with a recorded job can be resumed")
         client = self._provider(row.provider)
         with self.catalog.session() as s:
-            held_until = requests.claim(s, request_id, LEASE_S)
-        if held_until is not None:
-            raise GenerateError(f"request {request_id} is being finished by another alice process (its lease "
-                                f"runs until {held_until.isoformat(timespec='seconds')}); if that process is "
-                                "gone, try again after that")
+            _claim(s, request_id, "; if that process is gone, try again after that")
         self._resume_row(row, client)
         if wait:
             self.wait(request_id)
@@ -228,6 +220,15 @@ class Generator:
             started.append(row.id)
         return started
 
+    def _not_running_here(self, s: Session, request_id: int, running: str) -> requests.RequestRow:
+        """The request's row, if there is one and this process is not working on it."""
+        if request_id in self._running:
+            raise GenerateError(f"request {request_id} is {running}")
+        row = requests.get_request(s, request_id)
+        if row is None:
+            raise RequestNotFound(f"no generation request {request_id}")
+        return row
+
     def _resume_row(self, row: requests.RequestRow, client: Provider) -> None:
         assert row.job is not None
         request_id = row.id
@@ -240,18 +241,11 @@ class Generator:
         """Give up on a request some process left unfinished: it becomes `failed` and its estimate
         stops holding the budget. For a request that may never have reached the provider (`recorded`,
         after a crash) or whose result can no longer be fetched."""
-        if request_id in self._running:
-            raise GenerateError(f"request {request_id} is running in this process; wait for it instead")
         with self.catalog.session() as s:
-            row = requests.get_request(s, request_id)
-            if row is None:
-                raise RequestNotFound(f"no generation request {request_id}")
+            row = self._not_running_here(s, request_id, "running in this process; wait for it instead")
             if row.state not in requests.IN_FLIGHT:
                 raise GenerateError(f"request {request_id} is already {row.state}")
-            held_until = requests.claim(s, request_id, LEASE_S)
-            if held_until is not None:
-                raise GenerateError(f"request {request_id} is being finished by another alice process (its lease "
-                                    f"runs until {held_until.isoformat(timespec='seconds')})")
+            _claim(s, request_id)
             message = f"abandoned while {row.state}: the outputs, if any, were not collected"
             requests.update_request(s, request_id, state="failed", error=message)
             store.append_event(s, "generation.failed", None, None, {"request_id": request_id, "error": message})
@@ -456,6 +450,14 @@ class Generator:
         loop = self._ensure_loop()
         with self._lock:
             self._background.append(asyncio.run_coroutine_threadsafe(sweep(), loop))
+
+def _claim(s: Session, request_id: int, hint: str = "") -> None:
+    """Take the request's lease, or say which process holds it and until when."""
+    held_until = requests.claim(s, request_id, LEASE_S)
+    if held_until is not None:
+        raise GenerateError(f"request {request_id} is being finished by another alice process (its lease "
+                            f"runs until {held_until.isoformat(timespec='seconds')}){hint}")
+
 
 def _synchronous(client: Provider) -> bool:
     """Providers whose one call returns the result (OpenAI images, A1111) say so."""

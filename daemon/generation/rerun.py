@@ -23,14 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from alice.daemon.catalog import store
+from alice.daemon.catalog.asset_ref import parse_ref
 from alice.daemon.generation.errors import GenerateError, RequestNotFound
 from alice.daemon.generation.generator import Generator
-from alice.daemon.generation.references import ReferenceError, from_path, is_content_id
+from alice.daemon.generation.references import ReferenceError, from_path
 from alice.daemon.ingest import graph_inputs
 from alice.pipeline.extract import UnreadableFile, extract
+from alice.pipeline.lineage import reference_kind
 from alice.pipeline.rerun import comfy
 from alice.pipeline.rerun.overrides import Overrides, RerunError
-from alice.pipeline.rerun.source import RerunSource, apply, rerun_source
+from alice.pipeline.rerun.source import RerunSource, apply, rerun_source, seed_of
 
 RECREATED, VARIED = "recreated_from", "varied_from"
 
@@ -46,25 +48,26 @@ class Filed:
 
 
 def find_file(gen: Generator, ref: str | int | Path) -> Filed:
-    """A path, a content id (b3:...), asset:<id> or a bare asset id -> a readable copy."""
-    text = str(ref).strip()
-    asset = None
-    with gen.catalog.session() as s:
-        if isinstance(ref, int) or text.isdigit() or (text.startswith("asset:") and text[6:].isdigit()):
-            asset = store.asset_by_id(s, int(text.removeprefix("asset:")))
+    """A path, a content id (b3:...), asset:<id> or a bare asset id (asset_ref.parse_ref) -> a
+    readable copy. A path need not be catalogued: any file can be re-run from its metadata."""
+    parsed = parse_ref(ref)
+    if parsed.path is None:
+        with gen.catalog.session() as s:
+            if parsed.asset_id is not None:
+                asset = store.asset_by_id(s, parsed.asset_id)
+                missing = f"no asset {parsed.asset_id} in the catalog"
+            else:
+                assert parsed.content_id is not None
+                asset = store.asset_by_content_id(s, parsed.content_id)
+                missing = f"no asset with content id {parsed.content_id} in the catalog"
             if asset is None:
-                raise RequestNotFound(f"no asset {text.removeprefix('asset:')} in the catalog")
-        elif is_content_id(text):
-            asset = store.asset_by_content_id(s, text)
-            if asset is None:
-                raise RequestNotFound(f"no asset with content id {text} in the catalog")
-        if asset is not None:
+                raise RequestNotFound(missing)
             filed = store.filed_copy(s, asset.id)
             if filed is None or not Path(filed.path).is_file():
                 raise GenerateError(f"asset {asset.id} has no present copy to read its record from; "
                                     "give the file's path instead")
             return Filed(Path(filed.path), asset.content_id, asset.id, asset.project_name)
-    path = Path(text).expanduser()
+    path = parsed.path.expanduser()
     try:
         content_id = from_path(path).content_id
     except ReferenceError as exc:
@@ -108,37 +111,29 @@ def rerun(gen: Generator, ref: str | int | Path, provider: str, *, overrides: Ov
     filed = find_file(gen, ref)
     source = read_source(filed.path, provider)
     where = None
-    if kind == VARIED and source.provider == "comfyui":
-        where = locations(source.params["graph"])
+    if kind == VARIED and source.graph is not None:
+        where = locations(source.graph)
     try:
         runs = apply(source, overrides, where, seeds)
     except RerunError as exc:
         raise GenerateError(str(exc)) from None
     parents = [{"content_id": filed.content_id, "kind": kind}]
-    # An img2img's references are its source images: graph inputs, as a ComfyUI LoadImage's are.
-    ref_kind = "graph_input" if (source.provider, source.model) == ("a1111", "img2img") else "reference"
+    ref_kind = reference_kind(source.provider, source.model)
     parents += [{"content_id": cid, "kind": ref_kind} for cid in source.references if cid != filed.content_id]
-    if source.provider == "comfyui":
-        inputs = graph_inputs.known_inputs(gen.catalog, graph_inputs.input_dir(gen.cfg.providers),
-                                           source.params["graph"])
+    if source.graph is not None:
+        inputs = graph_inputs.known_inputs(gen.catalog, graph_inputs.input_dir(gen.cfg.providers), source.graph)
         parents += [{"content_id": cid, "kind": "graph_input"} for cid in inputs if cid != filed.content_id]
     ids = []
     for params in runs:
         changed = dict(overrides.given())
         if seeds:
-            changed["seed"] = _seed_of(source.provider, params, where)
+            changed["seed"] = seed_of(source, params, where)
         record = {"rerun": {"kind": kind, "of": filed.content_id, "from": source.origin, "overrides": changed},
                   "parents": parents}
-        # ComfyUI's prompt lives in the graph (the record's graph is read back for it).
-        prompt = None if source.provider == "comfyui" else (
+        # A graph carries its own prompt (the record's graph is read back for it).
+        prompt = None if source.graph is not None else (
             overrides.prompt if overrides.prompt is not None else source.prompt)
         ids.append(gen.submit(source.provider, source.model, prompt, params, list(source.references),
                               project or filed.project, record=record))
     return ids
 
-
-def _seed_of(provider: str, params: Mapping[str, Any], where: Mapping[str, comfy.Location] | None) -> Any:
-    if provider == "a1111":
-        return params.get("seed")
-    node, name = (where or {})["seed"]
-    return params["graph"][node]["inputs"][name]

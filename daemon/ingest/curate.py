@@ -10,6 +10,7 @@ relocate.py, which writes the sidecar the same way.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import select
@@ -60,21 +61,20 @@ def sync_sidecars(s: Session, asset_id: int) -> list[Path]:
 
 def tag(catalog: Catalog, ref: int | str, tags: list[str]) -> tuple[int, list[str]]:
     """Add tags; (asset id, its tags after). Catalog and sidecars change together."""
-    names = curation.normalize_tags(tags)
-    with catalog.session() as s:
-        asset_id = curation.resolve_asset(s, ref)
-        after = curation.tag(s, asset_id, names)
-        store.append_event(s, "tagged", asset_id, None, {"tags": names})
-        sync_sidecars(s, asset_id)
-    return asset_id, after
+    return _change_tags(catalog, ref, tags, curation.tag, "tagged")
 
 
 def untag(catalog: Catalog, ref: int | str, tags: list[str]) -> tuple[int, list[str]]:
     """Remove tags (absent ones are ignored); (asset id, its tags after)."""
+    return _change_tags(catalog, ref, tags, curation.untag, "untagged")
+
+
+def _change_tags(catalog: Catalog, ref: int | str, tags: list[str],
+                 change: Callable[[Session, int, list[str]], list[str]], event: str) -> tuple[int, list[str]]:
     names = curation.normalize_tags(tags)
     with catalog.session() as s:
         asset_id = curation.resolve_asset(s, ref)
-        after = curation.untag(s, asset_id, names)
-        store.append_event(s, "untagged", asset_id, None, {"tags": names})
+        after = change(s, asset_id, names)
+        store.append_event(s, event, asset_id, None, {"tags": names})
         sync_sidecars(s, asset_id)
     return asset_id, after

@@ -27,6 +27,7 @@ from alice.pipeline.quality.config import TECHNICAL, QualityConfig
 from alice.pipeline.quality.errors import AssessmentError
 from alice.pipeline.quality.stages import parse_stage
 from alice.pipeline.record import AssetRecord
+from alice.providers.registry import quality_stage_offers
 
 
 class AssessError(errors.InvalidRequest):
@@ -54,15 +55,16 @@ def stages_for(cfg: QualityConfig, stages: Sequence[str] | None) -> QualityConfi
         if not stages or stages[0] != TECHNICAL:
             raise AssessError(f"stages must start with '{TECHNICAL}', got {list(stages)!r}")
         cfg = dataclasses.replace(cfg, stages=tuple(stages))
+    offers = quality_stage_offers()
     for name in cfg.stages[1:]:
         try:
-            parse_stage(name)
+            parse_stage(name, offers)
         except ValueError as exc:
             raise AssessError(str(exc)) from None
     return cfg
 
 
-def run_cascade(target: Target | Path | str, cfg: QualityConfig, providers: ProviderHost,
+def run_cascade(target: Target | Path | str, cfg: QualityConfig, providers: ProviderHost | None,
                 catalog: Catalog | None, stages: Sequence[str] | None = None) -> dict[str, Any]:
     """Score one file through the cascade; never raises for a bad file or a failing service.
 
@@ -70,7 +72,7 @@ def run_cascade(target: Target | Path | str, cfg: QualityConfig, providers: Prov
     "stages": {name: result}, "cost_usd", "error"}. score/stars are None only
     when the technical stage itself failed (then "error" says why).
     Paid stages need `catalog` (cache and budget); without it they are
-    recorded as {"skipped": "catalog"}.
+    recorded as {"skipped": "catalog"}. `providers` may be None only for a cascade with no paid stage.
     """
     cfg = stages_for(cfg, stages)
     if not isinstance(target, Target):
@@ -81,12 +83,15 @@ def run_cascade(target: Target | Path | str, cfg: QualityConfig, providers: Prov
                            "cost_usd": "0", "error": None}
     results: dict[str, Any] = out["stages"]
     spent = Decimal(0)
+    offers = quality_stage_offers()
     while due := next_stages(results, cfg):
         name = due[0]
         if name == TECHNICAL:
             results[name] = target.technical if target.technical is not None else _technical(target, cfg)
             continue
-        result, cost = run_paid_stage(parse_stage(name), target, providers, catalog, cfg.video_timeout_s)
+        if providers is None:
+            raise AssessError(f"the stage {name} calls a provider, and none were set up for this cascade")
+        result, cost = run_paid_stage(parse_stage(name, offers), target, providers, catalog, cfg.video_timeout_s)
         results[name] = result
         spent += cost
     out["cost_usd"] = str(spent)

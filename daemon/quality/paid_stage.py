@@ -27,18 +27,12 @@ from alice.pipeline.quality.errors import AssessmentError
 from alice.pipeline.quality.stages import PaidStage
 from alice.pipeline.quality.still import still_for_rating
 from alice.providers.base import Provider
-from alice.providers.capabilities import Capability
 from alice.providers.errors import BudgetExceeded, ProviderError, ProviderMalformedResponse
 from alice.providers.pricing import CostEstimate
-from alice.providers.vision import MAX_EDGE, PROMPT, VisionProvider
+from alice.providers.vision import MAX_CONTEXT, MAX_EDGE
 
 if TYPE_CHECKING:
     from alice.daemon.quality.assess import Target
-
-# Upper bound of a vision rating's tokens: the image at the largest size the
-# APIs keep (~1600 tokens), the instructions, the metadata context, the answer cap.
-_VISION_INPUT_TOKENS = 1600 + len(PROMPT) // 3 + 700
-_MAX_CONTEXT = 2000
 
 
 def run_paid_stage(stage: PaidStage, target: Target, providers: ProviderHost,
@@ -67,7 +61,7 @@ def _why_not(stage: PaidStage, target: Target, provider: Provider | None,
     if provider is None:
         return "provider", (f"provider {stage.provider!r} is not configured or is disabled "
                             f"(providers.{stage.provider} in the config)")
-    if not _canrun(provider, stage):
+    if stage.kind not in provider.QUALITY_STAGES:
         return "provider", f"{stage.provider} cannot run {stage.kind} stages"
     if not provider.can_send:
         return "key", f"no API key for {stage.provider}: set providers.{stage.provider}.api_key or its variable"
@@ -87,7 +81,7 @@ def _cached_or_bought(providers: ProviderHost, stage: PaidStage, target: Target,
             Decimal(0)
     target.project = project
     try:
-        estimate = _estimate(provider, stage)
+        estimate = provider.stage_estimate(stage.kind, stage.model)
         still = still_for_rating(target.path, target.media or "image", MAX_EDGE, timeout)
     except ProviderError as exc:
         return _error(stage, exc), Decimal(0)
@@ -142,32 +136,11 @@ def _asset_project(s: Any, content_id: str) -> str | None:
     return None if row is None else row.project_name
 
 
-def _estimate(provider: Provider, stage: PaidStage) -> CostEstimate:
-    if stage.kind == "vision":
-        return provider.estimate(stage.model, {"input_tokens": _VISION_INPUT_TOKENS,
-                                               "output_tokens": VisionProvider.MAX_OUTPUT_TOKENS})
-    return provider.estimate(stage.model, {"inputs": [{}]})
-
-
-def _canrun(provider: Provider, stage: PaidStage) -> bool:
-    needed = Capability.VISION if stage.kind == "vision" else Capability.QUALITY
-    return needed in provider.CAPABILITIES
-
-
 def _call(host: ProviderHost, provider: Provider, stage: PaidStage, target: Target,
           still: bytes | Path) -> tuple[dict[str, Any], Decimal | None]:
     """The provider's answer for `still` (the image, or a video's middle frame) as a
     JSON-ready dict, and what it cost."""
-    if stage.kind == "vision":
-        assert isinstance(provider, VisionProvider)
-        if target.context is None:
-            target.context = _prompt_of(target.path) or ""
-        context = target.context or None
-        if target.media == "video":
-            context = "This is a frame from the middle of a video." + (f" {context}" if context else "")
-        answer: Any = host.run(provider.rate_image(still, model=stage.model, context=context))
-    else:
-        answer = host.run(provider.measure_quality(still, model=stage.model))  # type: ignore[attr-defined]
+    answer = host.run(provider.run_stage(stage.kind, still, model=stage.model, context=lambda: _context(target)))
     data = answer.to_dict()
     data.pop("cost_usd", None)       # a string there; the cost is reported as paid_usd
     return data, answer.cost_usd
@@ -188,6 +161,16 @@ def _money(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
+def _context(target: Target) -> str | None:
+    """What a stage that judges prompt fidelity is told: the file's prompt, read once."""
+    if target.context is None:
+        target.context = _prompt_of(target.path) or ""
+    context = target.context or None
+    if target.media == "video":
+        context = "This is a frame from the middle of a video." + (f" {context}" if context else "")
+    return context
+
+
 def _prompt_of(path: Path) -> str | None:
     from alice.pipeline.inspect import inspect_file
 
@@ -195,4 +178,4 @@ def _prompt_of(path: Path) -> str | None:
         prompt = inspect_file(path).generation.prompt
     except OSError:
         return None
-    return str(prompt)[:_MAX_CONTEXT] if prompt else None
+    return str(prompt)[:MAX_CONTEXT] if prompt else None

@@ -44,7 +44,7 @@ def organized_assets(catalog: Catalog, project: str) -> list[int]:
             .order_by(Asset.id)).scalars())
 
 
-def reassess_project(cfg: Config, catalog: Catalog, qcfg: QualityConfig, providers: ProviderHost,
+def reassess_project(cfg: Config, catalog: Catalog, qcfg: QualityConfig, providers: ProviderHost | None,
                      project: str, stages: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
     """One report per organized asset of `project` (see reassess_asset).
 
@@ -57,7 +57,7 @@ def reassess_project(cfg: Config, catalog: Catalog, qcfg: QualityConfig, provide
         yield reassess_asset(cfg, catalog, qcfg, providers, asset_id, stages)
 
 
-def reassess_asset(cfg: Config, catalog: Catalog, qcfg: QualityConfig, providers: ProviderHost,
+def reassess_asset(cfg: Config, catalog: Catalog, qcfg: QualityConfig, providers: ProviderHost | None,
                    asset_id: int, stages: Sequence[str] | None = None) -> dict[str, Any]:
     """Re-score one filed asset and re-file it.
 

@@ -16,8 +16,9 @@ A detector that raises is recorded as a warning and the next one runs.
 """
 from __future__ import annotations
 
+import functools
 import importlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import fields
 from types import ModuleType
 
@@ -31,32 +32,22 @@ ORDER = (
     "ideogram", "aigc_cn", "iptc", "stealth",
 )
 
-_modules: list[tuple[str, ModuleType | None, str | None]] | None = None   # set by _load() (and tests)
-_imported: dict[str, tuple[ModuleType | None, str | None]] = {}
+# (name, the detector's module or None if it failed to import, that failure)
+Detector = tuple[str, ModuleType | None, str | None]
 
 
+@functools.cache
 def _import(name: str) -> tuple[ModuleType | None, str | None]:
-    if name not in _imported:
-        try:
-            _imported[name] = (importlib.import_module(f"{__name__}.{name}"), None)
-        except Exception as exc:  # noqa: BLE001 - one broken detector must not stop the others
-            _imported[name] = (None, f"{type(exc).__name__}: {exc}")
-    return _imported[name]
+    # Cached, failures included: a broken detector costs one import attempt per process.
+    try:
+        return importlib.import_module(f"{__name__}.{name}"), None
+    except Exception as exc:  # noqa: BLE001 - one broken detector must not stop the others
+        return None, f"{type(exc).__name__}: {exc}"
 
 
-def _load() -> list[tuple[str, ModuleType | None, str | None]]:
-    global _modules
-    if _modules is None:
-        _modules = [(name, *_import(name)) for name in ORDER]
-    return _modules
-
-
-def _detectors() -> Iterator[tuple[str, ModuleType | None, str | None]]:
+def detectors() -> Iterator[Detector]:
     """Detectors in ORDER, each imported when first reached: a file the first few detectors
     recognise never pays for importing the rest (start-up of `alice inspect FILE`)."""
-    if _modules is not None:
-        yield from _modules
-        return
     for name in ORDER:
         yield (name, *_import(name))
 
@@ -139,9 +130,10 @@ def _finish(result: Detection, name: str) -> Detection:
                      generation=_clean_generation(generation), raw=raw)
 
 
-def detect(meta: Metadata) -> Detection:
-    """The first detector's answer, cleaned; Detection.none() if nothing matched. Never raises."""
-    for name, module, load_error in _detectors():
+def detect(meta: Metadata, among: Iterable[Detector] | None = None) -> Detection:
+    """The first detector's answer, cleaned; Detection.none() if nothing matched. Never raises.
+    `among` replaces the registered detectors (tests)."""
+    for name, module, load_error in (detectors() if among is None else among):
         if module is None:
             meta.warnings.append(f"detector {name} could not be loaded: {load_error}")
             continue

@@ -49,9 +49,9 @@ class A1111Text:
             for key, value in self.params.items():
                 self._forms.setdefault(key_form(key), value)
         for key in keys:
-            value = self._forms.get(key_form(key))
-            if value is not None:
-                return value
+            found = self._forms.get(key_form(key))
+            if found is not None:
+                return found
         return None
 
     def generation(self) -> Generation:
@@ -160,9 +160,11 @@ def parse_a1111(text: str) -> A1111Text | None:
     lines = text.strip().replace("\r\n", "\n").split("\n")
     if len(lines) > MAX_LINES:
         lines = lines[:MAX_LINES]
-    index = next((i for i in range(len(lines) - 1, -1, -1) if _STEPS_LINE.search(lines[i])), None)
-    if index is None:
+    found = next(((i, match) for i in range(len(lines) - 1, -1, -1)
+                  if (match := _STEPS_LINE.search(lines[i]))), None)
+    if found is None:
         return None
+    index, steps_match = found
     params = parse_params_line(lines[index])
     if not any(key_form(key) == "steps" for key in params):
         return None
@@ -176,7 +178,7 @@ def parse_a1111(text: str) -> A1111Text | None:
         else:
             prompt_lines.append(line)
     # The parameters can be on the same line as the prompt when the prompt is empty.
-    prefix = lines[index][:_STEPS_LINE.search(lines[index]).start()].strip()
+    prefix = lines[index][:steps_match.start()].strip()
     if prefix and prefix[:16].lower() == "negative prompt:":
         negative_lines = (negative_lines or []) + [prefix[len("Negative prompt:"):].strip()]
     return A1111Text(

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from alice.pipeline.detect.coerce import to_iso, to_str
+from alice.pipeline.detect.coerce import to_iso, to_mapping, to_str
 from alice.pipeline.detect.product_names import tool_from_name
 from alice.pipeline.detect.source_type import is_generative, source_type_term
 from alice.pipeline.generation import Detection, Generation
@@ -112,7 +112,7 @@ def _read_manifest(manifest: dict, prefix: str) -> _Reading:
     for action in _actions(manifest):
         term = source_type_term(action.get("digitalSourceType"))
         agent = _agent_name(action.get("softwareAgent"))
-        params = action.get("parameters") if isinstance(action.get("parameters"), dict) else {}
+        params = to_mapping(action.get("parameters"))
         description = to_str(action.get("description") or params.get("description"), cap=200)
         if term:
             reading.has_source_type = True
@@ -130,7 +130,7 @@ def _read_manifest(manifest: dict, prefix: str) -> _Reading:
             agents.append(agent)
 
     generators = _generator_names(manifest)
-    signature = manifest.get("signature_info") if isinstance(manifest.get("signature_info"), dict) else {}
+    signature = to_mapping(manifest.get("signature_info"))
     signers = [s for s in (to_str(signature.get("issuer"), cap=200), to_str(signature.get("common_name"), cap=200)) if s]
 
     for kind, names in (("software_agent", agents), ("claim_generator", generators), ("signer", signers)):
@@ -156,7 +156,7 @@ def _read_manifest(manifest: dict, prefix: str) -> _Reading:
 
 def _summary(manifest: dict) -> dict[str, Any]:
     """What the catalog keeps: who made it, what was done, who signed."""
-    signature = manifest.get("signature_info") if isinstance(manifest.get("signature_info"), dict) else {}
+    signature = to_mapping(manifest.get("signature_info"))
     return {
         "claim_generator": to_str(manifest.get("claim_generator"), cap=500),
         "claim_generator_info": _generator_names(manifest)[:8],

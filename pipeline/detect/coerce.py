@@ -114,6 +114,11 @@ def _scrub(text: str) -> str:
     return text
 
 
+def to_mapping(value: Any) -> dict[str, Any]:
+    """The value if it is a JSON object, else an empty one: a record's optional sub-object."""
+    return value if isinstance(value, dict) else {}
+
+
 def to_size(value: Any) -> tuple[int | None, int | None]:
     """"512x768" / "512 x 768" / [512, 768] / {"width":..,"height":..} -> (w, h)."""
     if isinstance(value, dict):

@@ -291,7 +291,7 @@ class Graph:
         chain = [final]
         while len(chain) < MAX_PASSES:
             origin, node = self.latent_origin(chain[0])
-            if origin != "sampler" or node in chain:
+            if origin != "sampler" or node is None or node in chain:
                 break
             chain.insert(0, node)
         return chain

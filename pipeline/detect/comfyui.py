@@ -95,16 +95,16 @@ def find_graph(meta: Metadata) -> tuple[dict | None, dict | None, list[str]]:
 
 def detect(meta: Metadata) -> Detection | None:
     graph, workflow, evidence = find_graph(meta)
-    if graph is None and workflow is None:
-        return None
     raw: dict[str, Any] = {}
     if graph is not None:
         generation, facts = read_graph(graph, meta.format)
         if facts.get("sampler_class"):
             evidence.append(f"comfyui:sampler={facts['sampler_class']}#{facts['sampler_node']}")
         raw["prompt"] = graph
-    else:
+    elif workflow is not None:
         generation = read_workflow(workflow)
+    else:
+        return None
     if workflow is not None:
         raw["workflow"] = workflow
     return Detection(tool="comfyui", ai=True, evidence=evidence, generation=generation, raw=raw)

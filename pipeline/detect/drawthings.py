@@ -1,11 +1,18 @@
 """Draw Things: XMP xmp:CreatorTool = "Draw Things", exif:UserComment = JSON {c, uc, model, seed, ...}."""
 from __future__ import annotations
 
-from alice.pipeline.detect.coerce import to_size
+from alice.pipeline.detect.coerce import to_size, to_str
 from alice.pipeline.detect.sources import load_json_object
 from alice.pipeline.extract.xmp import packet_of, read_xmp
 from alice.pipeline.generation import Detection, Generation
 from alice.pipeline.metadata import Metadata
+
+
+def _loras(listed: object) -> list[str]:
+    """[{"file": "x.safetensors", "weight": 0.6}, ...] (older versions: bare names)."""
+    names = (to_str(lora.get("file") if isinstance(lora, dict) else lora)
+             for lora in (listed if isinstance(listed, list) else []))
+    return [name for name in names if name]
 
 
 def detect(meta: Metadata) -> Detection | None:
@@ -22,8 +29,7 @@ def detect(meta: Metadata) -> Detection | None:
         prompt=record.get("c"), negative_prompt=record.get("uc"), seed=record.get("seed"),
         steps=record.get("steps"), cfg=record.get("scale"), sampler=record.get("sampler"),
         model=record.get("model"), width=width, height=height,
-        loras=[lora.get("file") if isinstance(lora, dict) else lora for lora in record.get("lora") or []
-               if isinstance(lora, (dict, str))] if isinstance(record.get("lora"), list) else [],
+        loras=_loras(record.get("lora")),
     )
     evidence = [f"xmp:CreatorTool={creator}"]
     if record:

@@ -7,6 +7,7 @@ Easy Diffusion-only keys must be present.
 """
 from __future__ import annotations
 
+from alice.pipeline.detect.coerce import to_float, to_int, to_str
 from alice.pipeline.detect.sources import load_json_object, text_evidence
 from alice.pipeline.generation import Detection, Generation
 from alice.pipeline.metadata import Metadata
@@ -30,15 +31,15 @@ def from_fields(record: dict) -> Generation:
     if isinstance(loras, str):
         loras = [name.strip() for name in loras.split(",")]
     return Generation(
-        prompt=_get(record, "prompt", "Prompt"),
-        negative_prompt=_get(record, "negative_prompt", "Negative Prompt"),
-        seed=_get(record, "seed", "Seed"),
-        steps=_get(record, "num_inference_steps", "Steps"),
-        cfg=_get(record, "guidance_scale", "Guidance Scale"),
-        sampler=_get(record, "sampler_name", "Sampler"),
-        model=model,
-        width=_get(record, "width", "Width"),
-        height=_get(record, "height", "Height"),
+        prompt=to_str(_get(record, "prompt", "Prompt")),
+        negative_prompt=to_str(_get(record, "negative_prompt", "Negative Prompt")),
+        seed=to_int(_get(record, "seed", "Seed")),
+        steps=to_int(_get(record, "num_inference_steps", "Steps")),
+        cfg=to_float(_get(record, "guidance_scale", "Guidance Scale")),
+        sampler=to_str(_get(record, "sampler_name", "Sampler")),
+        model=to_str(model),
+        width=to_int(_get(record, "width", "Width")),
+        height=to_int(_get(record, "height", "Height")),
         loras=[name for name in loras if isinstance(name, str) and name and name != "None"]
         if isinstance(loras, list) else [],
     )
@@ -47,11 +48,11 @@ def from_fields(record: dict) -> Generation:
 def detect(meta: Metadata) -> Detection | None:
     markers = [key for key in _MARKERS if key in meta.text]
     if markers and ("prompt" in meta.text or "Prompt" in meta.text):
-        record = dict(meta.text)
+        chunks = dict(meta.text)
         return Detection(tool="easydiffusion", ai=True,
                          evidence=[text_evidence(meta, key) for key in markers[:3]],
-                         generation=from_fields(record),
-                         raw={k: v for k, v in record.items() if k not in ("XML:com.adobe.xmp",)})
+                         generation=from_fields(chunks),
+                         raw={k: v for k, v in chunks.items() if k not in ("XML:com.adobe.xmp",)})
     record = load_json_object(meta.exif.get("UserComment"))
     if record and any(key in record for key in _MARKERS) and ("prompt" in record or "Prompt" in record):
         return Detection(tool="easydiffusion", ai=True, evidence=["exif:UserComment:use_stable_diffusion_model"

@@ -80,17 +80,17 @@ def detect(meta: Metadata) -> Detection | None:
         record = load_json_object(text)
         if record is not None:
             named = _names_fooocus(record)
-            if named or marker:
-                why = f"fooocus:{named}" if named else marker
+            why = f"fooocus:{named}" if named else marker
+            if why:
                 return Detection(tool="fooocus", ai=True, evidence=[source, why],
                                  generation=from_json(record), raw=record)
             continue
         parsed = parse_a1111(text)
         if parsed is None:
             continue
-        version = (parsed.get("Version") or "")
-        if "fooocus" in version.lower() or marker:
-            why = f"a1111:Version={version}" if "fooocus" in version.lower() else marker
+        version = parsed.get("Version") or ""
+        why = f"a1111:Version={version}" if "fooocus" in version.lower() else marker
+        if why:
             return Detection(tool="fooocus", ai=True, evidence=[source, why],
                              generation=parsed.generation(), raw=parsed.raw())
     if marker:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from alice.pipeline.detect.coerce import to_str
+from alice.pipeline.detect.coerce import to_float, to_int, to_mapping, to_str
 from alice.pipeline.detect.sources import load_json_object, text_evidence
 from alice.pipeline.generation import Detection, Generation
 from alice.pipeline.metadata import Metadata
@@ -59,7 +59,7 @@ def _from_v3(record: dict) -> Generation:
 
 
 def _from_v2(record: dict) -> Generation:
-    image = record.get("image") if isinstance(record.get("image"), dict) else {}
+    image = to_mapping(record.get("image"))
     prompt = image.get("prompt")
     if isinstance(prompt, list):
         prompt = " ".join(str(p.get("prompt", "")) for p in prompt if isinstance(p, dict))
@@ -102,9 +102,10 @@ def _from_dream(text: str) -> tuple[Generation, dict]:
         else:
             index += 1
     positive, negative = _split_negative(to_str(" ".join(prompt_words)))
-    generation = Generation(prompt=positive, negative_prompt=negative, seed=values.get("seed"),
-                            steps=values.get("steps"), cfg=values.get("cfg"), sampler=values.get("sampler"),
-                            width=values.get("width"), height=values.get("height"))
+    generation = Generation(prompt=positive, negative_prompt=negative, seed=to_int(values.get("seed")),
+                            steps=to_int(values.get("steps")), cfg=to_float(values.get("cfg")),
+                            sampler=values.get("sampler"), width=to_int(values.get("width")),
+                            height=to_int(values.get("height")))
     return generation, {"Dream": text, **values}
 
 

@@ -47,11 +47,11 @@ def from_record(record: dict, evidence: list[str]) -> Detection:
 
 def detect(meta: Metadata) -> Detection | None:
     if is_novelai(meta.text):
-        record = {key: meta.text[key] for key in _KEYS if key in meta.text}
+        chunks = {key: meta.text[key] for key in _KEYS if key in meta.text}
         evidence = [f"{text_evidence(meta, 'Software')}=NovelAI"]
-        if "Comment" in record:
+        if "Comment" in chunks:
             evidence.append(text_evidence(meta, "Comment"))
-        return from_record(record, evidence)
+        return from_record(chunks, evidence)
     software = exif_text(meta, "Software")
     user_comment = load_json_object(meta.exif.get("UserComment"))
     if software and "novelai" in software.lower():

@@ -15,12 +15,14 @@ from __future__ import annotations
 import struct
 import zlib
 from pathlib import Path
+from typing import BinaryIO
+
+from alice.pipeline.extract.png import SIGNATURE, chunk_heads
 
 ALPHA_MAGICS = (b"stealth_pnginfo", b"stealth_pngcomp")
 RGB_MAGICS = (b"stealth_rgbinfo", b"stealth_rgbcomp")
 MAGIC_BITS = 15 * 8
 _CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}       # 8-bit grey, RGB, grey+alpha, RGBA
-MAX_CHUNKS = 100_000
 
 NO_MAGIC, MAGIC, UNDECIDED = "no magic", "magic", "undecided"
 
@@ -29,26 +31,18 @@ def _pack(bits: list[int]) -> bytes:
     return bytes(int("".join(map(str, bits[i:i + 8])), 2) for i in range(0, len(bits), 8))
 
 
-def _column0(f, width: int, channels: int, rows: int) -> list[bytes] | None:
+def _column0(f: BinaryIO, width: int, channels: int, rows: int) -> list[bytes] | None:
     """Column-0 pixels of the first `rows` rows, unfiltered; None if the data ends early or is corrupt."""
     row_length = 1 + width * channels
     wanted = row_length * rows
     inflater = zlib.decompressobj()
     data = bytearray()
-    for _ in range(MAX_CHUNKS):
-        head = f.read(8)
-        if len(head) < 8:
-            return None
-        length, kind = struct.unpack(">I4s", head)
-        if kind == b"IEND":
-            return None
-        if kind != b"IDAT":
-            if data:
+    for chunk_type, _, length in chunk_heads(f, f.tell()):
+        if chunk_type != b"IDAT":
+            if data or chunk_type == b"IEND":
                 return None          # IDAT chunks are consecutive; a gap before enough rows is damage
-            f.seek(length + 4, 1)
             continue
         chunk = f.read(length)
-        f.seek(4, 1)
         try:
             data += inflater.decompress(inflater.unconsumed_tail + chunk, wanted - len(data))
         except zlib.error:
@@ -79,7 +73,7 @@ def scan_png(path: Path) -> str:
     """NO_MAGIC, MAGIC (decode the payload), or UNDECIDED (this PNG needs the full decode)."""
     try:
         with open(path, "rb") as f:
-            if f.read(8) != b"\x89PNG\r\n\x1a\n":
+            if f.read(8) != SIGNATURE:
                 return UNDECIDED
             head = f.read(8 + 13 + 4)
             if len(head) < 25 or head[4:8] != b"IHDR":

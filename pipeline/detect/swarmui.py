@@ -4,7 +4,7 @@ SwarmUI also writes a ComfyUI `prompt` chunk, so it must be asked first.
 """
 from __future__ import annotations
 
-from alice.pipeline.detect.coerce import to_str
+from alice.pipeline.detect.coerce import to_mapping, to_str
 from alice.pipeline.detect.sources import load_json_object, parameter_texts
 from alice.pipeline.generation import Detection, Generation
 from alice.pipeline.metadata import Metadata
@@ -23,9 +23,9 @@ def detect(meta: Metadata) -> Detection | None:
             continue
         record = load_json_object(text)
         params = record.get("sui_image_params") if record else None
-        if not isinstance(params, dict):
+        if record is None or not isinstance(params, dict):
             continue
-        extra = record.get("sui_extra_data") if isinstance(record.get("sui_extra_data"), dict) else {}
+        extra = to_mapping(record.get("sui_extra_data"))
         generation = Generation(
             prompt=params.get("prompt"),
             negative_prompt=params.get("negativeprompt"),

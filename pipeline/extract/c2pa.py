@@ -13,6 +13,7 @@ the signer, and its validation state travels with it.
 """
 from __future__ import annotations
 
+import functools
 import json
 import struct
 from collections.abc import Iterator
@@ -21,13 +22,14 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from alice.pipeline.detect.coerce import json_safe
+from alice.pipeline.extract import png
 from alice.pipeline.extract.isobmff import MAX_TOP_LEVEL, BoxError, file_size, iter_boxes
+from alice.pipeline.extract.limits import MAX_CHUNKS
 
 C2PA_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
 MAX_STORE = 64 * 1024 * 1024        # a manifest store beyond this is not one we parse
 MAX_MANIFEST_JSON = 2 * 1024 * 1024  # what we keep of a manifest in Metadata (and the catalog)
 MAX_INGREDIENT_MANIFESTS = 16
-MAX_CHUNKS = 100_000
 
 MIME = {
     "png": "image/png",
@@ -45,8 +47,6 @@ BMFF = {"avif", "heic", "heif", "mp4", "m4v", "m4a", "mov"}
 
 # Codes that only say we do not trust the signer; everything else means damage.
 TRUST_CODES = {"signingCredential.untrusted", "signingCredential.expired", "signingCredential.ocsp.skipped"}
-
-_contexts: dict[bool, Any] = {}
 
 
 class _NoManifest(Exception):
@@ -105,13 +105,13 @@ def _error_text(exc: Exception) -> str:
     return text[:300]
 
 
+@functools.cache
 def _get_context(verify: bool) -> Any:
-    if verify not in _contexts:
-        import c2pa
+    """The reader settings, built once per process for each `verify`."""
+    import c2pa
 
-        _contexts[verify] = c2pa.Context.from_dict({"verify": {
-            "remote_manifest_fetch": False, "ocsp_fetch": False, "verify_after_reading": verify}})
-    return _contexts[verify]
+    return c2pa.Context.from_dict({"verify": {
+        "remote_manifest_fetch": False, "ocsp_fetch": False, "verify_after_reading": verify}})
 
 
 def _read_verified_or_not(f: BinaryIO, mime: str, warnings: list[str]) -> dict:
@@ -202,21 +202,9 @@ def _store_size(f: BinaryIO, fmt: str) -> int | None:
 
 
 def _png_store(f: BinaryIO) -> int | None:
-    if f.read(8) != b"\x89PNG\r\n\x1a\n":
+    if f.read(8) != png.SIGNATURE:
         return None
-    offset = 8
-    for _ in range(MAX_CHUNKS):
-        f.seek(offset)
-        head = f.read(8)
-        if len(head) < 8:
-            return None
-        length, kind = struct.unpack(">I4s", head)
-        if kind == b"caBX":
-            return length
-        if kind == b"IEND":
-            return None
-        offset += 12 + length
-    return None
+    return next((length for kind, _, length in png.chunk_heads(f) if kind == b"caBX"), None)
 
 
 def _jpeg_store(f: BinaryIO) -> int | None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from alice.pipeline.extract.exif import parse_exif
+from alice.pipeline.extract.isobmff import BoxError, iter_boxes, read_payload
 from alice.pipeline.extract.limits import HEIF_META_CAP, MAX_BOXES, TextBudget
 from alice.pipeline.metadata import Metadata
 
@@ -197,32 +198,18 @@ def _item_bytes(f: BinaryIO, size: int, item: _Item, idat: bytes, cap: int) -> b
 
 
 def _find_meta(f: BinaryIO, size: int) -> bytes | None:
-    position = 0
-    for _ in range(MAX_BOXES):
-        if position + 8 > size:
-            return None
-        f.seek(position)
-        header = f.read(16)
-        if len(header) < 8:
-            return None
-        box_size, kind = struct.unpack(">I4s", header[:8])
-        header_size = 8
-        if box_size == 1 and len(header) == 16:
-            box_size = struct.unpack(">Q", header[8:16])[0]
-            header_size = 16
-        elif box_size == 0:
-            box_size = size - position
-        if box_size < header_size:
-            raise HeifError(f"box {kind.decode('latin-1')!r} has an impossible size")
-        if kind == b"meta":
-            length = box_size - header_size
+    try:
+        for box in iter_boxes(f, 0, size, MAX_BOXES):
+            if box.type != "meta":
+                continue
+            length = box.declared_size - (box.payload - box.start)
             if length > HEIF_META_CAP:
                 raise HeifError(f"meta box of {length} bytes is larger than {HEIF_META_CAP}")
-            if position + box_size > size:
+            if box.truncated:
                 raise HeifError("truncated HEIF: meta box runs past end of file")
-            f.seek(position + header_size)
-            return f.read(length)
-        position += box_size
+            return read_payload(f, box, length)
+    except BoxError as exc:
+        raise HeifError(str(exc)) from None
     return None
 
 

@@ -29,6 +29,7 @@ class Box:
     end: int               # offset just past the box (clipped to the parent)
     usertype: bytes = b""  # 16 bytes for "uuid" boxes
     truncated: bool = False  # the box claims to run past its parent/file
+    declared_size: int = 0   # what its header says, header included (more than end - start if truncated)
 
     @property
     def payload_size(self) -> int:
@@ -66,7 +67,8 @@ def iter_boxes(f: BinaryIO, start: int, end: int, limit: int = MAX_BOXES) -> Ite
             header_len += 16
         box_end = offset + size
         truncated = box_end > end
-        yield Box(name, offset, offset + min(header_len, end - offset), min(box_end, end), usertype, truncated)
+        yield Box(name, offset, offset + min(header_len, end - offset), min(box_end, end), usertype, truncated,
+                  size)
         if truncated:
             return
         offset = box_end

@@ -9,7 +9,8 @@ from __future__ import annotations
 TEXT_CAP = 32 * 1024 * 1024        # one text value (PNG chunk, EXIF tag, XMP packet) after inflating
 TOTAL_TEXT_CAP = 96 * 1024 * 1024  # all text kept from one file
 MAX_CHUNKS = 200_000               # PNG/WebP chunks or JPEG segments walked before giving up
-MAX_IFD_ENTRIES = 2_000            # EXIF entries per IFD
+MAX_EXIF_READS = 10_000            # reads exifread may make on one EXIF block (a camera photo needs under 100)
+MAX_EXIF_READS_PAST_END = 2_000     # reads past the block's end before one IFD is given up (a damaged count)
 MAX_BOXES = 50_000                 # ISOBMFF boxes walked
 HEIF_META_CAP = 16 * 1024 * 1024   # a HEIF 'meta' box larger than this is not metadata we want
 GIF_BLOCKS_CAP = 100_000           # GIF extension/image blocks walked

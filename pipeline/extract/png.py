@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Iterator
 from typing import BinaryIO
 
 from alice.pipeline.extract.exif import parse_exif
@@ -93,6 +94,23 @@ def _store_text(key: str, value: str, meta: Metadata) -> None:
         meta.warnings.append(f"PNG text {key!r} appears twice; kept the first")
         return
     meta.text[key] = value
+
+
+def chunk_heads(f: BinaryIO, start: int = len(SIGNATURE)) -> Iterator[tuple[bytes, int, int]]:
+    """(type, data offset, data length) of each chunk from `start` (just past the signature),
+    up to IEND, the end of the file or MAX_CHUNKS chunks. `f` is at the chunk's data when one
+    is yielded; the caller reads it or not, the next header is found from the lengths."""
+    offset = start
+    for _ in range(MAX_CHUNKS):
+        f.seek(offset)
+        head = f.read(8)
+        if len(head) < 8:
+            return
+        length, kind = struct.unpack(">I4s", head)
+        yield kind, offset + 8, length
+        if kind == b"IEND":
+            return
+        offset += 12 + length        # length, type, data, CRC
 
 
 def read_png(f: BinaryIO, size: int, meta: Metadata, budget: TextBudget) -> None:

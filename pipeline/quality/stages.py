@@ -10,21 +10,32 @@
 The name as written is the key for gates and weights; the parsed kind,
 provider and model are what the cache and the budget see, so two spellings of
 the same model share one cached answer.
+
+Which providers run which kind, and with which model by default, is declared
+on the provider classes (providers/base.py: QUALITY_STAGES, DEFAULT_FOR_STAGES);
+the daemon passes those declarations in as StageOffers, so this module stays
+pure and names no provider.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from alice.pipeline.quality.config import TECHNICAL
 
-KINDS = {"vision": "anthropic", "aesthetic": "fal"}       # kind -> default provider
-DEFAULT_MODELS = {("vision", "anthropic"): "claude-haiku-4-5", ("vision", "openai"): "gpt-4o-mini",
-                  ("aesthetic", "fal"): "fal-ai/arbiter/image"}
-PROVIDERS_FOR = {"vision": ("anthropic", "openai"), "aesthetic": ("fal",)}
-
 
 class StageNameError(ValueError):
     """A stage name that names no stage alice can run; the message lists the ones it can."""
+
+
+@dataclass(frozen=True)
+class StageOffer:
+    """One provider's offer of one kind of paid stage."""
+
+    kind: str              # vision | aesthetic
+    provider: str
+    model: str             # what a name without "@model" runs
+    default: bool = False  # a bare kind ("vision") means this provider
 
 
 @dataclass(frozen=True)
@@ -35,32 +46,42 @@ class PaidStage:
     model: str
 
 
-def parse_stage(name: str) -> PaidStage:
-    """The kind, provider and model a paid stage name stands for."""
+def parse_stage(name: str, offers: Sequence[StageOffer]) -> PaidStage:
+    """The kind, provider and model a paid stage name stands for, among `offers`."""
     if not isinstance(name, str) or not name.strip():
         raise StageNameError(f"a stage name must be text, got {name!r}")
     if name == TECHNICAL:
         raise StageNameError("'technical' is the local stage, not a paid one")
     spec, _, model = name.partition("@")
     kind, _, provider = spec.partition(":")
-    if kind not in KINDS:
-        raise StageNameError(f"unknown stage {name!r}; stages are technical, "
-                             "vision[:anthropic|openai][@model] and aesthetic[:fal][@model]")
-    provider = provider or KINDS[kind]
-    if provider not in PROVIDERS_FOR[kind]:
-        raise StageNameError(f"stage {name!r}: {kind} stages run on {', '.join(PROVIDERS_FOR[kind])}, not {provider!r}")
-    model = model or DEFAULT_MODELS[(kind, provider)]
-    return PaidStage(name, kind, provider, model)
+    of_kind = _by_kind(offers)
+    if kind not in of_kind:
+        accepted = ", ".join(f"{k}[:{'|'.join(o.provider for o in kind_offers)}][@model]"
+                             for k, kind_offers in of_kind.items())
+        raise StageNameError(f"unknown stage {name!r}; stages are technical, {accepted}")
+    kind_offers = of_kind[kind]
+    offer = next((o for o in kind_offers if o.provider == provider or (not provider and o.default)), None)
+    if offer is None:
+        runs_on = ", ".join(o.provider for o in kind_offers)
+        raise StageNameError(f"stage {name!r}: {kind} stages run on {runs_on}, "
+                             + (f"not {provider!r}" if provider else f"name one ({kind}:PROVIDER)"))
+    return PaidStage(name, kind, offer.provider, model or offer.model)
+
+
+def _by_kind(offers: Sequence[StageOffer]) -> dict[str, list[StageOffer]]:
+    """Offers per kind, the default provider first, then by name (the order messages list them)."""
+    of_kind: dict[str, list[StageOffer]] = {}
+    for offer in sorted(offers, key=lambda o: (o.kind, not o.default, o.provider)):
+        of_kind.setdefault(offer.kind, []).append(offer)
+    return of_kind
 
 
 def parse_stage_list(text: str) -> tuple[str, ...]:
-    """`--stages technical,vision:openai` as a stage tuple; technical is put first if left out."""
+    """`--stages technical,vision:openai` as a stage tuple; technical is put first if left out.
+    Checks the list's shape; each name is checked against the providers by parse_stage."""
     names = [part.strip() for part in text.split(",") if part.strip()]
     if not names:
         raise StageNameError("--stages needs at least one stage, e.g. technical,vision:anthropic")
-    for name in names:
-        if name != TECHNICAL:
-            parse_stage(name)
     if TECHNICAL in names:
         names.remove(TECHNICAL)
     ordered = (TECHNICAL, *names)

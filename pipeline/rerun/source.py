@@ -37,6 +37,11 @@ class RerunSource:
     origin: str                         # "alice record" | "comfyui graph" | "a1111 parameters"
     references: list[str] = field(default_factory=list)   # content ids the recorded request used
 
+    @property
+    def graph(self) -> dict[str, Any] | None:
+        """The ComfyUI API graph this source runs; None for an A1111 payload."""
+        return self.params["graph"] if self.provider == "comfyui" else None
+
 
 def rerun_source(meta: Metadata, provider: str) -> RerunSource:
     """The request that re-runs `meta`'s file on `provider`; RerunError saying why it cannot."""
@@ -86,6 +91,14 @@ def _mismatch(meta: Metadata, record: dict[str, Any] | None, wanted: str) -> str
 def apply(source: RerunSource, overrides: Overrides, locations: dict[str, comfy.Location] | None,
           seeds: list[int] | None = None) -> list[dict[str, Any]]:
     """The params of each run: the source's with the overrides, one per seed of a range."""
-    if source.provider == "comfyui":
-        return [{"graph": g} for g in comfy.graphs(source.params["graph"], locations or {}, overrides, seeds)]
+    if source.graph is not None:
+        return [{"graph": g} for g in comfy.graphs(source.graph, locations or {}, overrides, seeds)]
     return a1111.vary_payloads(source.params, overrides, seeds)
+
+
+def seed_of(source: RerunSource, params: dict[str, Any], locations: dict[str, comfy.Location] | None) -> Any:
+    """The seed one run of `apply` uses: in the payload, or at the graph input the walk located."""
+    if source.graph is None:
+        return params.get("seed")
+    node, name = (locations or {})["seed"]
+    return params["graph"][node]["inputs"][name]

@@ -1,0 +1,168 @@
+"""`alice organize`: every file in the inboxes filed once, through the same filing line as `alice run`."""
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from alice.daemon.cli.context import CliContext, emit, fail, json_option, open_app, pass_ctx, progress, rescorer
+from alice.daemon.errors import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL
+
+if TYPE_CHECKING:
+    from alice.daemon.config import Config
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Say what would happen; change nothing.")
+@click.option("--move", "mode", flag_value="move", help="Remove each source once it is safely filed.")
+@click.option("--copy", "mode", flag_value="copy", help="Leave sources in the inbox (the default).")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0,
+              help="Files worked on at once (default 0: one per core, like `alice run`).")
+@click.option("--pixels", type=click.Choice(["now", "later"]), default="now", show_default=True,
+              help="Decode pixels (perceptual hash, quality) once everything is filed, or leave that "
+                   "to a running `alice run`.")
+@json_option
+@pass_ctx
+def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str | None, jobs: int,
+             pixels: str, as_json: bool) -> None:
+    """File every file in the inboxes once (or just PATHS inside an inbox).
+
+    \b
+    Each file lands at <organized>/<layout>/<name> (default layout
+    {date}/{project}/{tool}) with a <name>.yaml sidecar beside it; the project
+    is the first folder under the inbox. Files that cannot be read go to
+    <organized>/.quarantine/ with a .reason.txt. Running it twice changes
+    nothing the second time. Files are filed first (searchable at once) and
+    their pixels decoded after (perceptual hash, quality): see --pixels.
+
+    \b
+    With --json: one object per file on stdout, in the order they finish:
+      {"path", "status": organized|duplicate|unchanged|quarantined|failed|planned,
+       "dest", "content_id", "tool", "ai", "project", "reason", "elapsed_ms"}
+    """
+    import time as _time
+
+    from alice.daemon.ingest.filing import (
+        FAILED,
+        QUARANTINED,
+        REFUSED,
+        Organizer,
+        Refusal,
+        Result,
+        Source,
+        inbox_files,
+        startup_sweep,
+    )
+    from alice.daemon.ingest.line import FilingLine
+
+    cfg = ctx.config()
+    for inbox in [] if paths else cfg.inboxes:
+        if not inbox.is_dir():
+            click.echo(f"alice: inbox {inbox} does not exist, so nothing is read from it: create it "
+                       f"(mkdir -p {inbox}) or correct 'inboxes' in {cfg.source}", err=True)
+    found = list(inbox_files(cfg, paths or None))
+    refusals = [x for x in found if isinstance(x, Refusal)]
+    sources = [x for x in found if not isinstance(x, Refusal)]
+    counts: Counter[str] = Counter()
+    for r in refusals:
+        # Said before anything is read, on stdout with --json like every other outcome.
+        counts[REFUSED] += 1
+        if as_json:
+            emit(r.result().to_json())
+        else:
+            click.echo(f"refused: {r.result().path}: {r.reason}", err=True)
+    if any(r.explicit for r in refusals):
+        fail("nothing was filed: fix or leave out the refused path(s) above", EXIT_CONFIG)
+    jobs = jobs or cfg.worker_count
+    # A dry run predicts file by file in order (a later copy of the same bytes is the duplicate
+    # it will be), so it runs one at a time; filing is half waiting (fsync, catalog): two threads a core.
+    threads = 1 if dry_run else max(2, jobs * 2)
+    inflight = threads * 2
+    # Each file placed and waiting for its group's commit holds a content-lock connection.
+    app = ctx.app(pool_size=inflight + threads + 2)
+    # A dry run reads the catalog too: only it knows which files are filed already.
+    catalog = open_app(app).catalog
+    if not dry_run:
+        startup_sweep(cfg, catalog)
+    quality = app.quality
+    rescore = None if dry_run else rescorer(app)
+    organizer = Organizer(cfg, catalog, mode=mode, dry_run=dry_run, quality=quality, rescore=rescore,
+                          pixels_now=False)
+    line = FilingLine(organizer, threads)
+    started = _time.perf_counter()
+
+    def emit_result(src: Source, result: Result) -> None:
+        counts[str(result.status)] += 1
+        if not result.elapsed_ms:
+            result.elapsed_ms = round((_time.perf_counter() - started) * 1000, 2)
+        if as_json:
+            emit(result.to_json())
+        elif dry_run:
+            click.echo(_would(result))
+        elif result.status in (FAILED, QUARANTINED, "not-media"):
+            click.echo(f"\n{result.status}: {result.path}: {result.reason}", err=True)
+        bar_step()
+
+    try:
+        with progress(sources, as_json, "Organizing") as bar:
+            bar_step = (lambda: bar.update(1)) if hasattr(bar, "update") else (lambda: None)
+            line.run(sources, emit_result, inflight=inflight)
+        if not dry_run and pixels == "now":
+            filled = _pixel_stage(cfg, catalog, quality, rescore, jobs)
+            if filled and not as_json:
+                click.echo(f"Pixels: {filled} file(s) got their perceptual hash"
+                           f"{' and quality' if quality is not None else ''}.")
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted: what was filed is consistent; run again to finish.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    finally:
+        line.shutdown()
+        app.close()
+    if not as_json:
+        _summary(counts, len(found), dry_run)
+    sys.exit(EXIT_PARTIAL if counts[FAILED] else EXIT_OK)
+
+
+def _would(result: Any) -> str:
+    """One line of a dry run: what the real run will do with this file."""
+    if result.status == "planned":
+        return f"would file        {result.path}\n             ->  {result.dest}"
+    if result.status == "duplicate":
+        return f"would skip        {result.path}  (duplicate of {result.dest})"
+    if result.status == "unchanged":
+        return f"unchanged         {result.path}  ({result.reason}: {result.dest})"
+    if result.status == "quarantined":
+        return f"would quarantine  {result.path}  ({result.reason})"
+    return f"{result.status:17} {result.path}  ({result.reason})"
+
+
+def _pixel_stage(cfg: Config, catalog: Any, quality: Any, rescore: Any, jobs: int) -> int:
+    """The second stage for everything still waiting for it, in `jobs` threads: a one-shot
+    command spares the seconds worker processes take to start, and the decoders release
+    the GIL. The budgets (pipeline/pixels.py) bound each decode before it starts."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from alice.daemon.ingest.pixel_stage import PixelStage, pending
+
+    if not pending(catalog, 1):
+        return 0
+    stage = PixelStage(catalog, quality, rescore)
+    with ThreadPoolExecutor(jobs, thread_name_prefix="alice-pixels") as pool:
+        return stage.run_all(pool, slots=jobs * 2)
+
+
+def _summary(counts: Counter[str], total: int, dry_run: bool) -> None:
+    if total == 0:
+        click.echo("Nothing to do: the inboxes are empty.")
+        return
+    changed = counts["organized"] + counts["duplicate"] + counts["quarantined"] + counts["planned"]
+    parts = [f"{n} {status}" for status, n in sorted(counts.items())]
+    click.echo(f"{total} files: " + ", ".join(parts) + ".")
+    if not changed and not counts["failed"]:
+        click.echo("Nothing changed: everything was already filed.")
+    if dry_run:
+        click.echo("Dry run: nothing was changed.")
