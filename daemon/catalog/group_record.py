@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from alice.daemon.catalog import lineage, similar, store
-from alice.daemon.catalog.models import Asset, FileRecord
+from alice.daemon.catalog.models import Asset, FileRecord, table_of
 from alice.pipeline.record import AssetRecord
 
 
@@ -70,9 +70,11 @@ def record_new_files(s: Session, files: list[NewFile]) -> list[int]:
         return [record_one(s, f) for f in files]
     projects = {name: store.project_id(s, name) for name in dict.fromkeys(f.rec.project for f in files)}
     rows = [store.asset_values(f.rec, projects[f.rec.project]) for f in files]
-    created = dict(s.execute(insert(Asset).values(rows)
-                             .on_conflict_do_nothing(index_elements=[Asset.content_id])
-                             .returning(Asset.content_id, Asset.id)).all())
+    # Rows as parameters (executemany): SQLAlchemy sends multi-row INSERTs ("insertmanyvalues")
+    # from one statement built once, where .values(rows) built a bound value for every cell.
+    assets = table_of(Asset)
+    new = insert(assets).on_conflict_do_nothing(index_elements=[assets.c.content_id])
+    created: dict[str, int] = dict(s.execute(new.returning(assets.c.content_id, assets.c.id), rows).all())
     ids = dict(created)
     missing = [f.rec.content_id for f in files if f.rec.content_id not in ids]
     if missing:
@@ -84,14 +86,14 @@ def record_new_files(s: Session, files: list[NewFile]) -> list[int]:
             store.join_project(s, asset_id, row["project_id"])   # a copy dropped into another project's folder
 
     generations = [store.generation_row(asset_id, f.rec) for f, asset_id in zip(files, asset_ids, strict=True)]
-    s.execute(store.upsert_generations(generations))
+    s.execute(store.upsert_generations(generations[0]), generations)
     records = [dict(asset_id=asset_id, file_hash=f.rec.file_hash, tool=row["tool"], ai=row["ai"],
                     evidence=row["evidence"], **{k: v for k, v in g.items() if k != "asset_id"})
                for f, row, g, asset_id in zip(files, rows, generations, asset_ids, strict=True)]
-    stmt = insert(FileRecord).values(records)
+    stmt = insert(table_of(FileRecord))
     s.execute(stmt.on_conflict_do_update(
-        index_elements=[FileRecord.asset_id, FileRecord.file_hash],
-        set_={k: getattr(stmt.excluded, k) for k in records[0] if k not in ("asset_id", "file_hash")}))
+        index_elements=[table_of(FileRecord).c.asset_id, table_of(FileRecord).c.file_hash],
+        set_={k: getattr(stmt.excluded, k) for k in records[0] if k not in ("asset_id", "file_hash")}), records)
 
     locations = []
     for f, asset_id in zip(files, asset_ids, strict=True):
@@ -99,7 +101,7 @@ def record_new_files(s: Session, files: list[NewFile]) -> list[int]:
                               role="organized", size=None, mtime_ns=None))
         locations.append(dict(asset_id=asset_id, path=store.clean_text(f.source), file_hash=f.rec.file_hash,
                               role="source", size=f.size, mtime_ns=f.mtime_ns))
-    s.execute(store.upsert_locations(locations))
+    s.execute(store.upsert_locations(), locations)
 
     for f, asset_id in zip(files, asset_ids, strict=True):
         lineage.record_parents(s, asset_id, f.rec.parents)

@@ -26,6 +26,7 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     SmallInteger,
+    Table,
     Text,
     func,
     text,
@@ -70,6 +71,14 @@ class Seed(TypeDecorator[int]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's Table, for Core statements executed with many rows: the ORM's bulk insert
+    would split the rows into one statement per set of non-None values."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 def _now() -> Any:

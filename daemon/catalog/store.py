@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,6 +45,7 @@ from alice.daemon.catalog.models import (
     Location,
     Project,
     Tag,
+    table_of,
 )
 from alice.daemon.fs.names import escape
 from alice.pipeline.record import AssetRecord
@@ -179,7 +180,7 @@ def record_asset(s: Session, rec: AssetRecord, *, refresh: bool = True) -> tuple
     if not created:
         join_project(s, asset_id, values["project_id"])    # a copy dropped into another project's folder
     generation = generation_row(asset_id, rec)
-    s.execute(upsert_generations([generation]))
+    s.execute(upsert_generations(generation), [generation])
     record_file(s, asset_id, rec.file_hash, values["tool"], values["ai"], values["evidence"], generation)
     if refresh:
         refresh_search(s, asset_id)
@@ -261,16 +262,18 @@ def generation_row(asset_id: int, rec: AssetRecord) -> dict[str, Any]:
     return row
 
 
-def upsert_generations(rows: list[dict[str, Any]]) -> Any:
-    """The statement inserting generation rows (one per asset), an existing row gaining only
-    the parameters it lacked."""
-    stmt = insert(Generation).values(rows)
+def upsert_generations(columns: Iterable[str]) -> Any:
+    """The statement inserting generation rows (one per asset) with these columns, an existing
+    row gaining only the parameters it lacked. Execute it with the rows as parameters
+    (s.execute(stmt, rows)): SQLAlchemy then sends one multi-row INSERT from a statement built
+    once, instead of building a bound value for every cell."""
+    table = table_of(Generation)
+    stmt = insert(table)
     ex = stmt.excluded
-    fill = {c: func.coalesce(getattr(Generation, c), getattr(ex, c))
-            for c in rows[0] if c not in ("asset_id", "loras", "raw")}
-    fill["loras"] = func.coalesce(func.nullif(Generation.loras, text("'[]'::jsonb")), ex.loras)
-    fill["raw"] = func.coalesce(func.nullif(Generation.raw, text("'{}'::jsonb")), ex.raw)
-    return stmt.on_conflict_do_update(index_elements=[Generation.asset_id], set_=fill)
+    fill = {c: func.coalesce(table.c[c], ex[c]) for c in columns if c not in ("asset_id", "loras", "raw")}
+    fill["loras"] = func.coalesce(func.nullif(table.c.loras, text("'[]'::jsonb")), ex.loras)
+    fill["raw"] = func.coalesce(func.nullif(table.c.raw, text("'{}'::jsonb")), ex.raw)
+    return stmt.on_conflict_do_update(index_elements=[table.c.asset_id], set_=fill)
 
 
 def _asset_row(s: Session, where: Any) -> AssetRow | None:
@@ -367,21 +370,22 @@ def add_location(s: Session, asset_id: int, path: str, file_hash: str, role: str
     if role not in LOCATION_ROLES:
         raise ValueError(f"location role must be one of {', '.join(LOCATION_ROLES)}, not {role!r}")
     path = clean_text(path)
-    stmt = upsert_locations([dict(asset_id=asset_id, path=path, file_hash=file_hash, role=role,
-                                  size=size, mtime_ns=mtime_ns)])
-    location_id = s.execute(stmt.returning(Location.id)).scalar_one()
+    location_id = s.execute(upsert_locations().returning(table_of(Location).c.id),
+                            dict(asset_id=asset_id, path=path, file_hash=file_hash, role=role, size=size,
+                                 mtime_ns=mtime_ns)).scalar_one()
     if refresh:   # callers adding several locations at once refresh once, at the end
         refresh_search(s, asset_id)
     return location_id
 
 
-def upsert_locations(rows: list[dict[str, Any]]) -> Any:
+def upsert_locations() -> Any:
     """The statement recording location rows (cleaned paths, distinct), idempotent on path:
-    a path seen again is present again and follows its new content."""
-    stmt = insert(Location).values(rows)
+    a path seen again is present again and follows its new content. Execute it with the
+    rows as parameters, like upsert_generations."""
+    stmt = insert(table_of(Location))
     ex = stmt.excluded
     return stmt.on_conflict_do_update(
-        index_elements=[Location.path],
+        index_elements=[table_of(Location).c.path],
         set_=dict(asset_id=ex.asset_id, file_hash=ex.file_hash, role=ex.role, size=ex.size, mtime_ns=ex.mtime_ns,
                   present=True, gone_at=None, last_seen=func.now()),
     )
