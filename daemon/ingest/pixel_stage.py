@@ -25,7 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy import text, update
@@ -38,6 +38,10 @@ from alice.daemon.fs import fileops
 from alice.pipeline import sidecar
 from alice.pipeline.importer import MAX_IN_MEMORY
 from alice.pipeline.pixels import DEFAULT_BUDGET, Budget, PixelFacts, decode_facts
+
+if TYPE_CHECKING:
+    from alice.daemon.quality.assess import Rescorer
+    from alice.pipeline.quality.config import QualityConfig
 
 log = structlog.get_logger("alice.pixels")
 
@@ -151,7 +155,7 @@ class PixelStage:
     """Keeps up to `slots` pixel jobs in an executor (the daemon's worker processes) and
     records what they finish in groups."""
 
-    def __init__(self, catalog: Catalog, quality: Any, rescore: Callable[[Any], None] | None = None,
+    def __init__(self, catalog: Catalog, quality: QualityConfig | None, rescore: Rescorer | None = None,
                  budget: Budget = DEFAULT_BUDGET) -> None:
         self.catalog = catalog
         self.quality = quality
