@@ -48,6 +48,11 @@ def pg_admin_url() -> Iterator[str]:
 @pytest.fixture
 def db_url(pg_admin_url: str) -> Iterator[str]:
     """A freshly created, empty database (postgresql://...), dropped after the test."""
+    yield from fresh_database(pg_admin_url)
+
+
+def fresh_database(pg_admin_url: str) -> Iterator[str]:
+    """Create an empty database, yield its URL, drop it (for a fixture that needs one)."""
     name = f"alice_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')

@@ -3,32 +3,23 @@ into an empty catalog with tags, stars and projects intact."""
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
-from sqlalchemy import make_url
 
 from alice.daemon.api.methods import Hooks, RpcContext, _tag
 from alice.daemon.api.paths import PathGuard
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.config import load
 from alice.pipeline import sidecar
+from tests.conftest import fresh_database
 from tests.daemon_env import unique_png
 from tests.organize_env import AliceEnv
 
 
 @pytest.fixture
 def second_db(pg_admin_url):
-    name = f"alice_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield from fresh_database(pg_admin_url)
 
 
 def jlines(proc) -> list[dict]:
