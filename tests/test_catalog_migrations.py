@@ -1,6 +1,8 @@
 """Schema migrations: from an empty database, concurrently, and against the models."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from sqlalchemy import inspect, text
 
 from alice.daemon.catalog.engine import Catalog, normalize_url
 from alice.daemon.catalog.errors import CatalogConfigError, CatalogSchemaError, CatalogUnavailable
-from alice.daemon.catalog.migrate import alembic_config, head_revision
+from alice.daemon.catalog.migrate import HEAD, alembic_config, head_revision
 from alice.daemon.catalog.models import Base
 
 TABLES = {"projects", "assets", "generations", "tags", "asset_tags", "locations", "events", "jobs"}
@@ -72,6 +74,20 @@ def test_concurrent_first_opens_migrate_once(db_url: str, tmp_path: Path) -> Non
     assert results == ["ok"] * 4
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(head_revision(),)]
+
+
+def test_head_constant_is_alembics_head() -> None:
+    # A new migration must move HEAD too, or every command would migrate at each start.
+    assert HEAD == head_revision()
+
+
+def test_opening_a_catalog_at_head_does_not_import_alembic(db_url: str, tmp_path: Path) -> None:
+    Catalog.open(db_url, tmp_path).close()          # migrated here, in the test process
+    code = ("import sys; from pathlib import Path; from alice.daemon.catalog.engine import Catalog; "
+            f"Catalog.open({db_url!r}, Path({str(tmp_path)!r})).close(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako', 'pygments')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_downgrade_to_base_and_upgrade_again(catalog: Catalog) -> None:
