@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -440,50 +439,6 @@ def content_lock(engine: Engine, content_id: str) -> Iterator[None]:
         finally:
             conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:c, 0))"), {"c": content_id})
             conn.commit()
-
-
-class ContentBusy(OSError):
-    """Another filer holds a content's lock for too long; a transient failure."""
-
-
-class ContentLock:
-    """content_lock as an object, for a lock taken by the thread that places a file and
-    released by the one that commits its group (daemon/ingest/line.py)."""
-
-    def __init__(self, engine: Engine, content_id: str) -> None:
-        self.engine = engine
-        self.content_id = content_id
-        self._conn: Any = None
-
-    def acquire(self, timeout: float = 120.0) -> None:
-        """Wait for the lock; ContentBusy after `timeout` (the holder is stuck: retry the file later)."""
-        # Autocommit: a session-level lock needs no transaction, so one round trip each way.
-        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        deadline = time.monotonic() + timeout
-        pause = 0.005
-        try:
-            while not conn.execute(text("SELECT pg_try_advisory_lock(hashtextextended(:c, 0))"),
-                                   {"c": self.content_id}).scalar():
-                if time.monotonic() > deadline:
-                    raise ContentBusy(f"content {self.content_id[:15]} has been locked by another filer for "
-                                      f"{timeout:.0f} s; the file will be retried")
-                time.sleep(pause)
-                pause = min(pause * 2, 0.25)
-        except BaseException:
-            conn.close()
-            raise
-        self._conn = conn
-
-    def release(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        try:
-            conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:c, 0))"), {"c": self.content_id})
-        except Exception:
-            conn.invalidate()   # closing a broken connection ends its session, and the lock with it
-        finally:
-            conn.close()
 
 
 @dataclass(frozen=True)

@@ -82,8 +82,8 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
     # it will be), so it runs one at a time; filing is half waiting (fsync, catalog): two threads a core.
     threads = 1 if dry_run else max(2, jobs * 2)
     inflight = threads * 2
-    # Each file placed and waiting for its group's commit holds a content-lock connection.
-    app = ctx.app(pool_size=inflight + threads + 2)
+    # A connection per thread (its quick check), the group's commit, the content locks'.
+    app = ctx.app(pool_size=threads + 3)
     # A dry run reads the catalog too: only it knows which files are filed already.
     catalog = open_app(app).catalog
     if not dry_run:

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import blake3
 
 from alice.daemon.catalog import curation, group_record, store
+from alice.daemon.catalog.content_locks import ContentLocks
 from alice.daemon.catalog.engine import Catalog, unavailable_on_disconnect
 from alice.daemon.config import Config
 from alice.daemon.fs import fileops, reserve
@@ -141,7 +142,7 @@ class Placed:
     dest: Path | None = None
     asset_id: int | None = None         # duplicate: the asset it duplicates
     file_hash: str = ""
-    lock: store.ContentLock | None = None
+    locked: str | None = None           # the content id this file holds locked until its commit
     folders: set[Path] = field(default_factory=set)   # to fsync once before the commit
 
     @property
@@ -252,6 +253,7 @@ class Organizer:
         # less than this ago may still be growing, so it is retried, not quarantined. Zero for
         # `alice organize`, which a person runs on files they say are done.
         self.fresh_s = fresh_s
+        self.locks = ContentLocks(catalog.engine) if catalog is not None else None
 
     # -- the whole file, alone ---------------------------------------------------------------
     def organize(self, src: Source) -> Result:
@@ -334,17 +336,16 @@ class Organizer:
         rec = reading.outcome
         if rec.media not in MEDIA:
             return self._not_media(reading, rec)
-        if self.catalog is None or self.dry_run:
-            return self._place_new(reading, rec, None)
-        lock = store.ContentLock(self.catalog.engine, rec.content_id)
-        lock.acquire()
+        if self.catalog is None or self.dry_run or self.locks is None:
+            return self._place_new(reading, rec, None, None)
+        known = self.locks.acquire(rec.content_id)
         try:
-            placed = self._place_new(reading, rec, lock)
+            placed = self._place_new(reading, rec, rec.content_id, known)
         except BaseException:
-            lock.release()
+            self.locks.release([rec.content_id])
             raise
         if not isinstance(placed, Placed):
-            lock.release()
+            self.locks.release([rec.content_id])
         return placed
 
     def _not_media(self, reading: Reading, rec: AssetRecord) -> Placed | Result:
@@ -377,11 +378,14 @@ class Organizer:
                 raise StillWriting(f"{reading.path} reads as cut short and was written {age:.1f} s ago; "
                                    "waiting for it to settle before judging it")
 
-    def _place_new(self, reading: Reading, rec: AssetRecord, lock: store.ContentLock | None) -> Placed | Result:
+    def _place_new(self, reading: Reading, rec: AssetRecord, locked: str | None,
+                   known: int | None) -> Placed | Result:
+        """`locked`: the content id locked for this file (None in a dry run); `known`: its
+        asset's id when the catalog has the content already (ContentLocks.acquire)."""
         src = reading.path
         base = Result(str(src), ORGANIZED, content_id=rec.content_id, tool=rec.tool, ai=rec.ai,
                       project=rec.project)
-        if self.catalog is not None:
+        if self.catalog is not None and (known is not None or self.dry_run):
             # Same pixels AND same bytes: a duplicate, recorded as another location.
             # Same pixels with other metadata is filed too: its bytes say something
             # the first copy does not (another tool's record, added keywords).
@@ -402,7 +406,7 @@ class Organizer:
                 base.reason = f"same content as {filed.path}"
                 if self.dry_run:
                     return base
-                return Placed(reading, base, Path(filed.path), existing.id, rec.file_hash, lock)
+                return Placed(reading, base, Path(filed.path), existing.id, rec.file_hash, locked)
 
         if self.dry_run:
             promised = self._promised_copy.get((rec.content_id, rec.file_hash, rec.project))
@@ -424,7 +428,7 @@ class Organizer:
         self._add_graph_inputs(rec)
         reserve.write_sidecar(dest, sidecar.dump(rec), rec.file_hash, sync_dir=False)
         checkpoint("organize: copy and sidecar in place, not yet recorded")
-        return Placed(reading, base, dest, None, rec.file_hash, lock, {dest.parent})
+        return Placed(reading, base, dest, None, rec.file_hash, locked, {dest.parent})
 
     def _add_graph_inputs(self, rec: AssetRecord) -> None:
         """A ComfyUI graph's input images the catalog has filed are parents (providers.comfyui.input_dir)."""
@@ -519,10 +523,10 @@ class Organizer:
             for _ in group:
                 checkpoint("organize: recorded")
         finally:
+            if self.locks is not None:
+                self.locks.release([p.locked for p in group if p.locked is not None])
             for p in group:
-                if p.lock is not None:
-                    p.lock.release()
-                    p.lock = None
+                p.locked = None
         return group
 
     def _record_group(self, s: Any, group: list[Placed]) -> None:

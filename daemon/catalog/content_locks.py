@@ -1,0 +1,143 @@
+"""Content locks for filing: one per content id being filed, all on one connection.
+
+Filing asks "is this content already in the catalog?" and then copies the file
+into the tree and records it; two filers given the same bytes at once (threads
+of this process, other processes, other machines sharing the catalog) must not
+both copy them. So each content id is locked from that question until its
+group's commit, with a PostgreSQL advisory lock.
+
+A lock per pooled connection cost a checkout, a ping, the lock and the
+question (four round trips) per file, and a connection held per file waiting
+for its group, which capped the groups at the pool's size. Here a process
+keeps every lock it holds on ONE autocommit connection, taken from the pool
+while any lock is held and given back when none is:
+  * the lock and the question go in one round trip (a pipeline: two
+    statements, the question run after the lock is granted, so it sees
+    every commit made under the lock before);
+  * releasing a group's locks is one statement.
+Advisory locks are re-entrant within a server session, so threads of this
+process are kept apart here, before the server is asked.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Engine
+
+
+class ContentBusy(OSError):
+    """Another filer held a content's lock for too long; a transient failure (retried later)."""
+
+
+_LOCK = "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))"
+_KNOWN = "SELECT id FROM assets WHERE content_id = %s"
+_UNLOCK = "SELECT pg_advisory_unlock(hashtextextended(c, 0)) FROM unnest(%s::text[]) AS c"
+
+
+class ContentLocks:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._state = threading.Condition()
+        self._held: set[str] = set()           # locked by this process (or being locked)
+        self._locked: set[str] = set()         # of those, granted by the server
+        self._fairy: Any = None                # the pooled connection, while anything is locked
+        self._io = threading.Lock()            # one statement at a time on it
+
+    def acquire(self, content_id: str, timeout: float = 120.0) -> int | None:
+        """Lock `content_id`; return the id of its asset if the catalog has one, else None.
+        ContentBusy after `timeout` (the holder is stuck: the file is retried later)."""
+        deadline = time.monotonic() + timeout
+        with self._state:
+            while content_id in self._held:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise self._busy(content_id, timeout)
+                self._state.wait(left)
+            self._held.add(content_id)
+        pause = 0.005
+        try:
+            while True:
+                granted, known = self._try(content_id)
+                if granted:
+                    return known
+                if time.monotonic() > deadline:
+                    raise self._busy(content_id, timeout)
+                time.sleep(pause)
+                pause = min(pause * 2, 0.25)
+        except BaseException:
+            self._forget([content_id])
+            raise
+
+    def release(self, content_ids: Iterable[str]) -> None:
+        """Unlock these content ids (one statement), and give the connection back once none is held."""
+        ids = [c for c in dict.fromkeys(content_ids)]
+        if not ids:
+            return
+        with self._state:
+            granted = [c for c in ids if c in self._locked]
+        try:
+            if granted:
+                with self._io:
+                    if self._fairy is not None:
+                        try:
+                            self._fairy.driver_connection.execute(_UNLOCK, (granted,))
+                        except Exception:
+                            self._drop()    # the server ends the session, and its locks with it
+        finally:
+            self._forget(ids)
+
+    def _try(self, content_id: str) -> tuple[bool, int | None]:
+        with self._io:
+            conn = self._connection()
+            try:
+                with conn.pipeline():
+                    lock = conn.execute(_LOCK, (content_id,))
+                    known = conn.execute(_KNOWN, (content_id,))
+                granted = bool(lock.fetchone()[0])
+                row = known.fetchone()
+            except Exception:
+                self._drop()
+                raise
+        if granted:
+            with self._state:
+                self._locked.add(content_id)
+        return granted, (row[0] if row is not None else None)
+
+    def _connection(self) -> Any:
+        if self._fairy is None:
+            fairy = self.engine.raw_connection()
+            conn: Any = fairy.driver_connection
+            conn.autocommit = True
+            self._fairy = fairy
+        return self._fairy.driver_connection
+
+    def _drop(self) -> None:
+        """Forget a broken connection (its locks are gone with its server session)."""
+        fairy, self._fairy = self._fairy, None
+        with self._state:
+            self._locked.clear()
+        if fairy is not None:
+            fairy.invalidate()
+
+    def _forget(self, ids: list[str]) -> None:
+        with self._state:
+            for c in ids:
+                self._held.discard(c)
+                self._locked.discard(c)
+            idle = not self._held
+            self._state.notify_all()
+        if idle:
+            with self._io, self._state:
+                if not self._held and self._fairy is not None:
+                    fairy, self._fairy = self._fairy, None
+                    conn: Any = fairy.driver_connection
+                    conn.autocommit = False
+                    fairy.close()       # back to the pool: nothing is locked on it
+
+    @staticmethod
+    def _busy(content_id: str, timeout: float) -> ContentBusy:
+        return ContentBusy(f"content {content_id[:15]} has been locked by another filer for "
+                           f"{timeout:.0f} s; the file will be retried")

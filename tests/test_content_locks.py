@@ -1,0 +1,66 @@
+"""Content locks: one filer per content id, across threads and processes, on one connection."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from sqlalchemy import text
+
+from alice.daemon.catalog.content_locks import ContentBusy, ContentLocks
+from alice.daemon.catalog.engine import Catalog
+
+
+def _server_locks(catalog: Catalog) -> int:
+    with catalog.engine.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                 "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")).scalar_one()
+
+
+def test_threads_of_one_process_take_turns_on_a_content(catalog: Catalog) -> None:
+    locks = ContentLocks(catalog.engine)
+    order: list[str] = []
+    locks.acquire("b3:same")
+    t = threading.Thread(target=lambda: (locks.acquire("b3:same"), order.append("second"),
+                                         locks.release(["b3:same"])))
+    t.start()
+    time.sleep(0.2)
+    order.append("first done")           # the second thread is still waiting
+    locks.release(["b3:same"])
+    t.join(5)
+    assert order == ["first done", "second"]
+
+
+def test_another_process_waits_and_gives_up_with_content_busy(catalog: Catalog) -> None:
+    mine, theirs = ContentLocks(catalog.engine), ContentLocks(catalog.engine)   # two server sessions
+    mine.acquire("b3:x")
+    with pytest.raises(ContentBusy, match="locked by another filer"):
+        theirs.acquire("b3:x", timeout=0.3)
+    mine.release(["b3:x"])
+    assert theirs.acquire("b3:x", timeout=5) is None
+    theirs.release(["b3:x"])
+
+
+def test_acquire_says_whether_the_catalog_has_the_content(catalog: Catalog) -> None:
+    with catalog.engine.begin() as conn:
+        pid = conn.execute(text("INSERT INTO projects (name) VALUES ('p') RETURNING id")).scalar_one()
+        aid = conn.execute(text("INSERT INTO assets (content_id, file_hash, size, format, media, ai, project_id, "
+                                "created_at) "
+                                "VALUES ('b3:known', 'b3:f', 1, 'png', 'image', false, :p, now()) RETURNING id"),
+                           {"p": pid}).scalar_one()
+    locks = ContentLocks(catalog.engine)
+    assert locks.acquire("b3:known") == aid
+    assert locks.acquire("b3:new") is None
+    locks.release(["b3:known", "b3:new"])
+
+
+def test_a_group_is_released_at_once_and_the_connection_goes_back(catalog: Catalog) -> None:
+    locks = ContentLocks(catalog.engine)
+    before = catalog.engine.pool.checkedout()    # type: ignore[attr-defined]
+    for i in range(20):
+        locks.acquire(f"b3:{i}")
+    assert catalog.engine.pool.checkedout() == before + 1      # type: ignore[attr-defined]
+    assert _server_locks(catalog) == 20
+    locks.release([f"b3:{i}" for i in range(20)])
+    assert _server_locks(catalog) == 0
+    assert catalog.engine.pool.checkedout() == before          # type: ignore[attr-defined]
