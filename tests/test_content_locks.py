@@ -23,12 +23,15 @@ def test_threads_of_one_process_take_turns_on_a_content(catalog: Catalog) -> Non
     locks.acquire("b3:same")
     t = threading.Thread(target=lambda: (locks.acquire("b3:same"), order.append("second"),
                                          locks.release(["b3:same"])))
+    assert not locks.wanted
     t.start()
     time.sleep(0.2)
+    assert locks.wanted                  # the holder's group should commit now (FilingLine.run)
     order.append("first done")           # the second thread is still waiting
     locks.release(["b3:same"])
     t.join(5)
     assert order == ["first done", "second"]
+    assert not locks.wanted
 
 
 def test_another_process_waits_and_gives_up_with_content_busy(catalog: Catalog) -> None:

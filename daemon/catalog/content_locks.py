@@ -45,17 +45,28 @@ class ContentLocks:
         self._locked: set[str] = set()         # of those, granted by the server
         self._fairy: Any = None                # the pooled connection, while anything is locked
         self._io = threading.Lock()            # one statement at a time on it
+        self._waiting = 0                      # threads waiting for a content this process holds
+
+    @property
+    def wanted(self) -> bool:
+        """Whether a thread waits for a content this process holds: its holder's group
+        should commit now rather than when it is full (FilingLine.run)."""
+        return self._waiting > 0
 
     def acquire(self, content_id: str, timeout: float = 120.0) -> int | None:
         """Lock `content_id`; return the id of its asset if the catalog has one, else None.
         ContentBusy after `timeout` (the holder is stuck: the file is retried later)."""
         deadline = time.monotonic() + timeout
         with self._state:
-            while content_id in self._held:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise self._busy(content_id, timeout)
-                self._state.wait(left)
+            self._waiting += 1
+            try:
+                while content_id in self._held:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise self._busy(content_id, timeout)
+                    self._state.wait(left)
+            finally:
+                self._waiting -= 1
             self._held.add(content_id)
         pause = 0.005
         try:

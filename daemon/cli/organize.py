@@ -12,7 +12,7 @@ from alice.daemon.cli.context import CliContext, emit, fail, json_option, open_a
 from alice.daemon.errors import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL
 
 if TYPE_CHECKING:
-    from alice.daemon.config import Config
+    from concurrent.futures import Executor
 
 
 @click.command()
@@ -82,6 +82,8 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
     # it will be), so it runs one at a time; filing is half waiting (fsync, catalog): two threads a core.
     threads = 1 if dry_run else max(2, jobs * 2)
     inflight = threads * 2
+    # Forked here, before this process has a thread or a connection to share by mistake.
+    workers = _pixel_workers(jobs) if pixels == "now" and not dry_run else None
     # A connection per thread (its quick check), the group's commit, the content locks'.
     app = ctx.app(pool_size=threads + 3)
     # A dry run reads the catalog too: only it knows which files are filed already.
@@ -111,8 +113,8 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
         with progress(sources, as_json, "Organizing") as bar:
             bar_step = (lambda: bar.update(1)) if hasattr(bar, "update") else (lambda: None)
             line.run(sources, emit_result, inflight=inflight)
-        if not dry_run and pixels == "now":
-            filled = _pixel_stage(cfg, catalog, quality, rescore, jobs)
+        if workers is not None:
+            filled = _pixel_stage(catalog, quality, rescore, workers, jobs)
             if filled and not as_json:
                 click.echo(f"Pixels: {filled} file(s) got their perceptual hash"
                            f"{' and quality' if quality is not None else ''}.")
@@ -121,6 +123,8 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
         sys.exit(EXIT_INTERRUPTED)
     finally:
         line.shutdown()
+        if workers is not None:
+            workers.shutdown(wait=True, cancel_futures=True)
         app.close()
     if not as_json:
         _summary(counts, len(found), dry_run)
@@ -140,19 +144,32 @@ def _would(result: Any) -> str:
     return f"{result.status:17} {result.path}  ({result.reason})"
 
 
-def _pixel_stage(cfg: Config, catalog: Any, quality: Any, rescore: Any, jobs: int) -> int:
-    """The second stage for everything still waiting for it, in `jobs` threads: a one-shot
-    command spares the seconds worker processes take to start, and the decoders release
-    the GIL. The budgets (pipeline/pixels.py) bound each decode before it starts."""
-    from concurrent.futures import ThreadPoolExecutor
+def _pixel_workers(jobs: int) -> Executor:
+    """Worker processes for the second stage (a decode is CPU-bound: threads would share one
+    core), forked at once from a process that has imported the decoders, so they start in
+    milliseconds rather than the seconds a spawned interpreter takes. They die with this
+    process and leave Ctrl-C to it (ops/lineage.die_with_parent)."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
 
+    from alice.daemon.ingest import pixel_stage  # noqa: F401  (imported before the fork)
+    from alice.daemon.ops.lineage import die_with_parent
+
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
+                               initializer=die_with_parent, initargs=(os.getpid(),))
+    pool.submit(int).result()   # a fork pool starts every worker at its first task: now, not later
+    return pool
+
+
+def _pixel_stage(catalog: Any, quality: Any, rescore: Any, workers: Executor, jobs: int) -> int:
+    """The second stage for everything still waiting for it. The budgets (pipeline/pixels.py)
+    bound each decode before it starts."""
     from alice.daemon.ingest.pixel_stage import PixelStage, pending
 
     if not pending(catalog, 1):
         return 0
-    stage = PixelStage(catalog, quality, rescore)
-    with ThreadPoolExecutor(jobs, thread_name_prefix="alice-pixels") as pool:
-        return stage.run_all(pool, slots=jobs * 2)
+    return PixelStage(catalog, quality, rescore).run_all(workers, slots=jobs * 2)
 
 
 def _summary(counts: Counter[str], total: int, dry_run: bool) -> None:

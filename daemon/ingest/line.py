@@ -69,11 +69,14 @@ class FilingLine:
     def run(self, sources: Iterable[Source], emit: Callable[[Source, Result], None], *, inflight: int,
             group: int = GROUP) -> None:
         """File every source (alice organize): at most `inflight` in steps 1-3 at once, the
-        placed files committed in groups of `group` (fewer when nothing else is running).
+        placed files committed in groups of up to `group` (fewer when nothing else is running).
         `emit` sees every Result."""
         todo = iter(sources)
         by_tag: dict[int, Source] = {}
         placed: list[tuple[Hashable, Placed]] = []
+        # Groups start at one file and double up to `group`: the first files are filed (and
+        # shown) at once, and a long run soon commits full groups.
+        limit = 1
         n = 0
         exhausted = False
         while True:
@@ -87,7 +90,9 @@ class FilingLine:
                 n += 1
             if not self.running and not placed:
                 break
-            self.wait()
+            # A file may wait for a content lock that a placed file holds (the same bytes twice):
+            # look every 50 ms, and commit the group early when one does.
+            self.wait(0.05 if placed else None)
             for tag, item in self.done():
                 if isinstance(item, Placed):
                     placed.append((tag, item))
@@ -98,10 +103,12 @@ class FilingLine:
                         raise item
                     src = by_tag.pop(tag)  # type: ignore[call-overload]
                     emit(src, Result(str(src.path), FAILED, reason=f"internal error: {item!r}"))
-            if len(placed) >= group or (placed and not self.running):
+            wanted = self.organizer.locks is not None and self.organizer.locks.wanted
+            if placed and (len(placed) >= limit or not self.running or wanted):
                 for tag, result in self.commit(placed):
                     emit(by_tag.pop(tag), result)  # type: ignore[call-overload]
                 placed = []
+                limit = min(limit * 2, group)
 
     def shutdown(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
