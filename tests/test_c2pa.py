@@ -271,3 +271,26 @@ def test_formats_without_c2pa_support_are_not_read(tmp_path, fmt):
     path = tmp_path / "x.bin"
     path.write_bytes(jpeg_with_app11())
     assert read_c2pa(path, fmt) == (False, None, [])
+
+
+def test_a_worker_forked_after_its_parent_read_c2pa_validates_the_same():
+    # c2pa refuses a Context built before a fork ("Context is not valid"); a forked reader (the
+    # `alice inspect` workers, the ingest pool) must validate as its parent does, not fall back.
+    import json
+    import os
+
+    path = corpus("c2pa-firefly-generative-fill.jpg")
+    in_parent = read_c2pa(path, "jpeg")
+    assert in_parent[1] is not None and in_parent[1]["validation_state"] == "Valid"
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.write(write_end, json.dumps(read_c2pa(path, "jpeg")).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as answer:
+        in_child = json.loads(answer.read())
+    os.waitpid(pid, 0)
+    assert in_child == json.loads(json.dumps(in_parent))

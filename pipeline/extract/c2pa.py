@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -105,9 +106,15 @@ def _error_text(exc: Exception) -> str:
     return text[:300]
 
 
-@functools.cache
 def _get_context(verify: bool) -> Any:
     """The reader settings, built once per process for each `verify`."""
+    return _context(verify, os.getpid())
+
+
+@functools.cache
+def _context(verify: bool, pid: int) -> Any:
+    # Keyed on the pid: c2pa refuses a Context in a forked child ("Context is not valid"),
+    # so a worker forked after its parent read a C2PA file builds its own.
     import c2pa
 
     return c2pa.Context.from_dict({"verify": {
