@@ -66,3 +66,19 @@ def test_fifo_is_refused_without_blocking(tmp_path) -> None:
     os.mkfifo(fifo)
     info = inspect_file(fifo)
     assert info.error and "not a regular file" in info.error
+
+
+def test_preload_imports_everything_reading_the_corpus_needs() -> None:
+    # What `alice inspect` imports before forking its workers: anything a file imports later is
+    # imported again in every worker. In a fresh interpreter, so earlier tests' imports do not count.
+    import subprocess
+    import sys
+
+    from tests.corpus_paths import CORPUS
+
+    code = ("import sys\nfrom pathlib import Path\nfrom alice.pipeline.inspect import inspect_file, preload\n"
+            "preload()\nbefore = set(sys.modules)\n"
+            f"for path in sorted(Path({str(CORPUS)!r}).iterdir()):\n    inspect_file(path)\n"
+            "print(sorted(set(sys.modules) - before))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

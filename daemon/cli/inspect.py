@@ -84,8 +84,11 @@ def _inspected(files: list[Path], every_exif: bool, jobs: int) -> Iterator[dict[
         yield from map(read, files)
         return
     from alice.daemon.cli.forked_map import forked_map
+    from alice.pipeline.inspect import preload
 
-    # fork, not spawn: the workers inherit the imports, which are most of a cold start.
+    # fork, not spawn: the workers inherit the imports, which are most of a cold start; so
+    # everything a file may need is imported once here rather than once in each worker.
+    preload()
     yield from forked_map(read, files, workers)
 
 
