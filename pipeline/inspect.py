@@ -156,15 +156,20 @@ def preload() -> None:
     import importlib
 
     from alice.pipeline.detect import detectors
+    from alice.pipeline.extract.c2pa import load_c2pa
 
     for _ in detectors():
         pass
     for name in ("exifread.tags.exif", "alice.pipeline.extract.exif_header", "alice.pipeline.extract.video",
-                 "PIL.Image", "PIL.PngImagePlugin", "c2pa"):
+                 "PIL.Image", "PIL.PngImagePlugin"):
         try:
             importlib.import_module(name)
         except ImportError:
             pass        # missing or broken: the file that needs it reports it
+    try:
+        load_c2pa()
+    except ImportError:
+        pass
     datetime.strptime("2000", "%Y")     # loads _strptime (EXIF and PNG dates)
     for encoding in ("utf-16-be", "utf-16-le"):     # EXIF UserComment
         codecs.lookup(encoding)
