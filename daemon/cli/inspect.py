@@ -88,7 +88,7 @@ def _inspected(files: list[Path], every_exif: bool, jobs: int) -> Iterator[dict[
 
     # fork, not spawn: the workers inherit the imports, which are most of a cold start; so
     # everything a file may need is imported once here rather than once in each worker.
-    preload()
+    preload(files)
     yield from forked_map(read, files, workers)
 
 
