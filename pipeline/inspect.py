@@ -20,7 +20,7 @@ from alice.pipeline.extract import UnreadableFile, extract, extract_from
 from alice.pipeline.generation import Detection, Generation
 from alice.pipeline.metadata import Metadata
 
-__all__ = ["Inspection", "inspect_file", "inspect_open", "iter_paths"]
+__all__ = ["Inspection", "inspect_file", "inspect_open", "iter_paths", "preload"]
 
 
 @dataclass
@@ -141,6 +141,57 @@ def _inspect(path: Path, read: Callable[[], Metadata]) -> Inspection:
         raw=detection.raw,
         created_at=_created_at(detection.generation, meta),
     )
+
+
+# What files will likely need beyond the detectors, by their names' suffixes: a hint for preload
+# only (names lie; a file that needs more imports it itself). PNG is in neither the Pillow nor the
+# C2PA list: most PNGs rule stealth data out without Pillow, and few carry C2PA.
+_EXIF_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".webp", ".heic", ".heif", ".avif", ".tif", ".tiff"}
+_PILLOW_SUFFIXES = {".webp"}
+_VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".m4a", ".3gp", ".3g2"}
+_C2PA_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".webp", ".heic", ".heif", ".avif", ".mp4", ".mov", ".m4v", ".m4a"}
+
+
+def preload(paths: Iterable[Path]) -> None:
+    """Import now what reading `paths` will likely import, for a process about to fork readers.
+
+    inspect_file imports what a file needs when a file needs it (a detector when
+    it is reached, exifread for EXIF, Pillow for a stealth-pnginfo decode, the
+    video reader, c2pa), so `alice inspect FILE` pays for that file's needs only.
+    Forked workers would each import the same modules again, some 45 ms apiece
+    on a mixed folder; imported before the fork, they are paid for once. What
+    the files will need is guessed from their names, so a folder of PNGs is not
+    charged for the JPEG, video and C2PA readers.
+    """
+    import codecs
+    import importlib
+
+    from alice.pipeline.detect import detectors
+    from alice.pipeline.extract.c2pa import load_c2pa
+
+    suffixes = {Path(p).suffix.lower() for p in paths}
+    for _ in detectors():       # every worker reaches most of them: any file no early detector claims
+        pass
+    modules = []
+    if suffixes & _EXIF_SUFFIXES:
+        modules += ["exifread.tags.exif", "alice.pipeline.extract.exif_header"]
+    if suffixes & _PILLOW_SUFFIXES:
+        modules += ["PIL.Image", "PIL.WebPImagePlugin", "PIL.PngImagePlugin"]
+    if suffixes & _VIDEO_SUFFIXES:
+        modules.append("alice.pipeline.extract.video")
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass        # missing or broken: the file that needs it reports it
+    if suffixes & _C2PA_SUFFIXES:
+        try:
+            load_c2pa()
+        except ImportError:
+            pass
+    datetime.strptime("2000", "%Y")     # loads _strptime (EXIF and PNG dates)
+    for encoding in ("utf-16-be", "utf-16-le"):     # EXIF UserComment
+        codecs.lookup(encoding)
 
 
 def _hidden(name: str) -> bool:

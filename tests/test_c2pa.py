@@ -2,6 +2,7 @@
 generators we have no signed sample of (shaped like c2pa-python's Reader JSON)."""
 from __future__ import annotations
 
+import json
 import struct
 import zlib
 from pathlib import Path
@@ -271,3 +272,45 @@ def test_formats_without_c2pa_support_are_not_read(tmp_path, fmt):
     path = tmp_path / "x.bin"
     path.write_bytes(jpeg_with_app11())
     assert read_c2pa(path, fmt) == (False, None, [])
+
+
+def test_a_worker_forked_after_its_parent_read_c2pa_validates_the_same():
+    # c2pa refuses a Context built before a fork ("Context is not valid"); a forked reader (the
+    # `alice inspect` workers, the ingest pool) must validate as its parent does, not fall back.
+    import os
+
+    path = corpus("c2pa-firefly-generative-fill.jpg")
+    in_parent = read_c2pa(path, "jpeg")
+    assert in_parent[1] is not None and in_parent[1]["validation_state"] == "Valid"
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.write(write_end, json.dumps(read_c2pa(path, "jpeg")).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as answer:
+        in_child = json.loads(answer.read())
+    os.waitpid(pid, 0)
+    assert in_child == json.loads(json.dumps(in_parent))
+
+
+def test_c2pa_loaded_without_its_version_lookup_reads_the_same():
+    # load_c2pa skips importlib.metadata only in a fresh single-threaded process (pytest has
+    # imported it long ago), so both ways run in fresh interpreters and must agree.
+    import subprocess
+    import sys
+
+    path = corpus("c2pa-firefly-generative-fill.jpg")
+    code = ("import json, sys\nfrom pathlib import Path\n"
+            "from alice.pipeline.extract.c2pa import load_c2pa, read_c2pa\n"
+            "{first}\nskipped = 'importlib.metadata' not in sys.modules\n"
+            f"read = read_c2pa(Path({str(path)!r}), 'jpeg')\n"
+            "import importlib.metadata\n"        # still importable afterwards: nothing left marked missing
+            "print(json.dumps([skipped, read]))")
+    lean, plain = (json.loads(subprocess.run([sys.executable, "-c", code.format(first=first)], capture_output=True,
+                                             text=True, check=True).stdout)
+                   for first in ("load_c2pa()", "import importlib.metadata"))
+    assert lean[0] is True and plain[0] is False
+    assert lean[1] == plain[1] and lean[1][1]["validation_state"] == "Valid"

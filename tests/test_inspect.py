@@ -66,3 +66,37 @@ def test_fifo_is_refused_without_blocking(tmp_path) -> None:
     os.mkfifo(fifo)
     info = inspect_file(fifo)
     assert info.error and "not a regular file" in info.error
+
+
+def _imported_after_preload(names: list[str], then_read: bool) -> list[str]:
+    """In a fresh interpreter (earlier tests' imports do not count): preload(names), then (then_read)
+    inspect every corpus file; the modules the second step imported, else those preload imported."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.corpus_paths import CORPUS
+
+    code = ("import json, sys\nfrom pathlib import Path\nfrom alice.pipeline.inspect import inspect_file, preload\n"
+            f"corpus = sorted(Path({str(CORPUS)!r}).iterdir())\nbefore = set(sys.modules)\n"
+            f"preload([corpus[0].with_name(n) for n in {names!r}])\n"
+            + ("before = set(sys.modules)\nfor path in corpus:\n    inspect_file(path)\n" if then_read else "")
+            + "print(json.dumps(sorted(set(sys.modules) - before)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+def test_preload_imports_everything_reading_the_corpus_needs() -> None:
+    # What `alice inspect` imports before forking its workers: anything a file imports later is
+    # imported again in every worker. The corpus has every kind of file.
+    from tests.corpus_paths import CORPUS
+
+    assert _imported_after_preload([p.name for p in CORPUS.iterdir()], then_read=True) == []
+
+
+def test_preload_for_pngs_leaves_the_jpeg_video_and_c2pa_readers_alone() -> None:
+    imported = _imported_after_preload(["a.png", "b.PNG"], then_read=False)
+    assert "alice.pipeline.detect.comfyui" in imported
+    assert not [m for m in imported if m.split(".")[0] in ("exifread", "PIL", "c2pa")
+                or m == "alice.pipeline.extract.video"]
+    assert [m for m in _imported_after_preload(["a.jpg"], then_read=False) if m.split(".")[0] in ("exifread", "c2pa")]

@@ -1,9 +1,10 @@
 """`alice inspect`: which AI tool made a file, and with what settings.
 
 It needs no catalog and imports none, since start-up is most of the time on a
-small folder. A folder of many files is read by one forked worker per core:
-the workers inherit the imported detectors, so they start in milliseconds, and
-the results come back in the order of the walk.
+small folder. A folder of many files is read by one forked worker per core
+(daemon/cli/forked_map.py): the workers inherit the imported detectors, so they
+start in milliseconds, take the next file whenever they are free, and the
+results come back in the order of the walk.
 """
 from __future__ import annotations
 
@@ -82,21 +83,13 @@ def _inspected(files: list[Path], every_exif: bool, jobs: int) -> Iterator[dict[
     if workers < 2:
         yield from map(read, files)
         return
-    import multiprocessing
+    from alice.daemon.cli.forked_map import forked_map
+    from alice.pipeline.inspect import preload
 
-    from alice.daemon.ops.lineage import die_with_parent
-
-    # fork, not spawn: the workers inherit the imports, which are most of a cold start.
-    pool = multiprocessing.get_context("fork").Pool(workers, initializer=die_with_parent, initargs=(os.getpid(),))
-    try:
-        yield from pool.imap(read, files, chunksize=max(1, min(8, len(files) // (workers * 4))))
-    except BaseException:
-        pool.terminate()
-        raise
-    else:
-        pool.close()
-    finally:
-        pool.join()
+    # fork, not spawn: the workers inherit the imports, which are most of a cold start; so
+    # everything a file may need is imported once here rather than once in each worker.
+    preload(files)
+    yield from forked_map(read, files, workers)
 
 
 def _inspection_text(d: dict[str, Any]) -> str:

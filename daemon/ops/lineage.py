@@ -16,7 +16,6 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
-import socket
 
 PR_SET_PDEATHSIG = 1
 
@@ -33,15 +32,22 @@ def start_time(pid: int) -> int | None:
     return int(fields[19])
 
 
+def _host() -> str:
+    # Imported here: `alice inspect` forks its workers through die_with_parent and needs no socket (~2 ms).
+    import socket
+
+    return socket.gethostname()
+
+
 def owner_name(pid: int | None = None) -> str:
     """host:pid:start for this process (or pid)."""
     pid = pid or os.getpid()
-    return f"{socket.gethostname()}:{pid}:{start_time(pid) or 0}"
+    return f"{_host()}:{pid}:{start_time(pid) or 0}"
 
 
 def owner_is_dead(owner: str, host: str | None = None) -> bool:
     """True only when `owner` names a process of this host that surely no longer runs."""
-    host = host or socket.gethostname()
+    host = host or _host()
     parts = owner.split(":")
     if len(parts) < 2 or parts[0] != host or not parts[1].isdigit():
         return False                    # another machine's, or not ours to judge

@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import struct
+import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Any, BinaryIO
 
 from alice.pipeline.detect.coerce import json_safe
@@ -105,12 +109,41 @@ def _error_text(exc: Exception) -> str:
     return text[:300]
 
 
-@functools.cache
-def _get_context(verify: bool) -> Any:
-    """The reader settings, built once per process for each `verify`."""
+def load_c2pa() -> ModuleType:
+    """The c2pa package, imported on first use: its native library is 23 MB.
+
+    c2pa/__init__.py fills c2pa.__version__, which alice never reads, through
+    importlib.metadata; importing that (email, zipfile, csv, ...) costs ~13 ms,
+    more than the rest of c2pa's import. While importlib.metadata is not loaded
+    and no other thread could import it meanwhile, it is marked missing for the
+    moment c2pa imports, which c2pa takes as "version unknown".
+    """
+    if "c2pa" in sys.modules or "importlib.metadata" in sys.modules or threading.active_count() > 1:
+        import c2pa
+
+        return c2pa
+    sys.modules["importlib.metadata"] = None    # type: ignore[assignment]  # import raises ImportError
+    try:
+        import c2pa
+    except ImportError:
+        pass                    # a c2pa that needs importlib.metadata after all: imported below
+    finally:
+        del sys.modules["importlib.metadata"]
     import c2pa
 
-    return c2pa.Context.from_dict({"verify": {
+    return c2pa
+
+
+def _get_context(verify: bool) -> Any:
+    """The reader settings, built once per process for each `verify`."""
+    return _context(verify, os.getpid())
+
+
+@functools.cache
+def _context(verify: bool, pid: int) -> Any:
+    # Keyed on the pid: c2pa refuses a Context in a forked child ("Context is not valid"),
+    # so a worker forked after its parent read a C2PA file builds its own.
+    return load_c2pa().Context.from_dict({"verify": {
         "remote_manifest_fetch": False, "ocsp_fetch": False, "verify_after_reading": verify}})
 
 
@@ -138,8 +171,7 @@ def _read_verified_or_not(f: BinaryIO, mime: str, warnings: list[str]) -> dict:
 
 
 def _read_store(f: BinaryIO, mime: str, verify: bool) -> dict:
-    import c2pa
-
+    c2pa = load_c2pa()
     try:
         with c2pa.Reader(mime or None, f, context=_get_context(verify)) as reader:
             text = reader.json()

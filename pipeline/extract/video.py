@@ -21,7 +21,6 @@ import struct
 from pathlib import Path
 from typing import BinaryIO
 
-from alice.pipeline.extract.ffmpeg_tags import read_ffmpeg_tags
 from alice.pipeline.extract.isobmff import MAX_TOP_LEVEL, Box, BoxError, file_size, find_child, iter_boxes, read_payload
 from alice.pipeline.metadata import Metadata
 
@@ -52,6 +51,9 @@ def extract_video(path: Path, meta: Metadata) -> None:
         except OSError as exc:
             meta.warnings.append(f"could not read video container: {exc.strerror or exc}")
         return
+    # Imported here: an MP4 never needs ffmpeg, nor the subprocess machinery behind it (~4 ms).
+    from alice.pipeline.extract.ffmpeg_tags import read_ffmpeg_tags
+
     tags, width, height, warnings = read_ffmpeg_tags(path)
     for key, value in tags.items():
         name = key.lower() if key.lower() in GENERIC_NAMES else key
