@@ -5,6 +5,7 @@ read once with a bounded buffer instead of once per hash.
 """
 from __future__ import annotations
 
+import io
 from typing import BinaryIO, Protocol
 
 BLOCK = 1 << 20
@@ -38,6 +39,15 @@ class HashingReader:
         self.pos = 0
         self._base = 0          # file offset of buf[0]
         self.eof = False
+        if type(fh) is io.BytesIO and fh.tell() == 0:
+            # Bytes the caller holds already (filing reads a file once): walk them where they
+            # are. getvalue() of an unwritten BytesIO is the caller's bytes object, not a copy,
+            # and slices below are memoryviews: no block is copied, the hash sees one buffer.
+            self.buf = fh.getvalue()
+            fh.seek(len(self.buf))
+            self.eof = True
+            if whole is not None:
+                whole.update(self.buf)
 
     @property
     def offset(self) -> int:
