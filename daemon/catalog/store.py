@@ -441,37 +441,6 @@ def content_lock(engine: Engine, content_id: str) -> Iterator[None]:
             conn.commit()
 
 
-@dataclass(frozen=True)
-class SourceState:
-    """What the catalog knows about an inbox path, for filing's quick check."""
-
-    role: str
-    present: bool
-    size: int | None
-    mtime_ns: int | None
-    file_hash: str
-    asset_id: int
-    content_id: str
-    tool: str | None
-    ai: bool
-    project_name: str
-    filed_path: str | None      # its asset's present filed copy (organized first), if any
-
-
-def source_state(s: Session, path: str) -> SourceState | None:
-    """location_of + filed_copy + asset_by_id in one round trip."""
-    row = s.execute(text("""
-        SELECT l.role, l.present, l.size, l.mtime_ns, l.file_hash, l.asset_id,
-               a.content_id, a.tool, a.ai, p.name AS project_name,
-               (SELECT f.path FROM locations f
-                 WHERE f.asset_id = l.asset_id AND f.present AND f.role IN ('organized', 'quarantine')
-                 ORDER BY (f.role = 'organized') DESC, f.id DESC LIMIT 1) AS filed_path
-        FROM locations l JOIN assets a ON a.id = l.asset_id JOIN projects p ON p.id = a.project_id
-        WHERE l.path = :p
-    """), {"p": clean_text(path)}).first()
-    return SourceState(**row._mapping) if row is not None else None
-
-
 def filed_copy_of_content(s: Session, content_id: str, file_hash: str) -> tuple[int, str] | None:
     """(asset id, path) of a present filed copy (organized or quarantined) holding exactly
     these bytes of this content, in one round trip: filing asks this of every file."""

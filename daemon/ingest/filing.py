@@ -28,7 +28,6 @@ import errno
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -38,8 +37,8 @@ from typing import TYPE_CHECKING, Any
 import blake3
 
 from alice.daemon.catalog import curation, group_record, store
-from alice.daemon.catalog.content_locks import ContentLocks
-from alice.daemon.catalog.engine import Catalog, unavailable_on_disconnect
+from alice.daemon.catalog.engine import Catalog
+from alice.daemon.catalog.filing_link import FilingLink
 from alice.daemon.config import Config
 from alice.daemon.fs import fileops, reserve
 from alice.daemon.fs.confine import OutsideRoots, confine
@@ -253,7 +252,7 @@ class Organizer:
         # less than this ago may still be growing, so it is retried, not quarantined. Zero for
         # `alice organize`, which a person runs on files they say are done.
         self.fresh_s = fresh_s
-        self.locks = ContentLocks(catalog.engine) if catalog is not None else None
+        self.link = FilingLink(catalog.engine) if catalog is not None else None
 
     # -- the whole file, alone ---------------------------------------------------------------
     def organize(self, src: Source) -> Result:
@@ -336,16 +335,16 @@ class Organizer:
         rec = reading.outcome
         if rec.media not in MEDIA:
             return self._not_media(reading, rec)
-        if self.catalog is None or self.dry_run or self.locks is None:
+        if self.catalog is None or self.dry_run or self.link is None:
             return self._place_new(reading, rec, None, None)
-        known = self.locks.acquire(rec.content_id)
+        known = self.link.acquire(rec.content_id)
         try:
             placed = self._place_new(reading, rec, rec.content_id, known)
         except BaseException:
-            self.locks.release([rec.content_id])
+            self.link.release([rec.content_id])
             raise
         if not isinstance(placed, Placed):
-            self.locks.release([rec.content_id])
+            self.link.release([rec.content_id])
         return placed
 
     def _not_media(self, reading: Reading, rec: AssetRecord) -> Placed | Result:
@@ -381,7 +380,7 @@ class Organizer:
     def _place_new(self, reading: Reading, rec: AssetRecord, locked: str | None,
                    known: int | None) -> Placed | Result:
         """`locked`: the content id locked for this file (None in a dry run); `known`: its
-        asset's id when the catalog has the content already (ContentLocks.acquire)."""
+        asset's id when the catalog has the content already (FilingLink.acquire)."""
         src = reading.path
         base = Result(str(src), ORGANIZED, content_id=rec.content_id, tool=rec.tool, ai=rec.ai,
                       project=rec.project)
@@ -523,8 +522,8 @@ class Organizer:
             for _ in group:
                 checkpoint("organize: recorded")
         finally:
-            if self.locks is not None:
-                self.locks.release([p.locked for p in group if p.locked is not None])
+            if self.link is not None:
+                self.link.release([p.locked for p in group if p.locked is not None])
             for p in group:
                 p.locked = None
         return group
@@ -580,10 +579,9 @@ class Organizer:
     def _unchanged(self, path: Path, fd: int) -> Result | None:
         """A source already filed with the same bytes: nothing to do (move mode: finish the move).
         `fd` is the source's open descriptor: the file looked at is the one that was opened."""
-        if self.catalog is None:
+        if self.link is None:
             return None
-        with self._reading() as s:
-            loc = store.source_state(s, str(path))
+        loc = self.link.source_state(str(path))
         if loc is None or loc.role not in ("source", "quarantine-source") or not loc.present:
             return None
         st = os.fstat(fd)
@@ -603,14 +601,6 @@ class Organizer:
             except fileops.SourceReplaced as exc:
                 return _kept(result, exc)
         return result
-
-    @contextmanager
-    def _reading(self) -> Iterator[Any]:
-        """A connection for one read, in autocommit: no BEGIN and COMMIT round trips around it."""
-        assert self.catalog is not None
-        with unavailable_on_disconnect(self.catalog.display_url), \
-                self.catalog.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            yield conn
 
     def _finish_move(self, src: Path, kept: Path, expected_hash: str, expect: fileops.Identity) -> None:
         """Remove the source if its name still holds the file that was read (`expect`), else

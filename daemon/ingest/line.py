@@ -23,7 +23,7 @@ from alice.daemon.ingest.filing import FAILED, Organizer, Placed, Result, Source
 Done = Placed | Result | BaseException
 # Files per catalog transaction when files keep coming: a group of 1 costs ~3.6 ms of CPU
 # per file in statements, one of 16 ~0.5 ms (bench/record_bench.py). A placed file waiting
-# for its group holds no bytes and no connection, only its content lock (content_locks.py).
+# for its group holds no bytes and no connection, only its content lock (catalog/filing_link.py).
 GROUP = 16
 Tag = TypeVar("Tag", bound=Hashable)     # what names a file in a group: a job id, a counter
 
@@ -103,7 +103,7 @@ class FilingLine:
                         raise item
                     src = by_tag.pop(tag)  # type: ignore[call-overload]
                     emit(src, Result(str(src.path), FAILED, reason=f"internal error: {item!r}"))
-            wanted = self.organizer.locks is not None and self.organizer.locks.wanted
+            wanted = self.organizer.link is not None and self.organizer.link.wanted
             if placed and (len(placed) >= limit or not self.running or wanted):
                 for tag, result in self.commit(placed):
                     emit(by_tag.pop(tag), result)  # type: ignore[call-overload]

@@ -1,4 +1,4 @@
-"""Content locks for filing: one per content id being filed, all on one connection.
+"""The filer's own connection to the catalog: content locks and the per-file questions.
 
 Filing asks "is this content already in the catalog?" and then copies the file
 into the tree and records it; two filers given the same bytes at once (threads
@@ -17,15 +17,22 @@ while any lock is held and given back when none is:
   * releasing a group's locks is one statement.
 Advisory locks are re-entrant within a server session, so threads of this
 process are kept apart here, before the server is asked.
+
+The quick check's question ("is this inbox path filed already, unchanged?")
+goes over the same connection: a pooled checkout and its ping cost more than
+the question.
 """
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
+
+from alice.daemon.catalog.store import clean_text
 
 
 class ContentBusy(OSError):
@@ -35,13 +42,40 @@ class ContentBusy(OSError):
 _LOCK = "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))"
 _KNOWN = "SELECT id FROM assets WHERE content_id = %s"
 _UNLOCK = "SELECT pg_advisory_unlock(hashtextextended(c, 0)) FROM unnest(%s::text[]) AS c"
+_SOURCE_STATE = """
+    SELECT l.role, l.present, l.size, l.mtime_ns, l.file_hash, l.asset_id,
+           a.content_id, a.tool, a.ai, p.name AS project_name,
+           (SELECT f.path FROM locations f
+             WHERE f.asset_id = l.asset_id AND f.present AND f.role IN ('organized', 'quarantine')
+             ORDER BY (f.role = 'organized') DESC, f.id DESC LIMIT 1) AS filed_path
+    FROM locations l JOIN assets a ON a.id = l.asset_id JOIN projects p ON p.id = a.project_id
+    WHERE l.path = %s
+"""
 
 
-class ContentLocks:
+@dataclass(frozen=True)
+class SourceState:
+    """What the catalog knows about an inbox path, for filing's quick check."""
+
+    role: str
+    present: bool
+    size: int | None
+    mtime_ns: int | None
+    file_hash: str
+    asset_id: int
+    content_id: str
+    tool: str | None
+    ai: bool
+    project_name: str
+    filed_path: str | None      # its asset's present filed copy (organized first), if any
+
+
+class FilingLink:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._state = threading.Condition()
         self._held: set[str] = set()           # locked by this process (or being locked)
+        self._asking = 0                       # questions under way (they keep the connection too)
         self._locked: set[str] = set()         # of those, granted by the server
         self._fairy: Any = None                # the pooled connection, while anything is locked
         self._io = threading.Lock()            # one statement at a time on it
@@ -52,6 +86,24 @@ class ContentLocks:
         """Whether a thread waits for a content this process holds: its holder's group
         should commit now rather than when it is full (FilingLine.run)."""
         return self._waiting > 0
+
+    def source_state(self, path: str) -> SourceState | None:
+        """The inbox path's location, its asset and a present filed copy, in one round trip."""
+        with self._state:
+            self._asking += 1
+        try:
+            with self._io:
+                conn = self._connection()
+                try:
+                    row = conn.execute(_SOURCE_STATE, (clean_text(path),)).fetchone()
+                except Exception:
+                    self._drop()
+                    raise
+        finally:
+            with self._state:
+                self._asking -= 1
+            self._forget([])
+        return SourceState(*row) if row is not None else None
 
     def acquire(self, content_id: str, timeout: float = 120.0) -> int | None:
         """Lock `content_id`; return the id of its asset if the catalog has one, else None.
@@ -138,11 +190,11 @@ class ContentLocks:
             for c in ids:
                 self._held.discard(c)
                 self._locked.discard(c)
-            idle = not self._held
+            idle = not self._held and not self._asking
             self._state.notify_all()
         if idle:
             with self._io, self._state:
-                if not self._held and self._fairy is not None:
+                if not self._held and not self._asking and self._fairy is not None:
                     fairy, self._fairy = self._fairy, None
                     conn: Any = fairy.driver_connection
                     conn.autocommit = False

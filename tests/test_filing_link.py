@@ -1,4 +1,4 @@
-"""Content locks: one filer per content id, across threads and processes, on one connection."""
+"""The filer's link: one filer per content id, across threads and processes, on one connection."""
 from __future__ import annotations
 
 import threading
@@ -7,8 +7,8 @@ import time
 import pytest
 from sqlalchemy import text
 
-from alice.daemon.catalog.content_locks import ContentBusy, ContentLocks
 from alice.daemon.catalog.engine import Catalog
+from alice.daemon.catalog.filing_link import ContentBusy, FilingLink
 
 
 def _server_locks(catalog: Catalog) -> int:
@@ -18,7 +18,7 @@ def _server_locks(catalog: Catalog) -> int:
 
 
 def test_threads_of_one_process_take_turns_on_a_content(catalog: Catalog) -> None:
-    locks = ContentLocks(catalog.engine)
+    locks = FilingLink(catalog.engine)
     order: list[str] = []
     locks.acquire("b3:same")
     t = threading.Thread(target=lambda: (locks.acquire("b3:same"), order.append("second"),
@@ -35,7 +35,7 @@ def test_threads_of_one_process_take_turns_on_a_content(catalog: Catalog) -> Non
 
 
 def test_another_process_waits_and_gives_up_with_content_busy(catalog: Catalog) -> None:
-    mine, theirs = ContentLocks(catalog.engine), ContentLocks(catalog.engine)   # two server sessions
+    mine, theirs = FilingLink(catalog.engine), FilingLink(catalog.engine)   # two server sessions
     mine.acquire("b3:x")
     with pytest.raises(ContentBusy, match="locked by another filer"):
         theirs.acquire("b3:x", timeout=0.3)
@@ -51,14 +51,14 @@ def test_acquire_says_whether_the_catalog_has_the_content(catalog: Catalog) -> N
                                 "created_at) "
                                 "VALUES ('b3:known', 'b3:f', 1, 'png', 'image', false, :p, now()) RETURNING id"),
                            {"p": pid}).scalar_one()
-    locks = ContentLocks(catalog.engine)
+    locks = FilingLink(catalog.engine)
     assert locks.acquire("b3:known") == aid
     assert locks.acquire("b3:new") is None
     locks.release(["b3:known", "b3:new"])
 
 
 def test_a_group_is_released_at_once_and_the_connection_goes_back(catalog: Catalog) -> None:
-    locks = ContentLocks(catalog.engine)
+    locks = FilingLink(catalog.engine)
     before = catalog.engine.pool.checkedout()    # type: ignore[attr-defined]
     for i in range(20):
         locks.acquire(f"b3:{i}")
@@ -67,3 +67,21 @@ def test_a_group_is_released_at_once_and_the_connection_goes_back(catalog: Catal
     locks.release([f"b3:{i}" for i in range(20)])
     assert _server_locks(catalog) == 0
     assert catalog.engine.pool.checkedout() == before          # type: ignore[attr-defined]
+
+
+def test_source_state_answers_on_the_links_connection(catalog: Catalog) -> None:
+    link = FilingLink(catalog.engine)
+    assert link.source_state("/inbox/none.png") is None
+    with catalog.engine.begin() as conn:
+        pid = conn.execute(text("INSERT INTO projects (name) VALUES ('p') RETURNING id")).scalar_one()
+        aid = conn.execute(text("INSERT INTO assets (content_id, file_hash, size, format, media, ai, project_id, "
+                                "created_at) VALUES ('b3:c', 'b3:f', 1, 'png', 'image', true, :p, now()) "
+                                "RETURNING id"), {"p": pid}).scalar_one()
+        conn.execute(text("INSERT INTO locations (asset_id, path, file_hash, role, size, mtime_ns, present) VALUES "
+                          "(:a, '/inbox/x.png', 'b3:f', 'source', 1, 5, true), "
+                          "(:a, '/tree/x.png', 'b3:f', 'organized', NULL, NULL, true)"), {"a": aid})
+    state = link.source_state("/inbox/x.png")
+    assert state is not None
+    assert (state.role, state.size, state.mtime_ns, state.content_id, state.project_name, state.filed_path) == \
+        ("source", 1, 5, "b3:c", "p", "/tree/x.png")
+    assert catalog.engine.pool.checkedout() == 0        # type: ignore[attr-defined]  # given back: no lock held
