@@ -8,14 +8,15 @@ Filing threads, not processes: the filing path decodes no pixels, and what it
 does (reading, BLAKE3, CRC-32, zlib, fsync, catalog round trips) releases the
 GIL, so threads keep the disk and the catalog busy without shipping each
 file's bytes between processes. The copy is written from the bytes that were
-analysed. Whatever has been placed when the caller commits goes into one
-transaction (group commit): under load the groups grow by themselves, and
-alone a file is committed as soon as it is placed.
+analysed. The files placed meanwhile are recorded in one transaction (group
+commit); `Grouping` says when, for `alice organize` and `alice run` alike.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from alice.daemon.ingest.filing import FAILED, Organizer, Placed, Result, Source
@@ -26,6 +27,35 @@ Done = Placed | Result | BaseException
 # for its group holds no bytes and no connection, only its content lock (catalog/filing_link.py).
 GROUP = 16
 Tag = TypeVar("Tag", bound=Hashable)     # what names a file in a group: a job id, a counter
+
+
+@dataclass
+class Grouping:
+    """When the files placed so far are committed: when they are `limit` (which starts at
+    one and doubles up to `most` with every commit, so the first files of a burst are
+    searchable at once and a long run commits full groups), when nothing else is being
+    filed, when the oldest has waited `max_wait` seconds, or when a thread waits for a
+    content lock one of them holds (the same bytes twice: catalog/filing_link.py)."""
+
+    most: int = GROUP
+    max_wait: float = float("inf")
+    limit: int = 1
+
+    def due(self, placed: int, oldest: float, running: int, wanted: bool) -> bool:
+        """`oldest`: time.monotonic() when the oldest placed file was placed."""
+        return placed > 0 and (placed >= self.limit or running == 0 or wanted
+                               or time.monotonic() - oldest >= self.max_wait)
+
+    def committed(self, more: bool) -> None:
+        """After a commit; `more`: files are still being filed or waiting to be. A burst
+        that ended lets the next one start small again."""
+        self.limit = min(self.limit * 2, self.most) if more else 1
+
+    def wait_for(self, oldest: float | None) -> float | None:
+        """How long the caller may wait for the line before the oldest placed file is due."""
+        if oldest is None:
+            return None
+        return max(0.0, min(0.05, oldest + self.max_wait - time.monotonic()))
 
 
 class FilingLine:
@@ -67,16 +97,14 @@ class FilingLine:
         return [(tag, self.organizer.finish(p)) for tag, p in group]
 
     def run(self, sources: Iterable[Source], emit: Callable[[Source, Result], None], *, inflight: int,
-            group: int = GROUP) -> None:
+            grouping: Grouping | None = None) -> None:
         """File every source (alice organize): at most `inflight` in steps 1-3 at once, the
-        placed files committed in groups of up to `group` (fewer when nothing else is running).
-        `emit` sees every Result."""
+        placed files committed in groups as `grouping` says. `emit` sees every Result."""
+        grouping = grouping or Grouping()
         todo = iter(sources)
         by_tag: dict[int, Source] = {}
         placed: list[tuple[Hashable, Placed]] = []
-        # Groups start at one file and double up to `group`: the first files are filed (and
-        # shown) at once, and a long run soon commits full groups.
-        limit = 1
+        oldest = 0.0
         n = 0
         exhausted = False
         while True:
@@ -90,11 +118,13 @@ class FilingLine:
                 n += 1
             if not self.running and not placed:
                 break
-            # A file may wait for a content lock that a placed file holds (the same bytes twice):
-            # look every 50 ms, and commit the group early when one does.
-            self.wait(0.05 if placed else None)
+            # Look again at least every 50 ms while files wait for their group: one may be due
+            # by age, or wanted by a thread waiting for its content lock.
+            self.wait(grouping.wait_for(oldest if placed else None))
             for tag, item in self.done():
                 if isinstance(item, Placed):
+                    if not placed:
+                        oldest = time.monotonic()
                     placed.append((tag, item))
                 elif isinstance(item, Result):
                     emit(by_tag.pop(tag), item)  # type: ignore[call-overload]
@@ -103,12 +133,15 @@ class FilingLine:
                         raise item
                     src = by_tag.pop(tag)  # type: ignore[call-overload]
                     emit(src, Result(str(src.path), FAILED, reason=f"internal error: {item!r}"))
-            wanted = self.organizer.link is not None and self.organizer.link.wanted
-            if placed and (len(placed) >= limit or not self.running or wanted):
+            if grouping.due(len(placed), oldest, len(self.running), self.wanted()):
                 for tag, result in self.commit(placed):
                     emit(by_tag.pop(tag), result)  # type: ignore[call-overload]
                 placed = []
-                limit = min(limit * 2, group)
+                grouping.committed(bool(self.running) or not exhausted)
+
+    def wanted(self) -> bool:
+        """Whether a filing thread waits for a content lock that a placed file holds."""
+        return self.organizer.link is not None and self.organizer.link.wanted
 
     def shutdown(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
