@@ -7,8 +7,8 @@
            |
            +--> pixel stage (worker processes): perceptual hash, quality, into catalog and sidecar
 
-The watcher thread only enqueues (one INSERT); the main thread claims jobs and
-hands them to the filing line (daemon/ingest/line.py, the same steps `alice
+The watcher thread only enqueues (three statements for a burst of files); the
+main thread claims jobs and hands them to the filing line (daemon/ingest/line.py, the same steps `alice
 organize` runs), commits what the line has placed in groups, so the order that
 makes a crash harmless (daemon/ingest/filing.py) holds here too, and keeps the
 worker processes busy with the pixel stage (daemon/ingest/pixel_stage.py).
@@ -114,30 +114,57 @@ class Daemon:
         self.stop_signal: int | None = None
         self.serving = False
 
-    # -- watcher side (runs on the observer thread) -----------------------------------------
+    # -- watcher side (runs on the watcher's thread) -----------------------------------------
     def on_ready(self, path: Path, inbox: Path) -> None:
+        self.on_ready_many([(path, inbox)])
+
+    def on_ready_many(self, files: list[tuple[Path, Path]]) -> None:
+        """Queue the files the watcher found ready in one turn, in one transaction: a burst
+        costs three statements and one commit, not three and a commit per file."""
+        arrivals: list[queue.Arrival] = []
+        for path, inbox in files:
+            try:
+                st = check_node(path)       # lstat: a link or a FIFO is never queued
+            except SourceRefused as exc:
+                log.warning("refused", path=os.fsdecode(path), reason=exc.reason)
+                continue
+            except OSError:
+                continue
+            arrivals.append(queue.Arrival(str(path), str(inbox), st.st_size, st.st_mtime, identity(st)))
         try:
-            st = check_node(path)       # lstat: a link or a FIFO is never queued
-        except SourceRefused as exc:
-            log.warning("refused", path=os.fsdecode(path), reason=exc.reason)
-            return
-        except OSError:
-            return
-        try:
-            with self.catalog.session() as s:
-                queue.enqueue(s, str(path), str(inbox), st.st_size, st.st_mtime,
-                              max_attempts=self.cfg.queue.max_attempts, identity=identity(st))
+            self._enqueue(arrivals)
         except Exception as exc:
             if not _is_unavailable(exc):
-                # This one file's trouble (a value the catalog refuses): say so, and do not rescan
-                # every inbox for it, which would fail the same way forever.
-                log.error("could not queue this file", path=escape(os.fsdecode(path)), error=repr(exc))
-                return
-            # Catalog down: the file stays in the inbox; rescan once it is back.
-            self.rescan_needed.set()
-            log.warning("enqueue failed; will rescan when the catalog is back", path=escape(str(path)),
-                        error=str(exc))
+                # A value the catalog refuses rolled the whole burst back: queue the files
+                # one by one, so only the file at fault stays out.
+                for one in arrivals:
+                    self._enqueue_alone(one)
+            else:
+                self._catalog_down(arrivals, exc)
         self.wake.set()
+
+    def _enqueue(self, arrivals: list[queue.Arrival]) -> None:
+        if arrivals:
+            with self.catalog.session() as s:
+                queue.enqueue_many(s, arrivals, self.cfg.queue.max_attempts)
+
+    def _enqueue_alone(self, arrival: queue.Arrival) -> None:
+        try:
+            self._enqueue([arrival])
+        except Exception as exc:
+            if _is_unavailable(exc):
+                self._catalog_down([arrival], exc)
+                return
+            # This one file's trouble: say so, and do not rescan every inbox for it,
+            # which would fail the same way forever.
+            log.error("could not queue this file", path=escape(arrival.path), error=repr(exc))
+
+    def _catalog_down(self, arrivals: list[queue.Arrival], exc: BaseException) -> None:
+        # The files stay in the inbox; rescan once the catalog is back.
+        self.rescan_needed.set()
+        log.warning("enqueue failed; will rescan when the catalog is back",
+                    path=escape(arrivals[0].path) if len(arrivals) == 1 else None, files=len(arrivals),
+                    error=str(exc))
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -151,7 +178,7 @@ class Daemon:
             log.info("took over the jobs of a dead daemon on this host", jobs=len(taken))
         self.pool = self._new_pool()
         self.watcher = InboxWatcher(
-            list(self.cfg.inboxes), self.on_ready,
+            list(self.cfg.inboxes), self.on_ready, on_ready_many=self.on_ready_many,
             settle_s=self.cfg.watch.settle_seconds,
             rescan_s=self.cfg.watch.rescan_minutes * 60,
             force_polling=self.cfg.watch.poll,
@@ -180,15 +207,15 @@ class Daemon:
         if not paths:
             self.watcher.reconcile()
             return {"queued": None, "reconcile": "requested"}
-        queued, refused = 0, []
+        found, refused = [], []
         for src in inbox_files(self.cfg, [Path(p) for p in paths]):
             if isinstance(src, Refusal):
                 log.warning("refused", path=os.fsdecode(src.path), reason=src.reason)
                 refused.append({"path": os.fsdecode(src.path), "reason": src.reason})
                 continue
-            self.on_ready(src.path, src.inbox)
-            queued += 1
-        return {"queued": queued, "refused": refused}
+            found.append((src.path, src.inbox))
+        self.on_ready_many(found)
+        return {"queued": len(found), "refused": refused}
 
     def _new_pool(self) -> ProcessPoolExecutor:
         # spawn, not fork: this process has threads (watcher, watchdog) and open sockets.
