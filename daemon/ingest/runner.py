@@ -40,7 +40,7 @@ from alice.daemon.catalog.errors import CatalogUnavailable
 from alice.daemon.config import Config
 from alice.daemon.fs.confine import OutsideRoots, confine
 from alice.daemon.fs.names import escape, unescape_path
-from alice.daemon.fs.source import SourceRefused, check_node, identity, open_source
+from alice.daemon.fs.source import SourceRefused, check_node, identity
 from alice.daemon.ingest import queue
 from alice.daemon.ingest.filing import (
     FAILED,
@@ -335,10 +335,6 @@ class Daemon:
             if refused.extra.get("requeue"):
                 self.on_ready(path, inbox)      # another regular file took the name: a new job for it
             return
-        if not os.path.lexists(path):
-            self.finish(job, Result(job.path, Status.VANISHED,
-                                    reason="the file left the inbox before it was filed"))
-            return
         self.inflight[job.id] = InFlight(job, src, time.perf_counter())
         self.line.submit(job.id, src, on_done=self.wake.set)
 
@@ -348,12 +344,13 @@ class Daemon:
         The job row is data anyone with catalog access can write, and the inbox is a
         folder anyone with write access can change: the path must still be inside a
         configured inbox with no link on the way, and the node there the regular file
-        that was queued. Nothing here opens anything but a regular file, so a FIFO or
-        a device can neither block nor spin this loop.
+        that was queued. Nothing here opens anything, so a FIFO or a device can neither
+        block nor spin this loop; the filing thread opens the file once, and checks
+        the node again through its descriptor (Organizer.prepare).
         """
         try:
             confine(path, [i for i in self.cfg.inboxes if i == inbox] or list(self.cfg.inboxes))
-            fd = open_source(path, expect=job.identity)
+            check_node(path, expect=job.identity)
         except FileNotFoundError:
             return Result(job.path, Status.VANISHED, reason="the file left the inbox before it was filed")
         except OutsideRoots as exc:
@@ -367,7 +364,6 @@ class Daemon:
                 return Result(job.path, REFUSED, reason=exc.reason, extra={"requeue": True})
             log.warning("refused", path=job.path, reason=exc.reason)
             return Result(job.path, REFUSED, reason=exc.reason)
-        os.close(fd)
         return None
 
     def collect(self) -> None:
