@@ -78,9 +78,13 @@ class InFlight:
 
 # Filing is mostly waiting (fsync, catalog round trips) and GIL-free hashing:
 # a few threads keep the disk and the catalog busy (daemon/ingest/line.py).
-# Each file placed and waiting for its group's commit holds a content-lock
-# connection: the catalog pool is sized for 2 x FILING_THREADS of them (cli/main.py).
 FILING_THREADS = 4
+# Jobs held at once: in the line, or placed and waiting for the group commit. Under a
+# burst the main thread spends most of its time committing; what the filing threads
+# place meanwhile is the next group, so the cap bounds the groups (300 files: about 90
+# commits with 2 x FILING_THREADS, 74 with 4 x). Each placed file holds a content-lock
+# connection until its group commits: the catalog pool is sized for them (cli/run.py).
+MAX_INFLIGHT = FILING_THREADS * 4
 
 
 class Daemon:
@@ -99,7 +103,7 @@ class Daemon:
         self.wake = threading.Event()
         self.rescan_needed = threading.Event()
         self.inflight: dict[int, InFlight] = {}
-        self.max_inflight = FILING_THREADS * 2
+        self.max_inflight = MAX_INFLIGHT
         self.line = FilingLine(self.organizer, FILING_THREADS)
         self.uncommitted: list[tuple[int, Placed]] = []   # placed, commit interrupted by a catalog outage
         self.pixels = PixelStage(catalog, quality, rescore)
