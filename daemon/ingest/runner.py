@@ -27,7 +27,8 @@ import signal
 import threading
 import time
 from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,7 +106,10 @@ class Daemon:
         self.inflight: dict[int, InFlight] = {}
         self.max_inflight = MAX_INFLIGHT
         self.line = FilingLine(self.organizer, FILING_THREADS)
-        self.uncommitted: list[tuple[int, Placed]] = []   # placed, commit interrupted by a catalog outage
+        self.uncommitted: list[tuple[int, Placed]] = []   # placed, not yet handed to the committer
+        # One group at a time, in its own thread, so the loop claims and begins while a group commits.
+        self.committer = ThreadPoolExecutor(1, thread_name_prefix="alice-commit")
+        self.committing: tuple[list[tuple[int, Placed]], Future] | None = None
         self.pixels = PixelStage(catalog, quality, rescore)
         self.last_errors: deque[dict[str, Any]] = deque(maxlen=20)
         self.catalog_ok = True
@@ -371,7 +375,9 @@ class Daemon:
         return None
 
     def collect(self) -> None:
-        """Commit what the filing line has placed, as one group, and finish every job it is done with."""
+        """Finish every job the filing line is done with. What it has placed is committed
+        as one group by the committer thread, one group at a time, while this thread
+        keeps claiming: the files placed meanwhile are the next group."""
         group = self.uncommitted
         self.uncommitted = []
         lost_catalog: BaseException | None = None
@@ -393,11 +399,13 @@ class Daemon:
             else:
                 del self.inflight[job_id]       # type: ignore[arg-type]
                 self._failed(flight, item)
+        self.uncommitted = group                # recording is idempotent: a group may be committed again
         if lost_catalog is not None:
-            self.uncommitted = group            # recording is idempotent: commit them once it is back
             raise lost_catalog
-        if group:
-            self._commit(group)
+        self._committed()
+        if self.committing is None and self.uncommitted:
+            self._commit(self.uncommitted)
+            self.uncommitted = []
 
     def _failed(self, flight: InFlight, exc: BaseException) -> None:
         log.error("filing error", path=str(flight.source.path), error=repr(exc))
@@ -405,6 +413,7 @@ class Daemon:
         self._note_error(str(flight.source.path), repr(exc), logged=True)
 
     def _commit(self, group: list[tuple[int, Placed]]) -> None:
+        """Start the group's commit on the committer thread; _committed takes its outcome."""
         copy_mode = self.organizer.mode != "move"
 
         def jobs_done(s: Any, placed: list[Placed]) -> None:
@@ -414,11 +423,23 @@ class Daemon:
                 queue.complete_many_in(s, self.worker, [(job_id, p.result.to_json())
                                                         for job_id, p in group if p.status != FAILED])
 
+        done = self.committer.submit(self.line.commit, group, jobs_done)
+        done.add_done_callback(lambda _f: self.wake.set())
+        self.committing = (group, done)
+
+    def _committed(self, timeout: float | None = 0) -> None:
+        """Finish the jobs of the group the committer has committed (none if it is still at it)."""
+        if self.committing is None:
+            return
+        group, done = self.committing
         try:
-            results = self.line.commit(group, jobs_done)
+            results = done.result(timeout)
+        except FutureTimeout:
+            return
         except Exception as exc:
+            self.committing = None
             if _is_unavailable(exc):
-                self.uncommitted = group     # recording is idempotent: redo it once the catalog is back
+                self.uncommitted = group + self.uncommitted     # redo it once the catalog is back
                 raise
             # Not the catalog going away (a folder that cannot be fsynced, say): each file
             # of the group goes back to the queue, its copy left for the retry to find.
@@ -426,12 +447,13 @@ class Daemon:
             results = [(job_id, failure(p.reading.path, exc) if isinstance(exc, OSError) else
                         Result(str(p.reading.path), FAILED, reason=f"internal error: {exc!r}"))
                        for job_id, p in group]
+        self.committing = None
         finished: list[tuple[InFlight, Result]] = []
         for job_id, result in results:
             flight = self.inflight.pop(job_id)
             result.elapsed_ms = round((time.perf_counter() - flight.started) * 1000, 2)
             finished.append((flight, result))
-        if not copy_mode:
+        if self.organizer.mode == "move":
             queue.complete_many(self.catalog.engine, self.worker,
                                 [(f.job.id, r.to_json()) for f, r in finished if r.status != FAILED])
         for flight, result in finished:
@@ -481,7 +503,9 @@ class Daemon:
         if self.inflight:
             kept = set(queue.heartbeat(self.catalog.engine, list(self.inflight), self.worker,
                                        self.cfg.queue.lease_seconds))
-            for lost in set(self.inflight) - kept:
+            # A job of the group being committed may be done already: not lost.
+            committing = {job_id for job_id, _ in self.committing[0]} if self.committing else set()
+            for lost in set(self.inflight) - kept - committing:
                 log.warning("lease lost; another worker owns this job now", job=lost)
 
     def drain(self, timeout: float = 30.0) -> None:
@@ -501,12 +525,18 @@ class Daemon:
                 break
             if self.inflight:
                 time.sleep(0.05)
+        try:
+            # A group still being committed finishes its jobs before the rest is given back.
+            self._committed(timeout=max(1.0, deadline - time.monotonic()))
+        except Exception as exc:
+            log.warning("could not finish in-flight jobs", error=str(exc))
         if self.inflight:
             try:
                 queue.release(self.catalog.engine, list(self.inflight), self.worker)
             except Exception as exc:
                 log.warning("could not release jobs; their leases will expire", error=str(exc))
         self.line.shutdown()
+        self.committer.shutdown(wait=False)
         if self.pool is not None:
             if self.inflight:
                 # A worker still busy after the timeout is stuck (a file that never ends): stop it,
