@@ -14,7 +14,7 @@ from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.errors import CatalogUnavailable
 from alice.daemon.config import Config
 from alice.daemon.ingest import queue
-from alice.daemon.ingest.runner import Daemon
+from alice.daemon.ingest.runner import FILING_THREADS, Daemon
 
 
 @pytest.fixture
@@ -101,3 +101,51 @@ def test_catalog_down_leaves_the_burst_to_the_rescan(daemon: Daemon, catalog: Ca
     assert daemon.rescan_needed.is_set()
     assert [e.get("files") for e in logs if e["event"].startswith("enqueue failed")] == [3]
     assert queued(catalog) == {}
+
+
+def test_the_loop_claims_when_something_was_queued_not_on_every_turn(daemon: Daemon, catalog: Catalog,
+                                                                     tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    inbox = tmp_path / "inbox"
+    claims: list[int] = []
+    real = queue.claim
+
+    def counting(engine, worker, lease_s, limit=1):
+        claims.append(limit)
+        return real(engine, worker, lease_s, limit)
+
+    monkeypatch.setattr(queue, "claim", counting)
+    begun: list[int] = []
+    monkeypatch.setattr(daemon, "begin", lambda job: begun.append(job.id))
+    daemon.claim()                          # first turn: the queue is unknown, so look
+    assert claims == [daemon.max_inflight] and begun == []
+    daemon.claim()                          # found empty, nothing queued since: no transaction
+    assert len(claims) == 1
+    daemon.on_ready_many([(p, inbox) for p in files(inbox, 3)])
+    daemon.claim()
+    assert len(claims) == 2 and len(begun) == 3
+    daemon.next_claim_poll = 0.0            # the poll finds what other processes queue
+    daemon.claim()
+    assert len(claims) == 3
+
+
+def test_a_slot_or_two_freed_while_the_threads_are_busy_waits_for_more(daemon: Daemon,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    claims: list[int] = []
+    monkeypatch.setattr(queue, "claim", lambda engine, worker, lease_s, limit=1: claims.append(limit) or [])
+
+    class Busy:
+        def __init__(self, n: int) -> None:
+            self.n = n
+
+        def __len__(self) -> int:
+            return self.n
+
+    daemon.inflight = dict.fromkeys(range(daemon.max_inflight - 2))  # type: ignore[arg-type]
+    monkeypatch.setattr(daemon, "line", Busy(FILING_THREADS))
+    daemon.maybe_queued.set()
+    daemon.claim()
+    assert claims == []                     # two slots, the filing threads have work
+    monkeypatch.setattr(daemon, "line", Busy(1))
+    daemon.claim()
+    assert claims == [2]                    # the threads are about to run dry: take what there is

@@ -30,9 +30,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, text, update
+from sqlalchemy import URL, Connection, Engine, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -111,8 +112,13 @@ def backoff_delay(attempt: int, base: float = BACKOFF_BASE_S, cap: float = BACKO
 def _transaction(engine: Engine) -> Iterator[Connection]:
     # A lost server surfaces as CatalogUnavailable, which the daemon answers
     # by pausing and retrying (Catalog.wait_available), like catalog sessions.
-    with unavailable_on_disconnect(engine.url.render_as_string(hide_password=True)), engine.begin() as conn:
+    with unavailable_on_disconnect(_shown(engine.url)), engine.begin() as conn:
         yield conn
+
+
+@lru_cache(maxsize=16)
+def _shown(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
 
 
 def _job(row: Any) -> Job:
@@ -203,39 +209,43 @@ def _unchanged_since(latest: Any, size: int | None, mtime: float | None, ident: 
         and (latest.identity is None or ident is None or latest.identity == ident)
 
 
+# Built once, not parsed again on every call: the loop claims several times a second under load.
+_CLAIM = text("""
+    WITH picked AS (
+        SELECT id FROM jobs
+        WHERE (state = 'queued' AND not_before <= now())
+           OR (state = 'running' AND lease_until < now())
+        ORDER BY not_before, id
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE jobs SET state = 'running', worker = :worker, attempts = attempts + 1,
+                    lease_until = now() + make_interval(secs => :lease), updated_at = now()
+    FROM picked WHERE jobs.id = picked.id
+    RETURNING jobs.*
+""")
+_FAIL_EXHAUSTED = text("""
+    UPDATE jobs SET state = 'failed', updated_at = now(), lease_until = NULL,
+           last_error = 'the worker processing this file stopped responding ' || attempts
+                        || ' times (lease expired; last worker ' || coalesce(worker, '?') || ')'
+    WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND lease_until < now()
+                 AND attempts >= max_attempts FOR UPDATE SKIP LOCKED)
+    RETURNING id, path, attempts, last_error
+""")
+
+
 def claim(engine: Engine, worker: str, lease_s: float, limit: int = 1) -> list[Job]:
     """Take up to `limit` jobs for `worker`, leased for `lease_s` seconds."""
     with _transaction(engine) as conn:
         _fail_exhausted_leases(conn)
-        rows = conn.execute(text("""
-            WITH picked AS (
-                SELECT id FROM jobs
-                WHERE (state = 'queued' AND not_before <= now())
-                   OR (state = 'running' AND lease_until < now())
-                ORDER BY not_before, id
-                LIMIT :limit
-                FOR UPDATE SKIP LOCKED
-            )
-            UPDATE jobs SET state = 'running', worker = :worker, attempts = attempts + 1,
-                            lease_until = now() + make_interval(secs => :lease), updated_at = now()
-            FROM picked WHERE jobs.id = picked.id
-            RETURNING jobs.*
-        """), {"limit": limit, "worker": worker, "lease": float(lease_s)}).all()
+        rows = conn.execute(_CLAIM, {"limit": limit, "worker": worker, "lease": float(lease_s)}).all()
     return sorted((_job(r) for r in rows), key=lambda j: j.id)
 
 
 def _fail_exhausted_leases(conn: Connection) -> None:
     # A job whose lease ran out max_attempts times has killed (or hung) a
     # worker each time; handing it out again would take the daemon down again.
-    rows = conn.execute(text("""
-        UPDATE jobs SET state = 'failed', updated_at = now(), lease_until = NULL,
-               last_error = 'the worker processing this file stopped responding ' || attempts
-                            || ' times (lease expired; last worker ' || coalesce(worker, '?') || ')'
-        WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND lease_until < now()
-                     AND attempts >= max_attempts FOR UPDATE SKIP LOCKED)
-        RETURNING id, path, attempts, last_error
-    """)).all()
-    for r in rows:
+    for r in conn.execute(_FAIL_EXHAUSTED).all():
         append_event(conn, "failed", None, r.path, {"job_id": r.id, "attempts": r.attempts, "error": r.last_error})
 
 
@@ -275,16 +285,19 @@ def complete_in(s: Session | Connection, job_id: int, worker: str, result: dict[
     return done == 1
 
 
+_COMPLETE_MANY = text("""
+    UPDATE jobs j SET state = 'done', lease_until = NULL, result = r.result, updated_at = now()
+    FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(id bigint, result jsonb)
+    WHERE j.id = r.id AND j.worker = :worker AND j.state = 'running'
+""")
+
+
 def complete_many_in(s: Session | Connection, worker: str, results: list[tuple[int, dict[str, Any] | None]]) -> int:
     """complete_in() for several jobs with one UPDATE; returns how many `worker` still held."""
     if not results:
         return 0
     rows = json.dumps([{"id": job_id, "result": clean_json(result)} for job_id, result in results])
-    return rowcount(s.execute(text("""
-        UPDATE jobs j SET state = 'done', lease_until = NULL, result = r.result, updated_at = now()
-        FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(id bigint, result jsonb)
-        WHERE j.id = r.id AND j.worker = :worker AND j.state = 'running'
-    """), {"rows": rows, "worker": worker}))
+    return rowcount(s.execute(_COMPLETE_MANY, {"rows": rows, "worker": worker}))
 
 
 def complete_many(engine: Engine, worker: str, results: list[tuple[int, dict[str, Any] | None]]) -> int:

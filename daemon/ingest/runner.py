@@ -86,6 +86,7 @@ FILING_THREADS = 4
 # commits with 2 x FILING_THREADS, 74 with 4 x). Each placed file holds a content-lock
 # connection until its group commits: the catalog pool is sized for them (cli/run.py).
 MAX_INFLIGHT = FILING_THREADS * 4
+CLAIM_POLL_S = 1.0      # how stale the loop's "the queue is empty" may get
 
 
 class Daemon:
@@ -102,6 +103,8 @@ class Daemon:
                                    fresh_s=max(cfg.watch.settle_seconds, 1.0))
         self.stopping = threading.Event()
         self.wake = threading.Event()
+        self.maybe_queued = threading.Event()   # jobs may be queued that this daemon has not claimed
+        self.next_claim_poll = 0.0
         self.rescan_needed = threading.Event()
         self.inflight: dict[int, InFlight] = {}
         self.max_inflight = MAX_INFLIGHT
@@ -141,6 +144,7 @@ class Daemon:
             arrivals.append(queue.Arrival(str(path), str(inbox), st.st_size, st.st_mtime, identity(st)))
         try:
             self._enqueue(arrivals)
+            self.maybe_queued.set()
         except Exception as exc:
             if not _is_unavailable(exc):
                 # A value the catalog refuses rolled the whole burst back: queue the files
@@ -159,6 +163,7 @@ class Daemon:
     def _enqueue_alone(self, arrival: queue.Arrival) -> None:
         try:
             self._enqueue([arrival])
+            self.maybe_queued.set()
         except Exception as exc:
             if _is_unavailable(exc):
                 self._catalog_down([arrival], exc)
@@ -297,10 +302,7 @@ class Daemon:
                 if self.rescan_needed.is_set():
                     self.rescan_needed.clear()
                     self.watcher.reconcile()
-                room = self.max_inflight - len(self.inflight)
-                if room > 0:
-                    for job in queue.claim(self.catalog.engine, self.worker, self.cfg.queue.lease_seconds, room):
-                        self.begin(job)
+                self.claim()
                 if time.monotonic() - last_beat > self.cfg.queue.lease_seconds / 3:
                     self.heartbeat()
                     last_beat = time.monotonic()
@@ -330,6 +332,25 @@ class Daemon:
             self.wake.clear()
 
     # -- jobs --------------------------------------------------------------------------------
+    def claim(self) -> None:
+        """Take jobs up to max_inflight, when it is worth a transaction: not for every slot a
+        finished file frees while the filing threads have work (several at once), and not
+        while the queue was found empty and nothing was queued since (a poll every
+        CLAIM_POLL_S finds what other processes queue, backoffs that ran out, dead leases)."""
+        room = self.max_inflight - len(self.inflight)
+        if room <= 0 or (room < FILING_THREADS and len(self.line) >= FILING_THREADS):
+            return
+        now = time.monotonic()
+        if not self.maybe_queued.is_set() and now < self.next_claim_poll:
+            return
+        self.maybe_queued.clear()       # before the claim: what is queued during it sets it again
+        self.next_claim_poll = now + CLAIM_POLL_S
+        jobs = queue.claim(self.catalog.engine, self.worker, self.cfg.queue.lease_seconds, room)
+        if len(jobs) == room:
+            self.maybe_queued.set()     # the queue may hold more
+        for job in jobs:
+            self.begin(job)
+
     def begin(self, job: queue.Job) -> None:
         if job.id in self.inflight:
             # Our own job, its lease lapsed while we worked on it (a slow turn): we still have it.
