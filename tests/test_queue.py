@@ -4,7 +4,7 @@ from __future__ import annotations
 import random
 import threading
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.store import events_since
@@ -238,3 +238,45 @@ def test_several_processes_share_the_queue_without_doing_a_job_twice(catalog: Ca
     taken = [int(line) for out in outputs for line in out.split()]
     assert sorted(taken) == sorted(ids)                         # every job once, none twice
     assert depth(catalog) == {"queued": 0, "running": 0, "done": 90, "failed": 0}
+
+
+def test_a_burst_is_queued_with_three_statements_and_the_same_dedupe(catalog: Catalog) -> None:
+    add(catalog, "/in/done.png", identity=(1, 7))
+    add(catalog, "/in/moved.png", identity=(1, 8))
+    for claimed in queue.claim(catalog.engine, "w1", 60, limit=2):
+        assert queue.complete(catalog.engine, claimed.id, "w1")
+    add(catalog, "/in/live.png")                                # already queued
+    burst = [queue.Arrival("/in/live.png", "/in", 10, 1.5),
+             queue.Arrival("/in/done.png", "/in", 10, 1.5, (1, 7)),    # done, unchanged
+             queue.Arrival("/in/moved.png", "/in", 10, 1.5, (1, 9)),   # same name, another inode
+             *(queue.Arrival(f"/in/new-{i}.png", "/in", i, 2.0) for i in range(40)),
+             queue.Arrival("/in/new-3.png", "/in", 99, 3.0)]           # given twice: queued once
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    event.listen(catalog.engine, "before_cursor_execute", count)
+    try:
+        with catalog.session() as s:
+            ids = queue.enqueue_many(s, burst, max_attempts=3)
+    finally:
+        event.remove(catalog.engine, "before_cursor_execute", count)
+    assert len([st for st in statements if "jobs" in st or "events" in st]) == 3
+    assert ids[0] is None and ids[1] is None and ids[-1] is None
+    assert all(isinstance(i, int) for i in ids[2:-1]) and len(set(ids[2:-1])) == 41
+    new3 = job(catalog, ids[3 + 3])  # type: ignore[arg-type]
+    assert (new3.path, new3.size, new3.mtime, new3.max_attempts) == ("/in/new-3.png", 3, 2.0, 3)
+    assert job(catalog, ids[2]).identity == (1, 9)  # type: ignore[arg-type]
+    with catalog.session() as s:                                # one "discovered" per job created, in order
+        found = [(e.path, e.data["job_id"]) for e in events_since(s, 0, 100) if e.kind == "discovered"][3:]
+    assert found == [(a.path, i) for a, i in zip(burst, ids, strict=True) if i is not None]
+
+
+def test_enqueue_of_one_file_is_a_burst_of_one(catalog: Catalog) -> None:
+    with catalog.session() as s:
+        [burst_id] = queue.enqueue_many(s, [queue.Arrival("/in/a.png", "/in", 10, 1.5)])
+    assert burst_id is not None
+    assert add(catalog) is None                                 # the same rule: already queued
+    with catalog.session() as s:
+        assert queue.enqueue_many(s, []) == []

@@ -263,6 +263,63 @@ def test_on_ready_failure_is_retried_by_the_next_scan(dirs, run_watcher):
     got.wait_for(inbox / "f.png")
 
 
+class BatchCollector:
+    """on_ready_many target: records each call's files; the first call waits for `release`."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[Path]] = []
+        self.release = threading.Event()
+
+    def __call__(self, files: list[tuple[Path, Path]]) -> None:
+        if not self.calls:
+            self.calls.append([p for p, _ in files])
+            assert self.release.wait(WAIT)
+            return
+        self.calls.append([p for p, _ in files])
+
+    def paths(self) -> list[Path]:
+        return [p for call in list(self.calls) for p in call]
+
+
+def test_a_burst_is_handed_over_in_batches_each_file_once(dirs, run_watcher, monkeypatch):
+    inbox, _ = dirs
+    monkeypatch.setattr(watcher_mod, "READY_BATCH", 10)
+    got = BatchCollector()
+    w = run_watcher([inbox], lambda *_: pytest.fail("on_ready_many replaces on_ready"), on_ready_many=got)
+    names = [f"f{i:02}.png" for i in range(30)]
+    for name in names:
+        (inbox / f"{name}.part").write_bytes(b"x")
+    os.rename(inbox / f"{names[0]}.part", inbox / names[0])
+    wait_until(lambda: got.calls, what="first delivery")
+    for name in names[1:]:                      # while the consumer is busy: they pile up
+        os.rename(inbox / f"{name}.part", inbox / name)
+    wait_until(lambda: w._events.qsize() >= 29, what="the burst's events queued")
+    got.release.set()
+    wait_until(lambda: len(got.paths()) >= 30, what="every file delivered")
+    time.sleep(0.5)
+    assert sorted(got.paths()) == [inbox / n for n in names]    # each file once
+    assert got.calls[0] == [inbox / names[0]]
+    assert [len(c) for c in got.calls[1:]] == [10, 10, 9]       # one turn, in batches of READY_BATCH
+
+
+def test_a_failed_batch_is_offered_again_by_the_next_scan(dirs, run_watcher):
+    inbox, _ = dirs
+    calls: list[list[Path]] = []
+
+    def flaky(files: list[tuple[Path, Path]]) -> None:
+        calls.append([p for p, _ in files])
+        if len(calls) == 1:
+            raise ConnectionError("database down")
+
+    w = run_watcher([inbox], lambda *_: None, on_ready_many=flaky)
+    (inbox / "a.png.part").write_bytes(b"a")
+    os.rename(inbox / "a.png.part", inbox / "a.png")
+    wait_until(lambda: calls, what="first (failing) delivery")
+    w.reconcile()
+    wait_until(lambda: len(calls) >= 2, what="offered again")
+    assert calls[1] == [inbox / "a.png"]
+
+
 def test_periodic_rescan_does_not_flood(dirs, run_watcher):
     inbox, _ = dirs
     (inbox / "still.png").write_bytes(b"s")
@@ -316,6 +373,7 @@ def test_inbox_that_is_a_file_is_an_error_mode(tmp_path, run_watcher):
     ({"settle_s": "2"}, "settle_s must be a number"),
     ({"rescan_s": -1}, ">= 0"),
     ({"on_ready": None}, "callable"),
+    ({"on_ready_many": 3}, "on_ready_many must be callable"),
 ])
 def test_bad_arguments_are_clear_errors(kwargs, match):
     args = {"inboxes": ["/a"], "on_ready": Collector(), "settle_s": 1, "rescan_s": 0} | kwargs

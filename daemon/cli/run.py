@@ -41,10 +41,11 @@ def run(ctx: CliContext, workers: int | None, verbose: bool) -> None:
 
     worker = owner_name()      # host:pid:start, so a daemon started later can tell this one died
     # Files placed and waiting for their group's commit each hold a content-lock connection
-    # (2 x FILING_THREADS), filing threads a session each; the watcher and the loop one each.
-    from alice.daemon.ingest.runner import FILING_THREADS
+    # (up to MAX_INFLIGHT), filing threads a session each; the watcher and the loop one each.
+    from alice.daemon.ingest.runner import FILING_THREADS, MAX_INFLIGHT
 
-    app = ctx.app(application_name=APP_PREFIX + worker, pool_size=FILING_THREADS * 3 + 4, serve_metrics=True)
+    app = ctx.app(application_name=APP_PREFIX + worker, pool_size=MAX_INFLIGHT + FILING_THREADS + 4,
+                  serve_metrics=True)
     try:
         open_app(app)
         try:

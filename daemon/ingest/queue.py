@@ -26,18 +26,20 @@ import json
 import os
 import random
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, text, update
+from sqlalchemy import URL, Connection, Engine, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from alice.daemon.catalog.engine import unavailable_on_disconnect
-from alice.daemon.catalog.models import JOB_STATES
+from alice.daemon.catalog.group_record import append_events
+from alice.daemon.catalog.models import JOB_STATES, table_of
 from alice.daemon.catalog.models import Job as JobModel
 from alice.daemon.catalog.store import append_event, clean_json, clean_text, rowcount
 
@@ -110,8 +112,13 @@ def backoff_delay(attempt: int, base: float = BACKOFF_BASE_S, cap: float = BACKO
 def _transaction(engine: Engine) -> Iterator[Connection]:
     # A lost server surfaces as CatalogUnavailable, which the daemon answers
     # by pausing and retrying (Catalog.wait_available), like catalog sessions.
-    with unavailable_on_disconnect(engine.url.render_as_string(hide_password=True)), engine.begin() as conn:
+    with unavailable_on_disconnect(_shown(engine.url)), engine.begin() as conn:
         yield conn
+
+
+@lru_cache(maxsize=16)
+def _shown(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
 
 
 def _job(row: Any) -> Job:
@@ -128,6 +135,16 @@ def _identity(text: str | None) -> tuple[int, int] | None:
     return int(dev), int(ino)
 
 
+@dataclass(frozen=True)
+class Arrival:
+    """A file to queue: its path, its inbox, and what it was when the watcher saw it."""
+    path: str
+    inbox: str
+    size: int | None
+    mtime: float | None
+    identity: tuple[int, int] | None = None     # (st_dev, st_ino)
+
+
 def enqueue(s: Session, path: str, inbox: str, size: int | None, mtime: float | None,
             max_attempts: int = DEFAULT_MAX_ATTEMPTS, identity: tuple[int, int] | None = None) -> int | None:
     """Queue `path`; return the new job id, or None when there is nothing new to do.
@@ -137,62 +154,98 @@ def enqueue(s: Session, path: str, inbox: str, size: int | None, mtime: float | 
     failed file is re-queued only when it changes or through retry_failed.
     A new job appends a "discovered" event in the same transaction.
     """
-    path = clean_text(path)
-    ident = f"{identity[0]}:{identity[1]}" if identity else None
-    latest = s.execute(select(JobModel.state, JobModel.size, JobModel.mtime, JobModel.identity)
-                       .where(JobModel.path == path).order_by(JobModel.id.desc()).limit(1)).first()
+    return enqueue_many(s, [Arrival(path, inbox, size, mtime, identity)], max_attempts)[0]
+
+
+# Built once: the rows go as parameters, and SQLAlchemy sends them as one multi-row INSERT.
+_LATEST = text("""
+    SELECT DISTINCT ON (path) path, state, size, mtime, identity FROM jobs
+    WHERE path = ANY(:paths) ORDER BY path, id DESC
+""")
+_JOBS = table_of(JobModel)
+_INSERT = (insert(_JOBS)
+           .on_conflict_do_nothing(index_elements=[_JOBS.c.path],
+                                   # literal, not bound: a prepared statement's parameters
+                                   # cannot prove it matches the partial index
+                                   index_where=text("state IN ('queued', 'running')"))
+           .returning(_JOBS.c.id, _JOBS.c.path))
+
+
+def enqueue_many(s: Session, arrivals: Sequence[Arrival],
+                 max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> list[int | None]:
+    """enqueue() for every arrival in the caller's transaction, with three statements whatever
+    their number (the watcher hands over a burst at once); a job id or None for each, in order.
+    A path given twice is queued once, for its first arrival."""
+    wanted: dict[str, Arrival] = {}
+    for a in arrivals:
+        wanted.setdefault(clean_text(a.path), a)
+    if not wanted:
+        return []
+    latest = {r.path: r for r in s.execute(_LATEST, {"paths": list(wanted)})}
+    rows = []
+    for path, a in wanted.items():
+        ident = f"{a.identity[0]}:{a.identity[1]}" if a.identity else None
+        if not _unchanged_since(latest.get(path), a.size, a.mtime, ident):
+            rows.append({"path": path, "inbox": clean_text(a.inbox), "size": a.size, "mtime": a.mtime,
+                         "max_attempts": max(1, max_attempts), "identity": ident})
+    # The partial unique index on live jobs settles races between watchers: a path
+    # with a live job gets no row back.
+    created: dict[str, int] = {r.path: r.id for r in s.execute(_INSERT, rows)} if rows else {}
+    append_events(s, [("discovered", None, path, {"job_id": created[path], "inbox": wanted[path].inbox,
+                                                  "size": wanted[path].size})
+                      for path in wanted if path in created])
+    out: list[int | None] = []
+    for a in arrivals:
+        path = clean_text(a.path)
+        out.append(created.pop(path, None))     # pop: a path given twice gets its job id once
+    return out
+
+
+def _unchanged_since(latest: Any, size: int | None, mtime: float | None, ident: str | None) -> bool:
+    """Whether the path's latest job finished on this very file, so there is nothing new to do."""
     # Another inode under the same name is another file, even with the same size and mtime.
-    if latest is not None and latest.state in ("done", "failed") \
-            and latest.size == size and latest.mtime == mtime \
-            and (latest.identity is None or ident is None or latest.identity == ident):
-        return None
-    # The partial unique index on live jobs settles races between watchers.
-    stmt = insert(JobModel).values(path=path, inbox=clean_text(inbox), size=size, mtime=mtime,
-                                   max_attempts=max(1, max_attempts),
-                                   identity=ident)
-    stmt = stmt.on_conflict_do_nothing(index_elements=[JobModel.path],
-                                       # literal, not bound: a prepared statement's parameters
-                                       # cannot prove it matches the partial index
-                                       index_where=text("state IN ('queued', 'running')"))
-    job_id = s.execute(stmt.returning(JobModel.id)).scalar_one_or_none()
-    if job_id is not None:
-        append_event(s, "discovered", None, path, {"job_id": job_id, "inbox": inbox, "size": size})
-    return job_id
+    return latest is not None and latest.state in ("done", "failed") \
+        and latest.size == size and latest.mtime == mtime \
+        and (latest.identity is None or ident is None or latest.identity == ident)
+
+
+# Built once, not parsed again on every call: the loop claims several times a second under load.
+_CLAIM = text("""
+    WITH picked AS (
+        SELECT id FROM jobs
+        WHERE (state = 'queued' AND not_before <= now())
+           OR (state = 'running' AND lease_until < now())
+        ORDER BY not_before, id
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE jobs SET state = 'running', worker = :worker, attempts = attempts + 1,
+                    lease_until = now() + make_interval(secs => :lease), updated_at = now()
+    FROM picked WHERE jobs.id = picked.id
+    RETURNING jobs.*
+""")
+_FAIL_EXHAUSTED = text("""
+    UPDATE jobs SET state = 'failed', updated_at = now(), lease_until = NULL,
+           last_error = 'the worker processing this file stopped responding ' || attempts
+                        || ' times (lease expired; last worker ' || coalesce(worker, '?') || ')'
+    WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND lease_until < now()
+                 AND attempts >= max_attempts FOR UPDATE SKIP LOCKED)
+    RETURNING id, path, attempts, last_error
+""")
 
 
 def claim(engine: Engine, worker: str, lease_s: float, limit: int = 1) -> list[Job]:
     """Take up to `limit` jobs for `worker`, leased for `lease_s` seconds."""
     with _transaction(engine) as conn:
         _fail_exhausted_leases(conn)
-        rows = conn.execute(text("""
-            WITH picked AS (
-                SELECT id FROM jobs
-                WHERE (state = 'queued' AND not_before <= now())
-                   OR (state = 'running' AND lease_until < now())
-                ORDER BY not_before, id
-                LIMIT :limit
-                FOR UPDATE SKIP LOCKED
-            )
-            UPDATE jobs SET state = 'running', worker = :worker, attempts = attempts + 1,
-                            lease_until = now() + make_interval(secs => :lease), updated_at = now()
-            FROM picked WHERE jobs.id = picked.id
-            RETURNING jobs.*
-        """), {"limit": limit, "worker": worker, "lease": float(lease_s)}).all()
+        rows = conn.execute(_CLAIM, {"limit": limit, "worker": worker, "lease": float(lease_s)}).all()
     return sorted((_job(r) for r in rows), key=lambda j: j.id)
 
 
 def _fail_exhausted_leases(conn: Connection) -> None:
     # A job whose lease ran out max_attempts times has killed (or hung) a
     # worker each time; handing it out again would take the daemon down again.
-    rows = conn.execute(text("""
-        UPDATE jobs SET state = 'failed', updated_at = now(), lease_until = NULL,
-               last_error = 'the worker processing this file stopped responding ' || attempts
-                            || ' times (lease expired; last worker ' || coalesce(worker, '?') || ')'
-        WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND lease_until < now()
-                     AND attempts >= max_attempts FOR UPDATE SKIP LOCKED)
-        RETURNING id, path, attempts, last_error
-    """)).all()
-    for r in rows:
+    for r in conn.execute(_FAIL_EXHAUSTED).all():
         append_event(conn, "failed", None, r.path, {"job_id": r.id, "attempts": r.attempts, "error": r.last_error})
 
 
@@ -232,16 +285,19 @@ def complete_in(s: Session | Connection, job_id: int, worker: str, result: dict[
     return done == 1
 
 
+_COMPLETE_MANY = text("""
+    UPDATE jobs j SET state = 'done', lease_until = NULL, result = r.result, updated_at = now()
+    FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(id bigint, result jsonb)
+    WHERE j.id = r.id AND j.worker = :worker AND j.state = 'running'
+""")
+
+
 def complete_many_in(s: Session | Connection, worker: str, results: list[tuple[int, dict[str, Any] | None]]) -> int:
     """complete_in() for several jobs with one UPDATE; returns how many `worker` still held."""
     if not results:
         return 0
     rows = json.dumps([{"id": job_id, "result": clean_json(result)} for job_id, result in results])
-    return rowcount(s.execute(text("""
-        UPDATE jobs j SET state = 'done', lease_until = NULL, result = r.result, updated_at = now()
-        FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(id bigint, result jsonb)
-        WHERE j.id = r.id AND j.worker = :worker AND j.state = 'running'
-    """), {"rows": rows, "worker": worker}))
+    return rowcount(s.execute(_COMPLETE_MANY, {"rows": rows, "worker": worker}))
 
 
 def complete_many(engine: Engine, worker: str, results: list[tuple[int, dict[str, Any] | None]]) -> int:

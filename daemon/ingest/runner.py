@@ -7,8 +7,8 @@
            |
            +--> pixel stage (worker processes): perceptual hash, quality, into catalog and sidecar
 
-The watcher thread only enqueues (one INSERT); the main thread claims jobs and
-hands them to the filing line (daemon/ingest/line.py, the same steps `alice
+The watcher thread only enqueues (three statements for a burst of files); the
+main thread claims jobs and hands them to the filing line (daemon/ingest/line.py, the same steps `alice
 organize` runs), commits what the line has placed in groups, so the order that
 makes a crash harmless (daemon/ingest/filing.py) holds here too, and keeps the
 worker processes busy with the pixel stage (daemon/ingest/pixel_stage.py).
@@ -27,7 +27,8 @@ import signal
 import threading
 import time
 from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +41,7 @@ from alice.daemon.catalog.errors import CatalogUnavailable
 from alice.daemon.config import Config
 from alice.daemon.fs.confine import OutsideRoots, confine
 from alice.daemon.fs.names import escape, unescape_path
-from alice.daemon.fs.source import SourceRefused, check_node, identity, open_source
+from alice.daemon.fs.source import SourceRefused, check_node, identity
 from alice.daemon.ingest import queue
 from alice.daemon.ingest.filing import (
     FAILED,
@@ -78,9 +79,14 @@ class InFlight:
 
 # Filing is mostly waiting (fsync, catalog round trips) and GIL-free hashing:
 # a few threads keep the disk and the catalog busy (daemon/ingest/line.py).
-# Each file placed and waiting for its group's commit holds a content-lock
-# connection: the catalog pool is sized for 2 x FILING_THREADS of them (cli/main.py).
 FILING_THREADS = 4
+# Jobs held at once: in the line, or placed and waiting for the group commit. Under a
+# burst the main thread spends most of its time committing; what the filing threads
+# place meanwhile is the next group, so the cap bounds the groups (300 files: about 90
+# commits with 2 x FILING_THREADS, 74 with 4 x). Each placed file holds a content-lock
+# connection until its group commits: the catalog pool is sized for them (cli/run.py).
+MAX_INFLIGHT = FILING_THREADS * 4
+CLAIM_POLL_S = 1.0      # how stale the loop's "the queue is empty" may get
 
 
 class Daemon:
@@ -97,11 +103,16 @@ class Daemon:
                                    fresh_s=max(cfg.watch.settle_seconds, 1.0))
         self.stopping = threading.Event()
         self.wake = threading.Event()
+        self.maybe_queued = threading.Event()   # jobs may be queued that this daemon has not claimed
+        self.next_claim_poll = 0.0
         self.rescan_needed = threading.Event()
         self.inflight: dict[int, InFlight] = {}
-        self.max_inflight = FILING_THREADS * 2
+        self.max_inflight = MAX_INFLIGHT
         self.line = FilingLine(self.organizer, FILING_THREADS)
-        self.uncommitted: list[tuple[int, Placed]] = []   # placed, commit interrupted by a catalog outage
+        self.uncommitted: list[tuple[int, Placed]] = []   # placed, not yet handed to the committer
+        # One group at a time, in its own thread, so the loop claims and begins while a group commits.
+        self.committer = ThreadPoolExecutor(1, thread_name_prefix="alice-commit")
+        self.committing: tuple[list[tuple[int, Placed]], Future] | None = None
         self.pixels = PixelStage(catalog, quality, rescore)
         self.last_errors: deque[dict[str, Any]] = deque(maxlen=20)
         self.catalog_ok = True
@@ -114,30 +125,59 @@ class Daemon:
         self.stop_signal: int | None = None
         self.serving = False
 
-    # -- watcher side (runs on the observer thread) -----------------------------------------
+    # -- watcher side (runs on the watcher's thread) -----------------------------------------
     def on_ready(self, path: Path, inbox: Path) -> None:
+        self.on_ready_many([(path, inbox)])
+
+    def on_ready_many(self, files: list[tuple[Path, Path]]) -> None:
+        """Queue the files the watcher found ready in one turn, in one transaction: a burst
+        costs three statements and one commit, not three and a commit per file."""
+        arrivals: list[queue.Arrival] = []
+        for path, inbox in files:
+            try:
+                st = check_node(path)       # lstat: a link or a FIFO is never queued
+            except SourceRefused as exc:
+                log.warning("refused", path=os.fsdecode(path), reason=exc.reason)
+                continue
+            except OSError:
+                continue
+            arrivals.append(queue.Arrival(str(path), str(inbox), st.st_size, st.st_mtime, identity(st)))
         try:
-            st = check_node(path)       # lstat: a link or a FIFO is never queued
-        except SourceRefused as exc:
-            log.warning("refused", path=os.fsdecode(path), reason=exc.reason)
-            return
-        except OSError:
-            return
-        try:
-            with self.catalog.session() as s:
-                queue.enqueue(s, str(path), str(inbox), st.st_size, st.st_mtime,
-                              max_attempts=self.cfg.queue.max_attempts, identity=identity(st))
+            self._enqueue(arrivals)
+            self.maybe_queued.set()
         except Exception as exc:
             if not _is_unavailable(exc):
-                # This one file's trouble (a value the catalog refuses): say so, and do not rescan
-                # every inbox for it, which would fail the same way forever.
-                log.error("could not queue this file", path=escape(os.fsdecode(path)), error=repr(exc))
-                return
-            # Catalog down: the file stays in the inbox; rescan once it is back.
-            self.rescan_needed.set()
-            log.warning("enqueue failed; will rescan when the catalog is back", path=escape(str(path)),
-                        error=str(exc))
+                # A value the catalog refuses rolled the whole burst back: queue the files
+                # one by one, so only the file at fault stays out.
+                for one in arrivals:
+                    self._enqueue_alone(one)
+            else:
+                self._catalog_down(arrivals, exc)
         self.wake.set()
+
+    def _enqueue(self, arrivals: list[queue.Arrival]) -> None:
+        if arrivals:
+            with self.catalog.session() as s:
+                queue.enqueue_many(s, arrivals, self.cfg.queue.max_attempts)
+
+    def _enqueue_alone(self, arrival: queue.Arrival) -> None:
+        try:
+            self._enqueue([arrival])
+            self.maybe_queued.set()
+        except Exception as exc:
+            if _is_unavailable(exc):
+                self._catalog_down([arrival], exc)
+                return
+            # This one file's trouble: say so, and do not rescan every inbox for it,
+            # which would fail the same way forever.
+            log.error("could not queue this file", path=escape(arrival.path), error=repr(exc))
+
+    def _catalog_down(self, arrivals: list[queue.Arrival], exc: BaseException) -> None:
+        # The files stay in the inbox; rescan once the catalog is back.
+        self.rescan_needed.set()
+        log.warning("enqueue failed; will rescan when the catalog is back",
+                    path=escape(arrivals[0].path) if len(arrivals) == 1 else None, files=len(arrivals),
+                    error=str(exc))
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -151,7 +191,7 @@ class Daemon:
             log.info("took over the jobs of a dead daemon on this host", jobs=len(taken))
         self.pool = self._new_pool()
         self.watcher = InboxWatcher(
-            list(self.cfg.inboxes), self.on_ready,
+            list(self.cfg.inboxes), self.on_ready, on_ready_many=self.on_ready_many,
             settle_s=self.cfg.watch.settle_seconds,
             rescan_s=self.cfg.watch.rescan_minutes * 60,
             force_polling=self.cfg.watch.poll,
@@ -180,15 +220,15 @@ class Daemon:
         if not paths:
             self.watcher.reconcile()
             return {"queued": None, "reconcile": "requested"}
-        queued, refused = 0, []
+        found, refused = [], []
         for src in inbox_files(self.cfg, [Path(p) for p in paths]):
             if isinstance(src, Refusal):
                 log.warning("refused", path=os.fsdecode(src.path), reason=src.reason)
                 refused.append({"path": os.fsdecode(src.path), "reason": src.reason})
                 continue
-            self.on_ready(src.path, src.inbox)
-            queued += 1
-        return {"queued": queued, "refused": refused}
+            found.append((src.path, src.inbox))
+        self.on_ready_many(found)
+        return {"queued": len(found), "refused": refused}
 
     def _new_pool(self) -> ProcessPoolExecutor:
         # spawn, not fork: this process has threads (watcher, watchdog) and open sockets.
@@ -262,10 +302,7 @@ class Daemon:
                 if self.rescan_needed.is_set():
                     self.rescan_needed.clear()
                     self.watcher.reconcile()
-                room = self.max_inflight - len(self.inflight)
-                if room > 0:
-                    for job in queue.claim(self.catalog.engine, self.worker, self.cfg.queue.lease_seconds, room):
-                        self.begin(job)
+                self.claim()
                 if time.monotonic() - last_beat > self.cfg.queue.lease_seconds / 3:
                     self.heartbeat()
                     last_beat = time.monotonic()
@@ -295,6 +332,25 @@ class Daemon:
             self.wake.clear()
 
     # -- jobs --------------------------------------------------------------------------------
+    def claim(self) -> None:
+        """Take jobs up to max_inflight, when it is worth a transaction: not for every slot a
+        finished file frees while the filing threads have work (several at once), and not
+        while the queue was found empty and nothing was queued since (a poll every
+        CLAIM_POLL_S finds what other processes queue, backoffs that ran out, dead leases)."""
+        room = self.max_inflight - len(self.inflight)
+        if room <= 0 or (room < FILING_THREADS and len(self.line) >= FILING_THREADS):
+            return
+        now = time.monotonic()
+        if not self.maybe_queued.is_set() and now < self.next_claim_poll:
+            return
+        self.maybe_queued.clear()       # before the claim: what is queued during it sets it again
+        self.next_claim_poll = now + CLAIM_POLL_S
+        jobs = queue.claim(self.catalog.engine, self.worker, self.cfg.queue.lease_seconds, room)
+        if len(jobs) == room:
+            self.maybe_queued.set()     # the queue may hold more
+        for job in jobs:
+            self.begin(job)
+
     def begin(self, job: queue.Job) -> None:
         if job.id in self.inflight:
             # Our own job, its lease lapsed while we worked on it (a slow turn): we still have it.
@@ -308,10 +364,6 @@ class Daemon:
             if refused.extra.get("requeue"):
                 self.on_ready(path, inbox)      # another regular file took the name: a new job for it
             return
-        if not os.path.lexists(path):
-            self.finish(job, Result(job.path, Status.VANISHED,
-                                    reason="the file left the inbox before it was filed"))
-            return
         self.inflight[job.id] = InFlight(job, src, time.perf_counter())
         self.line.submit(job.id, src, on_done=self.wake.set)
 
@@ -321,12 +373,13 @@ class Daemon:
         The job row is data anyone with catalog access can write, and the inbox is a
         folder anyone with write access can change: the path must still be inside a
         configured inbox with no link on the way, and the node there the regular file
-        that was queued. Nothing here opens anything but a regular file, so a FIFO or
-        a device can neither block nor spin this loop.
+        that was queued. Nothing here opens anything, so a FIFO or a device can neither
+        block nor spin this loop; the filing thread opens the file once, and checks
+        the node again through its descriptor (Organizer.prepare).
         """
         try:
             confine(path, [i for i in self.cfg.inboxes if i == inbox] or list(self.cfg.inboxes))
-            fd = open_source(path, expect=job.identity)
+            check_node(path, expect=job.identity)
         except FileNotFoundError:
             return Result(job.path, Status.VANISHED, reason="the file left the inbox before it was filed")
         except OutsideRoots as exc:
@@ -340,11 +393,12 @@ class Daemon:
                 return Result(job.path, REFUSED, reason=exc.reason, extra={"requeue": True})
             log.warning("refused", path=job.path, reason=exc.reason)
             return Result(job.path, REFUSED, reason=exc.reason)
-        os.close(fd)
         return None
 
     def collect(self) -> None:
-        """Commit what the filing line has placed, as one group, and finish every job it is done with."""
+        """Finish every job the filing line is done with. What it has placed is committed
+        as one group by the committer thread, one group at a time, while this thread
+        keeps claiming: the files placed meanwhile are the next group."""
         group = self.uncommitted
         self.uncommitted = []
         lost_catalog: BaseException | None = None
@@ -366,11 +420,13 @@ class Daemon:
             else:
                 del self.inflight[job_id]       # type: ignore[arg-type]
                 self._failed(flight, item)
+        self.uncommitted = group                # recording is idempotent: a group may be committed again
         if lost_catalog is not None:
-            self.uncommitted = group            # recording is idempotent: commit them once it is back
             raise lost_catalog
-        if group:
-            self._commit(group)
+        self._committed()
+        if self.committing is None and self.uncommitted:
+            self._commit(self.uncommitted)
+            self.uncommitted = []
 
     def _failed(self, flight: InFlight, exc: BaseException) -> None:
         log.error("filing error", path=str(flight.source.path), error=repr(exc))
@@ -378,6 +434,7 @@ class Daemon:
         self._note_error(str(flight.source.path), repr(exc), logged=True)
 
     def _commit(self, group: list[tuple[int, Placed]]) -> None:
+        """Start the group's commit on the committer thread; _committed takes its outcome."""
         copy_mode = self.organizer.mode != "move"
 
         def jobs_done(s: Any, placed: list[Placed]) -> None:
@@ -387,11 +444,23 @@ class Daemon:
                 queue.complete_many_in(s, self.worker, [(job_id, p.result.to_json())
                                                         for job_id, p in group if p.status != FAILED])
 
+        done = self.committer.submit(self.line.commit, group, jobs_done)
+        done.add_done_callback(lambda _f: self.wake.set())
+        self.committing = (group, done)
+
+    def _committed(self, timeout: float | None = 0) -> None:
+        """Finish the jobs of the group the committer has committed (none if it is still at it)."""
+        if self.committing is None:
+            return
+        group, done = self.committing
         try:
-            results = self.line.commit(group, jobs_done)
+            results = done.result(timeout)
+        except FutureTimeout:
+            return
         except Exception as exc:
+            self.committing = None
             if _is_unavailable(exc):
-                self.uncommitted = group     # recording is idempotent: redo it once the catalog is back
+                self.uncommitted = group + self.uncommitted     # redo it once the catalog is back
                 raise
             # Not the catalog going away (a folder that cannot be fsynced, say): each file
             # of the group goes back to the queue, its copy left for the retry to find.
@@ -399,12 +468,13 @@ class Daemon:
             results = [(job_id, failure(p.reading.path, exc) if isinstance(exc, OSError) else
                         Result(str(p.reading.path), FAILED, reason=f"internal error: {exc!r}"))
                        for job_id, p in group]
+        self.committing = None
         finished: list[tuple[InFlight, Result]] = []
         for job_id, result in results:
             flight = self.inflight.pop(job_id)
             result.elapsed_ms = round((time.perf_counter() - flight.started) * 1000, 2)
             finished.append((flight, result))
-        if not copy_mode:
+        if self.organizer.mode == "move":
             queue.complete_many(self.catalog.engine, self.worker,
                                 [(f.job.id, r.to_json()) for f, r in finished if r.status != FAILED])
         for flight, result in finished:
@@ -454,7 +524,9 @@ class Daemon:
         if self.inflight:
             kept = set(queue.heartbeat(self.catalog.engine, list(self.inflight), self.worker,
                                        self.cfg.queue.lease_seconds))
-            for lost in set(self.inflight) - kept:
+            # A job of the group being committed may be done already: not lost.
+            committing = {job_id for job_id, _ in self.committing[0]} if self.committing else set()
+            for lost in set(self.inflight) - kept - committing:
                 log.warning("lease lost; another worker owns this job now", job=lost)
 
     def drain(self, timeout: float = 30.0) -> None:
@@ -474,12 +546,18 @@ class Daemon:
                 break
             if self.inflight:
                 time.sleep(0.05)
+        try:
+            # A group still being committed finishes its jobs before the rest is given back.
+            self._committed(timeout=max(1.0, deadline - time.monotonic()))
+        except Exception as exc:
+            log.warning("could not finish in-flight jobs", error=str(exc))
         if self.inflight:
             try:
                 queue.release(self.catalog.engine, list(self.inflight), self.worker)
             except Exception as exc:
                 log.warning("could not release jobs; their leases will expire", error=str(exc))
         self.line.shutdown()
+        self.committer.shutdown(wait=False)
         if self.pool is not None:
             if self.inflight:
                 # A worker still busy after the timeout is stuck (a file that never ends): stop it,

@@ -58,6 +58,7 @@ MODE_INOTIFY = "inotify"
 MODE_POLLING = "polling"
 
 _STOP = object()
+READY_BATCH = 500     # files handed to on_ready_many at once: one transaction of a bounded size
 
 
 class WatcherError(Exception):
@@ -126,8 +127,13 @@ class InboxWatcher:
     `open_quiet_s`: a file inotify saw created but never closed is judged by
     stability after this long without events.
 
+    `on_ready_many`, when given, is called instead of `on_ready` with every file
+    found ready in one turn of the worker (up to READY_BATCH at a time), so a burst
+    can be queued in one transaction.
+
     `on_ready` runs on the watcher's own thread; it must be quick (enqueue, return).
-    If it raises, the file is offered again by a later scan. The same unchanged
+    If it raises, the file (for on_ready_many: every file of the call) is offered
+    again by a later scan. The same unchanged
     file is not offered twice while it stays in the inbox, but may be after a
     restart: consumers must dedupe.
     """
@@ -135,17 +141,22 @@ class InboxWatcher:
     def __init__(self, inboxes: list[Path], on_ready: Callable[[Path, Path], None], settle_s: float,
                  rescan_s: float, ignore: IgnoreRule = default_ignore, *, force_polling: bool = False,
                  open_quiet_s: float = 300.0, poll_interval_s: float | None = None,
-                 health_interval_s: float = 2.0, max_queued_events: int = 100_000) -> None:
+                 health_interval_s: float = 2.0, max_queued_events: int = 100_000,
+                 on_ready_many: Callable[[list[tuple[Path, Path]]], None] | None = None) -> None:
         for name, value in (("settle_s", settle_s), ("rescan_s", rescan_s), ("open_quiet_s", open_quiet_s)):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise WatcherError(f"{name} must be a number of seconds, got {value!r}")
         if not callable(on_ready):
             raise WatcherError(f"on_ready must be callable(path, inbox), got {on_ready!r}")
+        if on_ready_many is not None and not callable(on_ready_many):
+            raise WatcherError(f"on_ready_many must be callable([(path, inbox), ...]), got {on_ready_many!r}")
         if settle_s < 0 or rescan_s < 0:
             raise WatcherError(f"settle_s and rescan_s must be >= 0 (got {settle_s}, {rescan_s}); "
                                f"use rescan_s=0 to disable the periodic rescan")
         self._inboxes = _distinct_inboxes(inboxes)
         self._on_ready = on_ready
+        self._on_ready_many = on_ready_many
+        self._ready: list[Ready] = []      # found ready this turn, handed over at its end
         self._settle_s = settle_s
         self._rescan_s = rescan_s
         self._ignore = ignore
@@ -264,9 +275,11 @@ class InboxWatcher:
                     break
             for it in batch:
                 if it is _STOP:
+                    self._guarded(self._hand_over)
                     return
                 self._guarded(self._handle, it)
             self._guarded(self._housekeeping)
+            self._guarded(self._hand_over)
 
     def _guarded(self, fn: Callable, *args: object) -> None:
         try:
@@ -330,18 +343,32 @@ class InboxWatcher:
         self._deliver(self._tracker.due(time.monotonic()))
 
     def _deliver(self, ready: list[Ready]) -> None:
+        self._ready.extend(ready)
+
+    def _hand_over(self) -> None:
+        """Give the consumer what this turn found ready: in batches to on_ready_many, else file by file."""
+        ready, self._ready = self._ready, []
+        step = READY_BATCH if self._on_ready_many is not None else 1
+        for i in range(0, len(ready), step):
+            self._offer(ready[i:i + step])
+
+    def _offer(self, ready: list[Ready]) -> None:
+        try:
+            if self._on_ready_many is not None:
+                self._on_ready_many([(r.path, r.inbox) for r in ready])
+            else:
+                self._on_ready(ready[0].path, ready[0].inbox)
+        except Exception as e:  # noqa: BLE001 - a consumer failure must not stop the watcher
+            log.error("on_ready failed; the file will be offered again by the next scan",
+                      path=str(ready[0].path), files=len(ready), inbox=str(ready[0].inbox), error=repr(e))
+            return
         for r in ready:
-            try:
-                self._on_ready(r.path, r.inbox)
-            except Exception as e:  # noqa: BLE001 - a consumer failure must not stop the watcher
-                log.error("on_ready failed; the file will be offered again by the next scan",
-                          path=str(r.path), inbox=str(r.inbox), error=repr(e))
-                continue
             self._tracker.delivered(r)
 
     # -- scans --------------------------------------------------------------
 
     def _full_scan(self, reason: str, events_lost: bool = False) -> None:
+        self._hand_over()       # what is ready now counts as delivered before the scan looks
         started = time.monotonic()
         if events_lost:
             # A close event may be among the lost ones: judge open files by stability instead.
