@@ -40,12 +40,11 @@ def run(ctx: CliContext, workers: int | None, verbose: bool) -> None:
     from alice.daemon.ops.presence import APP_PREFIX
 
     worker = owner_name()      # host:pid:start, so a daemon started later can tell this one died
-    # Files placed and waiting for their group's commit each hold a content-lock connection
-    # (up to MAX_INFLIGHT), filing threads a session each; the watcher and the loop one each.
-    from alice.daemon.ingest.runner import FILING_THREADS, MAX_INFLIGHT
+    # Filing threads a session each (a content the catalog knows); the content locks, the
+    # committer, the watcher, the loop, the socket and the pixel stage one each.
+    from alice.daemon.ingest.runner import FILING_THREADS
 
-    app = ctx.app(application_name=APP_PREFIX + worker, pool_size=MAX_INFLIGHT + FILING_THREADS + 4,
-                  serve_metrics=True)
+    app = ctx.app(application_name=APP_PREFIX + worker, pool_size=FILING_THREADS + 6, serve_metrics=True)
     try:
         open_app(app)
         try:

@@ -83,8 +83,8 @@ FILING_THREADS = 4
 # Jobs held at once: in the line, or placed and waiting for the group commit. Under a
 # burst the main thread spends most of its time committing; what the filing threads
 # place meanwhile is the next group, so the cap bounds the groups (300 files: about 90
-# commits with 2 x FILING_THREADS, 74 with 4 x). Each placed file holds a content-lock
-# connection until its group commits: the catalog pool is sized for them (cli/run.py).
+# commits with 2 x FILING_THREADS, 74 with 4 x). A placed file holds only its content
+# lock, on the filer's one connection (catalog/filing_link.py).
 MAX_INFLIGHT = FILING_THREADS * 4
 CLAIM_POLL_S = 1.0      # how stale the loop's "the queue is empty" may get
 
