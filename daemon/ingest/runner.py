@@ -8,10 +8,11 @@
            +--> pixel stage (worker processes): perceptual hash, quality, into catalog and sidecar
 
 The watcher thread only enqueues (three statements for a burst of files); the
-main thread claims jobs and hands them to the filing line (daemon/ingest/line.py, the same steps `alice
-organize` runs), commits what the line has placed in groups, so the order that
-makes a crash harmless (daemon/ingest/filing.py) holds here too, and keeps the
-worker processes busy with the pixel stage (daemon/ingest/pixel_stage.py).
+main thread claims jobs and hands them to the filing line (daemon/ingest/line.py,
+the same steps `alice organize` runs), has what the line has placed committed in
+groups, one at a time, by the committer thread, so the order that makes a crash
+harmless (daemon/ingest/filing.py) holds here too, and keeps the worker processes
+busy with the pixel stage (daemon/ingest/pixel_stage.py).
 Leases are renewed while a job is in flight; a daemon that dies simply stops
 renewing and another takes over.
 
