@@ -1,4 +1,4 @@
-"""The filer's link: one filer per content id, across threads and processes, on one connection."""
+"""The filer's link: one filer per content id, across threads and processes, on a few connections."""
 from __future__ import annotations
 
 import threading
@@ -62,7 +62,7 @@ def test_a_group_is_released_at_once_and_the_connection_goes_back(catalog: Catal
     before = catalog.engine.pool.checkedout()    # type: ignore[attr-defined]
     for i in range(20):
         locks.acquire(f"b3:{i}")
-    assert catalog.engine.pool.checkedout() == before + 1      # type: ignore[attr-defined]
+    assert before < catalog.engine.pool.checkedout() <= before + 4     # type: ignore[attr-defined]
     assert _server_locks(catalog) == 20
     locks.release([f"b3:{i}" for i in range(20)])
     assert _server_locks(catalog) == 0

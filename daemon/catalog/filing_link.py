@@ -1,4 +1,4 @@
-"""The filer's own connection to the catalog: content locks and the per-file questions.
+"""The filer's own connections to the catalog: content locks and the per-file questions.
 
 Filing asks "is this content already in the catalog?" and then copies the file
 into the tree and records it; two filers given the same bytes at once (threads
@@ -9,17 +9,18 @@ group's commit, with a PostgreSQL advisory lock.
 A lock per pooled connection cost a checkout, a ping, the lock and the
 question (four round trips) per file, and a connection held per file waiting
 for its group, which capped the groups at the pool's size. Here a process
-keeps every lock it holds on ONE autocommit connection, taken from the pool
-while any lock is held and given back when none is:
+keeps the locks it holds on a few autocommit connections (each content id
+always on the same one), taken from the pool while any lock is held and given
+back when none is:
   * the lock and the question go in one round trip (a pipeline: two
     statements, the question run after the lock is granted, so it sees
     every commit made under the lock before);
-  * releasing a group's locks is one statement.
+  * releasing a group's locks is one statement per connection.
 Advisory locks are re-entrant within a server session, so threads of this
 process are kept apart here, before the server is asked.
 
 The quick check's question ("is this inbox path filed already, unchanged?")
-goes over the same connection: a pooled checkout and its ping cost more than
+goes over the same connections: a pooled checkout and its ping cost more than
 the question.
 """
 from __future__ import annotations
@@ -70,16 +71,25 @@ class SourceState:
     filed_path: str | None      # its asset's present filed copy (organized first), if any
 
 
+class _Shard:
+    """One connection of the link, with the content ids locked on it."""
+
+    def __init__(self) -> None:
+        self.io = threading.Lock()      # one statement at a time on it
+        self.fairy: Any = None          # the pooled connection, while the link is in use
+        self.locked: set[str] = set()   # content ids the server granted on it
+
+
 class FilingLink:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, connections: int = 4) -> None:
         self.engine = engine
         self._state = threading.Condition()
         self._held: set[str] = set()           # locked by this process (or being locked)
-        self._asking = 0                       # questions under way (they keep the connection too)
-        self._locked: set[str] = set()         # of those, granted by the server
-        self._fairy: Any = None                # the pooled connection, while anything is locked
-        self._io = threading.Lock()            # one statement at a time on it
+        self._asking = 0                       # questions under way (they keep the connections too)
         self._waiting = 0                      # threads waiting for a content this process holds
+        # A few connections, each content id always on the same one (its lock is released
+        # where it was taken), so the filing threads do not queue for one socket.
+        self._shards = [_Shard() for _ in range(max(1, connections))]
 
     @property
     def wanted(self) -> bool:
@@ -87,17 +97,21 @@ class FilingLink:
         should commit now rather than when it is full (FilingLine.run)."""
         return self._waiting > 0
 
+    def _shard(self, key: str) -> _Shard:
+        return self._shards[hash(key) % len(self._shards)]
+
     def source_state(self, path: str) -> SourceState | None:
         """The inbox path's location, its asset and a present filed copy, in one round trip."""
         with self._state:
             self._asking += 1
         try:
-            with self._io:
-                conn = self._connection()
+            shard = self._shard(path)
+            with shard.io:
+                conn = self._connection(shard)
                 try:
                     row = conn.execute(_SOURCE_STATE, (clean_text(path),)).fetchone()
                 except Exception:
-                    self._drop()
+                    self._drop(shard)
                     raise
         finally:
             with self._state:
@@ -135,26 +149,30 @@ class FilingLink:
             raise
 
     def release(self, content_ids: Iterable[str]) -> None:
-        """Unlock these content ids (one statement), and give the connection back once none is held."""
-        ids = [c for c in dict.fromkeys(content_ids)]
+        """Unlock these content ids (a statement per connection that holds some), and give
+        the connections back once nothing is held."""
+        ids = list(dict.fromkeys(content_ids))
         if not ids:
             return
-        with self._state:
-            granted = [c for c in ids if c in self._locked]
         try:
-            if granted:
-                with self._io:
-                    if self._fairy is not None:
+            for shard in self._shards:
+                with self._state:
+                    granted = [c for c in ids if c in shard.locked]
+                if not granted:
+                    continue
+                with shard.io:
+                    if shard.fairy is not None:
                         try:
-                            self._fairy.driver_connection.execute(_UNLOCK, (granted,))
+                            shard.fairy.driver_connection.execute(_UNLOCK, (granted,))
                         except Exception:
-                            self._drop()    # the server ends the session, and its locks with it
+                            self._drop(shard)   # the server ends the session, and its locks with it
         finally:
             self._forget(ids)
 
     def _try(self, content_id: str) -> tuple[bool, int | None]:
-        with self._io:
-            conn = self._connection()
+        shard = self._shard(content_id)
+        with shard.io:
+            conn = self._connection(shard)
             try:
                 with conn.pipeline():
                     lock = conn.execute(_LOCK, (content_id,))
@@ -162,26 +180,26 @@ class FilingLink:
                 granted = bool(lock.fetchone()[0])
                 row = known.fetchone()
             except Exception:
-                self._drop()
+                self._drop(shard)
                 raise
         if granted:
             with self._state:
-                self._locked.add(content_id)
+                shard.locked.add(content_id)
         return granted, (row[0] if row is not None else None)
 
-    def _connection(self) -> Any:
-        if self._fairy is None:
+    def _connection(self, shard: _Shard) -> Any:
+        if shard.fairy is None:
             fairy = self.engine.raw_connection()
             conn: Any = fairy.driver_connection
             conn.autocommit = True
-            self._fairy = fairy
-        return self._fairy.driver_connection
+            shard.fairy = fairy
+        return shard.fairy.driver_connection
 
-    def _drop(self) -> None:
+    def _drop(self, shard: _Shard) -> None:
         """Forget a broken connection (its locks are gone with its server session)."""
-        fairy, self._fairy = self._fairy, None
+        fairy, shard.fairy = shard.fairy, None
         with self._state:
-            self._locked.clear()
+            shard.locked.clear()
         if fairy is not None:
             fairy.invalidate()
 
@@ -189,16 +207,18 @@ class FilingLink:
         with self._state:
             for c in ids:
                 self._held.discard(c)
-                self._locked.discard(c)
+                for shard in self._shards:
+                    shard.locked.discard(c)
             idle = not self._held and not self._asking
             self._state.notify_all()
         if idle:
-            with self._io, self._state:
-                if not self._held and not self._asking and self._fairy is not None:
-                    fairy, self._fairy = self._fairy, None
-                    conn: Any = fairy.driver_connection
-                    conn.autocommit = False
-                    fairy.close()       # back to the pool: nothing is locked on it
+            for shard in self._shards:
+                with shard.io, self._state:
+                    if not self._held and not self._asking and shard.fairy is not None:
+                        fairy, shard.fairy = shard.fairy, None
+                        conn: Any = fairy.driver_connection
+                        conn.autocommit = False
+                        fairy.close()       # back to the pool: nothing is locked on it
 
     @staticmethod
     def _busy(content_id: str, timeout: float) -> ContentBusy:

@@ -84,8 +84,9 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
     inflight = threads * 2
     # Forked here, before this process has a thread or a connection to share by mistake.
     workers = _pixel_workers(jobs) if pixels == "now" and not dry_run else None
-    # A connection per thread (its quick check), the group's commit, the content locks'.
-    app = ctx.app(pool_size=threads + 3)
+    # A session per thread (a content the catalog knows), the filer's link (catalog/filing_link.py),
+    # the group's commit.
+    app = ctx.app(pool_size=threads + 6)
     # A dry run reads the catalog too: only it knows which files are filed already.
     catalog = open_app(app).catalog
     if not dry_run:

@@ -40,11 +40,12 @@ def run(ctx: CliContext, workers: int | None, verbose: bool) -> None:
     from alice.daemon.ops.presence import APP_PREFIX
 
     worker = owner_name()      # host:pid:start, so a daemon started later can tell this one died
-    # Filing threads a session each (a content the catalog knows); the content locks, the
-    # committer, the watcher, the loop, the socket and the pixel stage one each.
+    # Filing threads a session each (a content the catalog knows) and the filer's link as many
+    # (catalog/filing_link.py); the committer, the watcher, the loop, the socket and the pixel
+    # stage one each.
     from alice.daemon.ingest.runner import FILING_THREADS
 
-    app = ctx.app(application_name=APP_PREFIX + worker, pool_size=FILING_THREADS + 6, serve_metrics=True)
+    app = ctx.app(application_name=APP_PREFIX + worker, pool_size=FILING_THREADS * 2 + 5, serve_metrics=True)
     try:
         open_app(app)
         try:
