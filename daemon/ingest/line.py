@@ -9,11 +9,11 @@ does (reading, BLAKE3, CRC-32, zlib, fsync, catalog round trips) releases the
 GIL, so threads keep the disk and the catalog busy without shipping each
 file's bytes between processes. The copy is written from the bytes that were
 analysed. The files placed meanwhile are recorded in one transaction (group
-commit); `Grouping` says when, for `alice organize` and `alice run` alike.
+commit): `Grouping` says when for `alice organize`; `alice run` commits on a
+thread of its own, and what is placed meanwhile is the next group.
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -31,31 +31,23 @@ Tag = TypeVar("Tag", bound=Hashable)     # what names a file in a group: a job i
 
 @dataclass
 class Grouping:
-    """When the files placed so far are committed: when they are `limit` (which starts at
-    one and doubles up to `most` with every commit, so the first files of a burst are
+    """When `alice organize` commits the files placed so far: when they are `limit` (which
+    starts at one and doubles up to `most` with every commit, so the first files are
     searchable at once and a long run commits full groups), when nothing else is being
-    filed, when the oldest has waited `max_wait` seconds, or when a thread waits for a
-    content lock one of them holds (the same bytes twice: catalog/filing_link.py)."""
+    filed, or when a thread waits for a content lock one of them holds (the same bytes
+    twice: catalog/filing_link.py). The daemon needs no rule: it commits on its own
+    thread, and what is placed while a group commits is the next group (runner.py)."""
 
     most: int = GROUP
-    max_wait: float = float("inf")
     limit: int = 1
 
-    def due(self, placed: int, oldest: float, running: int, wanted: bool) -> bool:
-        """`oldest`: time.monotonic() when the oldest placed file was placed."""
-        return placed > 0 and (placed >= self.limit or running == 0 or wanted
-                               or time.monotonic() - oldest >= self.max_wait)
+    def due(self, placed: int, running: int, wanted: bool) -> bool:
+        return placed > 0 and (placed >= self.limit or running == 0 or wanted)
 
     def committed(self, more: bool) -> None:
-        """After a commit; `more`: files are still being filed or waiting to be. A burst
+        """After a commit; `more`: files are still being filed or waiting to be. A run
         that ended lets the next one start small again."""
         self.limit = min(self.limit * 2, self.most) if more else 1
-
-    def wait_for(self, oldest: float | None) -> float | None:
-        """How long the caller may wait for the line before the oldest placed file is due."""
-        if oldest is None:
-            return None
-        return max(0.0, min(0.05, oldest + self.max_wait - time.monotonic()))
 
 
 class FilingLine:
@@ -104,7 +96,6 @@ class FilingLine:
         todo = iter(sources)
         by_tag: dict[int, Source] = {}
         placed: list[tuple[Hashable, Placed]] = []
-        oldest = 0.0
         n = 0
         exhausted = False
         while True:
@@ -118,13 +109,11 @@ class FilingLine:
                 n += 1
             if not self.running and not placed:
                 break
-            # Look again at least every 50 ms while files wait for their group: one may be due
-            # by age, or wanted by a thread waiting for its content lock.
-            self.wait(grouping.wait_for(oldest if placed else None))
+            # Look again every 50 ms while files wait for their group: a thread may be waiting
+            # for the content lock one of them holds.
+            self.wait(0.05 if placed else None)
             for tag, item in self.done():
                 if isinstance(item, Placed):
-                    if not placed:
-                        oldest = time.monotonic()
                     placed.append((tag, item))
                 elif isinstance(item, Result):
                     emit(by_tag.pop(tag), item)  # type: ignore[call-overload]
@@ -133,7 +122,7 @@ class FilingLine:
                         raise item
                     src = by_tag.pop(tag)  # type: ignore[call-overload]
                     emit(src, Result(str(src.path), FAILED, reason=f"internal error: {item!r}"))
-            if grouping.due(len(placed), oldest, len(self.running), self.wanted()):
+            if grouping.due(len(placed), len(self.running), self.wanted()):
                 for tag, result in self.commit(placed):
                     emit(by_tag.pop(tag), result)  # type: ignore[call-overload]
                 placed = []
