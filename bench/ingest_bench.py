@@ -165,7 +165,10 @@ def write_config(root: Path, inbox: Path, organized: Path, url: str, **extra) ->
            "database": {"url": url}, "log": {"level": "warning"}, "socket": str(root / "alice.sock"),
            "watch": {"settle_seconds": 1, "rescan_minutes": 0}, **extra}
     (root / "config.yaml").write_text(yaml.safe_dump(cfg))
-    env = {**os.environ, "ALICE_CONFIG": str(root / "config.yaml")}
+    # As a user runs it: Python writes and reuses its .pyc files (this machine sets
+    # PYTHONDONTWRITEBYTECODE, which would make every alice start compile its modules).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["ALICE_CONFIG"] = str(root / "config.yaml")
     # Migrations run on the first connection: do them before any clock starts.
     subprocess.run([str(ALICE), "status", "--json"], env=env, capture_output=True, check=True)
     return env
