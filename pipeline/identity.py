@@ -102,7 +102,7 @@ def identify(path: Path, fmt: str, media: str, *, ffmpeg_timeout: float | None =
     if fmt in _WALKERS:
         rule, walker = _WALKERS[fmt]
         if data is not None:
-            return _walk_open(io.BytesIO(data), rule, walker, block=max(1, len(data)))
+            return _walk_open(io.BytesIO(data), rule, walker)     # walked in place (HashingReader)
         with open(path, "rb") as fh:
             return _walk_open(fh, rule, walker)
     if media in ("video", "audio"):
@@ -111,11 +111,10 @@ def identify(path: Path, fmt: str, media: str, *, ffmpeg_timeout: float | None =
     return Identity(whole, whole, size, "file")
 
 
-def _walk_open(fh: BinaryIO, rule: str, walker: Callable[[HashingReader, Sink], object],
-               block: int = BLOCK) -> Identity:
+def _walk_open(fh: BinaryIO, rule: str, walker: Callable[[HashingReader, Sink], object]) -> Identity:
     whole = blake3.blake3()
     payload = _tagged(rule)
-    reader = HashingReader(fh, whole, block)
+    reader = HashingReader(fh, whole)
     if reader.at_end():
         raise UnreadableMedia("file is empty (0 bytes)")
     walker(reader, payload)

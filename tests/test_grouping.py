@@ -1,11 +1,12 @@
 """When `alice organize` commits the files it has placed (daemon/ingest/line.Grouping)."""
 from __future__ import annotations
 
-from alice.daemon.ingest.line import Grouping
+from alice.daemon.ingest.line import GROUP, Grouping
 
 
 def test_groups_start_at_one_and_double_up_to_most_while_files_keep_coming() -> None:
-    g = Grouping(most=16)
+    assert GROUP == 16
+    g = Grouping()
     sizes = []
     for _ in range(7):
         placed = 1
@@ -19,7 +20,7 @@ def test_groups_start_at_one_and_double_up_to_most_while_files_keep_coming() -> 
 
 
 def test_a_smaller_group_is_due_when_nothing_else_runs_or_when_a_lock_is_wanted() -> None:
-    g = Grouping(most=16, limit=16)
+    g = Grouping(limit=GROUP)
     assert not g.due(3, running=2, wanted=False)
     assert g.due(3, running=0, wanted=False)       # nothing else is being filed
     assert g.due(3, running=2, wanted=True)        # a thread waits for a content one of them holds

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,14 +106,8 @@ class FilingLink:
         with self._state:
             self._asking += 1
         try:
-            shard = self._shard(path)
-            with shard.io:
-                conn = self._connection(shard)
-                try:
-                    row = conn.execute(_SOURCE_STATE, (clean_text(path),)).fetchone()
-                except Exception:
-                    self._drop(shard)
-                    raise
+            with self._connected(self._shard(path)) as conn:
+                row = conn.execute(_SOURCE_STATE, (clean_text(path),)).fetchone()
         finally:
             with self._state:
                 self._asking -= 1
@@ -171,29 +166,32 @@ class FilingLink:
 
     def _try(self, content_id: str) -> tuple[bool, int | None]:
         shard = self._shard(content_id)
-        with shard.io:
-            conn = self._connection(shard)
-            try:
-                with conn.pipeline():
-                    lock = conn.execute(_LOCK, (content_id,))
-                    known = conn.execute(_KNOWN, (content_id,))
-                granted = bool(lock.fetchone()[0])
-                row = known.fetchone()
-            except Exception:
-                self._drop(shard)
-                raise
+        with self._connected(shard) as conn:
+            with conn.pipeline():
+                lock = conn.execute(_LOCK, (content_id,))
+                known = conn.execute(_KNOWN, (content_id,))
+            granted = bool(lock.fetchone()[0])
+            row = known.fetchone()
         if granted:
             with self._state:
                 shard.locked.add(content_id)
         return granted, (row[0] if row is not None else None)
 
-    def _connection(self, shard: _Shard) -> Any:
-        if shard.fairy is None:
-            fairy = self.engine.raw_connection()
-            conn: Any = fairy.driver_connection
-            conn.autocommit = True
-            shard.fairy = fairy
-        return shard.fairy.driver_connection
+    @contextmanager
+    def _connected(self, shard: _Shard) -> Iterator[Any]:
+        """The shard's connection (taken from the pool if it has none), one statement at a
+        time; a failure drops it, and the server ends the locks held on it."""
+        with shard.io:
+            if shard.fairy is None:
+                fairy = self.engine.raw_connection()
+                conn: Any = fairy.driver_connection
+                conn.autocommit = True
+                shard.fairy = fairy
+            try:
+                yield shard.fairy.driver_connection
+            except Exception:
+                self._drop(shard)
+                raise
 
     def _drop(self, shard: _Shard) -> None:
         """Forget a broken connection (its locks are gone with its server session)."""

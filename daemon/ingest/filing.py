@@ -335,7 +335,7 @@ class Organizer:
         rec = reading.outcome
         if rec.media not in MEDIA:
             return self._not_media(reading, rec)
-        if self.catalog is None or self.dry_run or self.link is None:
+        if self.dry_run or self.link is None:      # no link: no catalog
             return self._place_new(reading, rec, None, None)
         known = self.link.acquire(rec.content_id)
         try:

@@ -32,13 +32,12 @@ Tag = TypeVar("Tag", bound=Hashable)     # what names a file in a group: a job i
 @dataclass
 class Grouping:
     """When `alice organize` commits the files placed so far: when they are `limit` (which
-    starts at one and doubles up to `most` with every commit, so the first files are
+    starts at one and doubles up to GROUP with every commit, so the first files are
     searchable at once and a long run commits full groups), when nothing else is being
     filed, or when a thread waits for a content lock one of them holds (the same bytes
     twice: catalog/filing_link.py). The daemon needs no rule: it commits on its own
     thread, and what is placed while a group commits is the next group (runner.py)."""
 
-    most: int = GROUP
     limit: int = 1
 
     def due(self, placed: int, running: int, wanted: bool) -> bool:
@@ -47,7 +46,7 @@ class Grouping:
     def committed(self, more: bool) -> None:
         """After a commit; `more`: files are still being filed or waiting to be. A run
         that ended lets the next one start small again."""
-        self.limit = min(self.limit * 2, self.most) if more else 1
+        self.limit = min(self.limit * 2, GROUP) if more else 1
 
 
 class FilingLine:
@@ -88,11 +87,10 @@ class FilingLine:
         self.organizer.commit([p for _, p in group], bookkeeping)
         return [(tag, self.organizer.finish(p)) for tag, p in group]
 
-    def run(self, sources: Iterable[Source], emit: Callable[[Source, Result], None], *, inflight: int,
-            grouping: Grouping | None = None) -> None:
+    def run(self, sources: Iterable[Source], emit: Callable[[Source, Result], None], *, inflight: int) -> None:
         """File every source (alice organize): at most `inflight` in steps 1-3 at once, the
-        placed files committed in groups as `grouping` says. `emit` sees every Result."""
-        grouping = grouping or Grouping()
+        placed files committed in groups as `Grouping` says. `emit` sees every Result."""
+        grouping = Grouping()
         todo = iter(sources)
         by_tag: dict[int, Source] = {}
         placed: list[tuple[Hashable, Placed]] = []

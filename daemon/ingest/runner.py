@@ -434,14 +434,16 @@ class Daemon:
         queue.fail(self.catalog.engine, flight.job.id, self.worker, f"internal error: {exc!r}", transient=False)
         self._note_error(str(flight.source.path), repr(exc), logged=True)
 
+    @property
+    def jobs_done_with_record(self) -> bool:
+        """Copy mode: a job is done once its file is recorded, in the same transaction. Move
+        mode waits for the source's removal: a job done before it would never be retried."""
+        return self.organizer.mode != "move"
+
     def _commit(self, group: list[tuple[int, Placed]]) -> None:
         """Start the group's commit on the committer thread; _committed takes its outcome."""
-        copy_mode = self.organizer.mode != "move"
-
         def jobs_done(s: Any, placed: list[Placed]) -> None:
-            # Copy mode: the job is done once recorded, in the same transaction. Move mode
-            # waits for the source's removal: a job done before it would never be retried.
-            if copy_mode:
+            if self.jobs_done_with_record:
                 queue.complete_many_in(s, self.worker, [(job_id, p.result.to_json())
                                                         for job_id, p in group if p.status != FAILED])
 
@@ -475,7 +477,7 @@ class Daemon:
             flight = self.inflight.pop(job_id)
             result.elapsed_ms = round((time.perf_counter() - flight.started) * 1000, 2)
             finished.append((flight, result))
-        if self.organizer.mode == "move":
+        if not self.jobs_done_with_record:
             queue.complete_many(self.catalog.engine, self.worker,
                                 [(f.job.id, r.to_json()) for f, r in finished if r.status != FAILED])
         for flight, result in finished:
