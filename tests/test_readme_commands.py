@@ -22,7 +22,8 @@ def test_ci_runs_the_readme_test_command_and_nothing_more() -> None:
 
 
 def test_no_test_reaches_outside_the_repository() -> None:
-    # The old corpus lived in ../shared beside the checkout, which a fresh clone does not have.
+    # The old corpus lived in a "shared" folder beside the checkout, which a fresh clone does not have:
+    # no test may name it (this test only searches the other tests' text for such paths).
     offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "tests").rglob("*.py")
                  if p.name != Path(__file__).name and re.search(r"parents\[1\]\.parent|\.\./shared|\"shared\" /", p.read_text())]
     assert offenders == []
