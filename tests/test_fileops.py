@@ -154,3 +154,82 @@ def test_remove_source_takes_companions_and_tolerates_a_vanished_folder(tmp_path
     assert fileops.remove_source(src, kept, h, companions=[side]) is True
     assert not src.exists() and not side.exists()
     assert fileops.remove_source(tmp_path / "gone" / "a.png", kept, h) is True
+
+
+def _direct_io_here(folder) -> bool:
+    """Whether the file system under `folder` takes O_DIRECT (ext4, xfs, btrfs; not every tmpfs)."""
+    import fcntl
+    probe = folder / "probe"
+    fd = os.open(probe, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_DIRECT)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+        probe.unlink()
+
+
+@pytest.mark.parametrize("size", [0, 1, 4095, 4096, 4097, 2_447_394, (4 << 20) * 2 + 12_345])
+def test_place_bytes_writes_every_size_exactly(tmp_path, size):
+    # Direct I/O writes whole 4 KiB blocks from an aligned buffer in 4 MiB pieces and the
+    # tail through the page cache: every size around those edges must come out byte for byte.
+    data = os.urandom(size)
+    dest = tmp_path / "out" / "f.png"
+    fileops.place_bytes(data, dest, mtime_ns=1_600_000_000_123_456_789)
+    assert dest.read_bytes() == data
+    assert dest.stat().st_mtime_ns == 1_600_000_000_123_456_789
+    assert [p.name for p in dest.parent.iterdir()] == ["f.png"]      # no temp file left
+
+
+def test_filed_copies_are_written_past_the_page_cache_where_the_file_system_allows(tmp_path):
+    if not _direct_io_here(tmp_path):
+        pytest.skip("this file system refuses O_DIRECT; place_bytes writes through the page cache here")
+    data = os.urandom(3 * 4096 + 17)
+    fd = os.open(tmp_path / "f", os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        assert fileops._write_direct(fd, data) is True
+        import fcntl
+        assert not fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT     # the flag is dropped after the write
+    finally:
+        os.close(fd)
+    assert (tmp_path / "f").read_bytes() == data
+
+
+def test_place_bytes_falls_back_when_direct_io_is_refused(tmp_path, monkeypatch):
+    # tmpfs before Linux 6.6 and some FUSE file systems refuse O_DIRECT when it is set.
+    import fcntl
+    real = fcntl.fcntl
+
+    def refusing(fd, cmd, arg=0):
+        if cmd == fcntl.F_SETFL and arg & os.O_DIRECT:
+            raise OSError(22, "Invalid argument")
+        return real(fd, cmd, arg)
+
+    monkeypatch.setattr(fileops.fcntl, "fcntl", refusing)
+    data = os.urandom(100_000)
+    dest = tmp_path / "f.png"
+    fileops.place_bytes(data, dest)
+    assert dest.read_bytes() == data
+
+
+def test_place_bytes_starts_over_when_a_direct_write_is_refused_half_way(tmp_path, monkeypatch):
+    # A file system may take the flag and refuse the write itself (an alignment it wants bigger):
+    # what was written directly is dropped and the whole file is written again, never half of it.
+    if not _direct_io_here(tmp_path):
+        pytest.skip("this file system refuses O_DIRECT")
+    real = os.pwritev
+    calls = []
+
+    def second_refused(fd, buffers, offset):
+        calls.append(offset)
+        if len(calls) == 2:
+            raise OSError(22, "Invalid argument")
+        return real(fd, buffers, offset)
+
+    monkeypatch.setattr(fileops.os, "pwritev", second_refused)
+    data = os.urandom((4 << 20) + 8192 + 5)        # two direct pieces: the second is refused
+    dest = tmp_path / "f.png"
+    fileops.place_bytes(data, dest)
+    assert dest.read_bytes() == data and len(calls) == 2

@@ -13,8 +13,11 @@ Temporary names start with TEMP_PREFIX, so the watcher ignores them and
 from __future__ import annotations
 
 import errno
+import fcntl
+import mmap
 import os
 import stat
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -177,11 +180,12 @@ def place_bytes(data: bytes, dest: Path, mtime_ns: int | None = None, *, sync_di
     whole group of files, before it records any of them (group commit)."""
     with naming(dest), temp_beside(dest) as tmp:
         with open(tmp, "xb") as out:
-            view = memoryview(data)
-            for at in range(0, max(1, len(data)), _CHUNK):
-                out.write(view[at:at + _CHUNK])
-                checkpoint("copy: partial temp file")
-            out.flush()
+            if not _write_direct(out.fileno(), data):
+                view = memoryview(data)
+                for at in range(0, max(1, len(data)), _CHUNK):
+                    out.write(view[at:at + _CHUNK])
+                    checkpoint("copy: partial temp file")
+                out.flush()
             os.fsync(out.fileno())
         checkpoint("copy: temp file complete")
         if mtime_ns is not None:
@@ -193,6 +197,58 @@ def place_bytes(data: bytes, dest: Path, mtime_ns: int | None = None, *, sync_di
     if sync_dir:
         fsync_dir(dest.parent)
     return dest
+
+
+# Direct I/O: offsets, lengths and memory aligned to 4 KiB satisfy every common file system.
+_DIRECT_ALIGN = 4096
+_DIRECT_CHUNK = 4 << 20
+_direct = threading.local()
+
+
+def _write_direct(out: int, data: bytes) -> bool:
+    """Write `data` into the empty file `out` past the page cache (O_DIRECT), the tail
+    that is not a whole block through it. False, with `out` left empty, where the file
+    system refuses direct I/O (the caller then writes through the page cache).
+
+    Why: a filed copy is an archive, not something about to be read. Writing it through
+    the page cache makes the kernel find, zero and fill fresh pages for every byte, which
+    measured 2-6 ms of CPU per 2.4 MB image here, more than everything else the filing
+    path does with the file; a direct write hands the device the process's own buffer
+    (0.5 ms), and leaves the user's page cache to what the user is working on."""
+    size = len(data)
+    whole = size - size % _DIRECT_ALIGN
+    if whole == 0 or not hasattr(os, "O_DIRECT"):
+        return False
+    flags = fcntl.fcntl(out, fcntl.F_GETFL)
+    try:
+        fcntl.fcntl(out, fcntl.F_SETFL, flags | os.O_DIRECT)
+    except OSError:
+        return False        # tmpfs before Linux 6.6, some FUSE and network file systems
+    buf = getattr(_direct, "buf", None)
+    if buf is None:         # one page-aligned buffer per filing thread, reused: no page faults per file
+        buf = _direct.buf = mmap.mmap(-1, _DIRECT_CHUNK)
+    src = memoryview(data)
+    at = 0
+    try:
+        with memoryview(buf) as aligned:
+            while at < whole:
+                n = min(_DIRECT_CHUNK, whole - at)
+                aligned[:n] = src[at:at + n]
+                done = 0
+                while done < n:
+                    done += os.pwritev(out, [aligned[done:n]], at + done)
+                at += n
+                checkpoint("copy: partial temp file")
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:       # EINVAL: an alignment this file system does not take
+            raise
+        fcntl.fcntl(out, fcntl.F_SETFL, flags)
+        os.ftruncate(out, 0)
+        return False
+    fcntl.fcntl(out, fcntl.F_SETFL, flags)
+    while at < size:
+        at += os.pwrite(out, src[at:], at)
+    return True
 
 
 def write_text_atomic(dest: Path, text: str, may_replace: Callable[[Path], bool] | None = None, *,
