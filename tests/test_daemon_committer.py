@@ -31,6 +31,7 @@ class BlockingLine:
         self.placed: list[tuple[int, FakePlaced]] = []
         self.commits: list[list[int]] = []
         self.release = threading.Semaphore(0)
+        self.running: dict[int, Any] = {}       # files still in steps 1-3 (none: groups commit at once)
 
     def done(self) -> list[tuple[int, FakePlaced]]:
         out, self.placed = self.placed, []
@@ -98,3 +99,41 @@ def test_the_loop_goes_on_while_a_group_commits_and_groups_commit_one_at_a_time(
     assert daemon.inflight == {} and daemon.committing is None
     assert line.commits == [[1], [2, 3]]
     assert daemon.processed == 3
+
+
+def test_while_files_are_being_filed_a_group_waits_to_grow_but_not_long(daemon: Daemon, tmp_path: Path) -> None:
+    # A burst is CPU-bound and a bigger group costs less per file: while other files are in
+    # the line, placed files wait for MIN_GROUP of them, or GROUP_WAIT_S at most.
+    line: BlockingLine = daemon.line  # type: ignore[assignment]
+    n = runner.MIN_GROUP
+    daemon.inflight = {i: flight(i, tmp_path) for i in range(1, 2 * n + 2)}
+    line.running = {99: object()}
+    line.placed = [(1, FakePlaced("1"))]
+    daemon.collect()
+    assert daemon.committing is None and len(daemon.uncommitted) == 1     # waits to grow
+    assert 0 < daemon._group_due_in() <= runner.GROUP_WAIT_S
+    line.placed = [(i, FakePlaced(str(i))) for i in range(2, n + 1)]
+    daemon.collect()                                                     # MIN_GROUP reached
+    assert daemon.committing is not None and len(daemon.committing[0]) == n
+    line.release.release()
+    settle(daemon)
+    daemon.collect()
+
+    line.placed = [(n + 1, FakePlaced(str(n + 1)))]
+    daemon.collect()
+    assert daemon.committing is None
+    time.sleep(runner.GROUP_WAIT_S + 0.01)
+    daemon.collect()                                                     # waited long enough
+    assert daemon.committing is not None and [j for j, _ in daemon.committing[0]] == [n + 1]
+    line.release.release()
+    settle(daemon)
+    daemon.collect()
+
+    line.running = {}
+    line.placed = [(n + 2, FakePlaced(str(n + 2)))]
+    daemon.collect()                                                     # nothing else is being filed
+    assert daemon.committing is not None and [j for j, _ in daemon.committing[0]] == [n + 2]
+    line.release.release()
+    settle(daemon)
+    daemon.collect()
+    assert line.commits == [list(range(1, n + 1)), [n + 1], [n + 2]]

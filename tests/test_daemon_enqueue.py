@@ -110,9 +110,9 @@ def test_the_loop_claims_when_something_was_queued_not_on_every_turn(daemon: Dae
     claims: list[int] = []
     real = queue.claim
 
-    def counting(engine, worker, lease_s, limit=1):
+    def counting(engine, worker, lease_s, limit=1, sweep=True):
         claims.append(limit)
-        return real(engine, worker, lease_s, limit)
+        return real(engine, worker, lease_s, limit, sweep=sweep)
 
     monkeypatch.setattr(queue, "claim", counting)
     begun: list[int] = []
@@ -132,7 +132,8 @@ def test_the_loop_claims_when_something_was_queued_not_on_every_turn(daemon: Dae
 def test_a_slot_or_two_freed_while_the_threads_are_busy_waits_for_more(daemon: Daemon,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     claims: list[int] = []
-    monkeypatch.setattr(queue, "claim", lambda engine, worker, lease_s, limit=1: claims.append(limit) or [])
+    monkeypatch.setattr(queue, "claim", lambda engine, worker, lease_s, limit=1, sweep=True:
+                        claims.append(limit) or [])
 
     class Busy:
         def __init__(self, n: int) -> None:

@@ -155,6 +155,19 @@ def test_a_job_that_keeps_losing_its_worker_is_failed_not_retried_forever(catalo
         assert [e.kind for e in events_since(s, 0, 10)] == ["discovered", "failed"]
 
 
+def test_a_claim_without_the_sweep_still_never_hands_out_an_exhausted_job(catalog: Catalog) -> None:
+    # The daemon sweeps once a second, not at every claim of a burst: between sweeps a job
+    # whose lease ran out max_attempts times must stay out of reach, and the next sweep fails it.
+    jid = add(catalog, max_attempts=2)
+    queue.claim(catalog.engine, "crashes-1", 0, sweep=False)
+    queue.claim(catalog.engine, "crashes-2", 0, sweep=False)
+    assert queue.claim(catalog.engine, "w3", 60, sweep=False) == []
+    assert job(catalog, jid).state == "running"
+    assert queue.claim(catalog.engine, "w3", 60) == []
+    final = job(catalog, jid)
+    assert final.state == "failed" and "stopped responding 2 times" in final.last_error
+
+
 def test_release_requeues_without_spending_an_attempt(catalog: Catalog) -> None:
     jid = add(catalog)
     queue.claim(catalog.engine, "w1", 60)

@@ -214,7 +214,7 @@ _CLAIM = text("""
     WITH picked AS (
         SELECT id FROM jobs
         WHERE (state = 'queued' AND not_before <= now())
-           OR (state = 'running' AND lease_until < now())
+           OR (state = 'running' AND lease_until < now() AND attempts < max_attempts)
         ORDER BY not_before, id
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
@@ -234,10 +234,15 @@ _FAIL_EXHAUSTED = text("""
 """)
 
 
-def claim(engine: Engine, worker: str, lease_s: float, limit: int = 1) -> list[Job]:
-    """Take up to `limit` jobs for `worker`, leased for `lease_s` seconds."""
+def claim(engine: Engine, worker: str, lease_s: float, limit: int = 1, *, sweep: bool = True) -> list[Job]:
+    """Take up to `limit` jobs for `worker`, leased for `lease_s` seconds.
+
+    A job whose lease ran out max_attempts times is never handed out again; `sweep`
+    also marks such jobs failed (with an event). The daemon sweeps once a second,
+    not at every claim of a burst."""
     with _transaction(engine) as conn:
-        _fail_exhausted_leases(conn)
+        if sweep:
+            _fail_exhausted_leases(conn)
         rows = conn.execute(_CLAIM, {"limit": limit, "worker": worker, "lease": float(lease_s)}).all()
     return sorted((_job(r) for r in rows), key=lambda j: j.id)
 
