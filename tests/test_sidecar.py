@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from enum import StrEnum
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from alice.pipeline import sidecar as sidecar_module
 from alice.pipeline.generation import Generation
 from alice.pipeline.record import AssetRecord
 from alice.pipeline.sidecar import SidecarError, dump, load, sidecar_path
@@ -164,3 +166,79 @@ def test_passes_that_are_not_mappings_are_refused():
     assert load(text).generation.passes == [{"node": "3", "seed": 7}]
     with pytest.raises(SidecarError, match="generation.passes"):
         load(text.replace("  - node: '3'\n    seed: 7\n", "  - just text\n"))
+
+
+# -- the fast node builder writes what PyYAML's own representer writes ----------------------------
+class _Reference(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """The dumper sidecars were written with before nodes were built directly."""
+
+    def ignore_aliases(self, data):
+        return True
+
+
+class _PyReference(yaml.SafeDumper):
+    def ignore_aliases(self, data):
+        return True
+
+
+def _reference_str(dumper, value):
+    if not frozenset("\x85\u2028\u2029\ufeff").isdisjoint(value):
+        style = '"'
+    elif "\n" in value.strip("\n"):
+        style = "|"
+    else:
+        style = None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+for _cls in (_Reference, _PyReference):
+    _cls.add_representer(str, _reference_str)
+    _cls.add_multi_representer(object, sidecar_module._other)
+    _cls.add_representer(set, sidecar_module._other)
+
+
+def _reference(data):
+    try:
+        return yaml.dump(data, Dumper=_Reference, **sidecar_module.OPTIONS)
+    except UnicodeEncodeError:
+        return yaml.dump(data, Dumper=_PyReference, **sidecar_module.OPTIONS)
+
+
+class _Kind(StrEnum):
+    A = "a-kind"
+
+
+_tricky_text = st.sampled_from(["", "yes", "no", "null", "~", "1.0", "0x1F", "---", "- x", "a: b", "#c",
+                                "line1\nline2", "\n\nlead", "trail\n", "tab\there", "\x85nel", "\u2028",
+                                "\ufeffbom", "🦊 fox", "\x00\x07", "surrogate \udcff", "  spaced  ", "'q'",
+                                '"dq"', "@at", "`tick", "%pct", "!bang", "&amp", "*star", "|pipe", ">gt"])
+_scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=40)
+            | _tricky_text | st.just(_Kind.A) | st.just(3.0e20) | st.just(float("-inf")))
+_values = st.recursive(
+    _scalars,
+    lambda inner: (st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=10) | _tricky_text, inner,
+                                                                   max_size=5)
+                   | st.tuples(inner, inner) | st.frozensets(st.integers(), max_size=3)),
+    max_leaves=30)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.text(min_size=1, max_size=12), _values, max_size=8))
+def test_sidecar_text_is_what_pyyamls_representer_writes(data):
+    assert sidecar_module._emit(data) == _reference(data)
+
+
+def test_a_whole_record_is_written_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    rec = AssetRecord(content_id="px:1", file_hash="b3:2", size=3, format="png", media="image",
+                      tool="comfyui", ai=True, project="p", source_path="/in/a.png",
+                      created_at=datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC),
+                      generation=Generation(prompt="a\nb", seed=7, steps=20, cfg=6.5, loras=["x"]),
+                      raw={"prompt": {"3": {"class_type": "KSampler", "inputs": {"seed": 7, "denoise": 1.0,
+                                                                                 "model": ["4", 0]}}},
+                           "flags": [True, False, None], "note": "yes"},
+                      tags=["final", "no"], warnings=["w\x85"], evidence=["png:prompt"])
+    emitted: list[dict] = []
+    real = sidecar_module._emit
+    monkeypatch.setattr(sidecar_module, "_emit", lambda data: emitted.append(data) or real(data))
+    text = dump(rec)
+    assert text == _reference(emitted[0]) and load(text) == rec
