@@ -10,7 +10,7 @@ GIL, so threads keep the disk and the catalog busy without shipping each
 file's bytes between processes. The copy is written from the bytes that were
 analysed. The files placed meanwhile are recorded in one transaction (group
 commit): `Grouping` says when for `alice organize`; `alice run` commits on a
-thread of its own, and what is placed meanwhile is the next group.
+thread of its own, with its own rule (runner.Daemon._group_due_in).
 """
 from __future__ import annotations
 
@@ -35,8 +35,8 @@ class Grouping:
     starts at one and doubles up to GROUP with every commit, so the first files are
     searchable at once and a long run commits full groups), when nothing else is being
     filed, or when a thread waits for a content lock one of them holds (the same bytes
-    twice: catalog/filing_link.py). The daemon needs no rule: it commits on its own
-    thread, and what is placed while a group commits is the next group (runner.py)."""
+    twice: catalog/filing_link.py). The daemon commits on a thread of its own and
+    has its own rule (runner.Daemon._group_due_in)."""
 
     limit: int = 1
 
