@@ -290,6 +290,17 @@ class RssSampler(threading.Thread):
             todo.extend(kids.get(p, []))
         return out
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU the process tree has used so far (its live processes)."""
+        total = 0
+        for p in self._tree():
+            try:
+                fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+            except (OSError, IndexError, ValueError):
+                continue
+        return total / os.sysconf("SC_CLK_TCK")
+
     def run(self) -> None:
         while not self.stop.wait(0.05):
             total = 0
@@ -398,14 +409,18 @@ def daemon_runs(src: Path, work: Path, workers: int, rate: float, quality: bool)
             stop = threading.Event()
             w = threading.Thread(target=watch_filed, args=(url, {str(b) for _, b in pairs}, seen, stop))
             w.start()
+            cpu0 = d.rss.cpu_seconds()
             t0 = time.time()
             for a, b in pairs:
                 os.rename(a, b)
             w.join(600)
             stop.set()
+            cpu = d.rss.cpu_seconds() - cpu0
             span = max(seen.values()) - t0 if seen else float("nan")
             print(f"\nalice run: {len(seen)}/{n} PNGs renamed into the inbox at once, searchable after "
                   f"{span:.2f} s: {len(seen) / span:.1f} files/s (workers {workers or os.cpu_count()})", flush=True)
+            # Steadier than files/s on a shared machine: the CPU alice spent per file in the burst.
+            print(f"alice run CPU in the burst: {cpu * 1000 / max(1, len(seen)):.1f} ms per file", flush=True)
             rate2, filled = second_stage_rate(url, n)
             print(f"second stage (perceptual hash{', quality' if quality else ''}): {filled}/{n} images, "
                   f"{rate2:.1f} images/s", flush=True)
