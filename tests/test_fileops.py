@@ -1,6 +1,7 @@
 """Crash-safe file operations: no overwrite, verified copies, only-verified deletes."""
 from __future__ import annotations
 
+import fcntl
 import itertools
 import os
 import time
@@ -158,7 +159,6 @@ def test_remove_source_takes_companions_and_tolerates_a_vanished_folder(tmp_path
 
 def _direct_io_here(folder) -> bool:
     """Whether the file system under `folder` takes O_DIRECT (ext4, xfs, btrfs; not every tmpfs)."""
-    import fcntl
     probe = folder / "probe"
     fd = os.open(probe, os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -190,7 +190,6 @@ def test_filed_copies_are_written_past_the_page_cache_where_the_file_system_allo
     fd = os.open(tmp_path / "f", os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         assert fileops._write_direct(fd, data) is True
-        import fcntl
         assert not fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT     # the flag is dropped after the write
     finally:
         os.close(fd)
@@ -199,7 +198,6 @@ def test_filed_copies_are_written_past_the_page_cache_where_the_file_system_allo
 
 def test_place_bytes_falls_back_when_direct_io_is_refused(tmp_path, monkeypatch):
     # tmpfs before Linux 6.6 and some FUSE file systems refuse O_DIRECT when it is set.
-    import fcntl
     real = fcntl.fcntl
 
     def refusing(fd, cmd, arg=0):

@@ -242,10 +242,10 @@ def _write_direct(out: int, data: bytes) -> bool:
     except OSError as exc:
         if exc.errno != errno.EINVAL:       # EINVAL: an alignment this file system does not take
             raise
-        fcntl.fcntl(out, fcntl.F_SETFL, flags)
         os.ftruncate(out, 0)
         return False
-    fcntl.fcntl(out, fcntl.F_SETFL, flags)
+    finally:
+        fcntl.fcntl(out, fcntl.F_SETFL, flags)
     while at < size:
         at += os.pwrite(out, src[at:], at)
     return True
