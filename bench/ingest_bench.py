@@ -344,6 +344,30 @@ class Daemon:
         self.rss.stop.set()
 
 
+def machine_cpu() -> tuple[float, float]:
+    """(busy, all) CPU seconds of the whole machine so far, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]            # idle + iowait
+    total = sum(fields[:8])                 # guest time is already in user
+    tick = os.sysconf("SC_CLK_TCK")
+    return (total - idle) / tick, total / tick
+
+
+def server_cpu() -> float:
+    """CPU seconds used so far by the machine's postgres processes (the catalog's server)."""
+    total = 0
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                head, tail = Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)
+                if head.endswith("(postgres"):
+                    f = tail.split()
+                    total += int(f[11]) + int(f[12])
+            except (OSError, ValueError, IndexError):
+                continue
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def watch_filed(url: str, expected: set[str], seen: dict[str, float], stop: threading.Event) -> None:
     """Record when each inbox path first shows up as a catalog location (searchable), from another connection."""
     # Only rows near or past the newest one seen (a window, as transactions may become visible
@@ -410,17 +434,24 @@ def daemon_runs(src: Path, work: Path, workers: int, rate: float, quality: bool)
             w = threading.Thread(target=watch_filed, args=(url, {str(b) for _, b in pairs}, seen, stop))
             w.start()
             cpu0 = d.rss.cpu_seconds()
+            busy0, all0 = machine_cpu()
+            pg0 = server_cpu()
             t0 = time.time()
             for a, b in pairs:
                 os.rename(a, b)
             w.join(600)
             stop.set()
             cpu = d.rss.cpu_seconds() - cpu0
+            busy1, all1 = machine_cpu()
+            pg = server_cpu() - pg0
             span = max(seen.values()) - t0 if seen else float("nan")
             print(f"\nalice run: {len(seen)}/{n} PNGs renamed into the inbox at once, searchable after "
                   f"{span:.2f} s: {len(seen) / span:.1f} files/s (workers {workers or os.cpu_count()})", flush=True)
             # Steadier than files/s on a shared machine: the CPU alice spent per file in the burst.
-            print(f"alice run CPU in the burst: {cpu * 1000 / max(1, len(seen)):.1f} ms per file", flush=True)
+            files = max(1, len(seen))
+            print(f"alice run CPU in the burst: {cpu * 1000 / files:.1f} ms per file; the catalog's server "
+                  f"{pg * 1000 / files:.1f} ms; the machine was busy {100 * (busy1 - busy0) / max(1e-6, all1 - all0):.0f}% "
+                  f"of {os.cpu_count()} cores", flush=True)
             rate2, filled = second_stage_rate(url, n)
             print(f"second stage (perceptual hash{', quality' if quality else ''}): {filled}/{n} images, "
                   f"{rate2:.1f} images/s", flush=True)

@@ -131,6 +131,7 @@ class Config:
     layout: str = "{date}/{project}/{tool}"
     default_project: str = "inbox"
     workers: int = 0                  # 0: one per CPU core
+    filing_processes: int = -1       # beside the daemon's own filing; -1 ("auto"): one per core beyond the first
     socket: Path = field(default_factory=default_socket_path)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)
@@ -176,6 +177,7 @@ ENV_OVERRIDES: dict[str, str] = {
     "ALICE_LAYOUT": "layout",
     "ALICE_SOCKET": "socket",
     "ALICE_WORKERS": "workers",
+    "ALICE_FILING_PROCESSES": "filing_processes",
     "ALICE_LOG_LEVEL": "log.level",
     "ALICE_METRICS_PORT": "metrics.port",
 }
@@ -297,6 +299,11 @@ def parse(raw: dict[str, Any], *, source: Path | None = None,
     workers = _typed("workers", raw.get("workers", 0), int)
     if workers < 0:
         raise ConfigError(f"'workers' must be 0 (one per core) or more, got {workers}.")
+    filing = raw.get("filing_processes", "auto")
+    filing_processes = -1 if filing in (None, "auto") else _typed("filing_processes", filing, int)
+    if filing_processes < -1:
+        raise ConfigError(f"'filing_processes' must be auto, 0 (file in the daemon's process only) or more, "
+                          f"got {filing_processes}.")
     socket = _path("socket", raw["socket"], base) if raw.get("socket") else default_socket_path()
 
     quality = _quality(raw.get("quality"))
@@ -313,7 +320,7 @@ def parse(raw: dict[str, Any], *, source: Path | None = None,
 
     cfg = Config(
         inboxes=tuple(inboxes), organized=organized, data_dir=data_dir, mode=mode, layout=layout,
-        default_project=default_project, workers=workers, socket=socket,
+        default_project=default_project, workers=workers, filing_processes=filing_processes, socket=socket,
         quality=quality, providers=provider_settings, source=source,
         **{name: _section(name, raw.get(name)) for name in _SECTIONS},
     )

@@ -27,6 +27,20 @@ def processes_of(config: Path) -> list[int]:
     return found
 
 
+def children_of(pid: int) -> list[int]:
+    """Pids of the live children of pid (a daemon's workers, filing processes, resource tracker)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    if int(f.read().rsplit(b")", 1)[1].split()[1]) == pid:
+                        out.append(int(entry))
+            except OSError:
+                continue
+    return out
+
+
 def assert_none_left(config: Path, timeout: float = 10.0) -> None:
     """Wait up to timeout for every process of this test's alice to be gone; fail naming the rest."""
     end = time.monotonic() + timeout

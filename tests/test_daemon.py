@@ -11,7 +11,7 @@ import pytest
 from alice.daemon.fs.fileops import TEMP_PREFIX
 from alice.pipeline.identity import file_hash as hash_file
 from tests.daemon_env import DaemonProc, job_states, rows, unique_png, wait_until, write_slowly
-from tests.leftovers import assert_none_left
+from tests.leftovers import assert_none_left, children_of
 from tests.organize_env import AliceEnv, media_files, tree_files
 
 
@@ -140,6 +140,8 @@ def test_two_daemons_share_one_catalog_and_inbox(env: AliceEnv):
         wait_until(lambda: organized_count(env) >= n, 120, what="all filed")
         wait_until(lambda: job_states(env.db_url).get("queued", 0) + job_states(env.db_url).get("running", 0) == 0,
                    30, what="queue drained")
+        # Each daemon files with its filing processes too (daemon/ingest/filers.py).
+        family = {str(pid): d.name for d in (a, b) for pid in (d.proc.pid, *children_of(d.proc.pid))}
         assert a.terminate() == 0 and b.terminate() == 0
     finally:
         for d in (a, b):
@@ -147,7 +149,7 @@ def test_two_daemons_share_one_catalog_and_inbox(env: AliceEnv):
                 d.kill()
     by_worker = dict(rows(env.db_url, "SELECT split_part(worker, ':', 2), count(*) FROM jobs "
                                       "WHERE state='done' GROUP BY 1"))
-    assert len(by_worker) == 2, f"both daemons should have done work: {by_worker}"
+    assert {family[pid] for pid in by_worker} == {"a", "b"}, f"both daemons should have done work: {by_worker}"
     per_path = rows(env.db_url, "SELECT coalesce(data->>'source', path), count(*) FROM events "
                                 "WHERE kind IN ('organized', 'duplicate') GROUP BY 1 HAVING count(*) > 1")
     assert per_path == [], "a file was processed twice"

@@ -22,7 +22,9 @@ def run(ctx: CliContext, workers: int | None, verbose: bool) -> None:
     flight and exits 0 (130 after Ctrl-C). Under systemd (see `alice service install`) it reports
     READY, pings the watchdog and logs JSON lines to the journal. Several
     `alice run` processes, on one machine or several sharing one PostgreSQL
-    server and file system, share the work; no file is filed twice.
+    server and file system, share the work; no file is filed twice. Each
+    also files with processes of its own, which die with it (config
+    'filing_processes': auto = one per core beyond the first, 0 = none).
     """
     from alice.daemon.api.socket_folder import UnsafeSocket, check_folder
     from alice.daemon.ops.logs import configure_logging

@@ -88,6 +88,13 @@ def _link_no_replace(tmp: Path, dest: Path) -> None:
     os.unlink(tmp)
 
 
+def temp_prefix(pid: int | None = None) -> str:
+    """The start of the temp names a process writes: its pid is in them, so what a process
+    that died alone left (a filing process, daemon/ingest/filers.py) can be swept while the
+    others write on."""
+    return f"{TEMP_PREFIX}{pid or os.getpid()}-"
+
+
 @contextmanager
 def temp_beside(dest: Path) -> Iterator[Path]:
     """A temporary name in dest's folder (same file system, so the final link/rename is
@@ -95,7 +102,7 @@ def temp_beside(dest: Path) -> Iterator[Path]:
     make_dirs(dest.parent)
     # File names are limited to 255 bytes, not characters.
     tail = dest.name.encode()[:200].decode(errors="ignore")
-    tmp = dest.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex[:12]}-{tail}"
+    tmp = dest.parent / f"{temp_prefix()}{uuid.uuid4().hex[:12]}-{tail}"
     try:
         yield tmp
     except BaseException:
@@ -397,21 +404,23 @@ def remove_source(source: Path, kept_copy: Path, expected_hash: str,
     return True
 
 
-def sweep_temp(root: Path, *, min_age_s: float = 0.0) -> list[Path]:
+def sweep_temp(root: Path, *, min_age_s: float = 0.0, pid: int | None = None) -> list[Path]:
     """Remove temporary files a crash left under root. Returns what was removed.
 
     Safe because a temp file is never the only copy: sources are removed only
     after the temp file has been renamed into place and recorded. `min_age_s`
     spares the temp files of a writer that may still be at work (a delivery
-    into an inbox by another alice process).
+    into an inbox by another alice process); `pid` limits the sweep to what
+    that (dead) process wrote.
     """
+    prefix = TEMP_PREFIX if pid is None else temp_prefix(pid)
     removed: list[Path] = []
     if not root.exists():
         return removed
     cutoff = time.time() - min_age_s
     for dirpath, _dirs, files in os.walk(root):
         for name in files:
-            if name.startswith(TEMP_PREFIX):
+            if name.startswith(prefix):
                 p = Path(dirpath) / name
                 try:
                     if min_age_s and p.lstat().st_mtime > cutoff:

@@ -40,10 +40,11 @@ import structlog
 from alice.daemon.catalog.engine import Catalog
 from alice.daemon.catalog.errors import CatalogUnavailable
 from alice.daemon.config import Config
+from alice.daemon.fs import fileops
 from alice.daemon.fs.confine import OutsideRoots, confine
 from alice.daemon.fs.names import escape, unescape_path
 from alice.daemon.fs.source import SourceRefused, check_node, identity
-from alice.daemon.ingest import queue
+from alice.daemon.ingest import filers, queue
 from alice.daemon.ingest.filing import (
     FAILED,
     REFUSED,
@@ -63,6 +64,8 @@ from alice.daemon.ops import lineage, presence, systemd
 from alice.daemon.ops.logs import bind_job
 
 if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
     from alice.daemon.generation.generator import Generator
     from alice.daemon.ops.metrics import DaemonMetrics
     from alice.daemon.quality.assess import Rescorer
@@ -96,8 +99,15 @@ CLAIM_POLL_S = 1.0      # how stale the loop's "the queue is empty" may get
 class Daemon:
     def __init__(self, cfg: Config, catalog: Catalog, *, quality: QualityConfig | None = None,
                  metrics: DaemonMetrics | None = None, worker: str | None = None,
-                 rescore: Rescorer | None = None, generator: Generator | None = None):
+                 rescore: Rescorer | None = None, generator: Generator | None = None,
+                 parent: Connection | None = None):
         self.cfg = cfg
+        # A filing process's pipe to its daemon (ingest/filers.py): it files and reports, and
+        # leaves watching, the socket and the pixel stage to the daemon.
+        self.parent = parent
+        self.filers: filers.Filers | None = None
+        self.filers_lost: deque[int] = deque()  # pids of filing processes that died: take over their jobs
+        self.told_busy = False
         self.catalog = catalog
         self.quality = quality
         self.metrics = metrics
@@ -119,7 +129,7 @@ class Daemon:
         # One group at a time, in its own thread, so the loop claims and begins while a group commits.
         self.committer = ThreadPoolExecutor(1, thread_name_prefix="alice-commit")
         self.committing: tuple[list[tuple[int, Placed]], Future] | None = None
-        self.pixels = PixelStage(catalog, quality, rescore)
+        self.pixels = PixelStage(catalog, quality, rescore) if parent is None else None
         self.last_errors: deque[dict[str, Any]] = deque(maxlen=20)
         self.catalog_ok = True
         self.processed = 0
@@ -151,6 +161,8 @@ class Daemon:
         try:
             self._enqueue(arrivals)
             self.maybe_queued.set()
+            if self.filers is not None and arrivals:
+                self.filers.poke()
         except Exception as exc:
             if not _is_unavailable(exc):
                 # A value the catalog refuses rolled the whole burst back: queue the files
@@ -196,6 +208,11 @@ class Daemon:
         if taken:
             log.info("took over the jobs of a dead daemon on this host", jobs=len(taken))
         self.pool = self._new_pool()
+        count = filers.process_count(self.cfg)
+        if count:
+            self.filers = filers.Filers(self.cfg, self.catalog.engine.url.render_as_string(hide_password=False),
+                                        count, on_message=self._heard, on_death=self._filer_died)
+            self.filers.start()
         self.watcher = InboxWatcher(
             list(self.cfg.inboxes), self.on_ready, on_ready_many=self.on_ready_many,
             settle_s=self.cfg.watch.settle_seconds,
@@ -300,15 +317,19 @@ class Daemon:
             self.last_turn = time.monotonic()
             try:
                 self.collect()
-                if not self.inflight:
-                    # Filing first: pixels wait until no file is waiting to become searchable.
-                    self.pump_pixels()
-                else:
-                    self.pixels.collect()
+                if self.filers is not None:
+                    self._tend_filers()
+                if self.pixels is not None:
+                    if not self.inflight and not (self.filers is not None and self.filers.busy):
+                        # Filing first: pixels wait until no file is waiting to become searchable.
+                        self.pump_pixels()
+                    else:
+                        self.pixels.collect()
                 if self.rescan_needed.is_set():
                     self.rescan_needed.clear()
-                    self.watcher.reconcile()
+                    self._rescan()
                 self.claim()
+                self._tell_busy()
                 if time.monotonic() - last_beat > self.cfg.queue.lease_seconds / 3:
                     self.heartbeat()
                     last_beat = time.monotonic()
@@ -339,6 +360,79 @@ class Daemon:
             waiting_group = self.uncommitted and self.committing is None
             self.wake.wait(self._group_due_in() if waiting_group else 0.25 if self.inflight else 2.0)
             self.wake.clear()
+
+    # -- filing processes (ingest/filers.py) -----------------------------------------------------
+    def run_filer(self) -> int:
+        """A filing process's life: claim, file and record until SIGTERM or the daemon's end."""
+        assert self.parent is not None
+        signal.signal(signal.SIGTERM, self.request_stop)
+        threading.Thread(target=self._hear_daemon, name="alice-daemon-pipe", daemon=True).start()
+        self.maybe_queued.set()
+        try:
+            self.loop()
+        finally:
+            self.drain()
+        return 0
+
+    def _hear_daemon(self) -> None:
+        assert self.parent is not None
+        try:
+            while True:
+                self.parent.recv()          # "queued": the only message
+                self.maybe_queued.set()
+                self.wake.set()
+        except (EOFError, OSError):
+            self.request_stop()             # the daemon is gone
+
+    def _tell(self, *msg: Any) -> None:
+        if self.parent is not None:
+            try:
+                self.parent.send(msg)
+            except (OSError, ValueError):
+                self.request_stop()         # the daemon is gone
+
+    def _tell_busy(self) -> None:
+        busy = bool(self.inflight)
+        if self.parent is not None and busy != self.told_busy:
+            self.told_busy = busy
+            self._tell("busy", busy)
+
+    def _heard(self, msg: tuple) -> None:
+        """A filing process's message (on the Filers' listening thread)."""
+        if msg[0] == "file":
+            self._count(msg[1], msg[2], msg[3])
+        elif msg[0] == "error":
+            self.last_errors.append({"at": time.time(), "where": msg[1], "error": msg[2]})
+        elif msg[0] == "rescan":
+            self.rescan_needed.set()
+        self.wake.set()
+
+    def _filer_died(self, pid: int) -> None:
+        self.filers_lost.append(pid)
+        self.wake.set()
+
+    def _tend_filers(self) -> None:
+        """Take over at once the jobs of a filing process that died, and start another
+        once its backoff ran out."""
+        assert self.filers is not None
+        if self.filers_lost:
+            dead = []
+            while self.filers_lost:
+                dead.append(self.filers_lost.popleft())
+            taken = queue.take_over_dead(self.catalog.engine, lineage.owner_is_dead)
+            if taken:
+                log.info("took over the jobs of a filing process that died", jobs=len(taken))
+                self.maybe_queued.set()
+            # What it was writing: a copy or sidecar half-written under a temp name (a copy
+            # it placed is found again by whoever files the file next, never copied twice).
+            threading.Thread(target=_sweep_after, args=(self.cfg.organized, dead), daemon=True).start()
+        self.filers.tend()
+
+    def _rescan(self) -> None:
+        if self.watcher is not None:
+            self.watcher.reconcile()
+        else:
+            self._tell("rescan")
 
     # -- jobs --------------------------------------------------------------------------------
     def claim(self) -> None:
@@ -519,7 +613,7 @@ class Daemon:
 
     def pump_pixels(self) -> None:
         """Keep the worker processes busy with the pixel stage, and record what it finished."""
-        assert self.pool is not None
+        assert self.pool is not None and self.pixels is not None
         self.pixels.collect()
         try:
             self.pixels.pump(self.pool, self.cfg.worker_count * 2, on_done=self.wake.set)
@@ -540,11 +634,18 @@ class Daemon:
         self._report(result)
 
     def _report(self, result: Result) -> None:
-        self.processed += 1
         log.info("file", status=result.status, dest=result.dest, tool=result.tool, ms=result.elapsed_ms,
                  reason=result.reason)
+        stage = result.extra.get("stage") if result.status == FAILED else None
+        if self.parent is not None:
+            self._tell("file", str(result.status), result.tool, stage)
+        else:
+            self._count(str(result.status), result.tool, stage)
+
+    def _count(self, status: str, tool: str | None, stage: str | None) -> None:
+        self.processed += 1
         if self.metrics is not None:
-            self.metrics.observe_file(result)
+            self.metrics.observe_file(Outcome(status, tool, {"stage": stage} if stage else {}))
 
     def heartbeat(self) -> None:
         if self.inflight:
@@ -557,6 +658,8 @@ class Daemon:
 
     def drain(self, timeout: float = 30.0) -> None:
         """Finish what is in flight (up to timeout), give the rest back, stop the watcher."""
+        if self.filers is not None:
+            self.filers.terminate()         # they finish or hand back their files meanwhile
         if self.rpc is not None:
             self.rpc.stop()
         if self.generator is not None:
@@ -582,6 +685,8 @@ class Daemon:
                 queue.release(self.catalog.engine, list(self.inflight), self.worker)
             except Exception as exc:
                 log.warning("could not release jobs; their leases will expire", error=str(exc))
+        if self.filers is not None:
+            self.filers.join(deadline)
         self.line.shutdown()
         self.committer.shutdown(wait=False)
         if self.pool is not None:
@@ -593,6 +698,8 @@ class Daemon:
             self.pool.shutdown(wait=not self.inflight, cancel_futures=True)
 
     def publish_status(self) -> None:
+        if self.parent is not None:
+            return                          # the daemon speaks for its filing processes
         presence.publish(self.cfg.data_dir, self.worker, self.status())
         if self.metrics is not None:
             with self.catalog.session() as s:
@@ -604,11 +711,13 @@ class Daemon:
         if not logged:
             log.error("could not file", path=where, error=message)
         self.last_errors.append({"at": time.time(), "where": where, "error": message})
+        self._tell("error", where, message)
 
     def status(self) -> dict[str, Any]:
         return {
             "worker": self.worker, "pid": os.getpid(), "started_at": self.started_at,
             "inflight": len(self.inflight), "processed": self.processed,
+            "filing_processes": len(self.filers.filers) if self.filers is not None else 0,
             "catalog_ok": self.catalog_ok,
             "watchers": self.watcher.mode_by_inbox() if self.watcher else {},
             "watcher_notes": self.watcher.notes_by_inbox() if self.watcher else {},
@@ -616,6 +725,22 @@ class Daemon:
             # Clients started without this process's XDG_RUNTIME_DIR find the socket here.
             "socket": str(self.rpc.path) if self.serving else None,
         }
+
+
+def _sweep_after(tree: Path, pids: list[int]) -> None:
+    for pid in pids:
+        removed = fileops.sweep_temp(tree, pid=pid)
+        if removed:
+            log.info("removed temp files a filing process left", count=len(removed), pid=pid)
+
+
+@dataclass
+class Outcome:
+    """A finished file as the metrics count it (metrics.DaemonMetrics.observe_file), here or in
+    a filing process."""
+    status: str
+    tool: str | None
+    extra: dict[str, Any]
 
 
 def _is_unavailable(exc: BaseException) -> bool:
