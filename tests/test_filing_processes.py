@@ -170,3 +170,27 @@ def test_a_sigkilled_daemon_takes_its_filing_process_along_and_nothing_is_lost(e
     finally:
         assert d.terminate() == 0
     assert_none_left(env.config)
+
+
+def test_ringing_a_filer_that_does_not_read_never_blocks_the_watcher() -> None:
+    import multiprocessing
+    import threading
+
+    cfg = parse({"inboxes": ["/tmp/alice-i"], "organized": "/tmp/alice-o", "data_dir": "/tmp/alice-d"}, environ={})
+    f = filers.Filers(cfg, "postgresql://u@127.0.0.1/db", 0, on_message=lambda m: None, on_death=lambda p: None)
+    ctx = multiprocessing.get_context("spawn")
+    theirs, mine = ctx.Pipe(duplex=False)
+    bell_theirs, bell = ctx.Pipe(duplex=False)
+    os.set_blocking(bell.fileno(), False)
+    f.filers.append(filers._Filer(proc=None, conn=theirs, bell=bell))
+    rung = threading.Thread(target=lambda: [f.poke() for _ in range(200_000)])   # a pipe holds 64 KiB
+    rung.start()
+    rung.join(30)
+    assert not rung.is_alive(), "poke blocked on a full doorbell"
+    link = filers.Link(mine, bell_theirs)
+    assert link.wait_bell()             # the rings that fit are there to read
+    bell.close()
+    while link.wait_bell():
+        pass                            # drained, then the daemon's end is gone: False
+    for c in (theirs, mine, bell_theirs):
+        c.close()

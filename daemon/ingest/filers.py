@@ -11,8 +11,10 @@ on this machine would. The queue keeps such daemons apart and a content is
 locked in the catalog across processes (catalog/filing_link.py), so nothing here
 adds a rule to the order that makes a crash harmless (ingest/filing.py).
 
-What crosses the pipe is small:
-  daemon -> filer   "queued": the watcher queued files, claim now rather than at the next poll
+What crosses the pipes is small:
+  daemon -> filer   a byte on the doorbell: the watcher queued files, claim now rather than at
+                    the next poll. Rung without blocking: a filer that does not read (stuck, or
+                    still starting) never holds up the watcher, and a byte already waiting says enough.
   filer -> daemon   a finished file's status, tool and failure stage (counts and metrics),
                     an error for `alice status`, busy/idle (the pixel stage waits while
                     files are being filed), "rescan" (the catalog was away while it queued)
@@ -85,9 +87,25 @@ class Spec:
 
 
 @dataclass
+class Link:
+    """A filer's ends of its pipes to the daemon."""
+
+    messages: Connection        # filer -> daemon
+    bell: Connection            # daemon -> filer: raw bytes, one ring each
+
+    def tell(self, *msg: Any) -> None:
+        self.messages.send(msg)
+
+    def wait_bell(self) -> bool:
+        """Block until the daemon rings; False once the daemon is gone."""
+        return bool(os.read(self.bell.fileno(), 4096))
+
+
+@dataclass
 class _Filer:
     proc: Any                               # multiprocessing's Process
-    conn: Connection
+    conn: Connection                        # its messages
+    bell: Connection                        # our end of its doorbell (non-blocking)
     busy: bool = False
     started: float = field(default_factory=time.monotonic)
 
@@ -125,8 +143,11 @@ class Filers:
 
     def _spawn(self) -> None:
         ctx = multiprocessing.get_context("spawn")   # this process has threads and sockets: no fork
-        mine, theirs = ctx.Pipe()
-        proc = ctx.Process(target=serve, args=(self.spec, theirs), name="alice-filer", daemon=False)
+        mine, theirs = ctx.Pipe(duplex=False)
+        bell_theirs, bell = ctx.Pipe(duplex=False)
+        os.set_blocking(bell.fileno(), False)
+        proc = ctx.Process(target=serve, args=(self.spec, Link(theirs, bell_theirs)), name="alice-filer",
+                           daemon=False)
         # Ctrl-C reaches the whole process group; the daemon alone decides how its filers stop
         # (runner.Daemon._submit says why the mask is inherited).
         old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
@@ -135,17 +156,18 @@ class Filers:
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
         theirs.close()
+        bell_theirs.close()
         with self._lock:
-            self.filers.append(_Filer(proc, mine))
+            self.filers.append(_Filer(proc, mine, bell))
 
     def poke(self) -> None:
-        """Tell every filer that files were queued."""
+        """Ring every filer's doorbell: files were queued."""
         with self._lock:
             for f in self.filers:
                 try:
-                    f.conn.send(("queued",))
-                except (OSError, ValueError):
-                    pass                    # it died: _listen has seen or will see it
+                    os.write(f.bell.fileno(), b"!")
+                except (BlockingIOError, BrokenPipeError, OSError, ValueError):
+                    pass    # full: it has rings to read; broken: it died, _listen sees to it
 
     def _listen(self) -> None:
         while not self._stopping.is_set():
@@ -175,6 +197,7 @@ class Filers:
         if self._stopping.is_set():
             return                  # join() closes the pipes once the listener is done
         f.conn.close()              # out of every later snapshot (removed under the lock)
+        f.bell.close()
         log.warning("a filing process exited; its jobs are taken over and another is started",
                     pid=f.proc.pid, exitcode=f.proc.exitcode)
         lived = time.monotonic() - f.started
@@ -216,9 +239,10 @@ class Filers:
             self._listener.join(2)
         for f in filers:
             f.conn.close()
+            f.bell.close()
 
 
-def serve(spec: Spec, conn: Connection) -> None:
+def serve(spec: Spec, link: Link) -> None:
     """A filing process's main: a Daemon that only files (runner.Daemon.run_filer)."""
     from alice.daemon.ops.lineage import die_with_parent
 
@@ -236,7 +260,7 @@ def serve(spec: Spec, conn: Connection) -> None:
     code = 1
     try:
         # No rescorer: paid stages run in the daemon's pixel stage (process_count says when not).
-        daemon = Daemon(cfg, app.catalog, quality=app.quality, worker=worker, parent=conn)
+        daemon = Daemon(cfg, app.catalog, quality=app.quality, worker=worker, parent=link)
         code = daemon.run_filer()
     finally:
         app.close()

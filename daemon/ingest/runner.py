@@ -64,8 +64,6 @@ from alice.daemon.ops import lineage, presence, systemd
 from alice.daemon.ops.logs import bind_job
 
 if TYPE_CHECKING:
-    from multiprocessing.connection import Connection
-
     from alice.daemon.generation.generator import Generator
     from alice.daemon.ops.metrics import DaemonMetrics
     from alice.daemon.quality.assess import Rescorer
@@ -100,9 +98,9 @@ class Daemon:
     def __init__(self, cfg: Config, catalog: Catalog, *, quality: QualityConfig | None = None,
                  metrics: DaemonMetrics | None = None, worker: str | None = None,
                  rescore: Rescorer | None = None, generator: Generator | None = None,
-                 parent: Connection | None = None):
+                 parent: filers.Link | None = None):
         self.cfg = cfg
-        # A filing process's pipe to its daemon (ingest/filers.py): it files and reports, and
+        # A filing process's pipes to its daemon (ingest/filers.py): it files and reports, and
         # leaves watching, the socket and the pixel stage to the daemon.
         self.parent = parent
         self.filers: filers.Filers | None = None
@@ -377,17 +375,17 @@ class Daemon:
     def _hear_daemon(self) -> None:
         assert self.parent is not None
         try:
-            while True:
-                self.parent.recv()          # "queued": the only message
+            while self.parent.wait_bell():  # files were queued
                 self.maybe_queued.set()
                 self.wake.set()
-        except (EOFError, OSError):
-            self.request_stop()             # the daemon is gone
+        except OSError:
+            pass
+        self.request_stop()                 # the daemon is gone
 
     def _tell(self, *msg: Any) -> None:
         if self.parent is not None:
             try:
-                self.parent.send(msg)
+                self.parent.tell(*msg)
             except (OSError, ValueError):
                 self.request_stop()         # the daemon is gone
 
