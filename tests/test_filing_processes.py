@@ -46,6 +46,16 @@ def filed(env: AliceEnv) -> list:
     return media_files(env.organized) if env.organized.exists() else []
 
 
+def all_filed_once(env: AliceEnv, expected: dict[str, str], what: str) -> None:
+    """Wait until every expected file is filed and every job done; then each is there once,
+    under its own name (no temp file, no second copy)."""
+    wait_until(lambda: len(filed(env)) == len(expected), 90, what=what)
+    wait_until(lambda: rows(env.db_url, "SELECT count(*) FROM jobs WHERE state <> 'done'")[0][0] == 0, 60,
+               what="every job done")
+    assert sorted(expected.values()) == sorted(p.name for p in filed(env))
+    assert {file_hash(p) for p in filed(env)} == set(expected)
+
+
 def test_the_setting_reads_auto_or_a_count() -> None:
     base = {"inboxes": ["/tmp/alice-i"], "organized": "/tmp/alice-o", "data_dir": "/tmp/alice-d"}
     auto = parse(base, environ={})
@@ -92,12 +102,7 @@ def test_a_burst_is_shared_by_the_daemon_and_its_filing_process(env: AliceEnv) -
     try:
         d.wait_ready()
         expected = drop(env, 60, 1000)
-        wait_until(lambda: len(filed(env)) == 60, 90, what="60 files filed")
-        wait_until(lambda: rows(env.db_url, "SELECT count(*) FROM jobs WHERE state = 'done'")[0][0] == 60, 60,
-                   what="every job done")
-        # Every file once, each under its own bytes' name.
-        assert sorted(expected.values()) == sorted(p.name for p in filed(env))
-        assert {file_hash(p) for p in filed(env)} == set(expected)
+        all_filed_once(env, expected, "60 files filed")
         who = owners(env)
         assert d.proc.pid in who, "the daemon filed none of the burst"
         others = who - {d.proc.pid}
@@ -132,11 +137,8 @@ def test_a_filing_process_killed_alone_is_replaced_and_its_files_are_filed(env: 
         victim = wait_until(filer_holding_jobs, 60, interval=0.01, what="the filing process holding jobs")
         os.kill(victim, signal.SIGKILL)
         t0 = time.monotonic()
-        wait_until(lambda: len(filed(env)) == 80, 60, what="all 80 files filed")
-        wait_until(lambda: rows(env.db_url, "SELECT count(*) FROM jobs WHERE state <> 'done'")[0][0] == 0, 60,
-                   what="every job done")
+        all_filed_once(env, expected, "all 80 files filed")
         assert time.monotonic() - t0 < 60, "the dead filer's jobs waited for their 300 s lease"
-        assert sorted(expected.values()) == sorted(p.name for p in filed(env))
         log = d.tail(200_000)
         assert "a filing process exited" in log
         # Another one was started in its place, and works.
@@ -162,11 +164,7 @@ def test_a_sigkilled_daemon_takes_its_filing_process_along_and_nothing_is_lost(e
     d = DaemonProc(env, "d")
     try:
         d.wait_ready()
-        wait_until(lambda: len(filed(env)) == 80, 60, what="all 80 files filed after the restart")
-        wait_until(lambda: rows(env.db_url, "SELECT count(*) FROM jobs WHERE state <> 'done'")[0][0] == 0, 60,
-                   what="every job done")
-        assert sorted(expected.values()) == sorted(p.name for p in filed(env))
-        assert {file_hash(p) for p in filed(env)} == set(expected)
+        all_filed_once(env, expected, "all 80 files filed after the restart")
     finally:
         assert d.terminate() == 0
     assert_none_left(env.config)

@@ -3,7 +3,7 @@
 A burst of files is CPU-bound, and one interpreter runs Python on one core at a
 time: `alice run` filed a burst with one core busy and the other idle a third
 of the time. So beside its own filing line the daemon starts `filing_processes`
-processes (0, the default: one per core beyond the first). Each is a Daemon
+processes (auto, the default: one per core beyond the first). Each is a Daemon
 without watcher, socket or pixel stage (runner.Daemon.run_filer): it claims jobs
 from the durable queue, files them with its own filing line and committer, and
 renews its own leases under its own owner name, exactly as a second `alice run`
@@ -58,7 +58,7 @@ copyreg.pickle(MappingProxyType, lambda m: (_proxy, (dict(m),)))
 def process_count(cfg: Config) -> int:
     """How many filing processes `alice run` starts beside its own filing line.
 
-    None when paid quality stages rate each file before it is filed (quality on, more
+    None (0) when paid quality stages rate each file before it is filed (quality on, more
     stages than the local one, a layout that files by {stars}): they call providers, and
     API keys never leave the daemon's process (providers/redaction.Secret)."""
     quality = cfg.quality
@@ -200,20 +200,19 @@ class Filers:
         f.bell.close()
         log.warning("a filing process exited; its jobs are taken over and another is started",
                     pid=f.proc.pid, exitcode=f.proc.exitcode)
-        lived = time.monotonic() - f.started
-        self._restarts = self._restarts + 1 if lived < 60 else 0
-        self._restart_at = time.monotonic() + RESTART_BACKOFF_S[min(self._restarts, len(RESTART_BACKOFF_S)) - 1] \
-            if self._restarts else time.monotonic()
+        # One that keeps dying young is restarted ever more slowly.
+        self._restarts = self._restarts + 1 if time.monotonic() - f.started < 60 else 0
+        delay = RESTART_BACKOFF_S[min(self._restarts, len(RESTART_BACKOFF_S)) - 1] if self._restarts else 0.0
+        self._restart_at = time.monotonic() + delay
         self.on_death(f.proc.pid)
 
-    def tend(self) -> bool:
-        """On the daemon's loop: start filers to replace those that died, once their backoff
-        ran out. True when one was started (the caller takes over the dead one's jobs first)."""
-        if self._stopping.is_set() or len(self.filers) >= self.count or time.monotonic() < self._restart_at:
-            return False
+    def tend(self) -> None:
+        """On the daemon's loop, after it took over a dead filer's jobs: start filers to replace
+        those that died, once their backoff ran out."""
+        if self._stopping.is_set() or time.monotonic() < self._restart_at:
+            return
         while len(self.filers) < self.count:
             self._spawn()
-        return True
 
     def terminate(self) -> None:
         """SIGTERM every filer: each finishes or hands back its files, then exits (join)."""
