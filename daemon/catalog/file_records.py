@@ -7,13 +7,15 @@ lists them with the paths that hold each (daemon/catalog/asset_detail.py).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from alice.daemon.catalog.models import FileRecord, Location
+from alice.daemon.catalog.models import FileRecord, Location, table_of
 
 GENERATION_FIELDS = ("prompt", "negative_prompt", "seed", "steps", "cfg", "sampler", "scheduler", "model",
                      "model_hash", "width", "height", "loras", "stated_created_at")
@@ -28,10 +30,23 @@ def record_file(s: Session, asset_id: int, file_hash: str, tool: str | None, ai:
     """
     row = dict(asset_id=asset_id, file_hash=file_hash, tool=tool, ai=ai, evidence=evidence,
                **{k: v for k, v in generation.items() if k != "asset_id"})
-    stmt = insert(FileRecord).values(**row)
+    s.execute(upsert_records(row), [row])
+
+
+def upsert_records(columns: Iterable[str]) -> Any:
+    """The statement storing file records with these columns; execute it with the rows as
+    parameters (one multi-row INSERT for a group, group_record.py). Built once per column set."""
+    return _upsert_records(tuple(columns))
+
+
+@cache
+def _upsert_records(columns: tuple[str, ...]) -> Any:
+    table = table_of(FileRecord)
+    stmt = insert(table)
     # The same bytes read again (a newer alice may read more): the latest reading wins.
-    update = {k: getattr(stmt.excluded, k) for k in row if k not in ("asset_id", "file_hash")}
-    s.execute(stmt.on_conflict_do_update(index_elements=[FileRecord.asset_id, FileRecord.file_hash], set_=update))
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.asset_id, table.c.file_hash],
+        set_={k: stmt.excluded[k] for k in columns if k not in ("asset_id", "file_hash")})
 
 
 def _iso(value: Any) -> Any:

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from alice.daemon.catalog import lineage, similar, store
-from alice.daemon.catalog.models import Asset, FileRecord, table_of
+from alice.daemon.catalog import file_records, lineage, similar, store
+from alice.daemon.catalog.models import Asset, table_of
 from alice.pipeline.record import AssetRecord
 
 
@@ -72,9 +73,7 @@ def record_new_files(s: Session, files: list[NewFile]) -> list[int]:
     rows = [store.asset_values(f.rec, projects[f.rec.project]) for f in files]
     # Rows as parameters (executemany): SQLAlchemy sends multi-row INSERTs ("insertmanyvalues")
     # from one statement built once, where .values(rows) built a bound value for every cell.
-    assets = table_of(Asset)
-    new = insert(assets).on_conflict_do_nothing(index_elements=[assets.c.content_id])
-    created: dict[str, int] = dict(s.execute(new.returning(assets.c.content_id, assets.c.id), rows).all())
+    created: dict[str, int] = dict(s.execute(_insert_assets(), rows).all())
     ids = dict(created)
     missing = [f.rec.content_id for f in files if f.rec.content_id not in ids]
     if missing:
@@ -90,10 +89,7 @@ def record_new_files(s: Session, files: list[NewFile]) -> list[int]:
     records = [dict(asset_id=asset_id, file_hash=f.rec.file_hash, tool=row["tool"], ai=row["ai"],
                     evidence=row["evidence"], **{k: v for k, v in g.items() if k != "asset_id"})
                for f, row, g, asset_id in zip(files, rows, generations, asset_ids, strict=True)]
-    stmt = insert(table_of(FileRecord))
-    s.execute(stmt.on_conflict_do_update(
-        index_elements=[table_of(FileRecord).c.asset_id, table_of(FileRecord).c.file_hash],
-        set_={k: getattr(stmt.excluded, k) for k in records[0] if k not in ("asset_id", "file_hash")}), records)
+    s.execute(file_records.upsert_records(records[0]), records)
 
     locations = []
     for f, asset_id in zip(files, asset_ids, strict=True):
@@ -112,6 +108,14 @@ def record_new_files(s: Session, files: list[NewFile]) -> list[int]:
                                                        "project": f.rec.project})
                       for f, asset_id in zip(files, asset_ids, strict=True)])
     return asset_ids
+
+
+@cache
+def _insert_assets() -> Any:
+    """New assets' rows, returning (content_id, id) of those created; built once."""
+    assets = table_of(Asset)
+    return (insert(assets).on_conflict_do_nothing(index_elements=[assets.c.content_id])
+            .returning(assets.c.content_id, assets.c.id))
 
 
 def set_perceptual_hashes(s: Session, hashes: list[tuple[int, int]]) -> None:

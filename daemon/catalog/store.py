@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, cast, overload
 
 from sqlalchemy import (
@@ -266,6 +267,13 @@ def upsert_generations(columns: Iterable[str]) -> Any:
     row gaining only the parameters it lacked. Execute it with the rows as parameters
     (s.execute(stmt, rows)): SQLAlchemy then sends one multi-row INSERT from a statement built
     once, instead of building a bound value for every cell."""
+    return _upsert_generations(tuple(columns))
+
+
+@cache
+def _upsert_generations(columns: tuple[str, ...]) -> Any:
+    # Built once per column set: an ON CONFLICT statement's `excluded` makes a new column
+    # collection each time, which cost more CPU per group than the rows' values.
     table = table_of(Generation)
     stmt = insert(table)
     ex = stmt.excluded
@@ -377,10 +385,11 @@ def add_location(s: Session, asset_id: int, path: str, file_hash: str, role: str
     return location_id
 
 
+@cache
 def upsert_locations() -> Any:
     """The statement recording location rows (cleaned paths, distinct), idempotent on path:
     a path seen again is present again and follows its new content. Execute it with the
-    rows as parameters, like upsert_generations."""
+    rows as parameters, like upsert_generations (and, like it, built once)."""
     stmt = insert(table_of(Location))
     ex = stmt.excluded
     return stmt.on_conflict_do_update(
