@@ -125,3 +125,46 @@ def test_embedded_catalog_starts_quietly_unless_verbose(tmp_path):
             assert "pg_ctl" in text, text[-3000:]
         else:
             assert chatter == [], text[-3000:]
+
+
+def _blocks_sigint(pid: int) -> bool:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("SigBlk:"):
+            return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+    raise AssertionError(f"no SigBlk in /proc/{pid}/status")
+
+
+def test_pixel_workers_start_with_the_daemon_and_never_see_ctrl_c(tmp_path, db_url):
+    # Started before the first file (their start-up is not taken out of a burst's filing),
+    # and every one with SIGINT blocked: Ctrl-C in the terminal stops the parent alone.
+    from tests.leftovers import children_of
+
+    env = AliceEnv(tmp_path, db_url)
+    env.write_config(workers=2, filing_processes=0, watch={"settle_seconds": 0.2, "rescan_minutes": 0})
+    (env.inbox / "p").mkdir(parents=True)
+    proc = _start(env)
+    out: list[bytes] = []
+
+    def workers() -> list[int]:
+        found = []
+        for pid in children_of(proc.pid):
+            try:
+                if b"spawn_main" in open(f"/proc/{pid}/cmdline", "rb").read():
+                    found.append(pid)
+            except OSError:
+                continue
+        return found
+
+    try:
+        _wait_for(proc, out, b"alice is running", 60)
+        wait_until(lambda: len(workers()) == 2, 60, what="two pixel workers, with no file dropped")
+        assert all(_blocks_sigint(pid) for pid in workers())
+        assert not rows(db_url, "SELECT 1 FROM jobs")
+        os.killpg(proc.pid, signal.SIGINT)
+        code, text = _finish(proc, out)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+    assert code == 130, text[-3000:]
+    assert "Traceback" not in text and "KeyboardInterrupt" not in text, text[-5000:]

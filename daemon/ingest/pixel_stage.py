@@ -21,6 +21,7 @@ and in its sidecar, and the asset keeps no perceptual hash or quality.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
@@ -64,6 +65,12 @@ def pending(catalog: Catalog, limit: int, exclude: set[int] | frozenset[int] = f
             ORDER BY a.id, l.id LIMIT :n
         """), {"ex": sorted(exclude), "n": limit}).all()
     return [PixelJob(r.id, r.path, r.format, r.media) for r in rows]
+
+
+def ready() -> int:
+    """A worker's first task (runner._new_pool): unpickling it imports this module and the
+    decoders, so a worker is ready before the first file needs it. Returns its pid."""
+    return os.getpid()
 
 
 def work(job: PixelJob, quality: Any, budget: Budget = DEFAULT_BUDGET) -> PixelFacts:

@@ -44,7 +44,7 @@ from alice.daemon.fs import fileops
 from alice.daemon.fs.confine import OutsideRoots, confine
 from alice.daemon.fs.names import escape, unescape_path
 from alice.daemon.fs.source import SourceRefused, check_node, identity
-from alice.daemon.ingest import filers, queue
+from alice.daemon.ingest import filers, pixel_stage, queue
 from alice.daemon.ingest.filing import (
     FAILED,
     REFUSED,
@@ -252,27 +252,31 @@ class Daemon:
         return {"queued": len(found), "refused": refused}
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        # spawn, not fork: this process has threads (watcher, watchdog) and open sockets.
-        # Workers die with this process (PR_SET_PDEATHSIG): a SIGKILL leaves none behind.
-        return ProcessPoolExecutor(max_workers=self.cfg.worker_count,
+        """The pixel stage's worker processes, every one started now, ready to decode.
+
+        Started on demand, they were spawned in the first idle moment of the first burst,
+        and their start-up (a Python and its imports, ~0.2 s of CPU each) came out of the
+        filing's CPU. Spawn, not fork: this process has threads (watcher, watchdog) and
+        open sockets. Workers die with this process (PR_SET_PDEATHSIG): a SIGKILL leaves
+        none behind. SIGINT is blocked on this thread while they are spawned: Ctrl-C
+        signals the terminal's whole process group, and a worker that received it would
+        die with a KeyboardInterrupt traceback in the middle of a file; the parent alone
+        decides how to stop. The mask is inherited through fork and exec, so the workers
+        never see SIGINT, and a Ctrl-C that lands meanwhile is delivered once it drops.
+        The pool never spawns again: it has all its workers, and a dead one breaks the
+        pool, which pump_pixels replaces with a new one from here.
+        """
+        pool = ProcessPoolExecutor(max_workers=self.cfg.worker_count,
                                    mp_context=multiprocessing.get_context("spawn"),
                                    initializer=lineage.die_with_parent, initargs=(os.getpid(),))
-
-    def _submit(self, *args: Any) -> Future:
-        """pool.submit with SIGINT blocked on this thread while it may spawn a worker.
-
-        Ctrl-C signals the terminal's whole process group. A worker that received it
-        would die with a KeyboardInterrupt traceback in the middle of a file; the
-        parent alone decides how to stop. A blocked signal mask is inherited through
-        fork and exec, so the workers never see SIGINT at all, and a Ctrl-C that
-        lands while the mask is up is delivered to this process as soon as it drops.
-        """
-        assert self.pool is not None
         old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
-            return self.pool.submit(*args)
+            # One task per worker, sent before any can finish: each submit starts a process.
+            for _ in range(self.cfg.worker_count):
+                pool.submit(pixel_stage.ready)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        return pool
 
     def healthy(self) -> bool:
         return (not self.stopping.is_set() and time.monotonic() - self.last_turn < 60
