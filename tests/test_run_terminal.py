@@ -79,6 +79,15 @@ def _finish(proc: subprocess.Popen, out: list[bytes], timeout: float = 60) -> st
     return code, text
 
 
+def _ctrl_c(proc: subprocess.Popen, out: list[bytes]) -> str:
+    """Ctrl-C to the terminal's process group: alice exits 130 and no process prints a traceback."""
+    os.killpg(proc.pid, signal.SIGINT)
+    code, text = _finish(proc, out)
+    assert code == 130, text[-3000:]
+    assert "Traceback" not in text and "KeyboardInterrupt" not in text, text[-5000:]
+    return text
+
+
 def test_ctrl_c_stops_cleanly_with_files_in_flight(tmp_path, db_url):
     env = AliceEnv(tmp_path, db_url)
     env.write_config(workers=2, watch={"settle_seconds": 0.2, "rescan_minutes": 0})
@@ -93,14 +102,11 @@ def test_ctrl_c_stops_cleanly_with_files_in_flight(tmp_path, db_url):
         for i in range(1, 40):
             (env.inbox / "p" / f"f{i}.png").write_bytes(unique_png(i, size=256))
         _wait_for(proc, out, b'"status": "organized", "dest"', 30)
-        os.killpg(proc.pid, signal.SIGINT)
-        code, text = _finish(proc, out)
+        text = _ctrl_c(proc, out)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(30)
-    assert code == 130, text[-3000:]
-    assert "Traceback" not in text and "KeyboardInterrupt" not in text, text[-5000:]
     events = [json.loads(line)["event"] for line in text.splitlines() if line.startswith("{")]
     assert "stopping…" in events and events[-1] == "stopped", text[-3000:]
 
@@ -160,11 +166,8 @@ def test_pixel_workers_start_with_the_daemon_and_never_see_ctrl_c(tmp_path, db_u
         wait_until(lambda: len(workers()) == 2, 60, what="two pixel workers, with no file dropped")
         assert all(_blocks_sigint(pid) for pid in workers())
         assert not rows(db_url, "SELECT 1 FROM jobs")
-        os.killpg(proc.pid, signal.SIGINT)
-        code, text = _finish(proc, out)
+        _ctrl_c(proc, out)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(30)
-    assert code == 130, text[-3000:]
-    assert "Traceback" not in text and "KeyboardInterrupt" not in text, text[-5000:]
