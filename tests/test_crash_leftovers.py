@@ -73,3 +73,26 @@ def test_a_new_daemon_takes_over_a_dead_ones_jobs_at_once(env: AliceEnv) -> None
     assert took < 60, f"{took:.0f} s: the second daemon waited for the 300 s lease"
     assert rows(env.db_url, "SELECT count(*) FROM jobs WHERE state <> 'done'")[0][0] == 0
     assert_none_left(env.config)
+
+
+def test_a_zombie_owner_is_dead() -> None:
+    # A filing process whose daemon was SIGKILLed stays a zombie until init reaps it, and
+    # init may take its time: its jobs must be taken over all the same.
+    import os
+    import subprocess
+
+    from alice.daemon.ops import lineage
+
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        owner = lineage.owner_name(child.pid)
+        assert not lineage.owner_is_dead(owner)
+        os.kill(child.pid, 9)
+        wait_until(lambda: open(f"/proc/{child.pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z", 10,
+                   interval=0.01, what="the child a zombie")
+        assert lineage.owner_is_dead(owner)
+    finally:
+        child.kill()
+        child.wait()
+    assert lineage.owner_is_dead(owner)
+    assert not lineage.owner_is_dead(lineage.owner_name())

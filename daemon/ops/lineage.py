@@ -20,16 +20,21 @@ import signal
 PR_SET_PDEATHSIG = 1
 
 
-def start_time(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot; None if it does not exist (or no /proc)."""
+def _stat(pid: int) -> list[bytes] | None:
+    """/proc/<pid>/stat from field 3 (the state) on; None if the process does not exist (or no /proc)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             data = f.read()
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
     # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
-    fields = data[data.rindex(b")") + 2:].split()
-    return int(fields[19])
+    return data[data.rindex(b")") + 2:].split()
+
+
+def start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot; None if it does not exist (or no /proc)."""
+    fields = _stat(pid)
+    return int(fields[19]) if fields else None
 
 
 def _host() -> str:
@@ -54,9 +59,12 @@ def owner_is_dead(owner: str, host: str | None = None) -> bool:
     pid = int(parts[1])
     if pid == os.getpid():
         return False
-    started = start_time(pid)
-    if started is None:
+    fields = _stat(pid)
+    # A zombie is dead: it only waits for its parent, or init, to reap it. A filing process
+    # whose daemon was SIGKILLed is one until init gets to it, and init may take its time.
+    if fields is None or fields[0] in (b"Z", b"X"):
         return True
+    started = int(fields[19])
     if len(parts) >= 3 and parts[2].isdigit() and int(parts[2]) != 0:
         return int(parts[2]) != started     # the pid was reused by another process
     return False                            # an old-style host:pid owner that is alive
