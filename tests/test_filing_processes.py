@@ -118,6 +118,8 @@ def test_a_burst_is_shared_by_the_daemon_and_its_filing_process(env: AliceEnv) -
         assert len(status()["daemons"]) == 1
     finally:
         assert d.terminate() == 0
+    # It stopped when asked: the daemon did not have to kill it.
+    assert "did not stop in time" not in (env.root / "daemon-a.log").read_text(errors="replace")
     assert_none_left(env.config)
 
 
@@ -192,3 +194,35 @@ def test_ringing_a_filer_that_does_not_read_never_blocks_the_watcher() -> None:
         pass                            # drained, then the daemon's end is gone: False
     for c in (theirs, mine, bell_theirs):
         c.close()
+
+
+def test_a_filer_exiting_is_not_killed_as_late() -> None:
+    # join wakes when the exiting process closes its descriptors, a moment before it can be
+    # reaped; the daemon used to take that moment for "did not stop in time" and kill it.
+    class Exiting:
+        pid = 4242
+        exitcode = 0
+
+        def __init__(self) -> None:
+            self.gone_at = time.monotonic() + 0.2
+            self.killed = False
+
+        def join(self, timeout: float | None = None) -> None:
+            return None                 # the sentinel already fired
+
+        def is_alive(self) -> bool:
+            return time.monotonic() < self.gone_at
+
+        def kill(self) -> None:
+            self.killed = True
+
+    class End:
+        def close(self) -> None:
+            pass
+
+    cfg = parse({"inboxes": ["/tmp/alice-i"], "organized": "/tmp/alice-o", "data_dir": "/tmp/alice-d"}, environ={})
+    f = filers.Filers(cfg, "postgresql://u@127.0.0.1/db", 0, on_message=lambda m: None, on_death=lambda p: None)
+    proc = Exiting()
+    f.filers.append(filers._Filer(proc=proc, conn=End(), bell=End()))
+    f.join(time.monotonic() + 5)
+    assert not proc.killed

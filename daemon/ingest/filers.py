@@ -230,6 +230,10 @@ class Filers:
             filers = list(self.filers)
         for f in filers:
             f.proc.join(max(0.0, deadline - time.monotonic()))
+            # An exiting process closes its descriptors, which wakes join, a moment before
+            # the kernel lets it be reaped: it is not late, only not yet gone.
+            while f.proc.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.01)
             if f.proc.is_alive():
                 log.warning("a filing process did not stop in time; killed", pid=f.proc.pid)
                 f.proc.kill()
