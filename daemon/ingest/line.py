@@ -14,7 +14,7 @@ thread of its own, with its own rule (runner.Daemon._group_due_in).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -94,6 +94,28 @@ class FilingLine:
         todo = iter(sources)
         by_tag: dict[int, Source] = {}
         placed: list[tuple[Hashable, Placed]] = []
+        try:
+            self._run(todo, by_tag, placed, emit, inflight, grouping)
+        except KeyboardInterrupt:
+            # Ctrl-C: no file is started, those in hand are placed and committed. A copy placed
+            # but never recorded would be found by the next run only under its own source: a
+            # twin of it filed first would leave it in the tree twice.
+            self.wait_all()
+            for tag, item in self.done():
+                src = by_tag[tag]  # type: ignore[index]
+                if isinstance(item, Placed):
+                    placed.append((tag, item))
+                elif isinstance(item, Result):
+                    emit(by_tag.pop(tag), item)  # type: ignore[call-overload]
+                elif not isinstance(item, KeyboardInterrupt):
+                    emit(by_tag.pop(tag), Result(str(src.path), FAILED, reason=f"internal error: {item!r}"))  # type: ignore[call-overload]
+            if placed:
+                for tag, result in self.commit(placed):
+                    emit(by_tag.pop(tag), result)  # type: ignore[call-overload]
+            raise
+
+    def _run(self, todo: Iterator[Source], by_tag: dict[int, Source], placed: list[tuple[Hashable, Placed]],
+             emit: Callable[[Source, Result], None], inflight: int, grouping: Grouping) -> None:
         n = 0
         exhausted = False
         while True:
@@ -121,10 +143,16 @@ class FilingLine:
                     src = by_tag.pop(tag)  # type: ignore[call-overload]
                     emit(src, Result(str(src.path), FAILED, reason=f"internal error: {item!r}"))
             if grouping.due(len(placed), len(self.running), self.wanted()):
-                for tag, result in self.commit(placed):
+                group = placed[:]
+                del placed[:]           # what waits for a group, for the interrupted run's last commit
+                for tag, result in self.commit(group):
                     emit(by_tag.pop(tag), result)  # type: ignore[call-overload]
-                placed = []
                 grouping.committed(bool(self.running) or not exhausted)
+
+    def wait_all(self) -> None:
+        """Until every running file has finished its steps 1-3."""
+        if self.running:
+            wait(list(self.running.values()))
 
     def wanted(self) -> bool:
         """Whether a filing thread waits for a content lock that a placed file holds."""
