@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,11 @@ from alice.daemon.errors import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, EXIT_PAR
 if TYPE_CHECKING:
     from concurrent.futures import Executor
 
+    from alice.daemon.ingest.fanout import Helpers
+
+# Filing threads of each process when organize files with helpers (as each of `alice run`'s).
+HELPER_THREADS = 4
+
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
@@ -21,7 +27,8 @@ if TYPE_CHECKING:
 @click.option("--move", "mode", flag_value="move", help="Remove each source once it is safely filed.")
 @click.option("--copy", "mode", flag_value="copy", help="Leave sources in the inbox (the default).")
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=0,
-              help="Files worked on at once (default 0: one per core, like `alice run`).")
+              help="Cores to file on (default 0: one per core, like `alice run`). Beyond the first, "
+                   "helper processes file shares of 48 files or more (at most filing_processes).")
 @click.option("--pixels", type=click.Choice(["now", "later"]), default="now", show_default=True,
               help="Decode pixels (perceptual hash, quality) once everything is filed, or leave that "
                    "to a running `alice run`.")
@@ -81,8 +88,13 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
     # A dry run predicts file by file in order (a later copy of the same bytes is the duplicate
     # it will be), so it runs one at a time; filing is half waiting (fsync, catalog): two threads a core.
     threads = 1 if dry_run else max(2, jobs * 2)
+    # Helpers file shares of the files on the other cores (ingest/fanout.py); forked first,
+    # before this process has a thread or a connection to share by mistake.
+    helpers = None if dry_run else _helpers(cfg, sources, mode, jobs)
+    own = sources if helpers is None else sources[::len(helpers.helpers) + 1]
+    if helpers is not None:
+        threads = HELPER_THREADS
     inflight = threads * 2
-    # Forked here, before this process has a thread or a connection to share by mistake.
     workers = _pixel_workers(jobs) if pixels == "now" and not dry_run else None
     # A session per thread (a content the catalog knows), the filer's link (catalog/filing_link.py),
     # the group's commit.
@@ -98,7 +110,13 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
     line = FilingLine(organizer, threads)
     started = _time.perf_counter()
 
+    lock = threading.Lock()        # helpers' results come from a thread each
+
     def emit_result(src: Source, result: Result) -> None:
+        with lock:
+            _emit_result(src, result)
+
+    def _emit_result(src: Source, result: Result) -> None:
         counts[str(result.status)] += 1
         if not result.elapsed_ms:
             result.elapsed_ms = round((_time.perf_counter() - started) * 1000, 2)
@@ -113,7 +131,11 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
     try:
         with progress(sources, as_json, "Organizing") as bar:
             bar_step = (lambda: bar.update(1)) if hasattr(bar, "update") else (lambda: None)
-            line.run(sources, emit_result, inflight=inflight)
+            if helpers is not None:
+                helpers.start(catalog.engine.url.render_as_string(hide_password=False), emit_result)
+            line.run(own, emit_result, inflight=inflight)
+            if helpers is not None:
+                helpers.wait()
         if workers is not None:
             filled = _pixel_stage(catalog, quality, rescore, workers, jobs)
             if filled and not as_json:
@@ -123,6 +145,8 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
         click.echo("\ninterrupted: what was filed is consistent; run again to finish.", err=True)
         sys.exit(EXIT_INTERRUPTED)
     finally:
+        if helpers is not None:
+            helpers.stop()
         line.shutdown()
         if workers is not None:
             workers.shutdown(wait=True, cancel_futures=True)
@@ -143,6 +167,16 @@ def _would(result: Any) -> str:
     if result.status == "quarantined":
         return f"would quarantine  {result.path}  ({result.reason})"
     return f"{result.status:17} {result.path}  ({result.reason})"
+
+
+def _helpers(cfg: Any, sources: list[Any], mode: str | None, jobs: int) -> Helpers | None:
+    """Helper processes for all but this process's share of `sources`, or None to file alone."""
+    from alice.daemon.ingest.fanout import Helpers, helper_count
+
+    n = helper_count(cfg, jobs, len(sources))
+    if n == 0:
+        return None
+    return Helpers(cfg, [sources[i::n + 1] for i in range(1, n + 1)], mode=mode, threads=HELPER_THREADS)
 
 
 def _pixel_workers(jobs: int) -> Executor:
