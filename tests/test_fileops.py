@@ -128,6 +128,32 @@ def test_publish_copy_appears_under_a_free_name(tmp_path):
     assert sorted(p.name for p in inbox.iterdir()) == ["staged-2.png", "staged.png"]
 
 
+def test_sweep_spares_what_a_live_process_is_writing(tmp_path):
+    # An `alice organize` (or a daemon) starting while another one files into the same tree.
+    import subprocess
+
+    writer = subprocess.Popen(["sleep", "30"])
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    zombie = subprocess.Popen(["true"])     # exited, not reaped: dead all the same
+    while open(f"/proc/{zombie.pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z":
+        time.sleep(0.01)
+    try:
+        live = tmp_path / f"{fileops.temp_prefix(writer.pid)}abc-x.png"
+        gone = tmp_path / f"{fileops.temp_prefix(dead.pid)}abc-y.png"
+        undead = tmp_path / f"{fileops.temp_prefix(zombie.pid)}abc-w.png"
+        ours = tmp_path / f"{fileops.temp_prefix()}abc-z.png"     # a dead process's whose pid we got
+        for p in (live, gone, undead, ours):
+            p.write_bytes(b"partial")
+        assert sorted(fileops.sweep_temp(tmp_path)) == sorted([gone, undead, ours])
+        assert live.exists()
+        assert fileops.sweep_temp(tmp_path, pid=writer.pid) == [live]     # it died: the daemon sweeps its own
+    finally:
+        writer.kill()
+        writer.wait()
+        zombie.wait()
+
+
 def test_sweeps_spare_young_temp_files_in_inboxes(tmp_path):
     organized, inbox, staging = tmp_path / "org", tmp_path / "in", tmp_path / "stage"
     for d in (organized, inbox, staging):

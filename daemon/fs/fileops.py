@@ -411,7 +411,8 @@ def sweep_temp(root: Path, *, min_age_s: float = 0.0, pid: int | None = None) ->
     after the temp file has been renamed into place and recorded. `min_age_s`
     spares the temp files of a writer that may still be at work (a delivery
     into an inbox by another alice process); `pid` limits the sweep to what
-    that (dead) process wrote.
+    that (dead) process wrote. Without it, what a live process of this host
+    writes is spared.
     """
     prefix = TEMP_PREFIX if pid is None else temp_prefix(pid)
     removed: list[Path] = []
@@ -420,7 +421,7 @@ def sweep_temp(root: Path, *, min_age_s: float = 0.0, pid: int | None = None) ->
     cutoff = time.time() - min_age_s
     for dirpath, _dirs, files in os.walk(root):
         for name in files:
-            if name.startswith(prefix):
+            if name.startswith(prefix) and (pid is not None or not _writer_alive(name)):
                 p = Path(dirpath) / name
                 try:
                     if min_age_s and p.lstat().st_mtime > cutoff:
@@ -430,6 +431,17 @@ def sweep_temp(root: Path, *, min_age_s: float = 0.0, pid: int | None = None) ->
                 except FileNotFoundError:
                     pass
     return removed
+
+
+def _writer_alive(name: str) -> bool:
+    """Whether the temp file `name` is being written by another live process of this host
+    (its pid is in the name: temp_prefix). A daemon or an `alice organize` that starts while
+    another one files into the same tree must not sweep the temp file that one is about to link.
+    Our own pid's are a dead process's, whose pid we inherited (after a reboot, say)."""
+    from alice.daemon.ops.lineage import running
+
+    head = name[len(TEMP_PREFIX):].split("-", 1)[0]
+    return head.isdigit() and len(head) < 10 and int(head) != os.getpid() and running(int(head))
 
 
 def sweep_all_temp(organized: Path, inboxes: Iterable[Path], staging: Path) -> list[Path]:

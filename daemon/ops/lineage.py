@@ -37,6 +37,21 @@ def start_time(pid: int) -> int | None:
     return int(fields[19]) if fields else None
 
 
+def running(pid: int) -> bool:
+    """Whether process `pid` of this host runs: it exists and is not a zombie (dead,
+    waiting to be reaped). Without /proc, whether it exists."""
+    if not os.path.isdir("/proc/self"):
+        try:
+            os.kill(pid, 0)
+        except (ProcessLookupError, OverflowError):
+            return False
+        except PermissionError:
+            return True
+        return True
+    fields = _stat(pid)
+    return fields is not None and fields[0] not in (b"Z", b"X")
+
+
 def _host() -> str:
     # Imported here: `alice inspect` forks its workers through die_with_parent and needs no socket (~2 ms).
     import socket
