@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 
 from alice.daemon.cli.context import CliContext
+from alice.daemon.errors import EXIT_INTERRUPTED
 
 # Every command, where it lives. Modules are imported only for the command that runs (so
 # `alice inspect` starts without the catalog's libraries), and nothing registers itself on import.
@@ -68,6 +69,15 @@ class Commands(click.Group):
         if not isinstance(command, click.Command):
             raise TypeError(f"{where} is not a click command")
         return command
+
+    def invoke(self, ctx: click.Context) -> object:
+        # Ctrl-C where a command does not handle it (start-up, a catalog query): 130 as promised
+        # above, where click would print "Aborted!" and exit 1.
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted.", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
 
     def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None,
                                                                           list[str]]:
