@@ -144,9 +144,14 @@ class FilingLine:
                     emit(src, Result(str(src.path), FAILED, reason=f"internal error: {item!r}"))
             if grouping.due(len(placed), len(self.running), self.wanted()):
                 group = placed[:]
-                del placed[:]           # what waits for a group, for the interrupted run's last commit
-                for tag, result in self.commit(group):
-                    emit(by_tag.pop(tag), result)  # type: ignore[call-overload]
+                del placed[:]           # placed: what the interrupted run's last commit records
+                try:
+                    self.organizer.commit([p for _, p in group])
+                except KeyboardInterrupt:
+                    placed.extend(group)    # rolled back, or recorded (recording again changes nothing)
+                    raise
+                for tag, p in group:
+                    emit(by_tag.pop(tag), self.organizer.finish(p))  # type: ignore[call-overload]
                 grouping.committed(bool(self.running) or not exhausted)
 
     def wait_all(self) -> None:
