@@ -15,11 +15,6 @@ from alice.daemon.errors import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, EXIT_PAR
 if TYPE_CHECKING:
     from concurrent.futures import Executor
 
-    from alice.daemon.ingest.fanout import Helpers
-
-# Filing threads of each process when organize files with helpers (as each of `alice run`'s).
-HELPER_THREADS = 4
-
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
@@ -53,6 +48,7 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
     """
     import time as _time
 
+    from alice.daemon.ingest.fanout import Helpers, helper_count
     from alice.daemon.ingest.filing import (
         FAILED,
         QUARANTINED,
@@ -64,7 +60,7 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
         inbox_files,
         startup_sweep,
     )
-    from alice.daemon.ingest.line import FilingLine
+    from alice.daemon.ingest.line import FILING_THREADS, FilingLine
 
     cfg = ctx.config()
     for inbox in [] if paths else cfg.inboxes:
@@ -85,15 +81,15 @@ def organize(ctx: CliContext, paths: tuple[Path, ...], dry_run: bool, mode: str 
     if any(r.explicit for r in refusals):
         fail("nothing was filed: fix or leave out the refused path(s) above", EXIT_CONFIG)
     jobs = jobs or cfg.worker_count
-    # A dry run predicts file by file in order (a later copy of the same bytes is the duplicate
-    # it will be), so it runs one at a time; filing is half waiting (fsync, catalog): two threads a core.
-    threads = 1 if dry_run else max(2, jobs * 2)
     # Helpers file shares of the files on the other cores (ingest/fanout.py); forked first,
     # before this process has a thread or a connection to share by mistake.
-    helpers = None if dry_run else _helpers(cfg, sources, mode, jobs)
-    own = sources if helpers is None else sources[::len(helpers.helpers) + 1]
-    if helpers is not None:
-        threads = HELPER_THREADS
+    n = 0 if dry_run else helper_count(cfg, jobs, len(sources))
+    own, *shares = [sources[i::n + 1] for i in range(n + 1)]
+    helpers = Helpers(cfg, shares, mode=mode, threads=FILING_THREADS) if n else None
+    # A dry run predicts file by file in order (a later copy of the same bytes is the duplicate
+    # it will be), so it runs one at a time; filing is half waiting (fsync, catalog): two threads
+    # a core, or a filing line's threads in each process when helpers file beside this one.
+    threads = 1 if dry_run else FILING_THREADS if n else max(2, jobs * 2)
     inflight = threads * 2
     workers = _pixel_workers(jobs) if pixels == "now" and not dry_run else None
     # A session per thread (a content the catalog knows), the filer's link (catalog/filing_link.py),
@@ -167,16 +163,6 @@ def _would(result: Any) -> str:
     if result.status == "quarantined":
         return f"would quarantine  {result.path}  ({result.reason})"
     return f"{result.status:17} {result.path}  ({result.reason})"
-
-
-def _helpers(cfg: Any, sources: list[Any], mode: str | None, jobs: int) -> Helpers | None:
-    """Helper processes for all but this process's share of `sources`, or None to file alone."""
-    from alice.daemon.ingest.fanout import Helpers, helper_count
-
-    n = helper_count(cfg, jobs, len(sources))
-    if n == 0:
-        return None
-    return Helpers(cfg, [sources[i::n + 1] for i in range(1, n + 1)], mode=mode, threads=HELPER_THREADS)
 
 
 def _pixel_workers(jobs: int) -> Executor:

@@ -22,6 +22,10 @@ from typing import Any, TypeVar
 from alice.daemon.ingest.filing import FAILED, Organizer, Placed, Result, Source
 
 Done = Placed | Result | BaseException
+# Threads of a filing line in `alice run`, each of its filing processes and each process of
+# `alice organize` with helpers. Filing is mostly waiting (fsync, catalog round trips) and
+# GIL-free hashing: a few threads keep the disk and the catalog busy.
+FILING_THREADS = 4
 # Files per catalog transaction when files keep coming: a group of 1 costs ~3.6 ms of CPU
 # per file in statements, one of 16 ~0.5 ms (bench/record_bench.py). A placed file waiting
 # for its group holds no bytes and no connection, only its content lock (catalog/filing_link.py).
@@ -101,14 +105,7 @@ class FilingLine:
             # but never recorded would be found by the next run only under its own source: a
             # twin of it filed first would leave it in the tree twice.
             self.wait_all()
-            for tag, item in self.done():
-                src = by_tag[tag]  # type: ignore[index]
-                if isinstance(item, Placed):
-                    placed.append((tag, item))
-                elif isinstance(item, Result):
-                    emit(by_tag.pop(tag), item)  # type: ignore[call-overload]
-                elif not isinstance(item, KeyboardInterrupt):
-                    emit(by_tag.pop(tag), Result(str(src.path), FAILED, reason=f"internal error: {item!r}"))  # type: ignore[call-overload]
+            self._sort_done(by_tag, placed, emit)
             if placed:
                 for tag, result in self.commit(placed):
                     emit(by_tag.pop(tag), result)  # type: ignore[call-overload]
@@ -132,16 +129,9 @@ class FilingLine:
             # Look again every 50 ms while files wait for their group: a thread may be waiting
             # for the content lock one of them holds.
             self.wait(0.05 if placed else None)
-            for tag, item in self.done():
-                if isinstance(item, Placed):
-                    placed.append((tag, item))
-                elif isinstance(item, Result):
-                    emit(by_tag.pop(tag), item)  # type: ignore[call-overload]
-                else:
-                    if isinstance(item, KeyboardInterrupt):
-                        raise item
-                    src = by_tag.pop(tag)  # type: ignore[call-overload]
-                    emit(src, Result(str(src.path), FAILED, reason=f"internal error: {item!r}"))
+            interrupt = self._sort_done(by_tag, placed, emit)
+            if interrupt is not None:
+                raise interrupt
             if grouping.due(len(placed), len(self.running), self.wanted()):
                 group = placed[:]
                 del placed[:]           # placed: what the interrupted run's last commit records
@@ -153,6 +143,23 @@ class FilingLine:
                 for tag, p in group:
                     emit(by_tag.pop(tag), self.organizer.finish(p))  # type: ignore[call-overload]
                 grouping.committed(bool(self.running) or not exhausted)
+
+    def _sort_done(self, by_tag: dict[int, Source], placed: list[tuple[Hashable, Placed]],
+                   emit: Callable[[Source, Result], None]) -> KeyboardInterrupt | None:
+        """The files whose steps 1-3 finished: a placed one waits for its group, any other
+        is said (a step that raised: failed). Returns a Ctrl-C a filing thread caught, if any."""
+        interrupt = None
+        for tag, item in self.done():
+            if isinstance(item, Placed):
+                placed.append((tag, item))
+            elif isinstance(item, Result):
+                emit(by_tag.pop(tag), item)  # type: ignore[call-overload]
+            elif isinstance(item, KeyboardInterrupt):
+                interrupt = item
+            else:
+                src = by_tag.pop(tag)  # type: ignore[call-overload]
+                emit(src, Result(str(src.path), FAILED, reason=f"internal error: {item!r}"))
+        return interrupt
 
     def wait_all(self) -> None:
         """Until every running file has finished its steps 1-3."""

@@ -58,7 +58,7 @@ from alice.daemon.ingest.filing import (
     inbox_files,
     startup_sweep,
 )
-from alice.daemon.ingest.line import FilingLine
+from alice.daemon.ingest.line import FILING_THREADS, FilingLine
 from alice.daemon.ingest.pixel_stage import PixelStage
 from alice.daemon.ops import lineage, presence, systemd
 from alice.daemon.ops.logs import bind_job
@@ -79,9 +79,6 @@ class InFlight:
     started: float
 
 
-# Filing is mostly waiting (fsync, catalog round trips) and GIL-free hashing:
-# a few threads keep the disk and the catalog busy (daemon/ingest/line.py).
-FILING_THREADS = 4
 # Jobs held at once: in the line, or placed and waiting for their group's commit. A
 # placed file holds only its content lock, on the filer's link (catalog/filing_link.py).
 # Room for a group being committed (a commit takes 40-90 ms in a burst) and the next one growing.

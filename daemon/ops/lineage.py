@@ -31,6 +31,14 @@ def _stat(pid: int) -> list[bytes] | None:
     return data[data.rindex(b")") + 2:].split()
 
 
+def _running_stat(pid: int) -> list[bytes] | None:
+    """_stat of a process that runs; None for one that does not exist or is a zombie. A zombie
+    is dead: it only waits for its parent, or init, to reap it, and a filing process whose
+    daemon was SIGKILLed stays one until init gets to it, which may take seconds."""
+    fields = _stat(pid)
+    return None if fields is None or fields[0] in (b"Z", b"X") else fields
+
+
 def start_time(pid: int) -> int | None:
     """The process's start time in clock ticks since boot; None if it does not exist (or no /proc)."""
     fields = _stat(pid)
@@ -38,18 +46,8 @@ def start_time(pid: int) -> int | None:
 
 
 def running(pid: int) -> bool:
-    """Whether process `pid` of this host runs: it exists and is not a zombie (dead,
-    waiting to be reaped). Without /proc, whether it exists."""
-    if not os.path.isdir("/proc/self"):
-        try:
-            os.kill(pid, 0)
-        except (ProcessLookupError, OverflowError):
-            return False
-        except PermissionError:
-            return True
-        return True
-    fields = _stat(pid)
-    return fields is not None and fields[0] not in (b"Z", b"X")
+    """Whether process `pid` of this host runs: it exists and is not a zombie."""
+    return _running_stat(pid) is not None
 
 
 def _host() -> str:
@@ -74,10 +72,8 @@ def owner_is_dead(owner: str, host: str | None = None) -> bool:
     pid = int(parts[1])
     if pid == os.getpid():
         return False
-    fields = _stat(pid)
-    # A zombie is dead: it only waits for its parent, or init, to reap it. A filing process
-    # whose daemon was SIGKILLed is one until init gets to it, and init may take its time.
-    if fields is None or fields[0] in (b"Z", b"X"):
+    fields = _running_stat(pid)
+    if fields is None:
         return True
     started = int(fields[19])
     if len(parts) >= 3 and parts[2].isdigit() and int(parts[2]) != 0:
