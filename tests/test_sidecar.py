@@ -56,6 +56,29 @@ def test_round_trip(record):
     assert load(text) == record
 
 
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(RECORDS)
+def test_libyaml_loads_what_the_python_loader_loads(record):
+    # load() parses with libyaml where it can (the second stage loads a sidecar per image):
+    # both parsers must read every sidecar dump() writes as the same data.
+    if not sidecar_module._FAST_LOAD:
+        pytest.skip("PyYAML without libyaml: load() uses the Python loader only")
+    text = dump(record)
+    try:
+        fast = yaml.load(text, Loader=sidecar_module._FastLoader)  # noqa: S506 - a CSafeLoader
+    except yaml.YAMLError:
+        fast = None     # libyaml refuses it: load() falls back to the Python loader
+    slow = yaml.load(text, Loader=sidecar_module._Loader)  # noqa: S506 - a SafeLoader
+    if fast is not None:
+        assert fast == slow
+    assert load(text) == record
+
+
+def test_an_alias_is_refused_by_either_parser_with_its_line():
+    with pytest.raises(SidecarError, match=r"aliases are not allowed in a sidecar \(line 3\)"):
+        load("alice_sidecar: 1\na: &a [x]\nb: *a\n")
+
+
 def record(**kw) -> AssetRecord:
     base = dict(content_id="b3:" + "a" * 64, file_hash="b3:" + "b" * 64, size=10, format="png", media="image",
                 tool="comfyui", ai=True, project="p", source_path="/inbox/p/x.png",

@@ -21,6 +21,8 @@ and in its sidecar, and the asset keeps no perceptual hash or quality.
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 import os
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
@@ -29,11 +31,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import text, update
+from sqlalchemy import text
 
 from alice.daemon.catalog import similar
 from alice.daemon.catalog.engine import Catalog
-from alice.daemon.catalog.models import Asset
 from alice.daemon.catalog.store import clean_json
 from alice.daemon.fs import fileops
 from alice.pipeline import sidecar
@@ -138,24 +139,36 @@ def record(catalog: Catalog, done: list[tuple[PixelJob, PixelFacts]],
         updates.append((job, facts, rec))
     for folder in folders:
         fileops.fsync_dir(folder)
+    rows = []
+    for job, facts, rec in updates:
+        quality = rec.quality if rec is not None else facts.quality
+        stars = rec.stars if rec is not None else facts.stars
+        phash = None if facts.perceptual_hash is None else similar.to_signed64(facts.perceptual_hash)
+        score = quality.get("score") if isinstance(quality, dict) else None
+        rows.append({"id": job.asset_id, "phash": phash, "bands": None if phash is None else similar.bands(phash),
+                     "warnings": clean_json(_warnings(facts)), "has_quality": quality is not None,
+                     "quality": clean_json(quality), "stars": stars if stars in (1, 2, 3, 4, 5) else None,
+                     "score": float(score) if isinstance(score, (int, float)) and math.isfinite(score) else None})
+    # One statement for the group: the facts of each asset as a row of a JSON recordset.
     with catalog.session() as s:
-        for job, facts, rec in updates:
-            similar.set_perceptual_hash(s, job.asset_id, facts.perceptual_hash)
-            quality = rec.quality if rec is not None else facts.quality
-            stars = rec.stars if rec is not None else facts.stars
-            s.execute(text("UPDATE assets SET pixels_pending = false, warnings = warnings || CAST(:w AS jsonb) "
-                           "WHERE id = :id"), {"w": _json(_warnings(facts)), "id": job.asset_id})
-            if quality is not None:
-                score = quality.get("score") if isinstance(quality, dict) else None
-                s.execute(update(Asset).where(Asset.id == job.asset_id).values(
-                    quality=clean_json(quality), stars=stars if stars in (1, 2, 3, 4, 5) else None,
-                    quality_score=float(score) if isinstance(score, (int, float)) else None))
+        s.execute(_RECORD, {"rows": json.dumps(rows)})
 
 
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(clean_json(value))
+_RECORD = text("""
+    UPDATE assets a SET
+        phash = r.phash,
+        phash_bands = CASE WHEN r.phash IS NULL THEN NULL
+                           ELSE ARRAY(SELECT jsonb_array_elements_text(r.bands)::int) END,
+        pixels_pending = false,
+        warnings = a.warnings || r.warnings,
+        quality = CASE WHEN r.has_quality THEN r.quality ELSE a.quality END,
+        stars = CASE WHEN r.has_quality THEN r.stars ELSE a.stars END,
+        quality_score = CASE WHEN r.has_quality THEN r.score ELSE a.quality_score END
+    FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+         AS r(id bigint, phash bigint, bands jsonb, warnings jsonb, has_quality boolean, quality jsonb,
+              stars int, score double precision)
+    WHERE a.id = r.id
+""")
 
 
 class PixelStage:
