@@ -184,10 +184,12 @@ class PixelStage:
         self.running: dict[int, tuple[PixelJob, Future]] = {}
         self.done_count = 0
 
-    def pump(self, pool: Executor, slots: int, on_done: Callable[[], None] | None = None) -> int:
-        """Start pending jobs until `slots` are in flight; returns how many started."""
+    def pump(self, pool: Executor, slots: int, on_done: Callable[[], None] | None = None, *,
+             batch: int = 1) -> int:
+        """Start pending jobs until `slots` are in flight, once at least `batch` slots are free
+        (one catalog query for several jobs); returns how many started."""
         room = slots - len(self.running)
-        if room <= 0:
+        if room <= 0 or room < min(batch, slots):
             return 0
         jobs = pending(self.catalog, room, set(self.running))
         for job in jobs:
@@ -197,13 +199,15 @@ class PixelStage:
             self.running[job.asset_id] = (job, fut)
         return len(jobs)
 
-    def collect(self) -> int:
-        """Record every finished job in one group; returns how many."""
+    def collect(self, batch: int = 1) -> int:
+        """Record every finished job in one group, once they are at least `batch` or nothing
+        else runs (a transaction and its WAL flush for several images); returns how many."""
+        done = [asset_id for asset_id, (_, fut) in self.running.items() if fut.done()]
+        if not done or (len(done) < batch and len(done) < len(self.running)):
+            return 0
         finished: list[tuple[PixelJob, PixelFacts]] = []
-        for asset_id, (job, fut) in list(self.running.items()):
-            if not fut.done():
-                continue
-            del self.running[asset_id]
+        for asset_id in done:
+            job, fut = self.running.pop(asset_id)
             try:
                 facts = fut.result()
             except FileNotFoundError:
