@@ -47,7 +47,7 @@ from alice.daemon.catalog.models import (
     Tag,
     table_of,
 )
-from alice.daemon.fs.names import escape
+from alice.daemon.fs.names import escape, is_clean
 from alice.pipeline.record import AssetRecord
 
 EVENTS_CHANNEL = "alice_events"
@@ -114,7 +114,21 @@ def clean_text(value: str | None) -> str | None:
 
 
 def clean_json(value: Any) -> Any:
-    """Make `value` storable as JSONB: no NULs, no NaN, nothing json cannot encode."""
+    """Make `value` storable as JSONB: no NULs, no NaN, nothing json cannot encode. Keys
+    become strings as JSON spells them (None -> "null"), tuples and sets lists."""
+    if isinstance(value, dict | list | tuple):
+        # Most values (a ComfyUI graph of a few hundred nodes, filed for every file) are
+        # clean already: the C encoder says so at a fraction of the cost of walking them.
+        try:
+            encoded = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError):
+            return _clean_json(value)
+        if "\\u0000" not in encoded and is_clean(encoded):
+            return json.loads(encoded)
+    return _clean_json(value)
+
+
+def _clean_json(value: Any) -> Any:
     if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, float):
@@ -122,10 +136,18 @@ def clean_json(value: Any) -> Any:
     if isinstance(value, str):
         return escape(value).replace("\x00", "")
     if isinstance(value, dict):
-        return {clean_json(str(k)): clean_json(v) for k, v in value.items()}
+        return {clean_json(_key(k)): _clean_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set):
-        return [clean_json(v) for v in value]
-    return clean_json(str(value))
+        return [_clean_json(v) for v in value]
+    return _clean_json(str(value))
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if key is None or isinstance(key, bool | int | float):
+        return json.dumps(key)      # as the encoder spells a key (True -> "true")
+    return str(key)
 
 
 def _bounded_int(value: Any, limit: int = _INT32) -> int | None:
