@@ -57,6 +57,28 @@ def test_acquire_says_whether_the_catalog_has_the_content(catalog: Catalog) -> N
     locks.release(["b3:known", "b3:new"])
 
 
+def test_a_filer_granted_the_lock_sees_what_the_holder_committed_under_it(catalog: Catalog) -> None:
+    # The other filer copies and records the content while holding its lock; ours waits,
+    # and once granted must find the asset (else it would file the same bytes twice).
+    holder, ours = FilingLink(catalog.engine), FilingLink(catalog.engine)
+    assert holder.acquire("b3:raced") is None
+    got: list[int | None] = []
+    waiter = threading.Thread(target=lambda: got.append(ours.acquire("b3:raced", timeout=10)))
+    waiter.start()
+    time.sleep(0.2)
+    assert not got                      # still waiting for the holder
+    with catalog.engine.begin() as conn:
+        pid = conn.execute(text("INSERT INTO projects (name) VALUES ('p') RETURNING id")).scalar_one()
+        aid = conn.execute(text("INSERT INTO assets (content_id, file_hash, size, format, media, ai, project_id, "
+                                "created_at) "
+                                "VALUES ('b3:raced', 'b3:f', 1, 'png', 'image', false, :p, now()) RETURNING id"),
+                           {"p": pid}).scalar_one()
+    holder.release(["b3:raced"])
+    waiter.join(10)
+    assert got == [aid]
+    ours.release(["b3:raced"])
+
+
 def test_a_group_is_released_at_once_and_the_connection_goes_back(catalog: Catalog) -> None:
     locks = FilingLink(catalog.engine)
     before = catalog.engine.pool.checkedout()    # type: ignore[attr-defined]

@@ -12,9 +12,9 @@ for its group, which capped the groups at the pool's size. Here a process
 keeps the locks it holds on a few autocommit connections (each content id
 always on the same one), taken from the pool while any lock is held and given
 back when none is:
-  * the lock and the question go in one round trip (a pipeline: two
-    statements, the question run after the lock is granted, so it sees
-    every commit made under the lock before);
+  * the lock and the question go in one statement (a function whose
+    question runs after the lock is granted, so it sees every commit made
+    under the lock before: migration 0013);
   * releasing a group's locks is one statement per connection.
 Advisory locks are re-entrant within a server session, so threads of this
 process are kept apart here, before the server is asked.
@@ -41,8 +41,8 @@ class ContentBusy(OSError):
     """Another filer held a content's lock for too long; a transient failure (retried later)."""
 
 
-_LOCK = "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))"
-_KNOWN = "SELECT id FROM assets WHERE content_id = %s"
+# The lock, then the question under it (migration 0013 says why a function).
+_LOCK = "SELECT granted, known FROM alice_lock_content(%s)"
 _UNLOCK = "SELECT pg_advisory_unlock(hashtextextended(c, 0)) FROM unnest(%s::text[]) AS c"
 _SOURCE_STATE = """
     SELECT l.role, l.present, l.size, l.mtime_ns, l.file_hash, l.asset_id,
@@ -167,15 +167,11 @@ class FilingLink:
     def _try(self, content_id: str) -> tuple[bool, int | None]:
         shard = self._shard(content_id)
         with self._connected(shard) as conn:
-            with conn.pipeline():
-                lock = conn.execute(_LOCK, (content_id,))
-                known = conn.execute(_KNOWN, (content_id,))
-            granted = bool(lock.fetchone()[0])
-            row = known.fetchone()
+            granted, known = conn.execute(_LOCK, (content_id,)).fetchone()
         if granted:
             with self._state:
                 shard.locked.add(content_id)
-        return granted, (row[0] if row is not None else None)
+        return bool(granted), known
 
     @contextmanager
     def _connected(self, shard: _Shard) -> Iterator[Any]:

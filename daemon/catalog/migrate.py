@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 # The newest revision under migrations/versions/; a new migration changes it too.
-HEAD = "0012"
+HEAD = "0013"
 
 SCRIPT_LOCATION = "alice.daemon.catalog:migrations"
 # Any constant works as long as every alice process uses the same one; this is
