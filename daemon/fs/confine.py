@@ -33,31 +33,42 @@ class Confined:
 def confine(path: Path | str, roots: list[Path], what: str = "inbox") -> Confined:
     """The path checked against `roots`, or OutsideRoots saying which rule it broke."""
     given = Path(path)
-    if "\x00" in os.fsdecode(given):
+    text = os.fspath(given)
+    if "\x00" in text:
         raise OutsideRoots(given, "the path contains a NUL character")
-    norm = Path(os.path.abspath(given))           # abspath also removes '..' and '.'
+    # Strings, not PurePath arithmetic: every job the daemon takes is checked here.
+    norm = os.path.abspath(text)                  # abspath also removes '..' and '.'
     for root in roots:
-        root_abs = Path(os.path.abspath(root))
-        if norm != root_abs and root_abs not in norm.parents:
+        root_abs = os.path.abspath(root)
+        if norm != root_abs and not norm.startswith(root_abs.rstrip(os.sep) + os.sep):
             continue
         _no_links_below(root_abs, norm)
-        real_root = os.path.realpath(root_abs)
-        expect = os.path.join(real_root, os.path.relpath(norm, root_abs)) if norm != root_abs else real_root
-        if os.path.realpath(given) != os.path.normpath(expect):
-            # '..' after a symlink, or a link swapped in meanwhile: the kernel lands somewhere else.
-            raise OutsideRoots(given, f"it leads outside the {what} {root} through a symbolic link; "
-                                      "alice never follows links inside its folders")
-        return Confined(norm, Path(root))
+        if _dotted(text):
+            # With no link below the root, the kernel resolves the path as written unless it
+            # says '..' (after a link it climbs out of the link's target) or '.'.
+            real_root = os.path.realpath(root_abs)
+            expect = os.path.join(real_root, os.path.relpath(norm, root_abs)) if norm != root_abs else real_root
+            if os.path.realpath(text) != os.path.normpath(expect):
+                raise OutsideRoots(given, f"it leads outside the {what} {root} through a symbolic link; "
+                                          "alice never follows links inside its folders")
+        return Confined(Path(norm), Path(root))
     shown = ", ".join(str(r) for r in roots)
     how = " ('..' leads out of it)" if ".." in given.parts else ""
     raise OutsideRoots(given, f"not inside a configured {what}{how} ({shown}); add it to 'inboxes' in the "
                               "configuration or pass a path inside one")
 
 
-def _no_links_below(root: Path, path: Path) -> None:
+def _dotted(path: str) -> bool:
+    parts = path.split(os.sep)
+    return ".." in parts or "." in parts or not os.path.isabs(path)
+
+
+def _no_links_below(root: str, path: str) -> None:
     cur = root
-    for part in path.relative_to(root).parts:
-        cur = cur / part
+    for part in os.path.relpath(path, root).split(os.sep):
+        if part in ("", "."):
+            continue
+        cur = os.path.join(cur, part)
         try:
             st = os.lstat(cur)
         except FileNotFoundError:
