@@ -128,6 +128,9 @@ class Daemon:
         self.committer = ThreadPoolExecutor(1, thread_name_prefix="alice-commit")
         self.committing: tuple[list[tuple[int, Placed]], Future] | None = None
         self.pixels = PixelStage(catalog, quality, rescore) if parent is None else None
+        # Pixel jobs are taken and recorded a worker's worth at a time: a catalog query and a
+        # transaction per image cost the catalog's server ~2 ms of CPU per image.
+        self.pixel_batch = cfg.worker_count
         self.last_errors: deque[dict[str, Any]] = deque(maxlen=20)
         self.catalog_ok = True
         self.processed = 0
@@ -326,7 +329,7 @@ class Daemon:
                         # Filing first: pixels wait until no file is waiting to become searchable.
                         self.pump_pixels()
                     else:
-                        self.pixels.collect(self.cfg.worker_count)
+                        self.pixels.collect(self.pixel_batch)
                 if self.rescan_needed.is_set():
                     self.rescan_needed.clear()
                     self._rescan()
@@ -616,9 +619,7 @@ class Daemon:
     def pump_pixels(self) -> None:
         """Keep the worker processes busy with the pixel stage, and record what it finished."""
         assert self.pool is not None and self.pixels is not None
-        # Jobs are taken and recorded a worker's worth at a time: a catalog query and a
-        # transaction per image cost the catalog's server ~2 ms of CPU per image.
-        batch = self.cfg.worker_count
+        batch = self.pixel_batch
         self.pixels.collect(batch)
         try:
             self.pixels.pump(self.pool, batch * 3, on_done=self.wake.set, batch=batch)
