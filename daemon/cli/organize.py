@@ -190,7 +190,7 @@ def _pixel_stage(catalog: Any, quality: Any, rescore: Any, workers: Executor, jo
 
     if not pending(catalog, 1):
         return 0
-    return PixelStage(catalog, quality, rescore).run_all(workers, slots=jobs * 2)
+    return PixelStage(catalog, quality, rescore).run_all(workers, slots=jobs * 3, batch=jobs)
 
 
 def _summary(counts: Counter[str], total: int, dry_run: bool) -> None:

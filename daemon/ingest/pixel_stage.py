@@ -220,13 +220,17 @@ class PixelStage:
             self.done_count += len(finished)
         return len(finished)
 
-    def run_all(self, pool: Executor, slots: int) -> int:
-        """Until nothing is pending (alice organize): returns how many were recorded."""
+    def run_all(self, pool: Executor, slots: int, batch: int = 1) -> int:
+        """Until nothing is pending (alice organize): returns how many were recorded. Jobs
+        are taken and recorded `batch` at a time, as the daemon does (runner.pump_pixels)."""
         from concurrent.futures import FIRST_COMPLETED, wait
 
         while True:
-            self.pump(pool, slots)
+            self.pump(pool, slots, batch=batch)
             if not self.running:
                 return self.done_count
-            wait([f for _, f in self.running.values()], return_when=FIRST_COMPLETED)
-            self.collect()
+            # Only the running ones: a finished job waiting for its batch must not end the wait.
+            running = [f for _, f in self.running.values() if not f.done()]
+            if running:
+                wait(running, return_when=FIRST_COMPLETED)
+            self.collect(batch)
