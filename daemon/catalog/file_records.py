@@ -12,10 +12,10 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from alice.daemon.catalog.models import FileRecord, Location, table_of
+from alice.daemon.catalog import json_rows
+from alice.daemon.catalog.models import FileRecord, Location
 
 GENERATION_FIELDS = ("prompt", "negative_prompt", "seed", "steps", "cfg", "sampler", "scheduler", "model",
                      "model_hash", "width", "height", "loras", "stated_created_at")
@@ -30,23 +30,21 @@ def record_file(s: Session, asset_id: int, file_hash: str, tool: str | None, ai:
     """
     row = dict(asset_id=asset_id, file_hash=file_hash, tool=tool, ai=ai, evidence=evidence,
                **{k: v for k, v in generation.items() if k != "asset_id"})
-    s.execute(upsert_records(row), [row])
+    s.execute(upsert_records(row), {"rows": json_rows.encode([row])})
 
 
 def upsert_records(columns: Iterable[str]) -> Any:
     """The statement storing file records with these columns; execute it with the rows as
-    parameters (one multi-row INSERT for a group, group_record.py). Built once per column set."""
+    one JSON parameter (json_rows.py; a group's at once: group_record.py)."""
     return _upsert_records(tuple(columns))
 
 
 @cache
 def _upsert_records(columns: tuple[str, ...]) -> Any:
-    table = table_of(FileRecord)
-    stmt = insert(table)
     # The same bytes read again (a newer alice may read more): the latest reading wins.
-    return stmt.on_conflict_do_update(
-        index_elements=[table.c.asset_id, table.c.file_hash],
-        set_={k: stmt.excluded[k] for k in columns if k not in ("asset_id", "file_hash")})
+    fill = [f'"{c}" = excluded."{c}"' for c in columns if c not in ("asset_id", "file_hash")]
+    return json_rows.insert("file_records", columns,
+                            "ON CONFLICT (asset_id, file_hash) DO UPDATE SET " + ", ".join(fill))
 
 
 def _iso(value: Any) -> Any:

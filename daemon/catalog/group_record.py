@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
-from alice.daemon.catalog import json_rows, lineage, similar, store
+from alice.daemon.catalog import file_records, json_rows, lineage, similar, store
 from alice.daemon.catalog.models import Asset
 from alice.pipeline.record import AssetRecord
 
@@ -70,7 +69,7 @@ def record_new_files(s: Session, files: list[NewFile]) -> list[int]:
         return [record_one(s, f) for f in files]
     projects = {name: store.project_id(s, name) for name in dict.fromkeys(f.rec.project for f in files)}
     rows = [store.asset_values(f.rec, projects[f.rec.project]) for f in files]
-    created: dict[str, int] = dict(s.execute(_insert_assets(tuple(rows[0])), {"rows": json_rows.encode(rows)}).all())
+    created: dict[str, int] = dict(s.execute(store.insert_assets(rows[0]), {"rows": json_rows.encode(rows)}).all())
     ids = dict(created)
     missing = [f.rec.content_id for f in files if f.rec.content_id not in ids]
     if missing:
@@ -82,11 +81,11 @@ def record_new_files(s: Session, files: list[NewFile]) -> list[int]:
             store.join_project(s, asset_id, row["project_id"])   # a copy dropped into another project's folder
 
     generations = [store.generation_row(asset_id, f.rec) for f, asset_id in zip(files, asset_ids, strict=True)]
-    s.execute(_upsert_generations(tuple(generations[0])), {"rows": json_rows.encode(generations)})
+    s.execute(store.upsert_generations(generations[0]), {"rows": json_rows.encode(generations)})
     records = [dict(asset_id=asset_id, file_hash=f.rec.file_hash, tool=row["tool"], ai=row["ai"],
                     evidence=row["evidence"], **{k: v for k, v in g.items() if k != "asset_id"})
                for f, row, g, asset_id in zip(files, rows, generations, asset_ids, strict=True)]
-    s.execute(_upsert_records(tuple(records[0])), {"rows": json_rows.encode(records)})
+    s.execute(file_records.upsert_records(records[0]), {"rows": json_rows.encode(records)})
 
     locations = []
     for f, asset_id in zip(files, asset_ids, strict=True):
@@ -94,7 +93,7 @@ def record_new_files(s: Session, files: list[NewFile]) -> list[int]:
                               role="organized", size=None, mtime_ns=None))
         locations.append(dict(asset_id=asset_id, path=store.clean_text(f.source), file_hash=f.rec.file_hash,
                               role="source", size=f.size, mtime_ns=f.mtime_ns))
-    s.execute(_upsert_locations(), {"rows": json_rows.encode(locations)})
+    s.execute(store.upsert_locations(), {"rows": json_rows.encode(locations)})
 
     for f, asset_id in zip(files, asset_ids, strict=True):
         lineage.record_parents(s, asset_id, f.rec.parents)
@@ -105,42 +104,6 @@ def record_new_files(s: Session, files: list[NewFile]) -> list[int]:
                                                        "project": f.rec.project})
                       for f, asset_id in zip(files, asset_ids, strict=True)])
     return asset_ids
-
-
-# The group's statements (json_rows.py), each built once per column set. Their ON CONFLICT
-# rules are those of store.record_asset, store.upsert_generations, file_records.upsert_records
-# and store.upsert_locations, which record a file on its own.
-@cache
-def _insert_assets(columns: tuple[str, ...]) -> Any:
-    """New assets' rows, returning (content_id, id) of those created."""
-    return json_rows.insert("assets", columns, "ON CONFLICT (content_id) DO NOTHING RETURNING content_id, id")
-
-
-@cache
-def _upsert_generations(columns: tuple[str, ...]) -> Any:
-    """An existing generation row gains only the parameters it lacked."""
-    fill = [f'"{c}" = coalesce(generations."{c}", excluded."{c}")' for c in columns
-            if c not in ("asset_id", "loras", "raw")]
-    fill += ["loras = coalesce(nullif(generations.loras, '[]'::jsonb), excluded.loras)",
-             "raw = coalesce(nullif(generations.raw, '{}'::jsonb), excluded.raw)"]
-    return json_rows.insert("generations", columns, "ON CONFLICT (asset_id) DO UPDATE SET " + ", ".join(fill))
-
-
-@cache
-def _upsert_records(columns: tuple[str, ...]) -> Any:
-    """The same bytes read again: the latest reading wins."""
-    fill = [f'"{c}" = excluded."{c}"' for c in columns if c not in ("asset_id", "file_hash")]
-    return json_rows.insert("file_records", columns,
-                            "ON CONFLICT (asset_id, file_hash) DO UPDATE SET " + ", ".join(fill))
-
-
-@cache
-def _upsert_locations() -> Any:
-    """A path seen again is present again and follows its new content."""
-    return json_rows.insert("locations", ("asset_id", "path", "file_hash", "role", "size", "mtime_ns"),
-                            "ON CONFLICT (path) DO UPDATE SET asset_id = excluded.asset_id, "
-                            "file_hash = excluded.file_hash, role = excluded.role, size = excluded.size, "
-                            "mtime_ns = excluded.mtime_ns, present = true, gone_at = NULL, last_seen = now()")
 
 
 def set_perceptual_hashes(s: Session, hashes: list[tuple[int, int]]) -> None:

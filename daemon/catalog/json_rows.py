@@ -16,7 +16,7 @@ datetimes, sent as ISO 8601 with their offset.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -42,7 +42,7 @@ def encode(rows: Iterable[dict[str, Any]]) -> str:
                       separators=(",", ":"))
 
 
-def insert(table: str, columns: Sequence[str], tail: str = "") -> TextClause:
+def insert(table: str, columns: Iterable[str], tail: str = "") -> TextClause:
     """INSERT INTO `table` (columns) the rows of the JSON parameter :rows (encode()), in
     order; `tail`: the ON CONFLICT and RETURNING clauses. Built once per arguments."""
     return _insert(table, tuple(columns), tail)

@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from alice.daemon.catalog import json_rows
 from alice.daemon.catalog.file_records import record_file
 from alice.daemon.catalog.models import (
     LOCATION_ROLES,
@@ -41,11 +42,9 @@ from alice.daemon.catalog.models import (
     AssetProject,
     AssetTag,
     Event,
-    Generation,
     Location,
     Project,
     Tag,
-    table_of,
 )
 from alice.daemon.fs.names import escape, is_clean
 from alice.pipeline.record import AssetRecord
@@ -193,16 +192,15 @@ def record_asset(s: Session, rec: AssetRecord, *, refresh: bool = True) -> tuple
     file's own reading is kept whole as its file record (file_records.py).
     """
     values = asset_values(rec, project_id(s, rec.project))
-    inserted = s.execute(insert(Asset).values(**values)
-                         .on_conflict_do_nothing(index_elements=[Asset.content_id])
-                         .returning(Asset.id)).scalar_one_or_none()
+    row = s.execute(insert_assets(values), {"rows": json_rows.encode([values])}).first()
+    inserted = row.id if row is not None else None
     created = inserted is not None
     asset_id: int = inserted if inserted is not None else \
         s.execute(select(Asset.id).where(Asset.content_id == rec.content_id)).scalar_one()
     if not created:
         join_project(s, asset_id, values["project_id"])    # a copy dropped into another project's folder
     generation = generation_row(asset_id, rec)
-    s.execute(upsert_generations(generation), [generation])
+    s.execute(upsert_generations(generation), {"rows": json_rows.encode([generation])})
     record_file(s, asset_id, rec.file_hash, values["tool"], values["ai"], values["evidence"], generation)
     if refresh:
         refresh_search(s, asset_id)
@@ -284,25 +282,27 @@ def generation_row(asset_id: int, rec: AssetRecord) -> dict[str, Any]:
     return row
 
 
+# The statements recording rows, each built once per column set and executed with the rows
+# as one JSON parameter (json_rows.py): {"rows": json_rows.encode(rows)}, one row or a group's
+# (group_record.py). Each table's ON CONFLICT rule is written here once.
+def insert_assets(columns: Iterable[str]) -> Any:
+    """New assets' rows; an existing content id is left as it is. Returns (content_id, id)
+    of the rows created."""
+    return json_rows.insert("assets", columns, "ON CONFLICT (content_id) DO NOTHING RETURNING content_id, id")
+
+
 def upsert_generations(columns: Iterable[str]) -> Any:
-    """The statement inserting generation rows (one per asset) with these columns, an existing
-    row gaining only the parameters it lacked. Execute it with the rows as parameters
-    (s.execute(stmt, rows)): SQLAlchemy then sends one multi-row INSERT from a statement built
-    once, instead of building a bound value for every cell."""
+    """Generation rows (one per asset), an existing row gaining only the parameters it lacked."""
     return _upsert_generations(tuple(columns))
 
 
 @cache
 def _upsert_generations(columns: tuple[str, ...]) -> Any:
-    # Built once per column set: an ON CONFLICT statement's `excluded` makes a new column
-    # collection each time, which cost more CPU per group than the rows' values.
-    table = table_of(Generation)
-    stmt = insert(table)
-    ex = stmt.excluded
-    fill = {c: func.coalesce(table.c[c], ex[c]) for c in columns if c not in ("asset_id", "loras", "raw")}
-    fill["loras"] = func.coalesce(func.nullif(table.c.loras, text("'[]'::jsonb")), ex.loras)
-    fill["raw"] = func.coalesce(func.nullif(table.c.raw, text("'{}'::jsonb")), ex.raw)
-    return stmt.on_conflict_do_update(index_elements=[table.c.asset_id], set_=fill)
+    fill = [f'"{c}" = coalesce(generations."{c}", excluded."{c}")' for c in columns
+            if c not in ("asset_id", "loras", "raw")]
+    fill += ["loras = coalesce(nullif(generations.loras, '[]'::jsonb), excluded.loras)",
+             "raw = coalesce(nullif(generations.raw, '{}'::jsonb), excluded.raw)"]
+    return json_rows.insert("generations", columns, "ON CONFLICT (asset_id) DO UPDATE SET " + ", ".join(fill))
 
 
 def _asset_row(s: Session, where: Any) -> AssetRow | None:
@@ -399,26 +399,21 @@ def add_location(s: Session, asset_id: int, path: str, file_hash: str, role: str
     if role not in LOCATION_ROLES:
         raise ValueError(f"location role must be one of {', '.join(LOCATION_ROLES)}, not {role!r}")
     path = clean_text(path)
-    location_id = s.execute(upsert_locations().returning(table_of(Location).c.id),
-                            dict(asset_id=asset_id, path=path, file_hash=file_hash, role=role, size=size,
-                                 mtime_ns=mtime_ns)).scalar_one()
+    row = dict(asset_id=asset_id, path=path, file_hash=file_hash, role=role, size=size, mtime_ns=mtime_ns)
+    location_id: int = s.execute(upsert_locations("RETURNING id"), {"rows": json_rows.encode([row])}).scalar_one()
     if refresh:   # callers adding several locations at once refresh once, at the end
         refresh_search(s, asset_id)
     return location_id
 
 
-@cache
-def upsert_locations() -> Any:
-    """The statement recording location rows (cleaned paths, distinct), idempotent on path:
-    a path seen again is present again and follows its new content. Execute it with the
-    rows as parameters, like upsert_generations (and, like it, built once)."""
-    stmt = insert(table_of(Location))
-    ex = stmt.excluded
-    return stmt.on_conflict_do_update(
-        index_elements=[table_of(Location).c.path],
-        set_=dict(asset_id=ex.asset_id, file_hash=ex.file_hash, role=ex.role, size=ex.size, mtime_ns=ex.mtime_ns,
-                  present=True, gone_at=None, last_seen=func.now()),
-    )
+def upsert_locations(returning: str = "") -> Any:
+    """Location rows (cleaned paths, distinct), idempotent on path: a path seen again is
+    present again and follows its new content. `returning`: a RETURNING clause."""
+    return json_rows.insert("locations", ("asset_id", "path", "file_hash", "role", "size", "mtime_ns"),
+                            "ON CONFLICT (path) DO UPDATE SET asset_id = excluded.asset_id, "
+                            "file_hash = excluded.file_hash, role = excluded.role, size = excluded.size, "
+                            "mtime_ns = excluded.mtime_ns, present = true, gone_at = NULL, last_seen = now() "
+                            + returning)
 
 
 def _location_row(loc: Location | None) -> LocationRow | None:
