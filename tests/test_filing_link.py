@@ -17,6 +17,15 @@ def _server_locks(catalog: Catalog) -> int:
                                  "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")).scalar_one()
 
 
+def _asset(catalog: Catalog, content_id: str) -> int:
+    """An asset recorded with this content id (as another filer would have); its id."""
+    with catalog.engine.begin() as conn:
+        pid = conn.execute(text("INSERT INTO projects (name) VALUES ('p') RETURNING id")).scalar_one()
+        return conn.execute(text("INSERT INTO assets (content_id, file_hash, size, format, media, ai, project_id, "
+                                 "created_at) VALUES (:c, 'b3:f', 1, 'png', 'image', false, :p, now()) RETURNING id"),
+                            {"c": content_id, "p": pid}).scalar_one()
+
+
 def test_threads_of_one_process_take_turns_on_a_content(catalog: Catalog) -> None:
     locks = FilingLink(catalog.engine)
     order: list[str] = []
@@ -45,12 +54,7 @@ def test_another_process_waits_and_gives_up_with_content_busy(catalog: Catalog) 
 
 
 def test_acquire_says_whether_the_catalog_has_the_content(catalog: Catalog) -> None:
-    with catalog.engine.begin() as conn:
-        pid = conn.execute(text("INSERT INTO projects (name) VALUES ('p') RETURNING id")).scalar_one()
-        aid = conn.execute(text("INSERT INTO assets (content_id, file_hash, size, format, media, ai, project_id, "
-                                "created_at) "
-                                "VALUES ('b3:known', 'b3:f', 1, 'png', 'image', false, :p, now()) RETURNING id"),
-                           {"p": pid}).scalar_one()
+    aid = _asset(catalog, "b3:known")
     locks = FilingLink(catalog.engine)
     assert locks.acquire("b3:known") == aid
     assert locks.acquire("b3:new") is None
@@ -67,12 +71,7 @@ def test_a_filer_granted_the_lock_sees_what_the_holder_committed_under_it(catalo
     waiter.start()
     time.sleep(0.2)
     assert not got                      # still waiting for the holder
-    with catalog.engine.begin() as conn:
-        pid = conn.execute(text("INSERT INTO projects (name) VALUES ('p') RETURNING id")).scalar_one()
-        aid = conn.execute(text("INSERT INTO assets (content_id, file_hash, size, format, media, ai, project_id, "
-                                "created_at) "
-                                "VALUES ('b3:raced', 'b3:f', 1, 'png', 'image', false, :p, now()) RETURNING id"),
-                           {"p": pid}).scalar_one()
+    aid = _asset(catalog, "b3:raced")
     holder.release(["b3:raced"])
     waiter.join(10)
     assert got == [aid]
