@@ -160,14 +160,11 @@ def _emit(data: dict[str, Any]) -> str:
 
 
 # -- load -------------------------------------------------------------------------------
-def _alias(mark: Any) -> SidecarError:
-    return SidecarError(f"YAML aliases are not allowed in a sidecar (line {mark.line + 1})")
-
-
 class _Loader(yaml.SafeLoader):
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            raise _alias(self.peek_event().start_mark)
+            mark = self.peek_event().start_mark
+            raise SidecarError(f"YAML aliases are not allowed in a sidecar (line {mark.line + 1})")
         return super().compose_node(parent, index)
 
 
